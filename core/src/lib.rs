@@ -1,0 +1,8 @@
+//! SAS domain core: pure types and logic shared by the Worker (wasm32), the
+//! broker bridge and the test gateway. Nothing in this crate performs I/O,
+//! reads the clock or touches the environment: callers pass `now` and data in.
+
+pub mod error;
+pub mod market;
+
+pub use error::CoreError;

@@ -1,0 +1,1 @@
+//! Fake IB Gateway.
