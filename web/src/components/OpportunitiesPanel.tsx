@@ -1,0 +1,136 @@
+import type { Factor, Opportunities } from '../api';
+import { formatNumber, formatPrice, formatTime } from '../format';
+
+interface OpportunitiesPanelProps {
+  opportunities: Opportunities | null;
+  now: number;
+}
+
+const FACTOR_COLOURS = 8;
+
+/** Raw factor values have different scales: keep small ones precise and big ones short. */
+function formatRaw(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return '—';
+  const abs = Math.abs(value);
+  if (abs >= 10_000) return value.toLocaleString('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+  if (abs >= 100) return formatNumber(value, 0);
+  if (abs >= 1) return formatNumber(value, 2);
+  return value.toLocaleString('en-US', { maximumSignificantDigits: 3 });
+}
+
+function clampPercent(value: number): number {
+  return Math.min(100, Math.max(0, value));
+}
+
+function ScoreBar({ score, factors }: { score: number; factors: Factor[] }) {
+  const segments = factors
+    .map((f, i) => ({ f, i }))
+    .filter(({ f }) => f.contribution !== null && f.contribution > 0);
+  return (
+    <div
+      className="score-bar"
+      role="meter"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Number(score.toFixed(1))}
+      aria-label="Score"
+      data-testid="score-bar"
+    >
+      {segments.length > 0 ? (
+        segments.map(({ f, i }) => (
+          <span
+            key={f.name}
+            className={`seg factor-c${i % FACTOR_COLOURS}`}
+            style={{ width: `${clampPercent(f.contribution ?? 0)}%` }}
+            title={`${f.label}: ${formatNumber(f.contribution, 1)}`}
+          />
+        ))
+      ) : (
+        <span className="seg factor-c0" style={{ width: `${clampPercent(score)}%` }} />
+      )}
+    </div>
+  );
+}
+
+/** Ranked opportunities; each shows its score built up from factor contributions. */
+export function OpportunitiesPanel({ opportunities, now }: OpportunitiesPanelProps) {
+  const list = opportunities?.opportunities ?? [];
+  return (
+    <section className="panel" aria-labelledby="opps-heading" data-testid="opportunities">
+      <div className="panel-head">
+        <h2 id="opps-heading">Ranked opportunities</h2>
+        {opportunities?.as_of ? (
+          <span className="muted small" title={opportunities.as_of}>
+            as of {formatTime(opportunities.as_of, now)}
+          </span>
+        ) : null}
+      </div>
+      {opportunities === null ? (
+        <p className="muted">Loading…</p>
+      ) : list.length === 0 ? (
+        <p className="muted" data-testid="opportunities-empty">
+          Nothing ranked yet: ranking needs a few ingested observations per symbol.
+        </p>
+      ) : (
+        <ol className="opps" data-testid="opportunity-list">
+          {list.map((o) => (
+            <li key={o.symbol} className="opp" data-testid="opportunity" data-symbol={o.symbol} data-rank={o.rank}>
+              <div className="opp-head">
+                <span className="rank" aria-label={`Rank ${o.rank}`}>
+                  #{o.rank}
+                </span>
+                <h3 className="symbol">{o.symbol}</h3>
+                <span className="opp-last muted">{formatPrice(o.last)}</span>
+                <span className="score" data-testid="opportunity-score">
+                  {formatNumber(o.score, 1)}
+                </span>
+              </div>
+              <ScoreBar score={o.score} factors={o.factors} />
+              <table className="factors" data-testid="factor-table">
+                <caption className="visually-hidden">
+                  Score factors for {o.symbol} ({o.observations} observations)
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Factor</th>
+                    <th scope="col" className="num">
+                      Raw
+                    </th>
+                    <th scope="col" className="num" title="Normalized 0–100">
+                      Norm.
+                    </th>
+                    <th scope="col" className="num">
+                      Weight
+                    </th>
+                    <th scope="col" className="num">
+                      Points
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {o.factors.map((f, i) => (
+                    <tr key={f.name} data-testid="factor-row" data-factor={f.name} className={f.normalized === null ? 'missing' : undefined}>
+                      <th scope="row">
+                        <span className={`swatch factor-c${i % FACTOR_COLOURS}`} aria-hidden="true" />
+                        {f.label}
+                      </th>
+                      <td className="num">{formatRaw(f.raw)}</td>
+                      <td className="num" data-testid="factor-normalized">
+                        {formatNumber(f.normalized, 0)}
+                      </td>
+                      <td className="num">{formatNumber(f.weight, 1)}</td>
+                      <td className="num" data-testid="factor-contribution">
+                        {formatNumber(f.contribution, 1)}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <p className="muted small">{o.observations} observations</p>
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,69 @@
+import type { IngestRuns } from '../api';
+import { formatDuration, formatTime } from '../format';
+import { Badge, runStatusTone } from './Badge';
+
+interface RunsPanelProps {
+  runs: IngestRuns | null;
+  now: number;
+}
+
+/** The most recent ingestion runs, newest first. */
+export function RunsPanel({ runs, now }: RunsPanelProps) {
+  const list = runs?.runs ?? [];
+  return (
+    <section className="panel" aria-labelledby="runs-heading" data-testid="runs">
+      <h2 id="runs-heading">Recent ingestion runs</h2>
+      {runs === null ? (
+        <p className="muted">Loading…</p>
+      ) : list.length === 0 ? (
+        <p className="muted" data-testid="runs-empty">
+          No ingestion has run yet.
+        </p>
+      ) : (
+        <table className="data-table runs-table" data-testid="runs-table">
+          <thead>
+            <tr>
+              <th scope="col">Started</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="num">
+                Symbols ok / failed
+              </th>
+              <th scope="col" className="num">
+                Rows
+              </th>
+              <th scope="col" className="num">
+                Took
+              </th>
+              <th scope="col">Trigger</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((r) => (
+              <tr key={r.id} data-testid="run-row" data-run-id={r.id} data-status={r.status}>
+                <th scope="row" title={r.started_at}>
+                  {formatTime(r.started_at, now)}
+                </th>
+                <td data-label="Status">
+                  <Badge tone={runStatusTone(r.status)} testId="run-status">
+                    {r.status}
+                  </Badge>
+                  {r.error ? <span className="run-error">{r.error}</span> : null}
+                </td>
+                <td className="num" data-label="Symbols ok / failed">
+                  {r.symbols_ok} / <span className={r.symbols_failed > 0 ? 'bad-text' : undefined}>{r.symbols_failed}</span>
+                </td>
+                <td className="num" data-label="Rows">
+                  {r.rows_written}
+                </td>
+                <td className="num" data-label="Took">
+                  {formatDuration(r.started_at, r.finished_at)}
+                </td>
+                <td data-label="Trigger">{r.trigger}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
