@@ -31,11 +31,6 @@ export function App() {
           {state.lastUpdated ? `Updated ${formatTime(new Date(state.lastUpdated).toISOString(), now)}` : 'Loading…'}
         </span>
         <span className="spacer" />
-        {token ? (
-          <button type="button" className="link-button small" onClick={forgetToken} data-testid="forget-token">
-            Forget token
-          </button>
-        ) : null}
         <button
           type="button"
           onClick={() => void refresh()}
@@ -58,6 +53,14 @@ export function App() {
           <RunsPanel runs={state.runs} now={now} />
         </div>
       </main>
+      <footer className="footer muted small">
+        <span>Refreshes every minute.</span>
+        {token ? (
+          <button type="button" className="link-button small" onClick={forgetToken} data-testid="forget-token">
+            Forget API token
+          </button>
+        ) : null}
+      </footer>
     </>
   );
 }

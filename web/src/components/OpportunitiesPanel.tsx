@@ -99,7 +99,7 @@ export function OpportunitiesPanel({ opportunities, now }: OpportunitiesPanelPro
                     <th scope="col" className="num" title="Normalized 0–100">
                       Norm.
                     </th>
-                    <th scope="col" className="num">
+                    <th scope="col" className="num col-weight">
                       Weight
                     </th>
                     <th scope="col" className="num">
@@ -118,7 +118,7 @@ export function OpportunitiesPanel({ opportunities, now }: OpportunitiesPanelPro
                       <td className="num" data-testid="factor-normalized">
                         {formatNumber(f.normalized, 0)}
                       </td>
-                      <td className="num">{formatNumber(f.weight, 1)}</td>
+                      <td className="num col-weight">{formatNumber(f.weight, 1)}</td>
                       <td className="num" data-testid="factor-contribution">
                         {formatNumber(f.contribution, 1)}
                       </td>

@@ -69,25 +69,27 @@ export function QuotesPanel({ quotes, history, now }: QuotesPanelProps) {
                       {formatTime(q.timestamp, now)}
                     </span>
                   </th>
-                  <td className="num strong" data-label="Last" data-testid="quote-last">
-                    {formatPrice(q.last)}
+                  <td className="num strong c-last" data-label="Last" data-testid="quote-last">
+                    <span>{formatPrice(q.last)}</span>
                   </td>
-                  <td className="num" data-label="Bid / Ask">
-                    {formatPrice(q.bid)} / {formatPrice(q.ask)}
+                  <td className="num c-bidask" data-label="Bid / Ask">
+                    <span>
+                      {formatPrice(q.bid)} / {formatPrice(q.ask)}
+                    </span>
                   </td>
-                  <td className="num" data-label="Spread">
+                  <td className="num c-spread" data-label="Spread">
                     {spread ? (
-                      <>
+                      <span>
                         {formatPrice(spread.absolute)} <span className="muted">({formatNumber(spread.bps, 1)} bp)</span>
-                      </>
+                      </span>
                     ) : (
-                      '—'
+                      <span>—</span>
                     )}
                   </td>
-                  <td className="num" data-label="Volume">
-                    {formatVolume(q.volume)}
+                  <td className="num c-volume" data-label="Volume">
+                    <span>{formatVolume(q.volume)}</span>
                   </td>
-                  <td className="chart-cell" data-label="2 days">
+                  <td className="c-chart" data-label="2 days">
                     <Sparkline symbol={q.symbol} points={history[q.symbol]} />
                   </td>
                 </tr>

@@ -26,7 +26,7 @@ export function RunsPanel({ runs, now }: RunsPanelProps) {
               <th scope="col">Started</th>
               <th scope="col">Status</th>
               <th scope="col" className="num">
-                Symbols ok / failed
+                Ok / failed
               </th>
               <th scope="col" className="num">
                 Rows
@@ -43,22 +43,28 @@ export function RunsPanel({ runs, now }: RunsPanelProps) {
                 <th scope="row" title={r.started_at}>
                   {formatTime(r.started_at, now)}
                 </th>
-                <td data-label="Status">
-                  <Badge tone={runStatusTone(r.status)} testId="run-status">
-                    {r.status}
-                  </Badge>
-                  {r.error ? <span className="run-error">{r.error}</span> : null}
+                <td className="c-status" data-label="Status">
+                  <span>
+                    <Badge tone={runStatusTone(r.status)} testId="run-status">
+                      {r.status}
+                    </Badge>
+                    {r.error ? <span className="run-error">{r.error}</span> : null}
+                  </span>
                 </td>
                 <td className="num" data-label="Symbols ok / failed">
-                  {r.symbols_ok} / <span className={r.symbols_failed > 0 ? 'bad-text' : undefined}>{r.symbols_failed}</span>
+                  <span>
+                    {r.symbols_ok} / <span className={r.symbols_failed > 0 ? 'bad-text' : undefined}>{r.symbols_failed}</span>
+                  </span>
                 </td>
                 <td className="num" data-label="Rows">
-                  {r.rows_written}
+                  <span>{r.rows_written}</span>
                 </td>
                 <td className="num" data-label="Took">
-                  {formatDuration(r.started_at, r.finished_at)}
+                  <span>{formatDuration(r.started_at, r.finished_at)}</span>
                 </td>
-                <td data-label="Trigger">{r.trigger}</td>
+                <td data-label="Trigger">
+                  <span>{r.trigger}</span>
+                </td>
               </tr>
             ))}
           </tbody>
