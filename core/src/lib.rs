@@ -2,7 +2,9 @@
 //! broker bridge and the test gateway. Nothing in this crate performs I/O,
 //! reads the clock or touches the environment: callers pass `now` and data in.
 
+pub mod analytics;
 pub mod error;
 pub mod market;
+pub mod score;
 
 pub use error::CoreError;

@@ -1,0 +1,367 @@
+//! Black-Scholes-Merton pricing and greeks for European options on an
+//! underlying paying a continuous dividend yield.
+//!
+//! Conventions (also in `docs/analytics.md`):
+//! - `t_years` is calendar time to expiry in years (ACT/365).
+//! - `rate` and `div_yield` are continuously compounded annual rates (0.05 = 5 %).
+//! - `vol` is annualized volatility as a decimal (0.20 = 20 %).
+//! - `theta_per_day` is the change in value when one calendar day passes
+//!   (`-dV/dT / 365`); it is usually negative for a long option.
+//! - `vega_per_point` and `rho_per_point` are the value change for a 1-point
+//!   (0.01) rise in volatility and in the rate respectively.
+//!
+//! Degenerate but valid inputs (`t_years == 0` or `vol == 0`, i.e. zero total
+//! variance) give the deterministic limit: the discounted intrinsic value of
+//! the forward, delta 0 or ±e^(-qT), gamma 0 and vega 0. Invalid inputs
+//! (non-finite numbers, `spot <= 0`, `strike <= 0`, `t_years < 0`, `vol < 0`)
+//! give NaN from the raw functions; use [`BsmInput::validate`] first when the
+//! inputs come from outside.
+
+use implied_vol::{DefaultSpecialFn, SpecialFn};
+use serde::{Deserialize, Serialize};
+
+use crate::market::OptionRight;
+
+/// Calendar days per year used for `t_years` and for theta per day.
+pub const DAYS_PER_YEAR: f64 = 365.0;
+
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// Standard normal cumulative distribution function Φ(x).
+///
+/// Uses the erfc-based implementation of the `implied-vol` crate (W. J. Cody's
+/// rational approximations, with an asymptotic expansion below -10), which is
+/// accurate to a few ulps in relative terms over the whole real line, including
+/// the far tails where `1 - Φ(-x)` would lose every digit.
+#[inline]
+#[must_use]
+pub fn norm_cdf(x: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    <DefaultSpecialFn as SpecialFn>::norm_cdf(x)
+}
+
+/// Standard normal probability density function φ(x).
+#[inline]
+#[must_use]
+pub fn norm_pdf(x: f64) -> f64 {
+    FRAC_1_SQRT_2PI * (-0.5 * x * x).exp()
+}
+
+/// Inputs of one Black-Scholes-Merton valuation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BsmInput {
+    /// Spot price of the underlying, `> 0`.
+    pub spot: f64,
+    /// Strike, `> 0`.
+    pub strike: f64,
+    /// Calendar time to expiry in years, `>= 0`.
+    pub t_years: f64,
+    /// Continuously compounded risk-free rate (may be negative).
+    pub rate: f64,
+    /// Continuously compounded dividend yield (may be negative, e.g. borrow).
+    pub div_yield: f64,
+    /// Annualized volatility, `>= 0`.
+    pub vol: f64,
+    /// Call or put.
+    pub right: OptionRight,
+}
+
+/// Why a [`BsmInput`] cannot be valued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BsmInputError {
+    /// A field is NaN or infinite.
+    #[error("{0} is not a finite number")]
+    NonFinite(&'static str),
+    /// A field that must be positive (spot, strike) or non-negative
+    /// (t_years, vol) is not.
+    #[error("{0} is out of range")]
+    OutOfRange(&'static str),
+}
+
+impl BsmInput {
+    /// Checks that every field is finite, `spot > 0`, `strike > 0`,
+    /// `t_years >= 0` and `vol >= 0`.
+    pub fn validate(&self) -> Result<(), BsmInputError> {
+        let fields = [
+            ("spot", self.spot),
+            ("strike", self.strike),
+            ("t_years", self.t_years),
+            ("rate", self.rate),
+            ("div_yield", self.div_yield),
+            ("vol", self.vol),
+        ];
+        for (name, v) in fields {
+            if !v.is_finite() {
+                return Err(BsmInputError::NonFinite(name));
+            }
+        }
+        if self.spot <= 0.0 {
+            return Err(BsmInputError::OutOfRange("spot"));
+        }
+        if self.strike <= 0.0 {
+            return Err(BsmInputError::OutOfRange("strike"));
+        }
+        if self.t_years < 0.0 {
+            return Err(BsmInputError::OutOfRange("t_years"));
+        }
+        if self.vol < 0.0 {
+            return Err(BsmInputError::OutOfRange("vol"));
+        }
+        Ok(())
+    }
+
+    /// Forward price `S·e^((r-q)T)`.
+    #[must_use]
+    pub fn forward(&self) -> f64 {
+        self.spot * ((self.rate - self.div_yield) * self.t_years).exp()
+    }
+}
+
+/// Sensitivities of one option, in trader units (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Greeks {
+    /// dV/dS.
+    pub delta: f64,
+    /// d²V/dS².
+    pub gamma: f64,
+    /// Value change over one calendar day (`-dV/dT / 365`).
+    pub theta_per_day: f64,
+    /// Value change for +0.01 volatility.
+    pub vega_per_point: f64,
+    /// Value change for +0.01 rate.
+    pub rho_per_point: f64,
+}
+
+/// Shared intermediates of one valuation: computed once, used by the price and
+/// all five greeks.
+struct Intermediates {
+    /// S·e^(-qT)
+    spot_disc: f64,
+    /// K·e^(-rT)
+    strike_disc: f64,
+    /// e^(-qT)
+    div_df: f64,
+    /// σ√T
+    total_vol: f64,
+    sqrt_t: f64,
+    /// Φ(±d1), Φ(±d2) with + for calls and - for puts.
+    cdf_d1: f64,
+    cdf_d2: f64,
+    /// φ(d1)
+    pdf_d1: f64,
+    /// +1 call, -1 put
+    sign: f64,
+}
+
+#[inline]
+fn intermediates(i: &BsmInput) -> Intermediates {
+    let sign = match i.right {
+        OptionRight::Call => 1.0,
+        OptionRight::Put => -1.0,
+    };
+    let sqrt_t = i.t_years.sqrt();
+    let total_vol = i.vol * sqrt_t;
+    let div_df = (-i.div_yield * i.t_years).exp();
+    let rate_df = (-i.rate * i.t_years).exp();
+    let spot_disc = i.spot * div_df;
+    let strike_disc = i.strike * rate_df;
+    let (cdf_d1, cdf_d2, pdf_d1) = if total_vol > 0.0 {
+        // ln(F/K) = ln(S/K) + (r - q)T
+        let log_moneyness = (i.spot / i.strike).ln() + (i.rate - i.div_yield) * i.t_years;
+        let d1 = log_moneyness / total_vol + 0.5 * total_vol;
+        let d2 = d1 - total_vol;
+        (norm_cdf(sign * d1), norm_cdf(sign * d2), norm_pdf(d1))
+    } else {
+        // Zero total variance: the option pays the discounted intrinsic value
+        // of the forward. Φ(±d) is a step at F = K (0.5 exactly at the money).
+        let diff = sign * (spot_disc - strike_disc);
+        let step = if diff > 0.0 {
+            1.0
+        } else if diff < 0.0 {
+            0.0
+        } else if diff == 0.0 {
+            0.5
+        } else {
+            f64::NAN
+        };
+        (step, step, 0.0)
+    };
+    Intermediates {
+        spot_disc,
+        strike_disc,
+        div_df,
+        total_vol,
+        sqrt_t,
+        cdf_d1,
+        cdf_d2,
+        pdf_d1,
+        sign,
+    }
+}
+
+#[inline]
+fn price_from(m: &Intermediates) -> f64 {
+    let p = m.sign * (m.spot_disc * m.cdf_d1 - m.strike_disc * m.cdf_d2);
+    // Rounding can leave a value a few ulps below zero deep out of the money.
+    if p < 0.0 {
+        0.0
+    } else {
+        p
+    }
+}
+
+/// Present value of the option. NaN when the input is invalid (see module docs).
+#[must_use]
+pub fn price(input: &BsmInput) -> f64 {
+    if input.validate().is_err() {
+        return f64::NAN;
+    }
+    price_from(&intermediates(input))
+}
+
+/// Present value and the five greeks, all computed from one shared set of
+/// intermediates (d1, d2, both discount factors, φ(d1), Φ(±d1), Φ(±d2)).
+/// Every output is NaN when the input is invalid (see module docs).
+#[must_use]
+pub fn price_and_greeks(input: &BsmInput) -> (f64, Greeks) {
+    if input.validate().is_err() {
+        let nan = f64::NAN;
+        return (
+            nan,
+            Greeks {
+                delta: nan,
+                gamma: nan,
+                theta_per_day: nan,
+                vega_per_point: nan,
+                rho_per_point: nan,
+            },
+        );
+    }
+    let m = intermediates(input);
+    let price = price_from(&m);
+    let delta = m.sign * m.div_df * m.cdf_d1;
+    let (gamma, vega) = if m.total_vol > 0.0 {
+        (
+            m.div_df * m.pdf_d1 / (input.spot * m.total_vol),
+            m.spot_disc * m.pdf_d1 * m.sqrt_t,
+        )
+    } else {
+        (0.0, 0.0)
+    };
+    // dV/dT (per year of maturity); theta is its negative.
+    let time_decay_per_year = if m.sqrt_t > 0.0 {
+        m.spot_disc * m.pdf_d1 * input.vol / (2.0 * m.sqrt_t)
+    } else {
+        0.0
+    };
+    let theta_per_year = -time_decay_per_year
+        + m.sign
+            * (input.div_yield * m.spot_disc * m.cdf_d1 - input.rate * m.strike_disc * m.cdf_d2);
+    let rho = m.sign * input.t_years * m.strike_disc * m.cdf_d2;
+    (
+        price,
+        Greeks {
+            delta,
+            gamma,
+            theta_per_day: theta_per_year / DAYS_PER_YEAR,
+            vega_per_point: vega * 0.01,
+            rho_per_point: rho * 0.01,
+        },
+    )
+}
+
+/// The five greeks only (same computation as [`price_and_greeks`]).
+#[must_use]
+pub fn greeks(input: &BsmInput) -> Greeks {
+    price_and_greeks(input).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(right: OptionRight) -> BsmInput {
+        BsmInput {
+            spot: 100.0,
+            strike: 95.0,
+            t_years: 0.5,
+            rate: 0.05,
+            div_yield: 0.02,
+            vol: 0.25,
+            right,
+        }
+    }
+
+    #[test]
+    fn norm_cdf_known_values_and_tails() {
+        assert!((norm_cdf(0.0) - 0.5).abs() < 1e-16);
+        assert!((norm_cdf(1.959_963_984_540_054) - 0.975).abs() < 1e-15);
+        // Φ(-10) = 7.619853024160527e-24 (tail must keep relative precision)
+        let tail = norm_cdf(-10.0);
+        assert!(((tail - 7.619_853_024_160_527e-24) / tail).abs() < 1e-13);
+        assert!(norm_cdf(f64::NAN).is_nan());
+        assert_eq!(norm_cdf(f64::INFINITY), 1.0);
+        assert_eq!(norm_cdf(f64::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn textbook_call_values() {
+        // S = K = 100, T = 1, r = 5 %, q = 0, σ = 20 %; expected values from an
+        // independent closed-form evaluation with Python math.erfc.
+        let (p, g) = price_and_greeks(&BsmInput {
+            spot: 100.0,
+            strike: 100.0,
+            t_years: 1.0,
+            rate: 0.05,
+            div_yield: 0.0,
+            vol: 0.2,
+            right: OptionRight::Call,
+        });
+        assert!((p - 10.450_583_572_185_565).abs() < 1e-12, "{p}");
+        assert!((g.delta - 0.636_830_651_175_619).abs() < 1e-12);
+        assert!((g.gamma - 0.018_762_017_345_846_9).abs() < 1e-12);
+        assert!((g.vega_per_point - 0.375_240_346_916_938).abs() < 1e-12);
+        assert!((g.theta_per_day * 365.0 - -6.414_027_546_438_197).abs() < 1e-9);
+        assert!((g.rho_per_point - 0.532_324_815_453_763).abs() < 1e-12);
+    }
+
+    #[test]
+    fn put_call_parity_holds() {
+        let c = price(&input(OptionRight::Call));
+        let p = price(&input(OptionRight::Put));
+        let i = input(OptionRight::Call);
+        let parity =
+            i.spot * (-i.div_yield * i.t_years).exp() - i.strike * (-i.rate * i.t_years).exp();
+        assert!((c - p - parity).abs() < 1e-12, "{c} {p} {parity}");
+    }
+
+    #[test]
+    fn zero_vol_and_zero_time_give_intrinsic_limits() {
+        let mut i = input(OptionRight::Call);
+        i.vol = 0.0;
+        let (p, g) = price_and_greeks(&i);
+        let fwd_intrinsic =
+            i.spot * (-i.div_yield * i.t_years).exp() - i.strike * (-i.rate * i.t_years).exp();
+        assert!((p - fwd_intrinsic).abs() < 1e-12);
+        assert_eq!(g.gamma, 0.0);
+        assert_eq!(g.vega_per_point, 0.0);
+        i.t_years = 0.0;
+        i.right = OptionRight::Put;
+        let (p, g) = price_and_greeks(&i);
+        assert_eq!(p, 0.0);
+        assert_eq!(g.delta, 0.0);
+    }
+
+    #[test]
+    fn invalid_input_is_nan_not_panic() {
+        let mut i = input(OptionRight::Put);
+        i.spot = -1.0;
+        assert!(price(&i).is_nan());
+        assert_eq!(i.validate(), Err(BsmInputError::OutOfRange("spot")));
+        i.spot = f64::NAN;
+        assert_eq!(i.validate(), Err(BsmInputError::NonFinite("spot")));
+        assert!(price_and_greeks(&i).1.delta.is_nan());
+    }
+}
