@@ -1,0 +1,212 @@
+//! Seeded daily OHLCV history.
+
+use chrono::{Datelike, NaiveDate};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use sas_core::market::{DailyBar, Symbol};
+
+use crate::calendar::previous_weekday;
+use crate::market::SimMarket;
+use crate::seed::{rng_for, tag};
+use crate::SimError;
+
+/// Most bars [`SimMarket::daily_history`] returns (about two years).
+pub const MAX_HISTORY_DAYS: u32 = 730;
+
+const TRADING_DAYS_PER_YEAR: f64 = 252.0;
+
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+impl SimMarket {
+    /// `days` daily bars (weekdays only, oldest first) ending at the last
+    /// weekday before `today`, whose close is the symbol's start price, so the
+    /// history joins the simulated session.
+    ///
+    /// The series is a deterministic function of (seed, symbol, `today`):
+    /// a shorter request is a suffix of a longer one. Daily volatility follows
+    /// a calm/stressed regime with persistence; OHLC are consistent
+    /// (`low <= min(open, close)`, `high >= max(open, close)`), prices in cents.
+    pub fn daily_history(
+        &self,
+        symbol: &Symbol,
+        days: u32,
+        today: NaiveDate,
+    ) -> Result<Vec<DailyBar>, SimError> {
+        if days == 0 || days > MAX_HISTORY_DAYS {
+            return Err(SimError::InvalidInput {
+                field: "days",
+                reason: format!("must be 1..={MAX_HISTORY_DAYS}, got {days}"),
+            });
+        }
+        let params = self.params(symbol)?;
+        let last_day = previous_weekday(today);
+        let day_key = u64::try_from(last_day.num_days_from_ce()).unwrap_or(0);
+        let mut rng = rng_for(&[
+            tag::HISTORY,
+            self.config().seed,
+            crate::seed::fnv1a(symbol.as_str()),
+            day_key,
+        ]);
+        let base_daily = params.annual_vol / TRADING_DAYS_PER_YEAR.sqrt();
+        let drift = (self.rate() - params.dividend_yield) / TRADING_DAYS_PER_YEAR;
+
+        // Walk backwards from the anchor close, always generating the full
+        // length so shorter requests are suffixes of longer ones.
+        let total = MAX_HISTORY_DAYS as usize;
+        let mut bars_rev: Vec<DailyBar> = Vec::with_capacity(total);
+        let mut close = params.start_price;
+        let mut date = last_day;
+        let mut stressed = false;
+        let mut log_vol = 0.0_f64;
+        for _ in 0..total {
+            // Regime persistence: stress spells of about three weeks.
+            let u: f64 = rng.gen();
+            if stressed && u < 1.0 / 15.0 || !stressed && u < 1.0 / 80.0 {
+                stressed = !stressed;
+            }
+            let zv: f64 = rng.sample(StandardNormal);
+            log_vol = (0.92 * log_vol + 0.12 * zv).clamp(-0.8, 0.8);
+            let sigma = base_daily * log_vol.exp() * if stressed { 1.8 } else { 1.0 };
+
+            let z_ret: f64 = rng.sample(StandardNormal);
+            let z_gap: f64 = rng.sample(StandardNormal);
+            let z_hi: f64 = rng.sample(StandardNormal);
+            let z_lo: f64 = rng.sample(StandardNormal);
+            let z_volume: f64 = rng.sample(StandardNormal);
+
+            let ret = drift - 0.5 * sigma * sigma + sigma * z_ret;
+            // Close-to-close return splits into an overnight gap and the
+            // open-to-close move.
+            let gap = 0.3 * ret + 0.15 * sigma * z_gap;
+            let open = close / (ret - gap).exp();
+            let prev_close = close / ret.exp();
+            let high = open.max(close) * (0.35 * sigma * z_hi.abs()).exp();
+            let low = open.min(close) * (-0.35 * sigma * z_lo.abs()).exp();
+            let activity = 1.0 + 0.6 * (ret.abs() / sigma.max(1e-9) - 0.8).max(0.0);
+            let volume = params.avg_daily_volume as f64
+                * activity
+                * (0.25 * z_volume - 0.03).exp()
+                * if stressed { 1.4 } else { 1.0 };
+
+            bars_rev.push(DailyBar {
+                date,
+                open: cents(open),
+                high: cents(high),
+                low: cents(low),
+                close: cents(close),
+                volume: (volume / 100.0).round() as u64 * 100,
+            });
+            close = prev_close;
+            date = previous_weekday(date);
+        }
+        bars_rev.truncate(days as usize);
+        bars_rev.reverse();
+        Ok(bars_rev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::is_weekday;
+    use crate::SimConfig;
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+
+    fn market(seed: u64) -> SimMarket {
+        let start = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+        let syms = ["SPY", "TSLA", "NVDA", "ZZZQ"]
+            .iter()
+            .map(|s| Symbol::parse(s).unwrap())
+            .collect();
+        SimMarket::new(SimConfig::new(seed, syms, start)).unwrap()
+    }
+
+    fn spy() -> Symbol {
+        Symbol::parse("SPY").unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()
+    }
+
+    #[test]
+    fn ends_before_today_on_weekdays_with_anchor_close() {
+        let m = market(1);
+        let bars = m.daily_history(&spy(), 730, today()).unwrap();
+        assert_eq!(bars.len(), 730);
+        assert_eq!(
+            bars.last().unwrap().date,
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+        );
+        assert_eq!(bars.last().unwrap().close, 670.0);
+        assert!(bars.iter().all(|b| is_weekday(b.date)));
+        assert!(bars.windows(2).all(|w| w[0].date < w[1].date));
+        // Roughly two years of weekdays.
+        let span = (bars[729].date - bars[0].date).num_days();
+        assert!((1_015..=1_025).contains(&span), "{span}");
+    }
+
+    #[test]
+    fn shorter_request_is_suffix_and_seeded() {
+        let m = market(1);
+        let long = m.daily_history(&spy(), 300, today()).unwrap();
+        let short = m.daily_history(&spy(), 20, today()).unwrap();
+        assert_eq!(&long[280..], &short[..]);
+        let other = market(2).daily_history(&spy(), 20, today()).unwrap();
+        assert_ne!(short, other);
+        assert_eq!(short, market(1).daily_history(&spy(), 20, today()).unwrap());
+    }
+
+    #[test]
+    fn realized_vol_is_near_parameter() {
+        let m = market(9);
+        for (s, lo, hi) in [("SPY", 0.09, 0.30), ("TSLA", 0.35, 1.0)] {
+            let bars = m
+                .daily_history(&Symbol::parse(s).unwrap(), 730, today())
+                .unwrap();
+            let rets: Vec<f64> = bars
+                .windows(2)
+                .map(|w| (w[1].close / w[0].close).ln())
+                .collect();
+            let mean = rets.iter().sum::<f64>() / rets.len() as f64;
+            let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rets.len() as f64;
+            let annual = (var * 252.0).sqrt();
+            assert!((lo..hi).contains(&annual), "{s} realized {annual}");
+        }
+    }
+
+    #[test]
+    fn bad_days_and_unknown_symbol() {
+        let m = market(1);
+        assert!(matches!(
+            m.daily_history(&spy(), 0, today()),
+            Err(SimError::InvalidInput { field: "days", .. })
+        ));
+        assert!(m.daily_history(&spy(), 731, today()).is_err());
+        assert!(matches!(
+            m.daily_history(&Symbol::parse("AAPL").unwrap(), 5, today()),
+            Err(SimError::UnknownSymbol(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn ohlc_consistent_and_volumes_vary(seed in any::<u64>(), days in 2u32..=730, which in 0usize..4) {
+            let m = market(seed);
+            let s = ["SPY", "TSLA", "NVDA", "ZZZQ"][which];
+            let bars = m.daily_history(&Symbol::parse(s).unwrap(), days, today()).unwrap();
+            prop_assert_eq!(bars.len(), days as usize);
+            for b in &bars {
+                prop_assert!(b.low > 0.0);
+                prop_assert!(b.low <= b.open.min(b.close), "{:?}", b);
+                prop_assert!(b.high >= b.open.max(b.close), "{:?}", b);
+                prop_assert!(b.volume > 0);
+            }
+            let first = bars[0].volume;
+            prop_assert!(bars.iter().any(|b| b.volume != first));
+        }
+    }
+}
