@@ -6,5 +6,6 @@ pub mod analytics;
 pub mod error;
 pub mod market;
 pub mod score;
+pub mod strategy;
 
 pub use error::CoreError;

@@ -1,0 +1,302 @@
+//! A checked view of an option chain: usable two-sided quotes with an IV and
+//! a delta, liquidity verdicts, expiry choice and the event calendar.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::analytics::bsm::{self, BsmInput, DAYS_PER_YEAR};
+use crate::market::{ChainExpiry, OptionChain, OptionQuote, OptionRight};
+
+use super::config::StrategyConfig;
+use super::types::LegQuote;
+
+/// Known corporate events of one underlying.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventCalendar {
+    pub earnings: Vec<NaiveDate>,
+    pub ex_dividend: Vec<NaiveDate>,
+}
+
+/// Kind of an event that blocks a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Earnings,
+    ExDividend,
+}
+
+impl EventCalendar {
+    /// The first event with `from <= date <= to`, if any.
+    pub fn first_between(&self, from: NaiveDate, to: NaiveDate) -> Option<(EventKind, NaiveDate)> {
+        let e = self
+            .earnings
+            .iter()
+            .filter(|d| **d >= from && **d <= to)
+            .min()
+            .map(|d| (EventKind::Earnings, *d));
+        let x = self
+            .ex_dividend
+            .iter()
+            .filter(|d| **d >= from && **d <= to)
+            .min()
+            .map(|d| (EventKind::ExDividend, *d));
+        match (e, x) {
+            (Some(a), Some(b)) => Some(if a.1 <= b.1 { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Why a contract cannot be used as a leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractProblem {
+    /// Strike not a positive finite number.
+    BadStrike,
+    /// Bid/ask missing, not finite, negative or crossed.
+    NoTwoSidedQuote,
+    /// Neither a usable IV nor a usable delta.
+    NoIvOrDelta,
+    LowOpenInterest,
+    LowVolume,
+    WideSpread,
+}
+
+/// A contract of the chain after checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contract {
+    pub right: OptionRight,
+    pub strike: f64,
+    pub quote: LegQuote,
+    /// `None` when usable as a leg; otherwise the first problem found.
+    pub problem: Option<ContractProblem>,
+}
+
+impl Contract {
+    /// Usable as a leg (two-sided, IV/delta, liquid).
+    pub fn usable(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// One expiry of the chain after checks, contracts sorted by strike.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpiryView {
+    pub expiry: NaiveDate,
+    pub dte: u32,
+    pub calls: Vec<Contract>,
+    pub puts: Vec<Contract>,
+}
+
+impl ExpiryView {
+    /// Contracts of one right, ascending strike.
+    pub fn side(&self, right: OptionRight) -> &[Contract] {
+        match right {
+            OptionRight::Call => &self.calls,
+            OptionRight::Put => &self.puts,
+        }
+    }
+
+    /// Count of contracts per problem (for skip reasons).
+    pub fn problem_counts(&self) -> Vec<(ContractProblem, usize)> {
+        let mut out: Vec<(ContractProblem, usize)> = Vec::new();
+        for c in self.calls.iter().chain(&self.puts) {
+            if let Some(p) = c.problem {
+                match out.iter_mut().find(|(q, _)| *q == p) {
+                    Some((_, n)) => *n += 1,
+                    None => out.push((p, 1)),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Market context of the chain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChainContext {
+    pub spot: f64,
+    pub rate: f64,
+    pub div_yield: f64,
+}
+
+impl ChainContext {
+    /// `None` when spot is unusable.
+    pub fn of(chain: &OptionChain, cfg: &StrategyConfig) -> Option<Self> {
+        let spot = chain.spot;
+        if !(spot.is_finite() && spot > 0.0) {
+            return None;
+        }
+        let div_yield = chain
+            .dividend_yield
+            .filter(|q| q.is_finite() && (-0.5..=0.5).contains(q))
+            .unwrap_or(0.0);
+        Some(Self {
+            spot,
+            rate: cfg.risk_free_rate,
+            div_yield,
+        })
+    }
+}
+
+fn usable_iv(iv: Option<f64>) -> Option<f64> {
+    iv.filter(|v| v.is_finite() && *v > 0.005 && *v < 5.0)
+}
+
+fn usable_delta(d: Option<f64>, right: OptionRight) -> Option<f64> {
+    d.filter(|v| {
+        v.is_finite()
+            && match right {
+                OptionRight::Call => (0.0..=1.0).contains(v),
+                OptionRight::Put => (-1.0..=0.0).contains(v),
+            }
+    })
+}
+
+/// Checks one chain quote: two-sided market, IV (source), delta (source, or
+/// BSM from the IV), then liquidity against the config.
+pub fn check_contract(
+    q: &OptionQuote,
+    dte: u32,
+    ctx: &ChainContext,
+    cfg: &StrategyConfig,
+) -> Contract {
+    let strike = q.strike;
+    let empty = LegQuote {
+        bid: 0.0,
+        ask: 0.0,
+        mid: 0.0,
+        iv: None,
+        delta: None,
+        open_interest: q.open_interest,
+        volume: q.volume,
+    };
+    let fail = |p, quote| Contract {
+        right: q.right,
+        strike: if strike.is_finite() { strike } else { 0.0 },
+        quote,
+        problem: Some(p),
+    };
+    if !(strike.is_finite() && strike > 0.0) {
+        return fail(ContractProblem::BadStrike, empty);
+    }
+    let Some((bid, ask, mid)) = LegQuote::two_sided(q) else {
+        return fail(ContractProblem::NoTwoSidedQuote, empty);
+    };
+    let iv = usable_iv(q.greeks.iv);
+    let delta = usable_delta(q.greeks.delta, q.right).or_else(|| {
+        let vol = iv?;
+        let (_, g) = bsm::price_and_greeks(&BsmInput {
+            spot: ctx.spot,
+            strike,
+            t_years: f64::from(dte) / DAYS_PER_YEAR,
+            rate: ctx.rate,
+            div_yield: ctx.div_yield,
+            vol,
+            right: q.right,
+        });
+        usable_delta(Some(g.delta), q.right)
+    });
+    let quote = LegQuote {
+        bid,
+        ask,
+        mid,
+        iv,
+        delta,
+        open_interest: q.open_interest,
+        volume: q.volume,
+    };
+    let problem = if iv.is_none() || delta.is_none() {
+        Some(ContractProblem::NoIvOrDelta)
+    } else {
+        liquidity_problem(&quote, cfg)
+    };
+    Contract {
+        right: q.right,
+        strike,
+        quote,
+        problem,
+    }
+}
+
+/// Liquidity verdict of a quote: open interest, volume, bid-ask width.
+pub fn liquidity_problem(quote: &LegQuote, cfg: &StrategyConfig) -> Option<ContractProblem> {
+    if cfg.min_open_interest > 0 && quote.open_interest.unwrap_or(0) < cfg.min_open_interest {
+        return Some(ContractProblem::LowOpenInterest);
+    }
+    if cfg.min_volume > 0 && quote.volume.unwrap_or(0) < cfg.min_volume {
+        return Some(ContractProblem::LowVolume);
+    }
+    let sf = quote.spread_fraction();
+    if !(sf.is_finite() && sf <= cfg.max_leg_spread_fraction) {
+        return Some(ContractProblem::WideSpread);
+    }
+    None
+}
+
+/// Builds the checked view of one expiry.
+pub fn view_expiry(e: &ChainExpiry, ctx: &ChainContext, cfg: &StrategyConfig) -> ExpiryView {
+    let mut calls = Vec::new();
+    let mut puts = Vec::new();
+    for q in &e.contracts {
+        let c = check_contract(q, e.dte, ctx, cfg);
+        if c.problem == Some(ContractProblem::BadStrike) {
+            continue;
+        }
+        match c.right {
+            OptionRight::Call => calls.push(c),
+            OptionRight::Put => puts.push(c),
+        }
+    }
+    for side in [&mut calls, &mut puts] {
+        side.sort_by(|a, b| a.strike.total_cmp(&b.strike));
+        // Keep the first quote of a duplicated strike.
+        side.dedup_by(|a, b| (a.strike - b.strike).abs() < 1e-9);
+    }
+    ExpiryView {
+        expiry: e.expiry,
+        dte: e.dte,
+        calls,
+        puts,
+    }
+}
+
+/// ATM implied vol of an expiry: average of the usable call and put IVs at
+/// the strike nearest spot (either alone if only one exists); falls back to
+/// the nearest strike with any IV.
+pub fn atm_iv(view: &ExpiryView, spot: f64) -> Option<f64> {
+    let nearest = |side: &[Contract]| {
+        side.iter()
+            .filter(|c| c.quote.iv.is_some())
+            .min_by(|a, b| (a.strike - spot).abs().total_cmp(&(b.strike - spot).abs()))
+            .map(|c| (c.strike, c.quote.iv.unwrap_or(0.0)))
+    };
+    match (nearest(&view.calls), nearest(&view.puts)) {
+        (Some((kc, vc)), Some((kp, vp))) if (kc - kp).abs() < 1e-9 => Some(0.5 * (vc + vp)),
+        (Some((kc, vc)), Some((kp, vp))) => {
+            if (kc - spot).abs() <= (kp - spot).abs() {
+                Some(vc)
+            } else {
+                Some(vp)
+            }
+        }
+        (Some((_, v)), None) | (None, Some((_, v))) => Some(v),
+        (None, None) => None,
+    }
+}
+
+/// Expiries with `min <= dte <= max`, nearest `target` first (ties: shorter first).
+pub fn expiries_in_window(chain: &OptionChain, min: u32, max: u32, target: u32) -> Vec<usize> {
+    let mut idx: Vec<usize> = chain
+        .expiries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.dte >= min && e.dte <= max)
+        .map(|(i, _)| i)
+        .collect();
+    idx.sort_by_key(|&i| {
+        let d = chain.expiries[i].dte;
+        (d.abs_diff(target), d)
+    });
+    idx
+}
