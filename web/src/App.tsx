@@ -22,6 +22,12 @@ function useNow(ms: number): number {
 export function App() {
   const { state, token, refresh, applyToken, forgetToken, dismissErrors } = useDashboard();
   const now = Math.max(useNow(15_000), state.lastUpdated ?? 0);
+  const placeholder =
+    state.lastUpdated === null
+      ? 'Loading…'
+      : state.needsToken
+        ? 'Needs a valid API token.'
+        : 'Could not load: see the message above.';
 
   return (
     <>
@@ -45,12 +51,12 @@ export function App() {
       <main>
         <ErrorBanner errors={state.errors} onDismiss={dismissErrors} />
         {state.needsToken ? <TokenForm hadToken={token !== null} onSubmit={applyToken} /> : null}
-        <HealthPanel health={state.health} fetchedAt={state.healthFetchedAt} now={now} />
+        <HealthPanel placeholder={placeholder} health={state.health} fetchedAt={state.healthFetchedAt} now={now} />
         <ProposalsPanel proposals={state.proposals} now={now} />
         <div className="layout">
-          <QuotesPanel quotes={state.quotes} history={state.history} now={now} />
-          <OpportunitiesPanel opportunities={state.opportunities} now={now} />
-          <RunsPanel runs={state.runs} now={now} />
+          <QuotesPanel placeholder={placeholder} quotes={state.quotes} history={state.history} now={now} />
+          <OpportunitiesPanel placeholder={placeholder} opportunities={state.opportunities} now={now} />
+          <RunsPanel placeholder={placeholder} runs={state.runs} now={now} />
         </div>
       </main>
       <footer className="footer muted small">

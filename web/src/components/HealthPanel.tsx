@@ -6,6 +6,8 @@ import { Badge, type Tone } from './Badge';
 const STALE_AFTER_SECONDS = 35 * 60;
 
 interface HealthPanelProps {
+  /** Shown while there is no data: loading, or why it could not load. */
+  placeholder: string;
   health: Health | null;
   fetchedAt: number | null;
   now: number;
@@ -19,12 +21,12 @@ function ingestTone(status: string, ageSeconds: number | null): Tone {
 }
 
 /** Badges for overall status, D1, bridge and the age of the last ingestion. */
-export function HealthPanel({ health, fetchedAt, now }: HealthPanelProps) {
+export function HealthPanel({ placeholder, health, fetchedAt, now }: HealthPanelProps) {
   if (!health) {
     return (
       <section className="panel" aria-labelledby="health-heading" data-testid="health">
         <h2 id="health-heading">System health</h2>
-        <p className="muted">Loading…</p>
+        <p className="muted" data-testid="placeholder">{placeholder}</p>
       </section>
     );
   }

@@ -2,6 +2,8 @@ import type { Factor, Opportunities } from '../api';
 import { formatNumber, formatPrice, formatTime } from '../format';
 
 interface OpportunitiesPanelProps {
+  /** Shown while there is no data: loading, or why it could not load. */
+  placeholder: string;
   opportunities: Opportunities | null;
   now: number;
 }
@@ -53,7 +55,7 @@ function ScoreBar({ score, factors }: { score: number; factors: Factor[] }) {
 }
 
 /** Ranked opportunities; each shows its score built up from factor contributions. */
-export function OpportunitiesPanel({ opportunities, now }: OpportunitiesPanelProps) {
+export function OpportunitiesPanel({ placeholder, opportunities, now }: OpportunitiesPanelProps) {
   const list = opportunities?.opportunities ?? [];
   return (
     <section className="panel" aria-labelledby="opps-heading" data-testid="opportunities">
@@ -66,7 +68,7 @@ export function OpportunitiesPanel({ opportunities, now }: OpportunitiesPanelPro
         ) : null}
       </div>
       {opportunities === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted" data-testid="placeholder">{placeholder}</p>
       ) : list.length === 0 ? (
         <p className="muted" data-testid="opportunities-empty">
           Nothing ranked yet: ranking needs a few ingested observations per symbol.

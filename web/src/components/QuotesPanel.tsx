@@ -4,13 +4,15 @@ import { Badge, dataTypeTone } from './Badge';
 import { Sparkline } from './Sparkline';
 
 interface QuotesPanelProps {
+  /** Shown while there is no data: loading, or why it could not load. */
+  placeholder: string;
   quotes: LatestQuotes | null;
   history: Record<string, HistoryPoint[]>;
   now: number;
 }
 
 /** Latest quote per symbol with spread, volume, data type and a 2-day sparkline. */
-export function QuotesPanel({ quotes, history, now }: QuotesPanelProps) {
+export function QuotesPanel({ placeholder, quotes, history, now }: QuotesPanelProps) {
   const rows = quotes?.quotes ?? [];
   const notLive = [...new Set(rows.map((q) => q.data_type).filter((t) => t !== 'live'))];
 
@@ -30,7 +32,7 @@ export function QuotesPanel({ quotes, history, now }: QuotesPanelProps) {
         </p>
       ) : null}
       {quotes === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted" data-testid="placeholder">{placeholder}</p>
       ) : rows.length === 0 ? (
         <p className="muted" data-testid="quotes-empty">
           No quotes yet. They appear after the first ingestion run.

@@ -3,18 +3,20 @@ import { formatDuration, formatTime } from '../format';
 import { Badge, runStatusTone } from './Badge';
 
 interface RunsPanelProps {
+  /** Shown while there is no data: loading, or why it could not load. */
+  placeholder: string;
   runs: IngestRuns | null;
   now: number;
 }
 
 /** The most recent ingestion runs, newest first. */
-export function RunsPanel({ runs, now }: RunsPanelProps) {
+export function RunsPanel({ placeholder, runs, now }: RunsPanelProps) {
   const list = runs?.runs ?? [];
   return (
     <section className="panel" aria-labelledby="runs-heading" data-testid="runs">
       <h2 id="runs-heading">Recent ingestion runs</h2>
       {runs === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted" data-testid="placeholder">{placeholder}</p>
       ) : list.length === 0 ? (
         <p className="muted" data-testid="runs-empty">
           No ingestion has run yet.
