@@ -1,0 +1,257 @@
+// Real-browser test of the dashboard against the real local stack
+// (bridge + `wrangler dev` with local D1 serving web/dist).
+//
+// Run: /work/main/node_modules/.bin/node --test tests/browser/
+// Needs: web/node_modules (cd web && npm ci), /usr/bin/chromium, the Worker build.
+// Screenshots land in tests/artifacts/ (gitignored).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startStack } from '../lib/stack.mjs';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const webDir = path.join(repoRoot, 'web');
+const artifactsDir = path.join(repoRoot, 'tests', 'artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const DESKTOP = { width: 1366, height: 900 };
+const PHONE = { width: 375, height: 812 };
+
+/** Same formatting the dashboard uses (web/src/format.ts), to compare shown text with API numbers. */
+function formatPrice(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  const digits = Math.abs(value) < 1 ? 4 : 2;
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+function formatNumber(value, decimals) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+}
+
+/** Builds web/dist with the web package's own Vite, run by this Node. */
+function buildDashboard() {
+  const viteBin = path.join(webDir, 'node_modules', 'vite', 'bin', 'vite.js');
+  if (!existsSync(viteBin)) {
+    throw new Error(`web/node_modules is missing: run "npm ci" in ${webDir} first`);
+  }
+  const result = spawnSync(process.execPath, [viteBin, 'build', '--logLevel', 'warn'], {
+    cwd: webDir,
+    encoding: 'utf8',
+    env: { ...process.env, VITE_API_BASE: '' },
+  });
+  if (result.status !== 0) {
+    throw new Error(`vite build failed:\n${result.stdout}\n${result.stderr}`);
+  }
+  assert.ok(existsSync(path.join(webDir, 'dist', 'index.html')), 'web/dist/index.html was built');
+}
+
+/** Horizontal overflow report: page scroll width and any element poking past the viewport or its cell. */
+async function horizontalOverflow(page) {
+  return page.evaluate(() => {
+    const width = window.innerWidth;
+    const offenders = [];
+    // Screen-reader-only content is clipped on purpose: skip it and its children.
+    const visuallyHidden = (el) => {
+      for (let node = el; node && node !== document.body; node = node.parentElement) {
+        if (getComputedStyle(node).clip !== 'auto') return true;
+      }
+      return false;
+    };
+    for (const el of document.querySelectorAll('body *')) {
+      const rect = el.getBoundingClientRect();
+      if (rect.width === 0 && rect.height === 0) continue;
+      if (visuallyHidden(el)) continue;
+      if (rect.right > width + 0.5 || rect.left < -0.5) {
+        offenders.push(`${el.tagName.toLowerCase()}.${el.className} [${Math.round(rect.left)}, ${Math.round(rect.right)}]`);
+      }
+    }
+    for (const cell of document.querySelectorAll('td, th')) {
+      if (visuallyHidden(cell)) continue;
+      if (cell.scrollWidth > cell.clientWidth + 1) {
+        offenders.push(`${cell.tagName.toLowerCase()} content ${cell.scrollWidth}px in ${cell.clientWidth}px: ${cell.textContent}`);
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, width, offenders: offenders.slice(0, 10) };
+  });
+}
+
+describe('dashboard in a real browser against the local stack', { timeout: 600_000 }, () => {
+  let stack;
+  let browser;
+  /** What the API itself says, fetched from Node with the token: the page must show the same. */
+  let api;
+
+  async function apiGet(pathAndQuery) {
+    const response = await fetch(`${stack.workerUrl}${pathAndQuery}`, {
+      headers: { Authorization: `Bearer ${stack.apiToken}` },
+    });
+    return { status: response.status, body: await response.json().catch(() => null) };
+  }
+
+  before(async () => {
+    mkdirSync(artifactsDir, { recursive: true });
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
+    buildDashboard();
+    stack = await startStack({ assetsDir: path.join(webDir, 'dist') });
+    // Two ingestion runs so every symbol has history to draw.
+    await stack.fireCron();
+    await stack.fireCron();
+    const [latest, opportunities, runs, health, proposals] = await Promise.all([
+      apiGet('/market/latest'),
+      apiGet('/search/opportunities?limit=10'),
+      apiGet('/ingest/runs?limit=10'),
+      apiGet('/health'),
+      apiGet('/proposals?status=pending'),
+    ]);
+    assert.equal(latest.status, 200, 'GET /market/latest');
+    assert.equal(opportunities.status, 200, 'GET /search/opportunities');
+    assert.equal(runs.status, 200, 'GET /ingest/runs');
+    assert.equal(health.status, 200, 'GET /health');
+    api = { latest: latest.body, opportunities: opportunities.body, runs: runs.body, health: health.body, proposals };
+    assert.ok(api.latest.quotes.length > 0, 'the cron ingested quotes');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  /** A fresh context (own storage) per scenario. */
+  async function openPage(viewport, fragment, colorScheme = 'light') {
+    const context = await browser.newContext({ viewport, colorScheme });
+    const page = await context.newPage();
+    const consoleErrors = [];
+    page.on('pageerror', (error) => consoleErrors.push(String(error)));
+    await page.goto(`${stack.workerUrl}/${fragment}`);
+    return { context, page, consoleErrors };
+  }
+
+  test('desktop: health, quotes, opportunities and runs match the API; token leaves the URL', async () => {
+    const { context, page, consoleErrors } = await openPage(DESKTOP, `#token=${stack.apiToken}`);
+    try {
+      await page.locator('[data-testid=quote-row]').first().waitFor();
+      await page.locator('[data-testid=opportunity]').first().waitFor();
+
+      // The token was read and stripped from the address bar (and so from history).
+      assert.ok(!page.url().includes('token'), `URL still carries the token: ${page.url()}`);
+      assert.ok(!page.url().includes(stack.apiToken), 'token value is not in the URL');
+      assert.equal(await page.evaluate(() => window.location.hash), '');
+
+      // Health badges.
+      assert.equal(await page.getByTestId('health-overall').textContent(), api.health.status);
+      assert.equal(await page.getByTestId('health-d1').getAttribute('data-state'), api.health.d1.ok ? 'ok' : 'bad');
+      assert.equal(await page.getByTestId('health-bridge').getAttribute('data-state'), api.health.bridge.ok ? 'ok' : 'bad');
+      const ingestBadge = await page.getByTestId('health-last-ingest').textContent();
+      assert.ok(api.health.last_ingest, '/health reports the last ingestion after the cron ran');
+      assert.match(ingestBadge, new RegExp(`^${api.health.last_ingest.status} · (just now|\\d+ s ago|\\d+ min ago)$`));
+
+      // Every ingested symbol has a row with its price, bid/ask and data type.
+      const rows = page.locator('[data-testid=quote-row]');
+      assert.equal(await rows.count(), api.latest.quotes.length);
+      for (const quote of api.latest.quotes) {
+        const row = page.locator(`[data-testid=quote-row][data-symbol="${quote.symbol}"]`);
+        assert.equal(await row.count(), 1, `row for ${quote.symbol}`);
+        const last = (await row.getByTestId('quote-last').textContent()).trim();
+        assert.equal(last, formatPrice(quote.last), `${quote.symbol} last price`);
+        assert.notEqual(last, '—', `${quote.symbol} has a price`);
+        assert.equal((await row.getByTestId('data-type').textContent()).trim(), quote.data_type);
+      }
+      // With two ingestion runs the price charts have something to draw.
+      await page.locator('[data-testid=quote-row] [data-testid=sparkline]').first().waitFor();
+      if (api.latest.quotes.some((q) => q.data_type !== 'live')) {
+        assert.ok(await page.getByTestId('data-type-notice').isVisible(), 'non-live data is called out');
+      }
+
+      // Ranked opportunities: same order as the API, with each factor's normalized value and contribution.
+      const items = page.locator('[data-testid=opportunity]');
+      assert.equal(await items.count(), api.opportunities.opportunities.length);
+      assert.ok(api.opportunities.opportunities.length > 0, 'the API ranked something');
+      for (const [index, opportunity] of api.opportunities.opportunities.entries()) {
+        const item = items.nth(index);
+        assert.equal(await item.getAttribute('data-symbol'), opportunity.symbol);
+        assert.equal(await item.getAttribute('data-rank'), String(opportunity.rank));
+        assert.equal((await item.getByTestId('opportunity-score').textContent()).trim(), formatNumber(opportunity.score, 1));
+        const factorRows = item.locator('[data-testid=factor-row]');
+        assert.equal(await factorRows.count(), opportunity.factors.length, `${opportunity.symbol} factor rows`);
+        for (const factor of opportunity.factors) {
+          const row = item.locator(`[data-testid=factor-row][data-factor="${factor.name}"]`);
+          assert.equal((await row.getByTestId('factor-normalized').textContent()).trim(), formatNumber(factor.normalized, 0));
+          assert.equal((await row.getByTestId('factor-contribution').textContent()).trim(), formatNumber(factor.contribution, 1));
+        }
+      }
+
+      // Ingestion runs.
+      const runRows = page.locator('[data-testid=run-row]');
+      assert.equal(await runRows.count(), api.runs.runs.length);
+      assert.equal(await runRows.first().getAttribute('data-status'), api.runs.runs[0].status);
+
+      // Proposals: shown only when the API has some; a missing route (404) hides the section quietly.
+      const pending = api.proposals.status === 200 ? (api.proposals.body.proposals ?? []) : [];
+      assert.equal(await page.getByTestId('proposals').count(), pending.length > 0 ? 1 : 0);
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error banner on a healthy stack');
+      assert.equal(await page.getByTestId('token-form').count(), 0);
+
+      // Manual refresh goes back to the API.
+      const refreshed = page.waitForResponse((r) => r.url().endsWith('/market/latest') && r.status() === 200);
+      await page.getByTestId('refresh-button').click();
+      await refreshed;
+
+      await page.screenshot({ path: path.join(artifactsDir, 'dashboard-desktop.png'), fullPage: true });
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a wrong token shows the token form, and a right one recovers', async () => {
+    const { context, page } = await openPage(DESKTOP, '#token=wrong-token-for-test');
+    try {
+      const form = page.getByTestId('token-form');
+      await form.waitFor();
+      assert.ok(!page.url().includes('wrong-token-for-test'), 'even a wrong token leaves the URL');
+      assert.equal(await page.getByTestId('quote-row').count(), 0);
+      // /health needs no token, so it still shows.
+      assert.equal(await page.getByTestId('health-overall').textContent(), api.health.status);
+      await page.screenshot({ path: path.join(artifactsDir, 'dashboard-token-form.png'), fullPage: true });
+
+      await page.getByLabel('API token').fill(stack.apiToken);
+      await page.getByTestId('token-submit').click();
+      await page.locator('[data-testid=quote-row]').first().waitFor();
+      assert.equal(await form.count(), 0, 'form goes away once the token works');
+      assert.equal(await page.evaluate(() => window.localStorage.getItem('sas.apiToken')), stack.apiToken);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('phone (375x812): nothing overflows horizontally, light and dark', async () => {
+    for (const colorScheme of ['light', 'dark']) {
+      const { context, page } = await openPage(PHONE, `#token=${stack.apiToken}`, colorScheme);
+      try {
+        await page.locator('[data-testid=quote-row] [data-testid=sparkline]').first().waitFor();
+        await page.locator('[data-testid=opportunity]').first().waitFor();
+        const overflow = await horizontalOverflow(page);
+        assert.ok(overflow.scrollWidth <= PHONE.width, `page is ${overflow.scrollWidth}px wide`);
+        assert.deepEqual(overflow.offenders, [], 'elements overflowing the phone viewport');
+        await page.screenshot({ path: path.join(artifactsDir, `dashboard-phone-${colorScheme}.png`), fullPage: true });
+      } finally {
+        await context.close();
+      }
+    }
+  });
+});
