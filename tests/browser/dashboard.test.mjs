@@ -191,7 +191,9 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
         for (const factor of opportunity.factors) {
           const row = item.locator(`[data-testid=factor-row][data-factor="${factor.name}"]`);
           assert.equal((await row.getByTestId('factor-normalized').textContent()).trim(), formatNumber(factor.normalized, 0));
-          assert.equal((await row.getByTestId('factor-contribution').textContent()).trim(), formatNumber(factor.contribution, 1));
+          const expectedPoints = factor.normalized === null ? '—' : formatNumber(factor.contribution, 1);
+          assert.equal((await row.getByTestId('factor-contribution').textContent()).trim(), expectedPoints);
+          assert.equal((await row.getByTestId('factor-label').textContent()).trim(), factor.label);
         }
       }
 

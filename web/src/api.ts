@@ -7,6 +7,8 @@
 export interface Health {
   status: 'ok' | 'degraded' | string;
   version: string;
+  /** Whether the Worker's configuration is valid (details only in its logs). */
+  config?: { ok: boolean };
   d1: { ok: boolean; error?: string | null };
   bridge: { ok: boolean; latency_ms?: number | null; error?: string | null };
   last_ingest: {
@@ -48,7 +50,9 @@ export interface History {
 
 /** One factor's part in an opportunity's score. `raw`/`normalized` are null when the factor is missing. */
 export interface Factor {
+  /** Machine name: realized_vol, range, iv_rank, volume, momentum, ... */
   name: string;
+  /** Description of the measurement with its value, or why it is missing. */
   label: string;
   raw: number | null;
   normalized: number | null;
@@ -60,6 +64,8 @@ export interface Opportunity {
   rank: number;
   symbol: string;
   score: number;
+  /** Share of the total factor weight that could be measured (0-1). */
+  coverage?: number;
   last: number | null;
   observations: number;
   factors: Factor[];

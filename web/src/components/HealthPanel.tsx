@@ -45,6 +45,14 @@ export function HealthPanel({ placeholder, health, fetchedAt, now }: HealthPanel
             {health.status}
           </Badge>
         </li>
+        {health.config ? (
+          <li>
+            <span className="badge-label">Config</span>
+            <Badge tone={health.config.ok ? 'ok' : 'bad'} testId="health-config">
+              {health.config.ok ? 'ok' : 'invalid'}
+            </Badge>
+          </li>
+        ) : null}
         <li>
           <span className="badge-label">D1</span>
           <Badge tone={health.d1.ok ? 'ok' : 'bad'} testId="health-d1" title={health.d1.error ?? undefined}>

@@ -1,5 +1,5 @@
 import type { Factor, Opportunities } from '../api';
-import { formatNumber, formatPrice, formatTime } from '../format';
+import { formatNumber, formatPrice, formatTime, humanize } from '../format';
 
 interface OpportunitiesPanelProps {
   /** Shown while there is no data: loading, or why it could not load. */
@@ -10,14 +10,17 @@ interface OpportunitiesPanelProps {
 
 const FACTOR_COLOURS = 8;
 
-/** Raw factor values have different scales: keep small ones precise and big ones short. */
-function formatRaw(value: number | null): string {
-  if (value === null || !Number.isFinite(value)) return '—';
-  const abs = Math.abs(value);
-  if (abs >= 10_000) return value.toLocaleString('en-US', { notation: 'compact', maximumFractionDigits: 1 });
-  if (abs >= 100) return formatNumber(value, 0);
-  if (abs >= 1) return formatNumber(value, 2);
-  return value.toLocaleString('en-US', { maximumSignificantDigits: 3 });
+/** Short column names for the factors the core scorer knows; others are humanized. */
+const FACTOR_NAMES: Record<string, string> = {
+  realized_vol: 'Realized vol',
+  range: 'Range',
+  iv_rank: 'IV rank',
+  volume: 'Volume',
+  momentum: 'Momentum',
+};
+
+function factorName(name: string): string {
+  return FACTOR_NAMES[name] ?? humanize(name);
 }
 
 function clampPercent(value: number): number {
@@ -44,7 +47,7 @@ function ScoreBar({ score, factors }: { score: number; factors: Factor[] }) {
             key={f.name}
             className={`seg factor-c${i % FACTOR_COLOURS}`}
             style={{ width: `${clampPercent(f.contribution ?? 0)}%` }}
-            title={`${f.label}: ${formatNumber(f.contribution, 1)}`}
+            title={`${factorName(f.name)}: ${formatNumber(f.contribution, 1)} points`}
           />
         ))
       ) : (
@@ -95,9 +98,6 @@ export function OpportunitiesPanel({ placeholder, opportunities, now }: Opportun
                 <thead>
                   <tr>
                     <th scope="col">Factor</th>
-                    <th scope="col" className="num">
-                      Raw
-                    </th>
                     <th scope="col" className="num" title="Normalized 0–100">
                       Norm.
                     </th>
@@ -113,22 +113,29 @@ export function OpportunitiesPanel({ placeholder, opportunities, now }: Opportun
                   {o.factors.map((f, i) => (
                     <tr key={f.name} data-testid="factor-row" data-factor={f.name} className={f.normalized === null ? 'missing' : undefined}>
                       <th scope="row">
-                        <span className={`swatch factor-c${i % FACTOR_COLOURS}`} aria-hidden="true" />
-                        {f.label}
+                        <span className="factor-name">
+                          <span className={`swatch factor-c${i % FACTOR_COLOURS}`} aria-hidden="true" />
+                          {factorName(f.name)}
+                        </span>
+                        <span className="factor-label" data-testid="factor-label">
+                          {f.label}
+                        </span>
                       </th>
-                      <td className="num">{formatRaw(f.raw)}</td>
                       <td className="num" data-testid="factor-normalized">
                         {formatNumber(f.normalized, 0)}
                       </td>
                       <td className="num col-weight">{formatNumber(f.weight, 1)}</td>
                       <td className="num" data-testid="factor-contribution">
-                        {formatNumber(f.contribution, 1)}
+                        {f.normalized === null ? '—' : formatNumber(f.contribution, 1)}
                       </td>
                     </tr>
                   ))}
                 </tbody>
               </table>
-              <p className="muted small">{o.observations} observations</p>
+              <p className="muted small">
+                {o.observations} observations
+                {o.coverage !== undefined ? ` · ${Math.round(o.coverage * 100)}% of the weight measured` : ''}
+              </p>
             </li>
           ))}
         </ol>
