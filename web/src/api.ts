@@ -164,7 +164,12 @@ export async function getJson<T>(path: string, token: string | null, signal?: Ab
     });
   } catch (cause) {
     if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
-    throw new ApiError(0, 'network_error', 'The API could not be reached.', path);
+    throw new ApiError(
+      0,
+      'network_error',
+      'The API could not be reached (if your Cloudflare Access session expired, reload the page).',
+      path,
+    );
   }
   if (!response.ok) throw await errorFromResponse(response, path);
   try {

@@ -162,11 +162,26 @@ export function useDashboard() {
     }));
   }, [token]);
 
+  const lastUpdated = useRef<number>(0);
+  useEffect(() => {
+    lastUpdated.current = state.lastUpdated ?? 0;
+  }, [state.lastUpdated]);
+
   useEffect(() => {
     void refresh();
-    const timer = window.setInterval(() => void refresh(), AUTO_REFRESH_MS);
+    // Hidden tabs skip the timer; coming back after a minute or more refreshes at once.
+    const timer = window.setInterval(() => {
+      if (document.visibilityState === 'visible') void refresh();
+    }, AUTO_REFRESH_MS);
+    const onVisible = () => {
+      if (document.visibilityState === 'visible' && Date.now() - lastUpdated.current >= AUTO_REFRESH_MS) {
+        void refresh();
+      }
+    };
+    document.addEventListener('visibilitychange', onVisible);
     return () => {
       window.clearInterval(timer);
+      document.removeEventListener('visibilitychange', onVisible);
       inFlight.current?.abort();
     };
   }, [refresh]);
