@@ -172,6 +172,11 @@ export async function getJson<T>(path: string, token: string | null, signal?: Ab
     );
   }
   if (!response.ok) throw await errorFromResponse(response, path);
+  const contentType = response.headers.get('content-type') ?? '';
+  if (!contentType.includes('json')) {
+    // e.g. a static-assets fallback page answering for a route the Worker lacks.
+    throw new ApiError(response.status, 'not_json', 'The API answered with something that is not JSON.', path);
+  }
   try {
     return (await response.json()) as T;
   } catch {

@@ -70,6 +70,11 @@ function isAbort(error: unknown): boolean {
   return error instanceof DOMException && error.name === 'AbortError';
 }
 
+/** A route the Worker does not have yet: 404, or a non-JSON page served in its place. */
+function isMissingRoute(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 404 || error.code === 'not_json');
+}
+
 function isUnauthorized(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 401 || error.status === 403);
 }
@@ -99,7 +104,7 @@ export function useDashboard() {
       try {
         return await getJson<T>(path, auth ? token : null, signal);
       } catch (error) {
-        if (path.startsWith('/proposals') && error instanceof ApiError && error.status === 404) {
+        if (path.startsWith('/proposals') && isMissingRoute(error)) {
           throw error; // handled below: a missing route hides the section.
         }
         note(path, error);
