@@ -1,0 +1,844 @@
+//! The fake brokerage: contract registry, orders, positions, executions and
+//! cash. Pure state (no I/O); the server turns [`OrderEvent`]s into frames.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sas_core::market::{OptionRight, Symbol};
+
+use crate::market::MarketSource;
+use crate::proto;
+
+/// A tradable single instrument.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Instrument {
+    Stock {
+        symbol: Symbol,
+    },
+    Option {
+        symbol: Symbol,
+        expiry: NaiveDate,
+        strike: f64,
+        right: OptionRight,
+    },
+}
+
+impl Instrument {
+    /// The underlying symbol.
+    pub fn symbol(&self) -> &Symbol {
+        match self {
+            Instrument::Stock { symbol } | Instrument::Option { symbol, .. } => symbol,
+        }
+    }
+
+    /// Contract multiplier (100 for equity options).
+    pub fn multiplier(&self) -> f64 {
+        match self {
+            Instrument::Stock { .. } => 1.0,
+            Instrument::Option { .. } => 100.0,
+        }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Instrument::Stock { symbol } => format!("STK:{symbol}"),
+            Instrument::Option {
+                symbol,
+                expiry,
+                strike,
+                right,
+            } => format!(
+                "OPT:{symbol}:{}:{}:{}",
+                expiry.format("%Y%m%d"),
+                (strike * 1000.0).round() as i64,
+                right_code(*right)
+            ),
+        }
+    }
+
+    /// The IB contract message for this instrument.
+    pub fn to_proto(&self, con_id: i32) -> proto::Contract {
+        match self {
+            Instrument::Stock { symbol } => proto::Contract {
+                con_id: Some(con_id),
+                symbol: Some(symbol.to_string()),
+                sec_type: Some("STK".into()),
+                exchange: Some("SMART".into()),
+                primary_exch: Some("NASDAQ".into()),
+                currency: Some("USD".into()),
+                local_symbol: Some(symbol.to_string()),
+                trading_class: Some(symbol.to_string()),
+                ..Default::default()
+            },
+            Instrument::Option {
+                symbol,
+                expiry,
+                strike,
+                right,
+            } => proto::Contract {
+                con_id: Some(con_id),
+                symbol: Some(symbol.to_string()),
+                sec_type: Some("OPT".into()),
+                last_trade_date_or_contract_month: Some(expiry.format("%Y%m%d").to_string()),
+                strike: Some(*strike),
+                right: Some(right_code(*right).into()),
+                multiplier: Some(100.0),
+                exchange: Some("SMART".into()),
+                currency: Some("USD".into()),
+                local_symbol: Some(format!(
+                    "{symbol:<6}{}{}{:08}",
+                    expiry.format("%y%m%d"),
+                    right_code(*right),
+                    (strike * 1000.0).round() as i64
+                )),
+                trading_class: Some(symbol.to_string()),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// `C` or `P`.
+pub fn right_code(right: OptionRight) -> &'static str {
+    match right {
+        OptionRight::Call => "C",
+        OptionRight::Put => "P",
+    }
+}
+
+/// Parses IB's right spellings (`C`, `CALL`, `P`, `PUT`).
+pub fn parse_right(text: &str) -> Option<OptionRight> {
+    match text.to_ascii_uppercase().as_str() {
+        "C" | "CALL" => Some(OptionRight::Call),
+        "P" | "PUT" => Some(OptionRight::Put),
+        _ => None,
+    }
+}
+
+/// Assigns stable contract ids to instruments.
+#[derive(Debug, Default)]
+pub struct Registry {
+    by_id: HashMap<i32, Instrument>,
+    by_key: HashMap<String, i32>,
+    next_option_id: i32,
+}
+
+impl Registry {
+    /// The id of `instrument`, assigning one on first sight.
+    pub fn con_id(&mut self, instrument: &Instrument) -> i32 {
+        let key = instrument.key();
+        if let Some(id) = self.by_key.get(&key) {
+            return *id;
+        }
+        let id = match instrument {
+            Instrument::Stock { symbol } => stock_con_id(symbol),
+            Instrument::Option { .. } => {
+                self.next_option_id += 1;
+                600_000_000 + self.next_option_id
+            }
+        };
+        self.by_key.insert(key, id);
+        self.by_id.insert(id, instrument.clone());
+        id
+    }
+
+    /// The instrument behind a contract id, if known.
+    pub fn get(&self, con_id: i32) -> Option<&Instrument> {
+        self.by_id.get(&con_id)
+    }
+}
+
+/// Stocks get ids derived from their symbol so they survive restarts.
+pub fn stock_con_id(symbol: &Symbol) -> i32 {
+    let mut h: u32 = 2_166_136_261;
+    for b in symbol.as_str().bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(16_777_619);
+    }
+    1_000_000 + (h % 100_000_000) as i32
+}
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    fn sign(self) -> f64 {
+        match self {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        }
+    }
+    fn action(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+    fn exec_side(self) -> &'static str {
+        match self {
+            Side::Buy => "BOT",
+            Side::Sell => "SLD",
+        }
+    }
+    /// Parses `BUY`/`SELL` (also `SSHORT`).
+    pub fn parse(text: &str) -> Option<Side> {
+        match text.to_ascii_uppercase().as_str() {
+            "BUY" => Some(Side::Buy),
+            "SELL" | "SSHORT" => Some(Side::Sell),
+            _ => None,
+        }
+    }
+}
+
+/// One leg of a combo order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leg {
+    pub con_id: i32,
+    pub instrument: Instrument,
+    pub ratio: u32,
+    pub side: Side,
+}
+
+/// What an order trades.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderTarget {
+    Single { con_id: i32, instrument: Instrument },
+    Combo { symbol: Symbol, legs: Vec<Leg> },
+}
+
+/// Lifecycle of a fake order, with IB's status names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderPhase {
+    Submitted,
+    Filled,
+    Cancelled,
+}
+
+impl OrderPhase {
+    /// IB status text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderPhase::Submitted => "Submitted",
+            OrderPhase::Filled => "Filled",
+            OrderPhase::Cancelled => "Cancelled",
+        }
+    }
+}
+
+/// An order as the fake keeps it.
+#[derive(Debug, Clone)]
+pub struct BookOrder {
+    pub order_id: i32,
+    pub client_id: i32,
+    pub perm_id: i64,
+    pub side: Side,
+    pub quantity: f64,
+    pub order_type: String,
+    pub limit: Option<f64>,
+    pub tif: String,
+    pub account: String,
+    pub order_ref: String,
+    pub contract: proto::Contract,
+    pub target: OrderTarget,
+    pub phase: OrderPhase,
+    pub filled: f64,
+    pub avg_fill: f64,
+    pub completed_time: Option<String>,
+}
+
+impl BookOrder {
+    /// `OpenOrder` message for this order.
+    pub fn open_order(&self) -> proto::OpenOrder {
+        proto::OpenOrder {
+            order_id: Some(self.order_id),
+            contract: Some(self.contract.clone()),
+            order: Some(self.order_proto()),
+            order_state: Some(self.order_state()),
+        }
+    }
+
+    /// `CompletedOrder` message for this order.
+    pub fn completed_order(&self) -> proto::CompletedOrder {
+        proto::CompletedOrder {
+            contract: Some(self.contract.clone()),
+            order: Some(self.order_proto()),
+            order_state: Some(self.order_state()),
+        }
+    }
+
+    /// `OrderStatus` message for this order.
+    pub fn status(&self) -> proto::OrderStatus {
+        proto::OrderStatus {
+            order_id: Some(self.order_id),
+            status: Some(self.phase.as_str().into()),
+            filled: Some(fmt_qty(self.filled)),
+            remaining: Some(fmt_qty(if self.phase == OrderPhase::Cancelled {
+                0.0
+            } else {
+                self.quantity - self.filled
+            })),
+            avg_fill_price: Some(self.avg_fill),
+            perm_id: Some(self.perm_id),
+            parent_id: Some(0),
+            last_fill_price: Some(self.avg_fill),
+            client_id: Some(self.client_id),
+            why_held: None,
+        }
+    }
+
+    fn order_proto(&self) -> proto::Order {
+        proto::Order {
+            client_id: Some(self.client_id),
+            order_id: Some(self.order_id),
+            perm_id: Some(self.perm_id),
+            parent_id: Some(0),
+            action: Some(self.side.action().into()),
+            total_quantity: Some(fmt_qty(self.quantity)),
+            order_type: Some(self.order_type.clone()),
+            lmt_price: self.limit,
+            aux_price: None,
+            tif: Some(self.tif.clone()),
+            account: Some(self.account.clone()),
+            order_ref: Some(self.order_ref.clone()),
+            transmit: Some(true),
+            filled_quantity: Some(fmt_qty(self.filled)),
+        }
+    }
+
+    fn order_state(&self) -> proto::OrderState {
+        proto::OrderState {
+            status: Some(self.phase.as_str().into()),
+            commission_and_fees: None,
+            commission_and_fees_currency: None,
+            reject_reason: None,
+            completed_time: self.completed_time.clone(),
+            completed_status: (self.phase != OrderPhase::Submitted)
+                .then(|| self.phase.as_str().to_string()),
+        }
+    }
+}
+
+/// Decimal quantities as IB sends them (`"1"`, `"2.5"`).
+pub fn fmt_qty(q: f64) -> String {
+    if q.fract() == 0.0 {
+        format!("{}", q as i64)
+    } else {
+        format!("{q}")
+    }
+}
+
+/// One fill, kept for execution requests.
+#[derive(Debug, Clone)]
+pub struct ExecRecord {
+    pub details: proto::Execution,
+    pub contract: proto::Contract,
+    pub commission: f64,
+    pub realized_pnl: f64,
+}
+
+/// A held position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holding {
+    pub quantity: f64,
+    /// Average cost per unit including the multiplier (IB convention).
+    pub avg_cost: f64,
+}
+
+/// Something the server must tell the owning client about.
+#[derive(Debug, Clone)]
+pub enum OrderEvent {
+    /// Order accepted or changed: send `OpenOrder` + `OrderStatus`.
+    Updated(Box<BookOrder>),
+    /// A fill: `ExecutionDetails` then `CommissionAndFeesReport`.
+    Executed {
+        client_id: i32,
+        record: Box<ExecRecord>,
+    },
+}
+
+/// Error raised by order placement, with an IB code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IbReject {
+    pub code: i32,
+    pub message: String,
+}
+
+/// The brokerage state.
+#[derive(Debug)]
+pub struct Book {
+    pub account: String,
+    pub cash: f64,
+    pub registry: Registry,
+    pub orders: Vec<BookOrder>,
+    pub positions: HashMap<i32, Holding>,
+    pub executions: Vec<ExecRecord>,
+    next_perm_id: i64,
+    next_exec: u64,
+}
+
+impl Book {
+    /// A fresh account holding `cash`.
+    pub fn new(account: String, cash: f64) -> Self {
+        Self {
+            account,
+            cash,
+            registry: Registry::default(),
+            orders: Vec::new(),
+            positions: HashMap::new(),
+            executions: Vec::new(),
+            next_perm_id: 1_000_000_000,
+            next_exec: 0,
+        }
+    }
+
+    /// Highest order id ever used (for `NextValidId`).
+    pub fn max_order_id(&self) -> i32 {
+        self.orders.iter().map(|o| o.order_id).max().unwrap_or(0)
+    }
+
+    /// Places an order. Marketable orders fill at once against `market`.
+    pub fn place(
+        &mut self,
+        client_id: i32,
+        req: proto::PlaceOrderRequest,
+        market: &mut dyn MarketSource,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, IbReject> {
+        let order_id = req.order_id.unwrap_or(0);
+        let order = req.order.unwrap_or_default();
+        let contract = req.contract.unwrap_or_default();
+        if let Some(existing) = self
+            .orders
+            .iter_mut()
+            .find(|o| o.order_id == order_id && o.client_id == client_id)
+        {
+            // IB treats a placeOrder with a live id as a modification.
+            if existing.phase != OrderPhase::Submitted {
+                return Err(IbReject {
+                    code: 103,
+                    message: format!("Duplicate order id {order_id}"),
+                });
+            }
+            if let Some(limit) = order.lmt_price {
+                existing.limit = Some(limit);
+            }
+            let snapshot = existing.clone();
+            let mut events = vec![OrderEvent::Updated(Box::new(snapshot))];
+            events.extend(self.match_resting(market, now));
+            return Ok(events);
+        }
+        let side = order
+            .action
+            .as_deref()
+            .and_then(Side::parse)
+            .ok_or_else(|| IbReject {
+                code: 321,
+                message: "Error validating request:-'bN' : cause - Invalid action".into(),
+            })?;
+        let quantity: f64 = order
+            .total_quantity
+            .as_deref()
+            .and_then(|q| q.parse().ok())
+            .filter(|q: &f64| q.is_finite() && *q > 0.0)
+            .ok_or_else(|| IbReject {
+                code: 321,
+                message: "Error validating request: order quantity must be positive".into(),
+            })?;
+        let order_type = order.order_type.clone().unwrap_or_else(|| "LMT".into());
+        if order_type == "LMT" && order.lmt_price.is_none_or(|p| !p.is_finite()) {
+            return Err(IbReject {
+                code: 321,
+                message: "Error validating request: limit price missing".into(),
+            });
+        }
+        let (target, echo) = self.resolve_target(&contract, market)?;
+        self.next_perm_id += 1;
+        let book_order = BookOrder {
+            order_id,
+            client_id,
+            perm_id: self.next_perm_id,
+            side,
+            quantity,
+            order_type,
+            limit: order.lmt_price,
+            tif: order.tif.clone().unwrap_or_else(|| "DAY".into()),
+            account: order
+                .account
+                .clone()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| self.account.clone()),
+            order_ref: order.order_ref.clone().unwrap_or_default(),
+            contract: echo,
+            target,
+            phase: OrderPhase::Submitted,
+            filled: 0.0,
+            avg_fill: 0.0,
+            completed_time: None,
+        };
+        self.orders.push(book_order.clone());
+        let mut events = vec![OrderEvent::Updated(Box::new(book_order))];
+        events.extend(self.match_resting(market, now));
+        Ok(events)
+    }
+
+    fn resolve_target(
+        &mut self,
+        contract: &proto::Contract,
+        market: &mut dyn MarketSource,
+    ) -> Result<(OrderTarget, proto::Contract), IbReject> {
+        let no_def = || IbReject {
+            code: 200,
+            message: "No security definition has been found for the request".into(),
+        };
+        let sec_type = contract
+            .sec_type
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        if sec_type == "BAG" {
+            let symbol = contract
+                .symbol
+                .as_deref()
+                .and_then(|s| Symbol::parse(s).ok())
+                .ok_or_else(no_def)?;
+            if contract.combo_legs.is_empty() {
+                return Err(no_def());
+            }
+            let mut legs = Vec::new();
+            for leg in &contract.combo_legs {
+                let con_id = leg.con_id.unwrap_or(0);
+                let instrument = self.registry.get(con_id).cloned().ok_or_else(no_def)?;
+                let side = leg
+                    .action
+                    .as_deref()
+                    .and_then(Side::parse)
+                    .ok_or_else(no_def)?;
+                let ratio = u32::try_from(leg.ratio.unwrap_or(1)).unwrap_or(0);
+                if ratio == 0 {
+                    return Err(IbReject {
+                        code: 321,
+                        message: "Error validating request: combo leg ratio must be positive"
+                            .into(),
+                    });
+                }
+                legs.push(Leg {
+                    con_id,
+                    instrument,
+                    ratio,
+                    side,
+                });
+            }
+            let mut echo = contract.clone();
+            echo.exchange = Some(echo.exchange.clone().unwrap_or_else(|| "SMART".into()));
+            echo.currency = Some(echo.currency.clone().unwrap_or_else(|| "USD".into()));
+            Ok((OrderTarget::Combo { symbol, legs }, echo))
+        } else {
+            let instrument = self.instrument_of(contract, market).ok_or_else(no_def)?;
+            let con_id = self.registry.con_id(&instrument);
+            let echo = instrument.to_proto(con_id);
+            Ok((OrderTarget::Single { con_id, instrument }, echo))
+        }
+    }
+
+    /// The single instrument a contract message names, if it is listed.
+    pub fn instrument_of(
+        &mut self,
+        contract: &proto::Contract,
+        market: &mut dyn MarketSource,
+    ) -> Option<Instrument> {
+        if let Some(id) = contract.con_id.filter(|id| *id > 0) {
+            return self.registry.get(id).cloned();
+        }
+        let symbol = Symbol::parse(contract.symbol.as_deref()?).ok()?;
+        if !market.is_listed(&symbol) {
+            return None;
+        }
+        match contract
+            .sec_type
+            .as_deref()
+            .unwrap_or("STK")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "STK" => Some(Instrument::Stock { symbol }),
+            "OPT" => {
+                let expiry = NaiveDate::parse_from_str(
+                    contract.last_trade_date_or_contract_month.as_deref()?,
+                    "%Y%m%d",
+                )
+                .ok()?;
+                let strike = contract.strike?;
+                let right = parse_right(contract.right.as_deref()?)?;
+                market.option(&symbol, expiry, strike, right)?;
+                Some(Instrument::Option {
+                    symbol,
+                    expiry,
+                    strike,
+                    right,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Cancels a live order of `client_id`.
+    pub fn cancel(
+        &mut self,
+        client_id: i32,
+        order_id: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OrderEvent>, IbReject> {
+        let order = self
+            .orders
+            .iter_mut()
+            .find(|o| o.order_id == order_id && o.client_id == client_id)
+            .ok_or_else(|| IbReject {
+                code: 135,
+                message: format!("Can't find order with id ={order_id}"),
+            })?;
+        if order.phase != OrderPhase::Submitted {
+            return Err(IbReject {
+                code: 161,
+                message: format!(
+                    "Cancel attempted when order is not in a cancellable state.  Order permId ={}",
+                    order.perm_id
+                ),
+            });
+        }
+        order.phase = OrderPhase::Cancelled;
+        order.completed_time = Some(ib_time(now));
+        Ok(vec![OrderEvent::Updated(Box::new(order.clone()))])
+    }
+
+    /// Fills every resting order the market now crosses.
+    pub fn match_resting(
+        &mut self,
+        market: &mut dyn MarketSource,
+        now: DateTime<Utc>,
+    ) -> Vec<OrderEvent> {
+        let mut events = Vec::new();
+        for idx in 0..self.orders.len() {
+            if self.orders[idx].phase != OrderPhase::Submitted {
+                continue;
+            }
+            let Some(fill) = marketable_price(&self.orders[idx], market) else {
+                continue;
+            };
+            events.extend(self.fill(idx, fill, market, now));
+        }
+        events
+    }
+
+    fn fill(
+        &mut self,
+        idx: usize,
+        fill: Fill,
+        market: &mut dyn MarketSource,
+        now: DateTime<Utc>,
+    ) -> Vec<OrderEvent> {
+        let _ = market;
+        let order = self.orders[idx].clone();
+        let qty = order.quantity - order.filled;
+        let mut events = Vec::new();
+        let time = ib_time(now);
+        let mut total_commission = 0.0;
+        for (con_id, instrument, side, units, price) in &fill.legs {
+            let units = units * qty;
+            let commission = commission_for(instrument, units);
+            total_commission += commission;
+            let realized = self.apply_position(*con_id, instrument, *side, units, *price);
+            self.cash -= side.sign() * units * price * instrument.multiplier() + commission;
+            self.next_exec += 1;
+            let record = ExecRecord {
+                details: proto::Execution {
+                    order_id: Some(order.order_id),
+                    exec_id: Some(format!("0000e0d5.{:08x}.01.01", self.next_exec)),
+                    time: Some(time.clone()),
+                    acct_number: Some(order.account.clone()),
+                    exchange: Some("CBOE".into()),
+                    side: Some(side.exec_side().into()),
+                    shares: Some(fmt_qty(units)),
+                    price: Some(*price),
+                    perm_id: Some(order.perm_id),
+                    client_id: Some(order.client_id),
+                    cum_qty: Some(fmt_qty(units)),
+                    avg_price: Some(*price),
+                    order_ref: Some(order.order_ref.clone()),
+                },
+                contract: instrument.to_proto(*con_id),
+                commission,
+                realized_pnl: realized,
+            };
+            self.executions.push(record.clone());
+            events.push(OrderEvent::Executed {
+                client_id: order.client_id,
+                record: Box::new(record),
+            });
+        }
+        if matches!(order.target, OrderTarget::Combo { .. }) {
+            // IB also reports one execution for the combo itself.
+            self.next_exec += 1;
+            let record = ExecRecord {
+                details: proto::Execution {
+                    order_id: Some(order.order_id),
+                    exec_id: Some(format!("0000e0d5.{:08x}.01.01", self.next_exec)),
+                    time: Some(time.clone()),
+                    acct_number: Some(order.account.clone()),
+                    exchange: Some("CBOE".into()),
+                    side: Some(order.side.exec_side().into()),
+                    shares: Some(fmt_qty(qty)),
+                    price: Some(fill.net_price),
+                    perm_id: Some(order.perm_id),
+                    client_id: Some(order.client_id),
+                    cum_qty: Some(fmt_qty(qty)),
+                    avg_price: Some(fill.net_price),
+                    order_ref: Some(order.order_ref.clone()),
+                },
+                contract: order.contract.clone(),
+                commission: 0.0,
+                realized_pnl: 0.0,
+            };
+            self.executions.push(record.clone());
+            events.push(OrderEvent::Executed {
+                client_id: order.client_id,
+                record: Box::new(record),
+            });
+        }
+        let _ = total_commission;
+        let o = &mut self.orders[idx];
+        o.filled = o.quantity;
+        o.avg_fill = fill.net_price;
+        o.phase = OrderPhase::Filled;
+        o.completed_time = Some(time);
+        events.insert(0, OrderEvent::Updated(Box::new(o.clone())));
+        events
+    }
+
+    /// Adds a fill to the position; returns realized P&L.
+    fn apply_position(
+        &mut self,
+        con_id: i32,
+        instrument: &Instrument,
+        side: Side,
+        units: f64,
+        price: f64,
+    ) -> f64 {
+        let mult = instrument.multiplier();
+        let signed = side.sign() * units;
+        let h = self.positions.entry(con_id).or_insert(Holding {
+            quantity: 0.0,
+            avg_cost: 0.0,
+        });
+        let mut realized = 0.0;
+        if h.quantity == 0.0 || h.quantity.signum() == signed.signum() {
+            let total = h.quantity + signed;
+            h.avg_cost = (h.avg_cost * h.quantity.abs() + price * mult * units) / total.abs();
+            h.quantity = total;
+        } else {
+            let closing = units.min(h.quantity.abs());
+            realized = (price * mult - h.avg_cost) * closing * h.quantity.signum();
+            let total = h.quantity + signed;
+            if total == 0.0 {
+                h.avg_cost = 0.0;
+            } else if total.signum() != h.quantity.signum() {
+                h.avg_cost = price * mult;
+            }
+            h.quantity = total;
+        }
+        realized
+    }
+}
+
+/// A marketable order's fill: per-leg `(con_id, instrument, side, units per
+/// order unit, price)` and the net price per order unit.
+struct Fill {
+    legs: Vec<(i32, Instrument, Side, f64, f64)>,
+    net_price: f64,
+}
+
+/// Bid/ask of a single instrument now.
+pub fn bid_ask(instrument: &Instrument, market: &mut dyn MarketSource) -> Option<(f64, f64)> {
+    match instrument {
+        Instrument::Stock { symbol } => market.quote(symbol).map(|q| (q.bid, q.ask)),
+        Instrument::Option {
+            symbol,
+            expiry,
+            strike,
+            right,
+        } => market
+            .option(symbol, *expiry, *strike, *right)
+            .map(|o| (o.bid, o.ask)),
+    }
+}
+
+/// The fill if `order` is marketable now: buys fill at the ask (combo: the
+/// net price paying every leg's far side), sells at the bid; never worse than
+/// the limit.
+fn marketable_price(order: &BookOrder, market: &mut dyn MarketSource) -> Option<Fill> {
+    let legs: Vec<(i32, Instrument, Side, f64)> = match &order.target {
+        OrderTarget::Single { con_id, instrument } => {
+            vec![(*con_id, instrument.clone(), order.side, 1.0)]
+        }
+        OrderTarget::Combo { legs, .. } => legs
+            .iter()
+            .map(|l| {
+                let side = if order.side == Side::Buy {
+                    l.side
+                } else if l.side == Side::Buy {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                (l.con_id, l.instrument.clone(), side, f64::from(l.ratio))
+            })
+            .collect(),
+    };
+    let mut priced = Vec::with_capacity(legs.len());
+    // Net price in the order's direction: for a buy, what is paid per unit.
+    let mut net = 0.0;
+    for (con_id, instrument, side, units) in legs {
+        let (bid, ask) = bid_ask(&instrument, market)?;
+        if !(bid.is_finite() && ask.is_finite() && ask > 0.0) {
+            return None;
+        }
+        let price = match side {
+            Side::Buy => ask,
+            Side::Sell => bid,
+        };
+        net += side.sign() * units * price;
+        priced.push((con_id, instrument, side, units, price));
+    }
+    let net_for_order = match order.side {
+        Side::Buy => net,
+        Side::Sell => -net,
+    };
+    let ok = match (order.order_type.as_str(), order.limit) {
+        ("MKT", _) => true,
+        (_, Some(limit)) => match order.side {
+            Side::Buy => net_for_order <= limit + 1e-9,
+            Side::Sell => net_for_order >= limit - 1e-9,
+        },
+        _ => false,
+    };
+    ok.then_some(Fill {
+        legs: priced,
+        net_price: (net_for_order * 100.0).round() / 100.0,
+    })
+}
+
+/// IB-like tiered-ish commissions: $0.005/share (min $1), $0.65/contract.
+fn commission_for(instrument: &Instrument, units: f64) -> f64 {
+    match instrument {
+        Instrument::Stock { .. } => (0.005 * units).max(1.0),
+        Instrument::Option { .. } => 0.65 * units,
+    }
+}
+
+/// `YYYYMMDD HH:MM:SS UTC`, the execution-time format.
+pub fn ib_time(now: DateTime<Utc>) -> String {
+    now.format("%Y%m%d %H:%M:%S UTC").to_string()
+}
