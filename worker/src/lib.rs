@@ -1,1 +1,30 @@
-//! SAS Worker.
+//! SAS Worker: the edge half of SAS.
+//!
+//! Every 15 minutes the cron pulls the watchlist's quotes from the home broker
+//! bridge and stores them in D1; the fetch handler serves the JSON API (health,
+//! broker proxy, ingestion runs, stored market data, ranked opportunities); the
+//! static dashboard in `web/dist` is served by Workers static assets.
+//!
+//! Pure, natively tested modules: [`config`], [`auth`], [`api`], [`ingest`],
+//! [`store`], [`views`], [`proxy`]. The runtime adapter is `edge`.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+mod edge;
+pub mod ingest;
+pub mod proxy;
+pub mod store;
+pub mod views;
+
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    Ok(edge::handle(req, env).await)
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    edge::scheduled(env).await;
+}

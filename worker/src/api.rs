@@ -1,0 +1,365 @@
+//! HTTP surface of the Worker, as pure data: route matching with validated
+//! parameters, and the JSON error type every failure is answered with.
+
+use sas_core::market::Symbol;
+use serde::Serialize;
+
+/// Most runs `/ingest/runs` returns.
+pub const MAX_RUNS_LIMIT: u32 = 200;
+/// Default `limit` of `/ingest/runs`.
+pub const DEFAULT_RUNS_LIMIT: u32 = 20;
+/// Most days of history `/market/history` returns (the retention period).
+pub const MAX_HISTORY_DAYS: u32 = 10;
+/// Default `days` of `/market/history`.
+pub const DEFAULT_HISTORY_DAYS: u32 = 2;
+/// Most opportunities `/search/opportunities` returns.
+pub const MAX_OPPORTUNITIES_LIMIT: u32 = 50;
+/// Default `limit` of `/search/opportunities`.
+pub const DEFAULT_OPPORTUNITIES_LIMIT: u32 = 10;
+
+/// A matched route with its validated parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health` (no auth).
+    Health,
+    /// `GET /broker/account`.
+    BrokerAccount,
+    /// `GET /broker/quote?symbol=X`.
+    BrokerQuote { symbol: Symbol },
+    /// `POST /ingest/market`.
+    IngestMarket,
+    /// `GET /ingest/runs?limit=N`.
+    IngestRuns { limit: u32 },
+    /// `GET /market/latest`.
+    MarketLatest,
+    /// `GET /market/history?symbol=X&days=N`.
+    MarketHistory { symbol: Symbol, days: u32 },
+    /// `GET /search/opportunities?limit=N`.
+    Opportunities { limit: u32 },
+}
+
+impl Route {
+    /// Whether the route needs an authenticated caller.
+    pub fn requires_auth(&self) -> bool {
+        !matches!(self, Route::Health)
+    }
+}
+
+/// An error answered as `{"error": code, "message": message}` with `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// Human-readable text, safe to show (no internal detail).
+    pub message: String,
+}
+
+/// Wire form of [`ApiError`].
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub message: &'a str,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    /// 400 `bad_request` naming the problem.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", message)
+    }
+    /// 401 with no detail.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "unauthorized", "missing or invalid credentials")
+    }
+    /// 503 when the Worker's configuration is invalid (details only in logs).
+    pub fn misconfigured() -> Self {
+        Self::new(
+            503,
+            "misconfigured",
+            "the service is not configured correctly; see the Worker logs",
+        )
+    }
+    /// 500 with no detail (the cause is logged).
+    pub fn internal() -> Self {
+        Self::new(500, "internal", "internal error")
+    }
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        serde_json::to_string(&ErrorBody {
+            error: self.code,
+            message: &self.message,
+        })
+        .unwrap_or_else(|_| String::from(r#"{"error":"internal","message":"internal error"}"#))
+    }
+}
+
+/// Paths of the API that need an authenticated caller (all but `/health`).
+pub const PROTECTED_PATHS: [&str; 7] = [
+    "/broker/account",
+    "/broker/quote",
+    "/ingest/market",
+    "/ingest/runs",
+    "/market/latest",
+    "/market/history",
+    "/search/opportunities",
+];
+
+/// Whether `path` is a protected route (checked before its parameters).
+pub fn path_requires_auth(path: &str) -> bool {
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    PROTECTED_PATHS.contains(&path)
+}
+
+/// Matches `method` + `path` + raw `query` (without `?`) to a [`Route`].
+pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, ApiError> {
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let (allowed, build): (&str, fn(&mut Query) -> Result<Route, ApiError>) = match path {
+        "/health" => ("GET", |_| Ok(Route::Health)),
+        "/broker/account" => ("GET", |_| Ok(Route::BrokerAccount)),
+        "/broker/quote" => ("GET", |q| {
+            Ok(Route::BrokerQuote {
+                symbol: q.required_symbol("symbol")?,
+            })
+        }),
+        "/ingest/market" => ("POST", |_| Ok(Route::IngestMarket)),
+        "/ingest/runs" => ("GET", |q| {
+            Ok(Route::IngestRuns {
+                limit: q.bounded("limit", DEFAULT_RUNS_LIMIT, 1, MAX_RUNS_LIMIT)?,
+            })
+        }),
+        "/market/latest" => ("GET", |_| Ok(Route::MarketLatest)),
+        "/market/history" => ("GET", |q| {
+            Ok(Route::MarketHistory {
+                symbol: q.required_symbol("symbol")?,
+                days: q.bounded("days", DEFAULT_HISTORY_DAYS, 1, MAX_HISTORY_DAYS)?,
+            })
+        }),
+        "/search/opportunities" => ("GET", |q| {
+            Ok(Route::Opportunities {
+                limit: q.bounded(
+                    "limit",
+                    DEFAULT_OPPORTUNITIES_LIMIT,
+                    1,
+                    MAX_OPPORTUNITIES_LIMIT,
+                )?,
+            })
+        }),
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "not_found",
+                format!("no route for {}", truncate(path, 64)),
+            ))
+        }
+    };
+    if method != allowed {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{} only accepts {allowed}", truncate(path, 64)),
+        ));
+    }
+    let mut q = Query::parse(query.unwrap_or(""))?;
+    let route = build(&mut q)?;
+    q.reject_unused()?;
+    Ok(route)
+}
+
+/// Decoded query parameters; each may appear once, and every one must be used.
+struct Query {
+    params: Vec<(String, String, bool)>,
+}
+
+impl Query {
+    fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.len() > 2048 {
+            return Err(ApiError::bad_request("query string is too long"));
+        }
+        let mut params: Vec<(String, String, bool)> = Vec::new();
+        for (k, v) in worker::url::form_urlencoded::parse(raw.as_bytes()) {
+            if params.iter().any(|(name, _, _)| *name == k) {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter '{}' is given more than once",
+                    truncate(&k, 32)
+                )));
+            }
+            params.push((k.into_owned(), v.into_owned(), false));
+        }
+        Ok(Self { params })
+    }
+
+    fn take(&mut self, name: &str) -> Option<String> {
+        self.params
+            .iter_mut()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, v, used)| {
+                *used = true;
+                v.clone()
+            })
+    }
+
+    fn required_symbol(&mut self, name: &'static str) -> Result<Symbol, ApiError> {
+        match self.take(name) {
+            None => Err(ApiError::bad_request(format!(
+                "query parameter '{name}' is required"
+            ))),
+            Some(raw) => Symbol::parse(&raw).map_err(|e| ApiError::bad_request(e.to_string())),
+        }
+    }
+
+    fn bounded(
+        &mut self,
+        name: &'static str,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) -> Result<u32, ApiError> {
+        match self.take(name) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::bad_request(format!(
+                    "query parameter '{name}' must be an integer in {min}..={max}"
+                ))),
+            },
+        }
+    }
+
+    fn reject_unused(&self) -> Result<(), ApiError> {
+        match self.params.iter().find(|(_, _, used)| !used) {
+            None => Ok(()),
+            Some((k, _, _)) => Err(ApiError::bad_request(format!(
+                "unknown query parameter '{}'",
+                truncate(k, 32)
+            ))),
+        }
+    }
+}
+
+/// At most `max` characters of `s` (for echoing user input in messages).
+pub fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(s: &str) -> Symbol {
+        Symbol::parse(s).unwrap()
+    }
+
+    #[test]
+    fn routes_with_defaults() {
+        assert_eq!(route("GET", "/health", None), Ok(Route::Health));
+        assert_eq!(route("GET", "/health/", Some("")), Ok(Route::Health));
+        assert_eq!(
+            route("GET", "/ingest/runs", None),
+            Ok(Route::IngestRuns { limit: 20 })
+        );
+        assert_eq!(
+            route("GET", "/market/history", Some("symbol=aapl")),
+            Ok(Route::MarketHistory {
+                symbol: sym("AAPL"),
+                days: 2
+            })
+        );
+        assert_eq!(
+            route("GET", "/search/opportunities", Some("limit=5")),
+            Ok(Route::Opportunities { limit: 5 })
+        );
+        assert_eq!(
+            route("POST", "/ingest/market", None),
+            Ok(Route::IngestMarket)
+        );
+        assert_eq!(
+            route("GET", "/broker/quote", Some("symbol=BRK.B")),
+            Ok(Route::BrokerQuote {
+                symbol: sym("BRK.B")
+            })
+        );
+    }
+
+    fn err(method: &str, path: &str, query: Option<&str>) -> ApiError {
+        route(method, path, query).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_route_and_wrong_method() {
+        let e = err("GET", "/nope", None);
+        assert_eq!((e.status, e.code), (404, "not_found"));
+        let e = err("GET", "/ingest/market", None);
+        assert_eq!((e.status, e.code), (405, "method_not_allowed"));
+        assert!(e.message.contains("POST"));
+        let e = err("DELETE", "/market/latest", None);
+        assert_eq!(e.status, 405);
+    }
+
+    #[test]
+    fn bad_queries_name_the_problem() {
+        let cases = [
+            ("/market/history", "days=3", "'symbol' is required"),
+            ("/market/history", "symbol=$$", "invalid symbol"),
+            ("/market/history", "symbol=AAPL&days=11", "'days' must be"),
+            ("/market/history", "symbol=AAPL&days=0", "'days' must be"),
+            ("/market/history", "symbol=AAPL&days=abc", "'days' must be"),
+            (
+                "/market/history",
+                "symbol=AAPL&symbol=MSFT",
+                "more than once",
+            ),
+            ("/ingest/runs", "limit=-1", "'limit' must be"),
+            ("/ingest/runs", "limit=201", "'limit' must be"),
+            ("/search/opportunities", "limit=51", "'limit' must be"),
+            (
+                "/search/opportunities",
+                "foo=1",
+                "unknown query parameter 'foo'",
+            ),
+            ("/broker/quote", "", "'symbol' is required"),
+            ("/broker/quote", "symbol=TOOLONGSYMBOL", "invalid symbol"),
+        ];
+        for (path, q, needle) in cases {
+            let e = err("GET", path, Some(q));
+            assert_eq!(e.status, 400, "{path}?{q}");
+            assert!(e.message.contains(needle), "{path}?{q}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn error_body_is_json() {
+        let v: serde_json::Value =
+            serde_json::from_str(&ApiError::bad_request("x \"y\"").body()).unwrap();
+        assert_eq!(v["error"], "bad_request");
+        assert_eq!(v["message"], "x \"y\"");
+        assert!(Route::BrokerAccount.requires_auth());
+        assert!(path_requires_auth("/market/latest/"));
+        assert!(!path_requires_auth("/health"));
+        assert!(!path_requires_auth("/nope"));
+        for p in PROTECTED_PATHS {
+            assert_ne!(
+                route("GET", p, Some("zzz=1")).unwrap_err().status,
+                404,
+                "{p}"
+            );
+        }
+        assert!(!Route::Health.requires_auth());
+    }
+}

@@ -1,0 +1,285 @@
+//! Worker configuration: read once per invocation from the environment
+//! (`[vars]` in wrangler.toml, secrets from `wrangler secret put`, `.dev.vars`
+//! or `--var`), validated as a whole so that every problem is reported at once.
+
+use sas_core::market::{parse_symbol_list, Symbol, DEFAULT_WATCHLIST, MAX_SYMBOLS_PER_REQUEST};
+
+/// Shortest accepted secret (bearer tokens), in characters.
+pub const MIN_SECRET_LEN: usize = 32;
+/// Default bridge base URL (the broker bridge on the same machine in local dev).
+pub const DEFAULT_BRIDGE_URL: &str = "http://127.0.0.1:8081";
+/// Default bound on one bridge call, in milliseconds.
+pub const DEFAULT_BRIDGE_TIMEOUT_MS: u32 = 5_000;
+/// Default retention of stored market data, in days.
+pub const DEFAULT_RETENTION_DAYS: u32 = 10;
+
+/// Whether the cron checks the US market calendar before ingesting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarketHoursMode {
+    /// Outside regular NYSE hours a run is recorded as `skipped` (production).
+    Enforce,
+    /// Always ingest (local development and tests).
+    Ignore,
+}
+
+/// Validated Worker configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Base URL of the broker bridge, without a trailing slash.
+    pub bridge_url: String,
+    /// Bearer token the Worker presents to the bridge (secret).
+    pub bridge_token: String,
+    /// Bearer token API clients must present (secret).
+    pub api_token: String,
+    /// Symbols ingested by the cron.
+    pub watchlist: Vec<Symbol>,
+    /// Market-hours gating of the cron.
+    pub market_hours_mode: MarketHoursMode,
+    /// Bound on each bridge call, in milliseconds.
+    pub bridge_timeout_ms: u32,
+    /// Days of market data kept in D1.
+    pub retention_days: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bridge_url", &self.bridge_url)
+            .field("bridge_token", &"<redacted>")
+            .field("api_token", &"<redacted>")
+            .field("watchlist", &self.watchlist)
+            .field("market_hours_mode", &self.market_hours_mode)
+            .field("bridge_timeout_ms", &self.bridge_timeout_ms)
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
+}
+
+/// Every configuration problem found, one message per problem. Messages name
+/// the variable and the rule, never a value of a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration through `lookup` (variable name →
+    /// value). Unset or blank optional variables take their defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let bridge_url = match get("BRIDGE_URL") {
+            None => DEFAULT_BRIDGE_URL.to_owned(),
+            Some(raw) => match validate_base_url(&raw) {
+                Ok(u) => u,
+                Err(e) => {
+                    errors.push(format!("BRIDGE_URL {e}"));
+                    String::new()
+                }
+            },
+        };
+        let bridge_token = secret(&get, "BRIDGE_TOKEN", &mut errors);
+        let api_token = secret(&get, "API_TOKEN", &mut errors);
+        let watchlist = match get("WATCHLIST") {
+            None => DEFAULT_WATCHLIST
+                .iter()
+                .filter_map(|s| Symbol::parse(s).ok())
+                .collect(),
+            Some(raw) => match parse_symbol_list(&raw, MAX_SYMBOLS_PER_REQUEST) {
+                Ok(list) => list,
+                Err(e) => {
+                    errors.push(format!("WATCHLIST is invalid: {e}"));
+                    Vec::new()
+                }
+            },
+        };
+        let market_hours_mode = match get("MARKET_HOURS_MODE").as_deref() {
+            None | Some("enforce") => MarketHoursMode::Enforce,
+            Some("ignore") => MarketHoursMode::Ignore,
+            Some(_) => {
+                errors.push("MARKET_HOURS_MODE must be \"enforce\" or \"ignore\"".to_owned());
+                MarketHoursMode::Enforce
+            }
+        };
+        let bridge_timeout_ms = number(
+            &get,
+            "BRIDGE_TIMEOUT_MS",
+            DEFAULT_BRIDGE_TIMEOUT_MS,
+            100..=25_000,
+            &mut errors,
+        );
+        let retention_days = number(
+            &get,
+            "MARKET_DATA_RETENTION_DAYS",
+            DEFAULT_RETENTION_DAYS,
+            1..=365,
+            &mut errors,
+        );
+        if errors.is_empty() {
+            Ok(Self {
+                bridge_url,
+                bridge_token,
+                api_token,
+                watchlist,
+                market_hours_mode,
+                bridge_timeout_ms,
+                retention_days,
+            })
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+fn secret(get: &impl Fn(&str) -> Option<String>, name: &str, errors: &mut Vec<String>) -> String {
+    match get(name) {
+        None => {
+            errors.push(format!("{name} is not set"));
+            String::new()
+        }
+        Some(v) if v.chars().count() < MIN_SECRET_LEN => {
+            errors.push(format!(
+                "{name} is shorter than {MIN_SECRET_LEN} characters"
+            ));
+            String::new()
+        }
+        Some(v) => v,
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    errors: &mut Vec<String>,
+) -> u32 {
+    match get(name) {
+        None => default,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                errors.push(format!(
+                    "{name} must be an integer in {}..={}",
+                    range.start(),
+                    range.end()
+                ));
+                default
+            }
+        },
+    }
+}
+
+/// Accepts `http://` or `https://` URLs with a host, no query or fragment;
+/// returns the URL without a trailing slash.
+fn validate_base_url(raw: &str) -> Result<String, &'static str> {
+    let parsed = worker::Url::parse(raw).map_err(|_| "is not a valid URL")?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must use http or https");
+    }
+    if parsed.host_str().is_none() {
+        return Err("must name a host");
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("must not have a query or fragment");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not embed credentials");
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const TOKEN_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const TOKEN_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn defaults_apply_when_only_secrets_are_set() {
+        let cfg = Config::from_lookup(lookup(&[("API_TOKEN", TOKEN_A), ("BRIDGE_TOKEN", TOKEN_B)]))
+            .unwrap();
+        assert_eq!(cfg.bridge_url, DEFAULT_BRIDGE_URL);
+        assert_eq!(cfg.watchlist.len(), DEFAULT_WATCHLIST.len());
+        assert_eq!(cfg.market_hours_mode, MarketHoursMode::Enforce);
+        assert_eq!(cfg.bridge_timeout_ms, DEFAULT_BRIDGE_TIMEOUT_MS);
+        assert_eq!(cfg.retention_days, 10);
+        assert!(!format!("{cfg:?}").contains(TOKEN_A));
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let errs = Config::from_lookup(lookup(&[
+            ("API_TOKEN", "short"),
+            ("BRIDGE_URL", "ftp://x"),
+            ("WATCHLIST", "AAPL,$$"),
+            ("MARKET_HOURS_MODE", "sometimes"),
+            ("BRIDGE_TIMEOUT_MS", "0"),
+            ("MARKET_DATA_RETENTION_DAYS", "ten"),
+        ]))
+        .unwrap_err();
+        let text = errs.to_string();
+        assert_eq!(errs.0.len(), 7, "{text}");
+        for needle in [
+            "API_TOKEN is shorter",
+            "BRIDGE_TOKEN is not set",
+            "BRIDGE_URL must use http",
+            "WATCHLIST is invalid",
+            "MARKET_HOURS_MODE",
+            "BRIDGE_TIMEOUT_MS",
+            "MARKET_DATA_RETENTION_DAYS",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+        assert!(!text.contains("short\""));
+    }
+
+    #[test]
+    fn explicit_values_are_parsed() {
+        let cfg = Config::from_lookup(lookup(&[
+            ("API_TOKEN", TOKEN_A),
+            ("BRIDGE_TOKEN", TOKEN_B),
+            ("BRIDGE_URL", "https://bridge.example.com/"),
+            ("WATCHLIST", "spy, qqq"),
+            ("MARKET_HOURS_MODE", "ignore"),
+            ("BRIDGE_TIMEOUT_MS", "2500"),
+            ("MARKET_DATA_RETENTION_DAYS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.bridge_url, "https://bridge.example.com");
+        assert_eq!(
+            cfg.watchlist.iter().map(Symbol::as_str).collect::<Vec<_>>(),
+            ["SPY", "QQQ"]
+        );
+        assert_eq!(cfg.market_hours_mode, MarketHoursMode::Ignore);
+        assert_eq!(cfg.bridge_timeout_ms, 2500);
+        assert_eq!(cfg.retention_days, 3);
+    }
+
+    #[test]
+    fn bridge_url_rules() {
+        assert!(validate_base_url("http://127.0.0.1:8081").is_ok());
+        assert!(validate_base_url("http://user:pw@host").is_err());
+        assert!(validate_base_url("http://host/?q=1").is_err());
+        assert!(validate_base_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,324 @@
+//! Adapter between the Workers runtime and the pure modules: reads the
+//! environment, calls D1 and the bridge, turns results into HTTP responses.
+//! Nothing here is unit-tested natively (any call into a JS API panics off
+//! wasm32); the end-to-end tests in `tests/e2e/` exercise it under workerd.
+
+mod bridge;
+mod d1;
+mod ingest;
+
+use chrono::{DateTime, Utc};
+use sas_core::score::ScoreWeights;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+use worker::{console_error, console_log, D1Database, Env, Headers, Request, Response};
+
+use crate::api::{self, ApiError, Route};
+use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
+use crate::config::{Config, ConfigErrors};
+use crate::ingest::Trigger;
+use crate::store::{self, HistoryRow, LatestRow, SnapshotRow};
+use crate::views;
+use crate::{proxy, proxy::BridgeFailure};
+
+/// Name of the D1 binding.
+const DB_BINDING: &str = "DB";
+/// Bound on the bridge check of `/health`, in milliseconds.
+const HEALTH_BRIDGE_TIMEOUT_MS: u32 = 2_000;
+
+/// The current time from the Workers clock.
+pub fn now() -> DateTime<Utc> {
+    let ms = i64::try_from(worker::Date::now().as_millis()).unwrap_or(0);
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+fn load_config(env: &Env) -> Result<Config, ConfigErrors> {
+    Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))
+}
+
+fn log_config_errors(errors: &ConfigErrors) {
+    let line = serde_json::json!({ "event": "config_invalid", "errors": errors.0 }).to_string();
+    console_error!("{line}");
+}
+
+fn json_response<T: Serialize>(status: u16, body: &T) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| ApiError::internal().body());
+    raw_json_response(status, text)
+}
+
+fn raw_json_response(status: u16, text: String) -> Response {
+    let headers = Headers::new();
+    // Static, valid header names and values: setting them cannot fail.
+    let _ = headers.set("Content-Type", "application/json; charset=utf-8");
+    let _ = headers.set("Cache-Control", "no-store");
+    let _ = headers.set("X-Content-Type-Options", "nosniff");
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(text.into_bytes())
+}
+
+fn error_response(e: &ApiError) -> Response {
+    raw_json_response(e.status, e.body())
+}
+
+fn internal(context: &str, e: &worker::Error) -> Response {
+    let line = serde_json::json!({ "event": "internal_error", "context": context, "error": e.to_string() })
+        .to_string();
+    console_error!("{line}");
+    error_response(&ApiError::internal())
+}
+
+/// Answers one HTTP request.
+pub async fn handle(req: Request, env: Env) -> Response {
+    let started = now();
+    let method = req.method().to_string();
+    let path = req.path();
+    let query = req.url().ok().and_then(|u| u.query().map(str::to_owned));
+
+    let config = load_config(&env);
+    // Authenticate before validating parameters of protected routes, so an
+    // anonymous caller learns nothing but 401.
+    let needs_auth = api::path_requires_auth(&path);
+    if needs_auth {
+        let cfg = match &config {
+            Ok(cfg) => cfg,
+            Err(errors) => {
+                log_config_errors(errors);
+                return error_response(&ApiError::misconfigured());
+            }
+        };
+        let authorization = req.headers().get("Authorization").ok().flatten();
+        let access_jwt = req.headers().get("Cf-Access-Jwt-Assertion").ok().flatten();
+        let presented =
+            PresentedCredentials::from_headers(authorization.as_deref(), access_jwt.as_deref());
+        let bearer = BearerTokenVerifier::new(&cfg.api_token);
+        if authorize(&presented, &[&bearer]) == AuthDecision::Denied {
+            return error_response(&ApiError::unauthorized());
+        }
+    }
+    let route = match api::route(&method, &path, query.as_deref()) {
+        Ok(route) => route,
+        Err(e) => return error_response(&e),
+    };
+    let db = env.d1(DB_BINDING);
+    match (route, config) {
+        (Route::Health, config) => health(db.ok().as_ref(), config.as_ref().ok()).await,
+        (_, Err(_)) => error_response(&ApiError::misconfigured()),
+        (route, Ok(cfg)) => match db {
+            Err(e) => internal("d1 binding", &e),
+            Ok(db) => protected(route, &db, &cfg, started).await,
+        },
+    }
+}
+
+async fn protected(
+    route: Route,
+    db: &D1Database,
+    cfg: &Config,
+    started: DateTime<Utc>,
+) -> Response {
+    match route {
+        Route::Health => error_response(&ApiError::internal()),
+        Route::BrokerAccount => proxied(cfg, "/account").await,
+        Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
+        Route::IngestMarket => match ingest::run(db, cfg, Trigger::Manual, started).await {
+            Ok(run) => json_response(200, &run),
+            Err(e) => internal("manual ingest", &e),
+        },
+        Route::IngestRuns { limit } => match d1::runs(db, limit).await {
+            Ok(runs) => json_response(200, &views::Runs { runs }),
+            Err(e) => internal("ingest runs", &e),
+        },
+        Route::MarketLatest => {
+            let rows: worker::Result<Vec<LatestRow>> =
+                d1::rows(db, store::SELECT_LATEST, &[watchlist_json(cfg)]).await;
+            match rows {
+                Ok(rows) => json_response(200, &views::latest(rows)),
+                Err(e) => internal("market latest", &e),
+            }
+        }
+        Route::MarketHistory { symbol, days } => {
+            let since = started - chrono::Duration::days(i64::from(days));
+            let rows: worker::Result<Vec<HistoryRow>> = d1::rows(
+                db,
+                store::SELECT_HISTORY,
+                &[
+                    d1::text(symbol.as_str()),
+                    d1::millis(since.timestamp_millis()),
+                ],
+            )
+            .await;
+            match rows {
+                Ok(rows) => json_response(200, &views::history(&symbol, rows)),
+                Err(e) => internal("market history", &e),
+            }
+        }
+        Route::Opportunities { limit } => {
+            let since = started - chrono::Duration::days(i64::from(cfg.retention_days));
+            let rows: worker::Result<Vec<SnapshotRow>> = d1::rows(
+                db,
+                store::SELECT_SNAPSHOTS,
+                &[watchlist_json(cfg), d1::millis(since.timestamp_millis())],
+            )
+            .await;
+            match rows {
+                Ok(rows) => {
+                    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                    let body = views::opportunities(
+                        &cfg.watchlist,
+                        &rows,
+                        &ScoreWeights::default(),
+                        limit,
+                    );
+                    json_response(200, &body)
+                }
+                Err(e) => internal("opportunities", &e),
+            }
+        }
+    }
+}
+
+fn watchlist_json(cfg: &Config) -> JsValue {
+    let names: Vec<&str> = cfg.watchlist.iter().map(|s| s.as_str()).collect();
+    d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned()))
+}
+
+async fn proxied(cfg: &Config, path_and_query: &str) -> Response {
+    match bridge::get(cfg, path_and_query, true, cfg.bridge_timeout_ms).await {
+        Err(failure) => {
+            log_bridge_failure(path_and_query, &failure);
+            error_response(&proxy::failure_to_error(&failure))
+        }
+        Ok(answer) => match proxy::map_response(answer.status, &answer.body) {
+            Ok(value) => json_response(200, &value),
+            Err(e) => {
+                let line = serde_json::json!({
+                    "event": "bridge_error", "path": path_and_query, "status": answer.status
+                })
+                .to_string();
+                console_error!("{line}");
+                error_response(&e)
+            }
+        },
+    }
+}
+
+fn log_bridge_failure(path: &str, failure: &BridgeFailure) {
+    let line = serde_json::json!({ "event": "bridge_failure", "path": path, "error": failure.to_string() })
+        .to_string();
+    console_error!("{line}");
+}
+
+async fn health(db: Option<&D1Database>, cfg: Option<&Config>) -> Response {
+    let (d1_health, last_run) = match db {
+        None => (
+            views::D1Health {
+                ok: false,
+                error: Some("not_bound"),
+            },
+            None,
+        ),
+        Some(db) => match d1::runs(db, 1).await {
+            Ok(mut runs) => (
+                views::D1Health {
+                    ok: true,
+                    error: None,
+                },
+                runs.pop(),
+            ),
+            Err(e) => {
+                let line =
+                    serde_json::json!({ "event": "d1_health", "error": e.to_string() }).to_string();
+                console_error!("{line}");
+                (
+                    views::D1Health {
+                        ok: false,
+                        error: Some("unavailable"),
+                    },
+                    None,
+                )
+            }
+        },
+    };
+    let bridge_health = match cfg {
+        None => views::BridgeHealth {
+            ok: false,
+            latency_ms: None,
+            error: Some("not_configured"),
+        },
+        Some(cfg) => {
+            let t0 = now();
+            let timeout = cfg.bridge_timeout_ms.min(HEALTH_BRIDGE_TIMEOUT_MS);
+            match bridge::get(cfg, "/health", false, timeout).await {
+                Ok(answer) if (200..=299).contains(&answer.status) => views::BridgeHealth {
+                    ok: true,
+                    latency_ms: u64::try_from((now() - t0).num_milliseconds()).ok(),
+                    error: None,
+                },
+                Ok(_) => views::BridgeHealth {
+                    ok: false,
+                    latency_ms: u64::try_from((now() - t0).num_milliseconds()).ok(),
+                    error: Some("unhealthy"),
+                },
+                Err(BridgeFailure::Timeout { .. }) => views::BridgeHealth {
+                    ok: false,
+                    latency_ms: None,
+                    error: Some("timeout"),
+                },
+                Err(BridgeFailure::Unreachable(_)) => views::BridgeHealth {
+                    ok: false,
+                    latency_ms: None,
+                    error: Some("unreachable"),
+                },
+            }
+        }
+    };
+    let body = views::health(
+        cfg.is_some(),
+        d1_health,
+        bridge_health,
+        last_run.as_ref(),
+        now(),
+    );
+    json_response(200, &body)
+}
+
+/// Runs the cron: one ingestion, recorded in D1 whatever happens.
+pub async fn scheduled(env: Env) {
+    let started = now();
+    let db = match env.d1(DB_BINDING) {
+        Ok(db) => db,
+        Err(e) => {
+            console_error!(
+                "{}",
+                serde_json::json!({ "event": "cron", "error": format!("no D1 binding: {e}") })
+            );
+            return;
+        }
+    };
+    let result = match load_config(&env) {
+        Ok(cfg) => ingest::run(&db, &cfg, Trigger::Cron, started).await,
+        Err(errors) => {
+            log_config_errors(&errors);
+            ingest::record_failure(
+                &db,
+                Trigger::Cron,
+                started,
+                "worker configuration is invalid",
+            )
+            .await
+        }
+    };
+    if let Err(e) = result {
+        console_error!(
+            "{}",
+            serde_json::json!({ "event": "cron", "error": e.to_string() })
+        );
+    } else {
+        console_log!(
+            "{}",
+            serde_json::json!({ "event": "cron_done", "ms": (now() - started).num_milliseconds() })
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Mapping of broker-bridge answers to Worker answers (pure).
+
+use crate::api::ApiError;
+
+/// Why a bridge call produced no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BridgeFailure {
+    /// No answer within the configured timeout.
+    Timeout { after_ms: u32 },
+    /// Connection refused, DNS, TLS or another network error.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for BridgeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BridgeFailure::Timeout { after_ms } => {
+                write!(f, "bridge did not answer within {after_ms} ms")
+            }
+            BridgeFailure::Unreachable(why) => write!(f, "bridge unreachable: {why}"),
+        }
+    }
+}
+
+/// A bridge failure as an API error (503 unreachable, 504 timeout).
+pub fn failure_to_error(failure: &BridgeFailure) -> ApiError {
+    match failure {
+        BridgeFailure::Timeout { .. } => ApiError::new(
+            504,
+            "bridge_timeout",
+            "the broker bridge did not answer in time",
+        ),
+        BridgeFailure::Unreachable(_) => ApiError::new(
+            503,
+            "bridge_unavailable",
+            "the broker bridge cannot be reached",
+        ),
+    }
+}
+
+/// Turns a bridge answer (`status`, `body`) for a proxied route into the
+/// Worker's answer: a 2xx JSON body passes through (re-serialized, so only
+/// JSON leaves the Worker); the bridge's client errors about the request
+/// (400/404 with a JSON error body) pass through; everything else becomes a
+/// 502/503/504 without the bridge's detail.
+pub fn map_response(status: u16, body: &str) -> Result<serde_json::Value, ApiError> {
+    let json = serde_json::from_str::<serde_json::Value>(body).ok();
+    match (status, json) {
+        (200..=299, Some(v)) => Ok(v),
+        (200..=299, None) => Err(ApiError::new(
+            502,
+            "bad_gateway",
+            "the broker bridge answered with malformed JSON",
+        )),
+        (400 | 404, Some(v)) => {
+            let code = v.get("error").and_then(|c| c.as_str());
+            let message = v.get("message").and_then(|m| m.as_str());
+            match (code, message) {
+                (Some(code), Some(message)) => Err(ApiError::new(
+                    status,
+                    client_error_code(code),
+                    crate::api::truncate(message, 200),
+                )),
+                _ => Err(bad_gateway(status)),
+            }
+        }
+        (401 | 403, _) => Err(ApiError::new(
+            502,
+            "bridge_rejected",
+            "the broker bridge refused the Worker's credentials",
+        )),
+        (429 | 503, _) => Err(ApiError::new(
+            503,
+            "bridge_unavailable",
+            "the broker bridge or the broker is unavailable",
+        )),
+        (504, _) => Err(ApiError::new(
+            504,
+            "bridge_timeout",
+            "the broker did not answer in time",
+        )),
+        _ => Err(bad_gateway(status)),
+    }
+}
+
+fn bad_gateway(status: u16) -> ApiError {
+    ApiError::new(
+        502,
+        "bad_gateway",
+        format!("the broker bridge answered HTTP {status}"),
+    )
+}
+
+/// Known bridge client-error codes kept as they are; others become `bad_request`.
+fn client_error_code(code: &str) -> &'static str {
+    match code {
+        "unknown_symbol" => "unknown_symbol",
+        "not_found" => "not_found",
+        "no_market_data_permission" => "no_market_data_permission",
+        _ => "bad_request",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_passes_through() {
+        let v = map_response(200, r#"{"account_id":"DU1"}"#).unwrap();
+        assert_eq!(v["account_id"], "DU1");
+        assert_eq!(map_response(200, "<html>").unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn client_errors_keep_their_code() {
+        let e = map_response(
+            400,
+            r#"{"error":"unknown_symbol","message":"unknown symbol ZZZZ"}"#,
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.code), (400, "unknown_symbol"));
+        assert_eq!(e.message, "unknown symbol ZZZZ");
+        let e = map_response(400, r#"{"error":"weird","message":"m"}"#).unwrap_err();
+        assert_eq!(e.code, "bad_request");
+        assert_eq!(map_response(400, "nope").unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn server_errors_map_to_gateway_codes() {
+        let cases = [
+            (401, 502, "bridge_rejected"),
+            (403, 502, "bridge_rejected"),
+            (429, 503, "bridge_unavailable"),
+            (500, 502, "bad_gateway"),
+            (503, 503, "bridge_unavailable"),
+            (504, 504, "bridge_timeout"),
+            (302, 502, "bad_gateway"),
+        ];
+        for (from, to, code) in cases {
+            let e = map_response(from, r#"{"error":"x","message":"secret detail"}"#).unwrap_err();
+            assert_eq!((e.status, e.code), (to, code), "{from}");
+            assert!(!e.message.contains("secret detail"));
+        }
+        assert_eq!(
+            failure_to_error(&BridgeFailure::Timeout { after_ms: 5 }).status,
+            504
+        );
+        assert_eq!(
+            failure_to_error(&BridgeFailure::Unreachable("refused".into())).status,
+            503
+        );
+    }
+}

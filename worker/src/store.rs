@@ -1,0 +1,103 @@
+//! D1 schema access: SQL text and row types (pure; executed by `edge::d1`).
+//! The schema lives in `migrations/d1/`.
+
+use serde::Deserialize;
+
+/// Inserts every row of the JSON array bound as `?1` (see
+/// [`crate::ingest::rows_json`]) in one statement; rows already stored for the
+/// same `(symbol, ts)` are kept as they are.
+pub const INSERT_QUOTES: &str = "INSERT INTO market_data (symbol, ts, bid, ask, last, volume, data_type) \
+SELECT json_extract(value, '$.s'), json_extract(value, '$.t'), json_extract(value, '$.b'), \
+json_extract(value, '$.a'), json_extract(value, '$.l'), json_extract(value, '$.v'), json_extract(value, '$.d') \
+FROM json_each(?1) WHERE true \
+ON CONFLICT (symbol, ts) DO NOTHING";
+
+/// Records a run that wrote quotes: `rows_written` is taken from `changes()`,
+/// i.e. the rows inserted by the statement just before it in the same batch.
+pub const INSERT_RUN_AFTER_WRITE: &str = "INSERT INTO ingest_runs \
+(trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, changes(), ?7) \
+RETURNING id, trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error";
+
+/// Records a run that wrote nothing (skipped or failed).
+pub const INSERT_RUN_NO_WRITE: &str = "INSERT INTO ingest_runs \
+(trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) \
+RETURNING id, trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error";
+
+/// Deletes market data older than `?1` (Unix ms).
+pub const PRUNE_MARKET_DATA: &str = "DELETE FROM market_data WHERE ts < ?1";
+
+/// Keeps the newest [`KEPT_RUNS`] run records.
+pub const PRUNE_RUNS: &str =
+    "DELETE FROM ingest_runs WHERE id <= (SELECT MAX(id) FROM ingest_runs) - 10000";
+
+/// Run records kept by [`PRUNE_RUNS`] (about 100 days of 15-minute runs).
+pub const KEPT_RUNS: i64 = 10_000;
+
+/// Newest runs first, `?1` = limit.
+pub const SELECT_RUNS: &str = "SELECT id, trigger, started_at, finished_at, status, symbols_ok, \
+symbols_failed, rows_written, error FROM ingest_runs ORDER BY id DESC LIMIT ?1";
+
+/// Latest stored quote of each symbol of the JSON array `?1`, in list order.
+pub const SELECT_LATEST: &str =
+    "SELECT m.symbol, m.ts, m.bid, m.ask, m.last, m.volume, m.data_type \
+FROM json_each(?1) AS w \
+JOIN market_data AS m ON m.symbol = w.value \
+AND m.ts = (SELECT MAX(ts) FROM market_data WHERE symbol = w.value) \
+ORDER BY w.key";
+
+/// One symbol's rows since `?2` (Unix ms), oldest first.
+pub const SELECT_HISTORY: &str = "SELECT ts, last, bid, ask, volume FROM market_data \
+WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts";
+
+/// Price/volume rows since `?2` (Unix ms) of each symbol of the JSON array
+/// `?1`, grouped by symbol in list order, oldest first.
+pub const SELECT_SNAPSHOTS: &str = "SELECT m.symbol, m.ts, m.last, m.volume \
+FROM json_each(?1) AS w \
+JOIN market_data AS m ON m.symbol = w.value AND m.ts >= ?2 \
+ORDER BY w.key, m.ts";
+
+/// A cheap query proving D1 answers.
+pub const PING: &str = "SELECT 1 AS ok";
+
+/// Row of [`SELECT_LATEST`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LatestRow {
+    pub symbol: String,
+    pub ts: i64,
+    pub bid: Option<f64>,
+    pub ask: Option<f64>,
+    pub last: Option<f64>,
+    pub volume: Option<i64>,
+    pub data_type: String,
+}
+
+/// Row of [`SELECT_HISTORY`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HistoryRow {
+    pub ts: i64,
+    pub last: Option<f64>,
+    pub bid: Option<f64>,
+    pub ask: Option<f64>,
+    pub volume: Option<i64>,
+}
+
+/// Row of [`SELECT_SNAPSHOTS`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SnapshotRow {
+    pub symbol: String,
+    pub ts: i64,
+    pub last: Option<f64>,
+    pub volume: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_runs_keeps_the_documented_number() {
+        assert!(PRUNE_RUNS.contains(&KEPT_RUNS.to_string()));
+    }
+}
