@@ -3,6 +3,7 @@
 //! reads the clock or touches the environment: callers pass `now` and data in.
 
 pub mod analytics;
+pub mod calendar;
 pub mod error;
 pub mod market;
 pub mod score;
