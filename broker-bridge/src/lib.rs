@@ -1,1 +1,20 @@
-//! Broker bridge library.
+//! Broker bridge: an authenticated HTTP API on loopback in front of a broker
+//! session (the simulated market or Interactive Brokers).
+//!
+//! - [`broker`]: the `Broker` trait, `BrokerError`, session status.
+//! - [`orders`]: order/execution/position types and request validation.
+//! - [`sim`]: `SimBroker` over `sas-sim-market` with a paper account.
+//! - [`config`]: CLI/env configuration validated as a whole.
+//! - [`api`]: the axum router (`api::router`).
+//! - [`metrics`]: the Prometheus registry shared with broker implementations.
+
+pub mod api;
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod metrics;
+pub mod orders;
+pub mod sim;
+pub mod startup;
+
+pub use api::{router, AppState};

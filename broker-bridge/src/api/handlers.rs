@@ -1,0 +1,332 @@
+//! Route handlers.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use sas_core::market::{parse_symbol_list, ChainWindow, Quote, Symbol, MAX_SYMBOLS_PER_REQUEST};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery};
+use super::AppState;
+use crate::broker::{BrokerError, ConnectionState};
+use crate::orders::{is_valid_key, OrderRequest};
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    broker: &'static str,
+    connected: bool,
+    state: &'static str,
+    since: chrono::DateTime<chrono::Utc>,
+    uptime_seconds: u64,
+    version: &'static str,
+    market_data_type: &'static str,
+}
+
+/// `GET /health` (no auth): minimal liveness and broker session state.
+pub(super) async fn health(State(state): State<AppState>) -> Response {
+    let status = match state.bounded(state.broker().status()).await {
+        Ok(s) => s,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "broker status did not answer in time",
+            )
+            .into_response()
+        }
+    };
+    let (word, code) = match status.state {
+        ConnectionState::Connected => ("ok", StatusCode::OK),
+        ConnectionState::Degraded => ("degraded", StatusCode::OK),
+        ConnectionState::Disconnected => ("down", StatusCode::SERVICE_UNAVAILABLE),
+    };
+    let body = Health {
+        status: word,
+        broker: state.broker().mode().as_str(),
+        connected: status.state != ConnectionState::Disconnected,
+        state: status.state.as_str(),
+        since: status.since,
+        uptime_seconds: state.inner.started.elapsed().as_secs(),
+        version: env!("CARGO_PKG_VERSION"),
+        market_data_type: status.market_data_type.as_str(),
+    };
+    (code, Json(body)).into_response()
+}
+
+/// `GET /account`.
+pub(super) async fn account(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let account = state.bounded(state.broker().account()).await??;
+    Ok(Json(account).into_response())
+}
+
+#[derive(Serialize)]
+struct PositionsBody {
+    positions: Vec<crate::orders::Position>,
+}
+
+/// `GET /positions`.
+pub(super) async fn positions(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let positions = state.bounded(state.broker().positions()).await??;
+    Ok(Json(PositionsBody { positions }).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SymbolQuery {
+    symbol: Option<String>,
+}
+
+fn required_symbol(raw: Option<&str>) -> Result<Symbol, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::missing("symbol"))?;
+    Ok(Symbol::parse(raw)?)
+}
+
+/// `GET /quote?symbol=X`.
+pub(super) async fn quote(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SymbolQuery>,
+) -> Result<Response, ApiError> {
+    let symbol = required_symbol(q.symbol.as_deref())?;
+    let mut results = state
+        .bounded(state.broker().quotes(std::slice::from_ref(&symbol)))
+        .await?;
+    let quote = results
+        .pop()
+        .unwrap_or_else(|| Err(BrokerError::Internal("broker returned no quote".into())))?;
+    Ok(Json(quote).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct SymbolsQuery {
+    symbols: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SymbolError {
+    symbol: String,
+    error: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct QuotesBody {
+    quotes: Vec<Quote>,
+    errors: Vec<SymbolError>,
+}
+
+/// `GET /quotes?symbols=A,B`: per-symbol errors never fail the whole list.
+pub(super) async fn quotes(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SymbolsQuery>,
+) -> Result<Response, ApiError> {
+    let raw = q
+        .symbols
+        .as_deref()
+        .ok_or_else(|| ApiError::missing("symbols"))?;
+    let symbols = parse_symbol_list(raw, MAX_SYMBOLS_PER_REQUEST)?;
+    let results = state.bounded(state.broker().quotes(&symbols)).await?;
+    let mut body = QuotesBody {
+        quotes: Vec::with_capacity(results.len()),
+        errors: Vec::new(),
+    };
+    let mut session_error: Option<BrokerError> = None;
+    for (symbol, result) in symbols.iter().zip(results) {
+        match result {
+            Ok(quote) => body.quotes.push(quote),
+            Err(e) => {
+                let (_, code) = e.http_status_and_code();
+                if matches!(
+                    e,
+                    BrokerError::Disconnected { .. }
+                        | BrokerError::Timeout
+                        | BrokerError::Internal(_)
+                ) {
+                    session_error.get_or_insert_with(|| e.clone());
+                }
+                body.errors.push(SymbolError {
+                    symbol: symbol.to_string(),
+                    error: code,
+                    message: e.public_message(),
+                });
+            }
+        }
+    }
+    // Nothing at all because the session is down: say so with its status.
+    if body.quotes.is_empty() {
+        if let Some(e) = session_error {
+            return Err(e.into());
+        }
+    }
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ChainQuery {
+    symbol: Option<String>,
+    min_dte: Option<String>,
+    max_dte: Option<String>,
+    strikes: Option<String>,
+}
+
+fn parse_u32(name: &'static str, raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => s.trim().parse::<u32>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_parameter",
+                format!(
+                    "`{name}` must be a non-negative integer, got {:?}",
+                    truncate(s)
+                ),
+            )
+        }),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(32).collect()
+}
+
+/// `GET /chain?symbol=X&min_dte=7&max_dte=60&strikes=20`.
+pub(super) async fn chain(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ChainQuery>,
+) -> Result<Response, ApiError> {
+    let symbol = required_symbol(q.symbol.as_deref())?;
+    let defaults = ChainWindow::default();
+    let window = ChainWindow {
+        min_dte: parse_u32("min_dte", q.min_dte.as_deref(), defaults.min_dte)?,
+        max_dte: parse_u32("max_dte", q.max_dte.as_deref(), defaults.max_dte)?,
+        strikes: parse_u32("strikes", q.strikes.as_deref(), defaults.strikes)?,
+    };
+    window.validate()?;
+    let chain = state
+        .bounded(state.broker().option_chain(&symbol, window))
+        .await??;
+    Ok(Json(chain).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct HistoryQuery {
+    symbol: Option<String>,
+    days: Option<String>,
+}
+
+/// Most daily bars one request may ask for.
+pub const MAX_HISTORY_DAYS: u32 = 730;
+
+#[derive(Serialize)]
+struct HistoryBody {
+    symbol: Symbol,
+    bars: Vec<sas_core::market::DailyBar>,
+}
+
+/// `GET /history/daily?symbol=X&days=N`.
+pub(super) async fn daily_history(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let symbol = required_symbol(q.symbol.as_deref())?;
+    let raw_days = q.days.as_deref().ok_or_else(|| ApiError::missing("days"))?;
+    let days = parse_u32("days", Some(raw_days), 0)?;
+    if days == 0 || days > MAX_HISTORY_DAYS {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("`days` must be 1..={MAX_HISTORY_DAYS}, got {days}"),
+        ));
+    }
+    let bars = state
+        .bounded(state.broker().daily_history(&symbol, days))
+        .await??;
+    Ok(Json(HistoryBody { symbol, bars }).into_response())
+}
+
+/// `POST /orders`: 201 for a new order, 200 with `"duplicate": true` when
+/// the idempotency key was seen with the same request.
+pub(super) async fn place_order(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<OrderRequest>,
+) -> Result<Response, ApiError> {
+    if let Err(problems) = request.validate() {
+        let message = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ApiError::bad_request("invalid_order", message));
+    }
+    let outcome = state.bounded(state.broker().place_order(request)).await??;
+    let status = if outcome.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(outcome)).into_response())
+}
+
+#[derive(Serialize)]
+struct OrdersBody {
+    orders: Vec<crate::orders::Order>,
+}
+
+/// `GET /orders`: working orders.
+pub(super) async fn open_orders(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let orders = state.bounded(state.broker().open_orders()).await??;
+    Ok(Json(OrdersBody { orders }).into_response())
+}
+
+fn order_id(raw: &str) -> Result<&str, ApiError> {
+    if is_valid_key(raw) {
+        Ok(raw)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_order_id",
+            "order id must be 1-64 characters of A-Z a-z 0-9 _ - . :",
+        ))
+    }
+}
+
+/// `GET /orders/{id}`.
+pub(super) async fn order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = order_id(&id)?;
+    let order = state.bounded(state.broker().order(id)).await??;
+    Ok(Json(order).into_response())
+}
+
+/// `POST /orders/{id}/cancel`.
+pub(super) async fn cancel_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = order_id(&id)?;
+    let order = state.bounded(state.broker().cancel_order(id)).await??;
+    Ok(Json(order).into_response())
+}
+
+#[derive(Serialize)]
+struct ExecutionsBody {
+    executions: Vec<crate::orders::Execution>,
+}
+
+/// `GET /executions`.
+pub(super) async fn executions(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let executions = state.bounded(state.broker().executions()).await??;
+    Ok(Json(ExecutionsBody { executions }).into_response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().render(),
+    )
+        .into_response()
+}

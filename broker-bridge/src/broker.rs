@@ -1,0 +1,225 @@
+//! The `Broker` trait every backend implements (simulated market, IB), and
+//! its error and status types.
+//!
+//! Implementations must be cheap to call concurrently (`Arc<dyn Broker>` is
+//! shared by every request); the HTTP layer bounds every call with a timeout,
+//! so a call that can block on the network must be cancel-safe.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Quote, Symbol};
+use serde::{Deserialize, Serialize};
+
+use crate::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome, Position};
+
+/// Which backend serves the bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerMode {
+    /// In-process simulated market (`sas-sim-market`), paper account.
+    Sim,
+    /// Interactive Brokers through `ibapi`.
+    Ib,
+}
+
+impl BrokerMode {
+    /// Wire name (`"sim"` / `"ib"`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerMode::Sim => "sim",
+            BrokerMode::Ib => "ib",
+        }
+    }
+}
+
+/// Health of the broker session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Session up, data flowing.
+    Connected,
+    /// Session up but impaired (for example a data farm down, or stale ticks).
+    Degraded,
+    /// No session: requests needing the broker fail with `Disconnected`.
+    Disconnected,
+}
+
+impl ConnectionState {
+    /// Wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connected => "connected",
+            ConnectionState::Degraded => "degraded",
+            ConnectionState::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// A snapshot of the broker session's health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerStatus {
+    /// Current state.
+    pub state: ConnectionState,
+    /// When the session entered `state`.
+    pub since: DateTime<Utc>,
+    /// Why it is degraded or disconnected (safe to show; no secrets).
+    pub reason: Option<String>,
+    /// Broker server (API) version, when connected to a real gateway.
+    pub server_version: Option<i32>,
+    /// Market-data type quotes are delivered as.
+    pub market_data_type: DataType,
+    /// Age of the most recent market-data tick, if any arrived.
+    pub last_tick_age: Option<Duration>,
+}
+
+/// Errors a broker reports. Each maps to one HTTP status and snake_case code
+/// (see `crate::api::error`); `code` carries the broker's own numeric error
+/// code (IB error codes) when there is one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BrokerError {
+    /// The symbol is unknown to the broker. HTTP 400 `unknown_symbol`.
+    #[error("unknown symbol {symbol}")]
+    UnknownSymbol {
+        /// The symbol as requested.
+        symbol: String,
+        /// Broker error code (IB 200), if any.
+        code: Option<i32>,
+    },
+    /// No such contract (option expiry/strike not listed). HTTP 400 `unknown_contract`.
+    #[error("no such contract: {description}")]
+    UnknownContract {
+        /// Human description of the contract.
+        description: String,
+        /// Broker error code, if any.
+        code: Option<i32>,
+    },
+    /// A request argument the broker refuses. HTTP 400 `invalid_request`.
+    #[error("invalid {field}: {message}")]
+    InvalidRequest {
+        /// Which argument.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The account lacks a market-data subscription (IB 354/10089/10091).
+    /// HTTP 403 `no_market_data_permission`.
+    #[error("no market data permission{}: {message}", symbol.as_ref().map(|s| format!(" for {s}")).unwrap_or_default())]
+    NoMarketDataPermission {
+        /// Symbol concerned, if known.
+        symbol: Option<String>,
+        /// Broker error code.
+        code: Option<i32>,
+        /// Broker message.
+        message: String,
+    },
+    /// Broker pacing limit hit (IB 162, 100). HTTP 429 `pacing`.
+    #[error("broker pacing limit: {message}")]
+    Pacing {
+        /// Broker error code.
+        code: Option<i32>,
+        /// Broker message.
+        message: String,
+        /// Suggested wait before retrying.
+        retry_after: Option<Duration>,
+    },
+    /// The broker rejected the order. HTTP 422 `order_rejected`.
+    #[error("order rejected: {message}")]
+    Rejected {
+        /// Broker error code.
+        code: Option<i32>,
+        /// Broker message.
+        message: String,
+    },
+    /// No order with this id. HTTP 404 `order_not_found`.
+    #[error("no order {0}")]
+    OrderNotFound(String),
+    /// The order is already final. HTTP 409 `order_not_cancellable`.
+    #[error("order {id} cannot be cancelled: it is {status}")]
+    NotCancellable {
+        /// Order id.
+        id: String,
+        /// Its current status.
+        status: String,
+    },
+    /// The idempotency key was used before for a different order.
+    /// HTTP 409 `idempotency_key_conflict`.
+    #[error("idempotency key {key} was already used for a different order ({existing_order_id})")]
+    IdempotencyConflict {
+        /// The reused key.
+        key: String,
+        /// The order placed under it.
+        existing_order_id: String,
+    },
+    /// No broker session. HTTP 503 `broker_disconnected`.
+    #[error("broker disconnected: {reason}")]
+    Disconnected {
+        /// Why (safe to show).
+        reason: String,
+    },
+    /// Orders are not accepted right now (for example IB's daily reset).
+    /// HTTP 409 `order_window_closed`.
+    #[error("orders are not accepted now: {reason}")]
+    OrderWindowClosed {
+        /// Why.
+        reason: String,
+    },
+    /// The broker did not answer in time. HTTP 504 `timeout`.
+    #[error("the broker did not answer in time")]
+    Timeout,
+    /// Anything else. HTTP 500 `internal`; the detail is logged, not sent.
+    #[error("internal broker error: {0}")]
+    Internal(String),
+}
+
+/// A brokerage backend.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Which backend this is.
+    fn mode(&self) -> BrokerMode;
+
+    /// Session health. Must answer quickly without network I/O.
+    async fn status(&self) -> BrokerStatus;
+
+    /// Account summary.
+    async fn account(&self) -> Result<Account, BrokerError>;
+
+    /// Current positions.
+    async fn positions(&self) -> Result<Vec<Position>, BrokerError>;
+
+    /// Quotes for several symbols, one result per requested symbol in the same
+    /// order, so one bad name never blocks the others.
+    async fn quotes(&self, symbols: &[Symbol]) -> Vec<Result<Quote, BrokerError>>;
+
+    /// An option-chain snapshot windowed by DTE and strikes nearest spot.
+    async fn option_chain(
+        &self,
+        symbol: &Symbol,
+        window: ChainWindow,
+    ) -> Result<OptionChain, BrokerError>;
+
+    /// `days` daily bars (1..=730) ending at the last session before today.
+    async fn daily_history(&self, symbol: &Symbol, days: u32)
+        -> Result<Vec<DailyBar>, BrokerError>;
+
+    /// Places a limit order. When `idempotency_key` was seen before with the
+    /// same request, returns the existing order with `duplicate = true` and
+    /// places nothing; with a different request, fails with
+    /// [`BrokerError::IdempotencyConflict`].
+    async fn place_order(&self, request: OrderRequest) -> Result<PlaceOrderOutcome, BrokerError>;
+
+    /// Requests cancellation; returns the order as it stands afterwards.
+    async fn cancel_order(&self, order_id: &str) -> Result<Order, BrokerError>;
+
+    /// Orders still working.
+    async fn open_orders(&self) -> Result<Vec<Order>, BrokerError>;
+
+    /// One order by id (open or final).
+    async fn order(&self, order_id: &str) -> Result<Order, BrokerError>;
+
+    /// Executions (fills) of the current session, oldest first.
+    async fn executions(&self) -> Result<Vec<Execution>, BrokerError>;
+}

@@ -1,0 +1,399 @@
+//! Start-up configuration from CLI flags and environment, validated as a
+//! whole: every problem is reported at once and the bridge refuses to start.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use sas_core::market::{parse_symbol_list, DataType, Symbol, DEFAULT_WATCHLIST};
+
+use crate::broker::BrokerMode;
+
+/// Shortest accepted `BRIDGE_TOKEN`.
+pub const MIN_TOKEN_LEN: usize = 32;
+/// Longest accepted `BRIDGE_TOKEN`.
+pub const MAX_TOKEN_LEN: usize = 512;
+/// Most symbols in `--watchlist`.
+pub const MAX_WATCHLIST: usize = 100;
+
+/// Raw command line (every flag also reads an environment variable). Values
+/// are kept as text here so [`BridgeConfig::from_cli`] can report every
+/// problem at once instead of stopping at the first.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "broker-bridge",
+    version,
+    about = "Authenticated HTTP bridge to the broker (simulated market or Interactive Brokers). \
+             The bearer token is read from the BRIDGE_TOKEN environment variable only."
+)]
+pub struct Cli {
+    /// Broker backend: `sim` (simulated market, paper account) or `ib`.
+    #[arg(long, env = "BRIDGE_BROKER", default_value = "sim")]
+    pub broker: String,
+    /// Listen address; must be loopback unless --allow-non-loopback.
+    #[arg(long, env = "BRIDGE_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: String,
+    /// Allow a non-loopback listen address (the bridge is meant to sit behind a tunnel).
+    #[arg(long, env = "BRIDGE_ALLOW_NON_LOOPBACK", default_value_t = false)]
+    pub allow_non_loopback: bool,
+    /// Seed of the simulated market.
+    #[arg(long, env = "BRIDGE_SEED", default_value = "1")]
+    pub seed: String,
+    /// Comma-separated symbols the bridge serves (sim: extra names join the
+    /// built-in universe).
+    #[arg(long, env = "BRIDGE_WATCHLIST")]
+    pub watchlist: Option<String>,
+    /// Upper bound on every broker call, in milliseconds.
+    #[arg(long, env = "BRIDGE_REQUEST_TIMEOUT_MS", default_value = "5000")]
+    pub request_timeout_ms: String,
+    /// Paper account starting cash for the simulated broker (USD).
+    #[arg(long, env = "BRIDGE_SIM_CASH", default_value = "100000")]
+    pub sim_cash: String,
+    /// IB Gateway / TWS host.
+    #[arg(long, env = "IB_HOST", default_value = "127.0.0.1")]
+    pub ib_host: String,
+    /// IB Gateway API port (4002 = paper gateway, 4001 = live gateway).
+    #[arg(long, env = "IB_PORT", default_value = "4002")]
+    pub ib_port: String,
+    /// IB API client id.
+    #[arg(long, env = "IB_CLIENT_ID", default_value = "17")]
+    pub ib_client_id: String,
+    /// IB market data type: live, frozen, delayed or delayed_frozen.
+    #[arg(long, env = "IB_MARKET_DATA_TYPE", default_value = "delayed")]
+    pub ib_market_data_type: String,
+    /// IB account id to use when the login has several.
+    #[arg(long, env = "IB_ACCOUNT")]
+    pub ib_account: Option<String>,
+    /// Log format: `text` or `json` (env LOG_FORMAT).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings for the IB broker (used by `crate::ib` when `--broker ib`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IbSettings {
+    /// Gateway host.
+    pub host: String,
+    /// Gateway API port.
+    pub port: u16,
+    /// API client id.
+    pub client_id: i32,
+    /// Requested market data type.
+    pub market_data_type: DataType,
+    /// Account to use, when given.
+    pub account: Option<String>,
+}
+
+/// The bearer token, kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BridgeToken(String);
+
+impl BridgeToken {
+    /// The token text.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BridgeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BridgeToken(<redacted>)")
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// Backend.
+    pub broker: BrokerMode,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Bearer token.
+    pub token: BridgeToken,
+    /// Simulated market seed.
+    pub seed: u64,
+    /// Watchlist.
+    pub watchlist: Vec<Symbol>,
+    /// Broker call timeout.
+    pub request_timeout: Duration,
+    /// Sim paper account starting cash.
+    pub sim_cash: f64,
+    /// IB settings.
+    pub ib: IbSettings,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Every configuration problem found, one line each.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl BridgeConfig {
+    /// Validates the command line and the token (from `BRIDGE_TOKEN`).
+    pub fn from_cli(cli: &Cli, token: Option<&str>) -> Result<Self, ConfigErrors> {
+        let mut errs: Vec<String> = Vec::new();
+
+        let broker = match cli.broker.trim().to_ascii_lowercase().as_str() {
+            "sim" => Some(BrokerMode::Sim),
+            "ib" => Some(BrokerMode::Ib),
+            other => {
+                errs.push(format!("--broker must be `sim` or `ib`, got {other:?}"));
+                None
+            }
+        };
+
+        let listen = match cli.listen.trim().parse::<SocketAddr>() {
+            Ok(addr) if !addr.ip().is_loopback() && !cli.allow_non_loopback => {
+                errs.push(format!(
+                    "--listen {addr} is not a loopback address; the bridge must only be reachable \
+                     through the tunnel (pass --allow-non-loopback to override)"
+                ));
+                None
+            }
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                errs.push(format!(
+                    "--listen must be IP:PORT (for example 127.0.0.1:8081), got {:?}",
+                    cli.listen
+                ));
+                None
+            }
+        };
+
+        let token = match token {
+            None => {
+                errs.push("BRIDGE_TOKEN is not set".to_string());
+                None
+            }
+            Some(t) if t.len() < MIN_TOKEN_LEN => {
+                errs.push(format!(
+                    "BRIDGE_TOKEN is too short ({} characters, at least {MIN_TOKEN_LEN})",
+                    t.len()
+                ));
+                None
+            }
+            Some(t) if t.len() > MAX_TOKEN_LEN => {
+                errs.push(format!(
+                    "BRIDGE_TOKEN is longer than {MAX_TOKEN_LEN} characters"
+                ));
+                None
+            }
+            Some(t) if !t.bytes().all(|b| b.is_ascii_graphic()) => {
+                errs.push("BRIDGE_TOKEN must be printable ASCII without spaces".to_string());
+                None
+            }
+            Some(t) => Some(BridgeToken(t.to_string())),
+        };
+
+        let seed = cli.seed.trim().parse::<u64>().map_err(|_| {
+            errs.push(format!(
+                "--seed must be an unsigned integer, got {:?}",
+                cli.seed
+            ));
+        });
+
+        let watchlist = match &cli.watchlist {
+            None => Ok(DEFAULT_WATCHLIST
+                .iter()
+                .filter_map(|s| Symbol::parse(s).ok())
+                .collect()),
+            Some(raw) => parse_symbol_list(raw, MAX_WATCHLIST).map_err(|e| {
+                errs.push(format!("--watchlist: {e}"));
+            }),
+        };
+
+        let request_timeout = match cli.request_timeout_ms.trim().parse::<u64>() {
+            Ok(ms) if (1..=120_000).contains(&ms) => Some(Duration::from_millis(ms)),
+            _ => {
+                errs.push(format!(
+                    "--request-timeout-ms must be 1..=120000, got {:?}",
+                    cli.request_timeout_ms
+                ));
+                None
+            }
+        };
+
+        let sim_cash = match cli.sim_cash.trim().parse::<f64>() {
+            Ok(c) if c.is_finite() && (0.0..=1e9).contains(&c) => Some(c),
+            _ => {
+                errs.push(format!(
+                    "--sim-cash must be a number 0..=1000000000, got {:?}",
+                    cli.sim_cash
+                ));
+                None
+            }
+        };
+
+        if cli.ib_host.trim().is_empty() {
+            errs.push("--ib-host must not be empty".to_string());
+        }
+        let ib_port = match cli.ib_port.trim().parse::<u16>() {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                errs.push(format!(
+                    "--ib-port must be 1..=65535, got {:?}",
+                    cli.ib_port
+                ));
+                None
+            }
+        };
+        let ib_client_id = cli.ib_client_id.trim().parse::<i32>().map_err(|_| {
+            errs.push(format!(
+                "--ib-client-id must be an integer, got {:?}",
+                cli.ib_client_id
+            ));
+        });
+        let ib_mdt = match cli.ib_market_data_type.trim().to_ascii_lowercase().as_str() {
+            "live" | "1" => Some(DataType::Live),
+            "frozen" | "2" => Some(DataType::Frozen),
+            "delayed" | "3" => Some(DataType::Delayed),
+            "delayed_frozen" | "delayed-frozen" | "4" => Some(DataType::DelayedFrozen),
+            other => {
+                errs.push(format!(
+                    "--ib-market-data-type must be live, frozen, delayed or delayed_frozen, got {other:?}"
+                ));
+                None
+            }
+        };
+
+        let log_format = match cli.log_format.trim().to_ascii_lowercase().as_str() {
+            "text" | "" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            other => {
+                errs.push(format!(
+                    "LOG_FORMAT must be `text` or `json`, got {other:?}"
+                ));
+                None
+            }
+        };
+
+        match (
+            broker,
+            listen,
+            token,
+            seed,
+            watchlist,
+            request_timeout,
+            sim_cash,
+            ib_port,
+            ib_client_id,
+            ib_mdt,
+            log_format,
+        ) {
+            (
+                Some(broker),
+                Some(listen),
+                Some(token),
+                Ok(seed),
+                Ok(watchlist),
+                Some(request_timeout),
+                Some(sim_cash),
+                Some(port),
+                Ok(client_id),
+                Some(market_data_type),
+                Some(log_format),
+            ) if errs.is_empty() => Ok(Self {
+                broker,
+                listen,
+                token,
+                seed,
+                watchlist,
+                request_timeout,
+                sim_cash,
+                ib: IbSettings {
+                    host: cli.ib_host.trim().to_string(),
+                    port,
+                    client_id,
+                    market_data_type,
+                    account: cli.ib_account.clone().filter(|a| !a.trim().is_empty()),
+                },
+                log_format,
+            }),
+            _ => Err(ConfigErrors(errs)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut v = vec!["broker-bridge"];
+        v.extend_from_slice(args);
+        Cli::try_parse_from(v).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let c = BridgeConfig::from_cli(&cli(&[]), Some(TOKEN)).unwrap();
+        assert_eq!(c.broker, BrokerMode::Sim);
+        assert_eq!(c.listen, "127.0.0.1:8081".parse().unwrap());
+        assert_eq!(c.watchlist.len(), 10);
+        assert_eq!(c.ib.port, 4002);
+        assert_eq!(c.ib.market_data_type, DataType::Delayed);
+        assert!(!format!("{c:?}").contains(TOKEN), "token leaked into Debug");
+    }
+
+    #[test]
+    fn every_error_is_listed() {
+        let c = cli(&[
+            "--broker",
+            "paper",
+            "--listen",
+            "0.0.0.0:8081",
+            "--seed=-3",
+            "--watchlist",
+            "AAPL,aapl",
+            "--request-timeout-ms",
+            "0",
+            "--ib-port",
+            "70000",
+            "--ib-market-data-type",
+            "realtime",
+            "--sim-cash",
+            "lots",
+        ]);
+        let errs = BridgeConfig::from_cli(&c, Some("short")).unwrap_err().0;
+        let all = errs.join("\n");
+        for needle in [
+            "--broker",
+            "not a loopback",
+            "BRIDGE_TOKEN is too short",
+            "--seed",
+            "duplicate symbol AAPL",
+            "--request-timeout-ms",
+            "--ib-port",
+            "--ib-market-data-type",
+            "--sim-cash",
+        ] {
+            assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
+        }
+        assert_eq!(errs.len(), 9);
+    }
+
+    #[test]
+    fn missing_token_and_non_loopback_override() {
+        let errs = BridgeConfig::from_cli(&cli(&[]), None).unwrap_err().0;
+        assert_eq!(errs, vec!["BRIDGE_TOKEN is not set".to_string()]);
+        let c = cli(&["--listen", "0.0.0.0:9000", "--allow-non-loopback"]);
+        assert!(BridgeConfig::from_cli(&c, Some(TOKEN)).is_ok());
+        let bad = BridgeConfig::from_cli(&cli(&["--listen", "localhost"]), Some(TOKEN));
+        assert!(bad.unwrap_err().0[0].contains("IP:PORT"));
+        let spaced = format!("{TOKEN} x");
+        assert!(BridgeConfig::from_cli(&cli(&[]), Some(&spaced)).is_err());
+    }
+}

@@ -1,0 +1,623 @@
+//! `SimBroker`: the `Broker` trait over the in-process simulated market, with
+//! a paper account (cash, positions, orders, executions) updated by fills.
+//!
+//! Wall-clock time maps onto simulated steps (one step per second from the
+//! moment the broker was built), so quotes move in real time and the path is
+//! a pure function of the seed and the elapsed seconds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use sas_core::market::{
+    Account, ChainWindow, DailyBar, DataType, OptionChain, OptionRight, Quote, Symbol,
+};
+use sas_sim_market::chain::expiry_close;
+use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMarket, Side};
+use sas_sim_market::{SimConfig, SimError, SimMarket};
+
+use crate::broker::{Broker, BrokerError, BrokerMode, BrokerStatus, ConnectionState};
+use crate::clock::Clock;
+use crate::orders::{
+    Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
+    Position, TimeInForce,
+};
+
+/// Commission per option contract.
+pub const OPTION_COMMISSION_PER_CONTRACT: f64 = 0.65;
+/// Commission per share, with a $1 minimum per execution.
+pub const STOCK_COMMISSION_PER_SHARE: f64 = 0.005;
+
+/// Settings of the simulated broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimBrokerConfig {
+    /// Market seed.
+    pub seed: u64,
+    /// Symbols the market knows (unknown names answer `unknown_symbol`).
+    pub universe: Vec<Symbol>,
+    /// Paper account starting cash (USD).
+    pub starting_cash: f64,
+    /// Account id reported by `/account`.
+    pub account_id: String,
+}
+
+/// A holding in the paper account.
+#[derive(Debug, Clone)]
+struct Holding {
+    instrument: Instrument,
+    quantity: f64,
+    avg_cost: f64,
+}
+
+#[derive(Debug, Clone)]
+struct SimOrder {
+    order: Order,
+    /// Day orders expire at the session close.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+struct SimState {
+    market: SimMarket,
+    account_id: String,
+    cash: f64,
+    holdings: BTreeMap<String, Holding>,
+    orders: Vec<SimOrder>,
+    by_id: HashMap<String, usize>,
+    by_key: HashMap<String, usize>,
+    /// Indices of orders that can still fill.
+    working: Vec<usize>,
+    executions: Vec<Execution>,
+    next_order_id: u64,
+    next_exec_id: u64,
+}
+
+/// The simulated broker.
+pub struct SimBroker {
+    state: Mutex<SimState>,
+    clock: Arc<dyn Clock>,
+    since: DateTime<Utc>,
+}
+
+fn sim_error(e: SimError) -> BrokerError {
+    match e {
+        SimError::UnknownSymbol(symbol) => BrokerError::UnknownSymbol { symbol, code: None },
+        SimError::UnknownContract(description) => BrokerError::UnknownContract {
+            description,
+            code: None,
+        },
+        SimError::InvalidInput { field, reason } => BrokerError::InvalidRequest {
+            field,
+            message: reason,
+        },
+        SimError::InvalidConfig(m) => BrokerError::Internal(m),
+    }
+}
+
+fn side(action: OrderAction) -> Side {
+    match action {
+        OrderAction::Buy => Side::Buy,
+        OrderAction::Sell => Side::Sell,
+    }
+}
+
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The next regular-session close at or after `t` (weekdays, 21:00 UTC).
+fn next_session_close(t: DateTime<Utc>) -> DateTime<Utc> {
+    let mut day = t.date_naive();
+    loop {
+        let close = expiry_close(day);
+        let weekday = !matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        if weekday && close > t {
+            return close;
+        }
+        day += TimeDelta::days(1);
+    }
+}
+
+impl SimBroker {
+    /// Builds the broker; the simulated clock starts at `clock.now()`.
+    pub fn new(config: SimBrokerConfig, clock: Arc<dyn Clock>) -> Result<Self, BrokerError> {
+        let start = clock.now();
+        let market = SimMarket::new(SimConfig::new(config.seed, config.universe, start))
+            .map_err(sim_error)?;
+        Ok(Self {
+            state: Mutex::new(SimState {
+                market,
+                account_id: config.account_id,
+                cash: config.starting_cash,
+                holdings: BTreeMap::new(),
+                orders: Vec::new(),
+                by_id: HashMap::new(),
+                by_key: HashMap::new(),
+                working: Vec::new(),
+                executions: Vec::new(),
+                next_order_id: 1,
+                next_exec_id: 1,
+            }),
+            clock,
+            since: start,
+        })
+    }
+
+    /// Locks the state and brings the market and working orders up to now.
+    fn synced(&self) -> (MutexGuard<'_, SimState>, DateTime<Utc>) {
+        let now = self.clock.now();
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.sync(now);
+        (st, now)
+    }
+}
+
+impl SimState {
+    fn sync(&mut self, now: DateTime<Utc>) {
+        let before = self.market.step_index();
+        self.market.sync_to(now);
+        if self.market.step_index() == before && self.working.is_empty() {
+            return;
+        }
+        self.settle_expired_options(now);
+        let working = std::mem::take(&mut self.working);
+        let mut still = Vec::with_capacity(working.len());
+        for idx in working {
+            if self.process_working(idx, now) {
+                still.push(idx);
+            }
+        }
+        self.working = still;
+    }
+
+    /// Expires or fills one working order; true while it keeps working.
+    fn process_working(&mut self, idx: usize, now: DateTime<Utc>) -> bool {
+        let Some(so) = self.orders.get(idx) else {
+            return false;
+        };
+        if !so.order.status.is_open() {
+            return false;
+        }
+        if so.expires_at.is_some_and(|t| now >= t) {
+            self.finish(
+                idx,
+                OrderStatus::Expired,
+                Some("day order expired at the close"),
+                now,
+            );
+            return false;
+        }
+        match self.fill_prices(&so.order, now) {
+            Ok(Some(prices)) => {
+                self.fill(idx, &prices, now);
+                false
+            }
+            Ok(None) => true,
+            Err(_) => {
+                self.finish(
+                    idx,
+                    OrderStatus::Expired,
+                    Some("contract no longer listed"),
+                    now,
+                );
+                false
+            }
+        }
+    }
+
+    fn finish(&mut self, idx: usize, status: OrderStatus, msg: Option<&str>, now: DateTime<Utc>) {
+        if let Some(so) = self.orders.get_mut(idx) {
+            so.order.status = status;
+            so.order.status_message = msg.map(str::to_string);
+            so.order.updated_at = now;
+        }
+    }
+
+    /// Bid/ask of an instrument at the current step.
+    fn market_of(
+        &self,
+        instrument: &Instrument,
+        now: DateTime<Utc>,
+    ) -> Result<(f64, f64), SimError> {
+        match instrument {
+            Instrument::Stock { symbol } => {
+                let q = self.market.quote(symbol)?;
+                Ok((q.bid, q.ask))
+            }
+            Instrument::Option {
+                symbol,
+                expiry,
+                strike,
+                right,
+            } => {
+                let q = self
+                    .market
+                    .option_quote(symbol, *expiry, *strike, *right, now)?;
+                Ok((q.bid.unwrap_or(0.0), q.ask.unwrap_or(f64::NAN)))
+            }
+        }
+    }
+
+    /// Per-leg fill prices if the order is marketable now.
+    fn fill_prices(&self, order: &Order, now: DateTime<Utc>) -> Result<Option<Vec<f64>>, SimError> {
+        let mut markets = Vec::with_capacity(order.legs.len());
+        for leg in &order.legs {
+            let (bid, ask) = self.market_of(&leg.instrument, now)?;
+            markets.push(ComboLegMarket {
+                side: side(leg.action),
+                ratio: leg.ratio,
+                bid,
+                ask,
+            });
+        }
+        if let [single] = markets.as_slice() {
+            return Ok(
+                single_fill_price(single.side, order.limit_price, single.bid, single.ask)
+                    .map(|p| vec![p]),
+            );
+        }
+        Ok(combo_fill_price(&markets, order.limit_price)
+            .map(|_| markets.iter().map(|m| 0.5 * (m.bid + m.ask)).collect()))
+    }
+
+    fn fill(&mut self, idx: usize, prices: &[f64], now: DateTime<Utc>) {
+        let Some(order) = self.orders.get(idx).map(|so| so.order.clone()) else {
+            return;
+        };
+        let mut net = 0.0;
+        for (leg, &price) in order.legs.iter().zip(prices) {
+            let units = order.quantity * leg.ratio;
+            let commission = if leg.instrument.is_option() {
+                OPTION_COMMISSION_PER_CONTRACT * f64::from(units)
+            } else {
+                (STOCK_COMMISSION_PER_SHARE * f64::from(units)).max(1.0)
+            };
+            let signed = leg.action.sign() * f64::from(units);
+            self.cash -= signed * price * leg.instrument.multiplier() + commission;
+            self.apply_position(&leg.instrument, signed, price);
+            net += leg.action.sign() * f64::from(leg.ratio) * price;
+            self.executions.push(Execution {
+                exec_id: format!("sim-exec-{}", self.next_exec_id),
+                order_id: order.id.clone(),
+                time: now,
+                instrument: leg.instrument.clone(),
+                action: leg.action,
+                quantity: units,
+                price: (price * 10_000.0).round() / 10_000.0,
+                commission: Some(cents(commission)),
+            });
+            self.next_exec_id += 1;
+        }
+        if let Some(so) = self.orders.get_mut(idx) {
+            so.order.status = OrderStatus::Filled;
+            so.order.filled_quantity = order.quantity;
+            // Single legs report the price per unit; combos the signed net
+            // (positive debit, negative credit), like their limit.
+            so.order.avg_fill_price = Some(match prices {
+                [single] => *single,
+                _ => cents(net),
+            });
+            so.order.updated_at = now;
+        }
+    }
+
+    fn apply_position(&mut self, instrument: &Instrument, signed_units: f64, price: f64) {
+        let key = instrument.to_string();
+        let h = self.holdings.entry(key.clone()).or_insert_with(|| Holding {
+            instrument: instrument.clone(),
+            quantity: 0.0,
+            avg_cost: 0.0,
+        });
+        let new_qty = h.quantity + signed_units;
+        if h.quantity == 0.0 || h.quantity.signum() == signed_units.signum() {
+            // Opening or adding: weighted average cost.
+            h.avg_cost =
+                (h.avg_cost * h.quantity.abs() + price * signed_units.abs()) / new_qty.abs();
+        } else if new_qty != 0.0 && new_qty.signum() != h.quantity.signum() {
+            // Flipped through zero: the remainder opened at this price.
+            h.avg_cost = price;
+        }
+        h.quantity = new_qty;
+        if h.quantity.abs() < 1e-9 {
+            self.holdings.remove(&key);
+        }
+    }
+
+    /// Cash-settles options whose expiry close has passed, at intrinsic value
+    /// against the current underlying price.
+    fn settle_expired_options(&mut self, now: DateTime<Utc>) {
+        let expired: Vec<String> = self
+            .holdings
+            .iter()
+            .filter(|(_, h)| matches!(&h.instrument, Instrument::Option { expiry, .. } if expiry_close(*expiry) <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            let Some(h) = self.holdings.remove(&key) else {
+                continue;
+            };
+            if let Instrument::Option {
+                symbol,
+                strike,
+                right,
+                ..
+            } = &h.instrument
+            {
+                let spot = self.market.spot(symbol).unwrap_or(0.0);
+                let intrinsic = match right {
+                    OptionRight::Call => (spot - strike).max(0.0),
+                    OptionRight::Put => (strike - spot).max(0.0),
+                };
+                self.cash += h.quantity * cents(intrinsic) * 100.0;
+            }
+        }
+    }
+
+    fn mark(&self, instrument: &Instrument, now: DateTime<Utc>) -> Option<f64> {
+        let (bid, ask) = self.market_of(instrument, now).ok()?;
+        (bid.is_finite() && ask.is_finite() && ask >= bid).then_some(0.5 * (bid + ask))
+    }
+
+    fn positions(&self, now: DateTime<Utc>) -> Vec<Position> {
+        self.holdings
+            .values()
+            .map(|h| {
+                let mult = h.instrument.multiplier();
+                let mark = self.mark(&h.instrument, now);
+                let value = mark.map(|m| cents(h.quantity * m * mult));
+                Position {
+                    instrument: h.instrument.clone(),
+                    quantity: h.quantity,
+                    avg_cost: (h.avg_cost * 10_000.0).round() / 10_000.0,
+                    market_price: mark.map(|m| (m * 10_000.0).round() / 10_000.0),
+                    market_value: value,
+                    unrealized_pnl: value.map(|v| cents(v - h.quantity * h.avg_cost * mult)),
+                }
+            })
+            .collect()
+    }
+
+    /// Net liquidation value and a Reg-T-style margin requirement.
+    fn net_liq_and_requirement(&self, now: DateTime<Utc>) -> (f64, f64) {
+        let mut net_liq = self.cash;
+        let mut requirement = 0.0;
+        for h in self.holdings.values() {
+            let mult = h.instrument.multiplier();
+            let mark = self.mark(&h.instrument, now).unwrap_or(h.avg_cost);
+            let value = h.quantity * mark * mult;
+            net_liq += value;
+            match &h.instrument {
+                Instrument::Stock { .. } => requirement += 0.5 * value.abs(),
+                Instrument::Option { symbol, .. } if h.quantity < 0.0 => {
+                    let spot = self.market.spot(symbol).unwrap_or(0.0);
+                    requirement += h.quantity.abs() * mult * (mark + 0.2 * spot);
+                }
+                Instrument::Option { .. } => {}
+            }
+        }
+        (net_liq, requirement)
+    }
+
+    fn buying_power(&self, now: DateTime<Utc>) -> f64 {
+        let (net_liq, req) = self.net_liq_and_requirement(now);
+        ((net_liq - req) * 2.0).max(0.0)
+    }
+
+    /// Worst-case cash and margin an order would consume if filled at its limit.
+    fn order_requirement(&self, req: &OrderRequest) -> f64 {
+        let qty = f64::from(req.quantity);
+        let mut need = if req.legs.len() == 1 {
+            let leg = &req.legs[0];
+            match leg.action {
+                OrderAction::Buy => req.limit_price * qty * leg.instrument.multiplier(),
+                OrderAction::Sell => 0.0,
+            }
+        } else {
+            (req.limit_price * qty * 100.0).max(0.0)
+        };
+        for leg in &req.legs {
+            if leg.action == OrderAction::Sell {
+                let spot = self.market.spot(leg.instrument.symbol()).unwrap_or(0.0);
+                let units = qty * f64::from(leg.ratio);
+                let held = self
+                    .holdings
+                    .get(&leg.instrument.to_string())
+                    .map_or(0.0, |h| h.quantity.max(0.0));
+                let uncovered = (units - held).max(0.0);
+                need += match leg.instrument {
+                    Instrument::Stock { .. } => 1.5 * uncovered * spot,
+                    Instrument::Option { .. } => 0.2 * spot * 100.0 * uncovered,
+                };
+            }
+        }
+        need
+    }
+}
+
+#[async_trait]
+impl Broker for SimBroker {
+    fn mode(&self) -> BrokerMode {
+        BrokerMode::Sim
+    }
+
+    async fn status(&self) -> BrokerStatus {
+        let (st, now) = self.synced();
+        let tick_age = (now - st.market.now()).to_std().unwrap_or(Duration::ZERO);
+        BrokerStatus {
+            state: ConnectionState::Connected,
+            since: self.since,
+            reason: None,
+            server_version: None,
+            market_data_type: DataType::Simulated,
+            last_tick_age: Some(tick_age),
+        }
+    }
+
+    async fn account(&self) -> Result<Account, BrokerError> {
+        let (st, now) = self.synced();
+        let (net_liq, _) = st.net_liq_and_requirement(now);
+        Ok(Account {
+            account_id: st.account_id.clone(),
+            net_liquidation: cents(net_liq),
+            cash: cents(st.cash),
+            buying_power: cents(st.buying_power(now)),
+            currency: "USD".to_string(),
+            as_of: now,
+        })
+    }
+
+    async fn positions(&self) -> Result<Vec<Position>, BrokerError> {
+        let (st, now) = self.synced();
+        Ok(st.positions(now))
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Vec<Result<Quote, BrokerError>> {
+        let (st, _) = self.synced();
+        symbols
+            .iter()
+            .map(|s| st.market.quote(s).map_err(sim_error))
+            .collect()
+    }
+
+    async fn option_chain(
+        &self,
+        symbol: &Symbol,
+        window: ChainWindow,
+    ) -> Result<OptionChain, BrokerError> {
+        let (st, now) = self.synced();
+        st.market
+            .option_chain(symbol, window, now)
+            .map_err(sim_error)
+    }
+
+    async fn daily_history(
+        &self,
+        symbol: &Symbol,
+        days: u32,
+    ) -> Result<Vec<DailyBar>, BrokerError> {
+        let (st, now) = self.synced();
+        st.market
+            .daily_history(symbol, days, now.date_naive())
+            .map_err(sim_error)
+    }
+
+    async fn place_order(&self, request: OrderRequest) -> Result<PlaceOrderOutcome, BrokerError> {
+        let (mut st, now) = self.synced();
+        if let Some(&idx) = st.by_key.get(&request.idempotency_key) {
+            let existing = &st.orders[idx].order;
+            if existing.matches_request(&request) {
+                return Ok(PlaceOrderOutcome {
+                    order: existing.clone(),
+                    duplicate: true,
+                });
+            }
+            return Err(BrokerError::IdempotencyConflict {
+                key: request.idempotency_key,
+                existing_order_id: existing.id.clone(),
+            });
+        }
+        if let Err(errs) = request.validate() {
+            let message = errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(BrokerError::InvalidRequest {
+                field: "order",
+                message,
+            });
+        }
+        // Every instrument must exist and have a market now.
+        for leg in &request.legs {
+            st.market_of(&leg.instrument, now).map_err(sim_error)?;
+        }
+        let need = st.order_requirement(&request);
+        let available = st.buying_power(now);
+        if need > available {
+            return Err(BrokerError::Rejected {
+                code: None,
+                message: format!(
+                    "insufficient buying power: order needs about {need:.2} USD, {available:.2} available"
+                ),
+            });
+        }
+        let id = st.next_order_id.to_string();
+        st.next_order_id += 1;
+        let order = Order {
+            id: id.clone(),
+            idempotency_key: request.idempotency_key.clone(),
+            legs: request.legs,
+            quantity: request.quantity,
+            limit_price: request.limit_price,
+            tif: request.tif,
+            status: OrderStatus::Submitted,
+            filled_quantity: 0,
+            avg_fill_price: None,
+            created_at: now,
+            updated_at: now,
+            status_message: None,
+        };
+        let expires_at = match order.tif {
+            TimeInForce::Day => Some(next_session_close(now)),
+            TimeInForce::Gtc => None,
+        };
+        let idx = st.orders.len();
+        st.orders.push(SimOrder { order, expires_at });
+        st.by_id.insert(id, idx);
+        st.by_key.insert(request.idempotency_key, idx);
+        if st.process_working(idx, now) {
+            st.working.push(idx);
+        }
+        Ok(PlaceOrderOutcome {
+            order: st.orders[idx].order.clone(),
+            duplicate: false,
+        })
+    }
+
+    async fn cancel_order(&self, order_id: &str) -> Result<Order, BrokerError> {
+        let (mut st, now) = self.synced();
+        let idx = *st
+            .by_id
+            .get(order_id)
+            .ok_or_else(|| BrokerError::OrderNotFound(order_id.to_string()))?;
+        let status = st.orders[idx].order.status;
+        if !status.is_open() {
+            return Err(BrokerError::NotCancellable {
+                id: order_id.to_string(),
+                status: status.as_str().to_string(),
+            });
+        }
+        st.finish(
+            idx,
+            OrderStatus::Cancelled,
+            Some("cancelled by request"),
+            now,
+        );
+        st.working.retain(|&i| i != idx);
+        Ok(st.orders[idx].order.clone())
+    }
+
+    async fn open_orders(&self) -> Result<Vec<Order>, BrokerError> {
+        let (st, _) = self.synced();
+        Ok(st
+            .orders
+            .iter()
+            .filter(|o| o.order.status.is_open())
+            .map(|o| o.order.clone())
+            .collect())
+    }
+
+    async fn order(&self, order_id: &str) -> Result<Order, BrokerError> {
+        let (st, _) = self.synced();
+        st.by_id
+            .get(order_id)
+            .map(|&i| st.orders[i].order.clone())
+            .ok_or_else(|| BrokerError::OrderNotFound(order_id.to_string()))
+    }
+
+    async fn executions(&self) -> Result<Vec<Execution>, BrokerError> {
+        let (st, _) = self.synced();
+        Ok(st.executions.clone())
+    }
+}

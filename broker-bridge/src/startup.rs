@@ -1,0 +1,70 @@
+//! Building the configured broker and the tracing subscriber.
+
+use std::sync::Arc;
+
+use sas_core::market::Symbol;
+use sas_sim_market::SymbolParams;
+
+use crate::broker::{Broker, BrokerMode};
+use crate::clock::SystemClock;
+use crate::config::{BridgeConfig, LogFormat};
+use crate::metrics::Metrics;
+use crate::sim::{SimBroker, SimBrokerConfig};
+
+/// Symbols the simulated broker knows: its built-in table plus the watchlist.
+#[must_use]
+pub fn sim_universe(watchlist: &[Symbol]) -> Vec<Symbol> {
+    let mut out: Vec<Symbol> = SymbolParams::builtin_symbols()
+        .filter_map(|s| Symbol::parse(s).ok())
+        .collect();
+    for s in watchlist {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+/// Builds the broker selected by `--broker`.
+pub async fn build_broker(
+    config: &BridgeConfig,
+    _metrics: &Metrics,
+) -> Result<Arc<dyn Broker>, String> {
+    match config.broker {
+        BrokerMode::Sim => {
+            let broker = SimBroker::new(
+                SimBrokerConfig {
+                    seed: config.seed,
+                    universe: sim_universe(&config.watchlist),
+                    starting_cash: config.sim_cash,
+                    account_id: "SIM-PAPER".to_string(),
+                },
+                Arc::new(SystemClock),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(Arc::new(broker))
+        }
+        // The IB broker lives in `crate::ib` (written separately); until it is
+        // wired in here, `--broker ib` refuses to start rather than pretend.
+        BrokerMode::Ib => {
+            Err("the IB broker is not wired into this build yet (broker-bridge/src/ib)".to_string())
+        }
+    }
+}
+
+/// Installs the global tracing subscriber (`RUST_LOG` filter, default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
+    let result = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("tracing already initialised: {e}");
+    }
+}
