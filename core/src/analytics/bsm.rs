@@ -12,10 +12,11 @@
 //!
 //! Degenerate but valid inputs (`t_years == 0` or `vol == 0`, i.e. zero total
 //! variance) give the deterministic limit: the discounted intrinsic value of
-//! the forward, delta 0 or ±e^(-qT), gamma 0 and vega 0. Invalid inputs
-//! (non-finite numbers, `spot <= 0`, `strike <= 0`, `t_years < 0`, `vol < 0`)
-//! give NaN from the raw functions; use [`BsmInput::validate`] first when the
-//! inputs come from outside.
+//! the forward, delta 0 or ±e^(-qT), gamma 0 and vega 0. Inputs outside the
+//! domain of [`BsmInput::validate`] (non-finite numbers, `spot <= 0`,
+//! `vol < 0`, `t_years < 0`, or values so extreme that the forward would
+//! overflow) give NaN from the raw functions instead of a panic; inside the
+//! domain every output is finite.
 
 use implied_vol::{DefaultSpecialFn, SpecialFn};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,17 @@ use crate::market::OptionRight;
 
 /// Calendar days per year used for `t_years` and for theta per day.
 pub const DAYS_PER_YEAR: f64 = 365.0;
+
+/// Smallest spot or strike accepted.
+pub const MIN_PRICE: f64 = 1e-100;
+/// Largest spot or strike accepted.
+pub const MAX_PRICE: f64 = 1e100;
+/// Longest time to expiry accepted, in years.
+pub const MAX_T_YEARS: f64 = 100.0;
+/// Largest volatility accepted (10,000 %).
+pub const MAX_VOL: f64 = 100.0;
+/// Largest absolute rate or dividend yield accepted (100 %).
+pub const MAX_ABS_RATE: f64 = 1.0;
 
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
@@ -68,21 +80,23 @@ pub struct BsmInput {
     pub right: OptionRight,
 }
 
-/// Why a [`BsmInput`] cannot be valued.
+/// Why a [`BsmInput`] cannot be valued (see [`BsmInput::validate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum BsmInputError {
     /// A field is NaN or infinite.
     #[error("{0} is not a finite number")]
     NonFinite(&'static str),
-    /// A field that must be positive (spot, strike) or non-negative
-    /// (t_years, vol) is not.
+    /// A field is outside the accepted domain (e.g. spot <= 0, vol < 0).
     #[error("{0} is out of range")]
     OutOfRange(&'static str),
 }
 
 impl BsmInput {
-    /// Checks that every field is finite, `spot > 0`, `strike > 0`,
-    /// `t_years >= 0` and `vol >= 0`.
+    /// Checks that every field is finite and inside the domain where every
+    /// intermediate is representable: spot and strike in
+    /// [`MIN_PRICE`]..=[`MAX_PRICE`], `0 <= t_years <= MAX_T_YEARS`,
+    /// `0 <= vol <= MAX_VOL`, `|rate|` and `|div_yield|` at most
+    /// [`MAX_ABS_RATE`]. Inside it, price and greeks are finite.
     pub fn validate(&self) -> Result<(), BsmInputError> {
         let fields = [
             ("spot", self.spot),
@@ -97,17 +111,24 @@ impl BsmInput {
                 return Err(BsmInputError::NonFinite(name));
             }
         }
-        if self.spot <= 0.0 {
+        let positive = MIN_PRICE..=MAX_PRICE;
+        if !positive.contains(&self.spot) {
             return Err(BsmInputError::OutOfRange("spot"));
         }
-        if self.strike <= 0.0 {
+        if !positive.contains(&self.strike) {
             return Err(BsmInputError::OutOfRange("strike"));
         }
-        if self.t_years < 0.0 {
+        if !(0.0..=MAX_T_YEARS).contains(&self.t_years) {
             return Err(BsmInputError::OutOfRange("t_years"));
         }
-        if self.vol < 0.0 {
+        if !(0.0..=MAX_VOL).contains(&self.vol) {
             return Err(BsmInputError::OutOfRange("vol"));
+        }
+        if self.rate.abs() > MAX_ABS_RATE {
+            return Err(BsmInputError::OutOfRange("rate"));
+        }
+        if self.div_yield.abs() > MAX_ABS_RATE {
+            return Err(BsmInputError::OutOfRange("div_yield"));
         }
         Ok(())
     }
@@ -143,18 +164,35 @@ struct Intermediates {
     strike_disc: f64,
     /// e^(-qT)
     div_df: f64,
+    /// e^(-rT)
+    rate_df: f64,
     /// σ√T
     total_vol: f64,
     sqrt_t: f64,
-    /// Φ(±d1), Φ(±d2) with + for calls and - for puts.
+    /// Φ(ω·d1), Φ(ω·d2) for this option's side ω (+1 call, -1 put).
     cdf_d1: f64,
     cdf_d2: f64,
     /// φ(d1)
     pdf_d1: f64,
-    /// +1 call, -1 put
+    /// ω: +1 call, -1 put
     sign: f64,
+    /// Undiscounted Black value on the forward, `F·Φ(ωd1) - K·Φ(ωd2)` times ω,
+    /// computed without cancellation (see [`intermediates`]).
+    black: f64,
 }
 
+/// Computes the shared intermediates.
+///
+/// Precision: a deep in-the-money option's value `ω(F·Φ(ωd1) - K·Φ(ωd2))`
+/// subtracts two large, rounded products and loses the last bits of its
+/// small time value, which is exactly what an implied-volatility inversion
+/// needs. So the CDFs are always evaluated on the OUT-of-the-money side
+/// (small, accurate values), the out-of-the-money value is formed from them,
+/// and the in-the-money value is `forward intrinsic + that time value` (put-call
+/// parity); the in-the-money CDFs for the greeks are `1 - Φ(-ωd)`. Same
+/// number of CDF evaluations either way. The forward and the discount factor
+/// are formed exactly as the IV inversion forms them, so price → IV round
+/// trips see the same rounding.
 #[inline]
 fn intermediates(i: &BsmInput) -> Intermediates {
     let sign = match i.right {
@@ -163,53 +201,62 @@ fn intermediates(i: &BsmInput) -> Intermediates {
     };
     let sqrt_t = i.t_years.sqrt();
     let total_vol = i.vol * sqrt_t;
-    let div_df = (-i.div_yield * i.t_years).exp();
     let rate_df = (-i.rate * i.t_years).exp();
+    let forward = i.spot * ((i.rate - i.div_yield) * i.t_years).exp();
+    let div_df = (-i.div_yield * i.t_years).exp();
     let spot_disc = i.spot * div_df;
     let strike_disc = i.strike * rate_df;
-    let (cdf_d1, cdf_d2, pdf_d1) = if total_vol > 0.0 {
+    let intrinsic = sign * (forward - i.strike);
+    let (cdf_d1, cdf_d2, pdf_d1, black) = if total_vol > 0.0 {
         // ln(F/K) = ln(S/K) + (r - q)T
         let log_moneyness = (i.spot / i.strike).ln() + (i.rate - i.div_yield) * i.t_years;
         let d1 = log_moneyness / total_vol + 0.5 * total_vol;
         let d2 = d1 - total_vol;
-        (norm_cdf(sign * d1), norm_cdf(sign * d2), norm_pdf(d1))
+        let pdf_d1 = norm_pdf(d1);
+        if sign * log_moneyness > 0.0 {
+            // In the money: the counterpart (side -ω) is out of the money.
+            let n1 = norm_cdf(-sign * d1);
+            let n2 = norm_cdf(-sign * d2);
+            let time_value = (-sign * (forward * n1 - i.strike * n2)).max(0.0);
+            (1.0 - n1, 1.0 - n2, pdf_d1, intrinsic.max(0.0) + time_value)
+        } else {
+            let n1 = norm_cdf(sign * d1);
+            let n2 = norm_cdf(sign * d2);
+            let value = (sign * (forward * n1 - i.strike * n2)).max(0.0);
+            (n1, n2, pdf_d1, value)
+        }
     } else {
         // Zero total variance: the option pays the discounted intrinsic value
         // of the forward. Φ(±d) is a step at F = K (0.5 exactly at the money).
-        let diff = sign * (spot_disc - strike_disc);
-        let step = if diff > 0.0 {
+        let step = if intrinsic > 0.0 {
             1.0
-        } else if diff < 0.0 {
+        } else if intrinsic < 0.0 {
             0.0
-        } else if diff == 0.0 {
+        } else if intrinsic == 0.0 {
             0.5
         } else {
             f64::NAN
         };
-        (step, step, 0.0)
+        (step, step, 0.0, intrinsic.max(0.0))
     };
     Intermediates {
         spot_disc,
         strike_disc,
         div_df,
+        rate_df,
         total_vol,
         sqrt_t,
         cdf_d1,
         cdf_d2,
         pdf_d1,
         sign,
+        black,
     }
 }
 
 #[inline]
 fn price_from(m: &Intermediates) -> f64 {
-    let p = m.sign * (m.spot_disc * m.cdf_d1 - m.strike_disc * m.cdf_d2);
-    // Rounding can leave a value a few ulps below zero deep out of the money.
-    if p < 0.0 {
-        0.0
-    } else {
-        p
-    }
+    m.rate_df * m.black
 }
 
 /// Present value of the option. NaN when the input is invalid (see module docs).
