@@ -156,7 +156,10 @@ proptest! {
             Err(f) => prop_assert!(IvFailure::ALL.contains(&f)),
         }
         if let Ok(ig) = implied_vol_and_greeks(&input) {
-            prop_assert!(ig.iv.is_finite());
+            let g = ig.greeks;
+            for v in [ig.iv, g.delta, g.gamma, g.theta_per_day, g.vega_per_point, g.rho_per_point] {
+                prop_assert!(v.is_finite(), "{input:?} -> {ig:?}");
+            }
         }
         let c = norm_cdf(spot);
         prop_assert!(c.is_nan() == spot.is_nan());

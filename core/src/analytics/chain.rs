@@ -89,10 +89,11 @@ impl SkipReason {
                         IvFailure::NonFinite => 0,
                         IvFailure::NonPositiveInput => 1,
                         IvFailure::NonPositiveTime => 2,
-                        IvFailure::BelowIntrinsic => 3,
-                        IvFailure::ZeroTimeValue => 4,
-                        IvFailure::AboveUpperBound => 5,
-                        IvFailure::NoSolution => 6,
+                        IvFailure::OutOfDomain => 3,
+                        IvFailure::BelowIntrinsic => 4,
+                        IvFailure::ZeroTimeValue => 5,
+                        IvFailure::AboveUpperBound => 6,
+                        IvFailure::NoSolution => 7,
                     }
             }
         }
@@ -112,6 +113,7 @@ impl SkipReason {
             SkipReason::Iv(IvFailure::NonFinite) => "iv_non_finite",
             SkipReason::Iv(IvFailure::NonPositiveInput) => "iv_non_positive_input",
             SkipReason::Iv(IvFailure::NonPositiveTime) => "iv_non_positive_time",
+            SkipReason::Iv(IvFailure::OutOfDomain) => "iv_out_of_domain",
             SkipReason::Iv(IvFailure::BelowIntrinsic) => "iv_below_intrinsic",
             SkipReason::Iv(IvFailure::ZeroTimeValue) => "iv_zero_time_value",
             SkipReason::Iv(IvFailure::AboveUpperBound) => "iv_above_upper_bound",

@@ -10,7 +10,7 @@
 use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 use serde::{Deserialize, Serialize};
 
-use crate::analytics::bsm::{price_and_greeks, BsmInput, Greeks};
+use crate::analytics::bsm::{price_and_greeks, BsmInput, Greeks, MAX_VOL};
 use crate::market::OptionRight;
 
 /// Inputs of an implied-volatility inversion.
@@ -40,6 +40,10 @@ pub enum IvFailure {
     NonPositiveInput,
     /// Time to expiry is zero or negative (expired).
     NonPositiveTime,
+    /// An input, or the implied volatility found, lies outside the domain of
+    /// [`BsmInput::validate`] (e.g. strike above 1e100, σ above 10,000 %), so
+    /// no greeks could be computed at it.
+    OutOfDomain,
     /// The price is below the (forward) intrinsic value: no volatility fits.
     BelowIntrinsic,
     /// The price equals the intrinsic value (or is too close to it to carry
@@ -55,10 +59,11 @@ pub enum IvFailure {
 
 impl IvFailure {
     /// Every variant, for counting tables.
-    pub const ALL: [IvFailure; 7] = [
+    pub const ALL: [IvFailure; 8] = [
         IvFailure::NonFinite,
         IvFailure::NonPositiveInput,
         IvFailure::NonPositiveTime,
+        IvFailure::OutOfDomain,
         IvFailure::BelowIntrinsic,
         IvFailure::ZeroTimeValue,
         IvFailure::AboveUpperBound,
@@ -72,6 +77,7 @@ impl IvFailure {
             IvFailure::NonFinite => "non_finite",
             IvFailure::NonPositiveInput => "non_positive_input",
             IvFailure::NonPositiveTime => "non_positive_time",
+            IvFailure::OutOfDomain => "out_of_domain",
             IvFailure::BelowIntrinsic => "below_intrinsic",
             IvFailure::ZeroTimeValue => "zero_time_value",
             IvFailure::AboveUpperBound => "above_upper_bound",
@@ -89,7 +95,7 @@ impl std::fmt::Display for IvFailure {
 /// Implied volatility (annualized, decimal) of a European option price.
 ///
 /// Order of checks: non-finite inputs, non-positive spot/strike/price,
-/// non-positive time, overflow of the forward, upper bound, intrinsic value,
+/// non-positive time, the [`BsmInput::validate`] domain, overflow of the forward, upper bound, intrinsic value,
 /// then the solver. A positive finite σ is returned only when the solver
 /// converged; every other outcome is a typed [`IvFailure`].
 pub fn implied_vol(input: &IvInput) -> Result<f64, IvFailure> {
@@ -113,6 +119,18 @@ pub fn implied_vol(input: &IvInput) -> Result<f64, IvFailure> {
     }
     if t_years <= 0.0 {
         return Err(IvFailure::NonPositiveTime);
+    }
+    let domain = BsmInput {
+        spot,
+        strike,
+        t_years,
+        rate,
+        div_yield,
+        vol: 0.0,
+        right,
+    };
+    if domain.validate().is_err() {
+        return Err(IvFailure::OutOfDomain);
     }
     let forward = spot * ((rate - div_yield) * t_years).exp();
     let undiscounted = price * (rate * t_years).exp();
@@ -146,6 +164,7 @@ pub fn implied_vol(input: &IvInput) -> Result<f64, IvFailure> {
         return Err(IvFailure::NonFinite);
     };
     match solver.calculate::<DefaultSpecialFn>() {
+        Some(v) if v.is_finite() && v > MAX_VOL => Err(IvFailure::OutOfDomain),
         Some(v) if v.is_finite() && v > 0.0 => Ok(v),
         Some(0.0) => Err(IvFailure::ZeroTimeValue),
         Some(v) if v.is_infinite() => Err(IvFailure::AboveUpperBound),
