@@ -127,7 +127,11 @@ struct PayoffModel<'a> {
 }
 
 impl PayoffModel<'_> {
-    /// Value per share of one leg at the horizon for underlying `s`.
+    /// Value per share of one leg at the horizon for underlying `s`: the
+    /// intrinsic value for legs expiring at the horizon; for later legs the
+    /// BSM value at the leg's own IV, floored at intrinsic value (US equity
+    /// options are American, so a long back leg is never worth less than
+    /// exercising it).
     fn leg_value(&self, leg: &Leg, s: f64) -> f64 {
         if leg.dte <= self.horizon_dte {
             intrinsic(leg, s)
@@ -143,7 +147,7 @@ impl PayoffModel<'_> {
                 right: leg.right,
             });
             if p.is_finite() {
-                p
+                p.max(intrinsic(leg, s))
             } else {
                 intrinsic(leg, s)
             }
@@ -291,7 +295,7 @@ pub fn analyze(
     let expected_value = if single_expiry {
         linear_expected_value(&model, t)
     } else {
-        integrate(&dist, |s| model.pnl(s))
+        integrate(&dist, &strikes, |s| model.pnl(s))
     };
     let greeks = position_greeks(legs, ctx, multiplier);
     let payoff_curve = payoff_curve(&model, &strikes, &breakevens, &dist, curve_points);
@@ -480,24 +484,48 @@ fn linear_expected_value(model: &PayoffModel<'_>, t: f64) -> f64 {
     (legs_value - model.net_debit) * model.multiplier
 }
 
-/// E[f(S_T)] by composite Simpson over z in [-8, 8] (800 intervals).
-fn integrate(dist: &Lognormal, f: impl Fn(f64) -> f64) -> f64 {
-    let n = 800;
+/// E[f(S_T)] by composite Simpson over z in [-8, 8], split at the strikes
+/// (where the payoff has kinks) so every piece is smooth; about 800
+/// intervals in all.
+fn integrate(dist: &Lognormal, strikes: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     let (a, b) = (-8.0_f64, 8.0_f64);
-    let h = (b - a) / f64::from(n);
-    let mut sum = 0.0;
-    for i in 0..=n {
-        let z = a + h * f64::from(i);
-        let w = if i == 0 || i == n {
-            1.0
-        } else if i % 2 == 1 {
-            4.0
-        } else {
-            2.0
-        };
-        sum += w * f(dist.at(z)) * bsm::norm_pdf(z);
+    let mut cuts = vec![a];
+    if dist.total_vol > 0.0 {
+        for &k in strikes {
+            let z = ((k / dist.spot).ln() - dist.drift) / dist.total_vol;
+            if z.is_finite() && z > a && z < b {
+                cuts.push(z);
+            }
+        }
     }
-    sum * h / 3.0
+    cuts.push(b);
+    cuts.sort_by(f64::total_cmp);
+    let mut total = 0.0;
+    for w in cuts.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        if hi <= lo {
+            continue;
+        }
+        // Even number of intervals, about 50 per unit of z, at least 8.
+        let n = (((hi - lo) * 50.0).ceil() as u32)
+            .max(8)
+            .next_multiple_of(2);
+        let h = (hi - lo) / f64::from(n);
+        let mut sum = 0.0;
+        for i in 0..=n {
+            let z = lo + h * f64::from(i);
+            let wt = if i == 0 || i == n {
+                1.0
+            } else if i % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
+            sum += wt * f(dist.at(z)) * bsm::norm_pdf(z);
+        }
+        total += sum * h / 3.0;
+    }
+    total
 }
 
 /// Sum of BSM greeks of the legs (each at its own IV and expiry).

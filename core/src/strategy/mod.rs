@@ -23,6 +23,7 @@ pub mod proposal;
 pub mod rationale;
 pub mod regime;
 pub mod sizing;
+pub mod synthetic;
 pub mod types;
 
 pub use analysis::{analyze, PayoffPoint, PositionGreeks, PricingContext, TradeMetrics};

@@ -18,11 +18,20 @@ fn num(x: f64) -> String {
     s.to_string()
 }
 
+/// Whole dollars with thousands separators: `$1,985`, `-$222`.
 fn money(x: f64) -> String {
-    if x < 0.0 {
-        format!("-${:.0}", -x)
+    let digits = format!("{:.0}", x.abs());
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 && c.is_ascii_digit() {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    if x < 0.0 && digits != "0" {
+        format!("-${grouped}")
     } else {
-        format!("${x:.0}")
+        format!("${grouped}")
     }
 }
 
