@@ -12,6 +12,7 @@ pub mod api;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod ib;
 pub mod metrics;
 pub mod orders;
 pub mod sim;

@@ -44,10 +44,12 @@ pub async fn build_broker(
             .map_err(|e| e.to_string())?;
             Ok(Arc::new(broker))
         }
-        // The IB broker lives in `crate::ib` (written separately); until it is
-        // wired in here, `--broker ib` refuses to start rather than pretend.
         BrokerMode::Ib => {
-            Err("the IB broker is not wired into this build yet (broker-bridge/src/ib)".to_string())
+            let ib = crate::ib::IbBroker::start(
+                crate::ib::IbBrokerConfig::from_settings(&config.ib),
+                _metrics,
+            )?;
+            Ok(Arc::new(ib))
         }
     }
 }

@@ -16,7 +16,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::book::{bid_ask, fmt_qty, ib_time, Book, Instrument, OrderEvent};
+use crate::book::{bid_ask, fmt_qty, Book, Instrument, OrderEvent};
 use crate::market::MarketSource;
 use crate::proto::{self, incoming as inc, outgoing as out};
 use crate::wire;
@@ -1047,6 +1047,8 @@ impl Session {
                     execution: Some(r.details.clone()),
                 },
             );
+            // Each execution is followed by its commission report.
+            self.send_msg(inc::COMMISSION_REPORT, &commission_report(r));
         }
         self.send_msg(
             inc::EXECUTION_DATA_END,
@@ -1054,10 +1056,6 @@ impl Session {
                 req_id: Some(req_id),
             },
         );
-        for r in &records {
-            self.send_msg(inc::COMMISSION_REPORT, &commission_report(r));
-        }
-        let _ = ib_time;
     }
 }
 

@@ -1,0 +1,1087 @@
+//! `IbBroker`: the [`Broker`] trait over Interactive Brokers through one
+//! `ibapi` client (IB Gateway, paper port 4002 by default).
+//!
+//! - A supervisor task holds the session: it connects, reconnects forever with
+//!   a short capped backoff, watches IB notices (1100/1101/1102, farm codes)
+//!   and socket loss, and after every reconnect re-reads open orders and
+//!   executions. Streams resubscribe themselves when the session comes back.
+//! - Outbound messages go through `ibapi`'s rate limiter, set under IB's
+//!   50 messages/s; market-data lines (streams and in-flight snapshots) come
+//!   from a budget below IB's 100; idle quote streams expire.
+//! - Orders carry the caller's idempotency key as IB `orderRef`; a key is
+//!   looked up locally and then among IB's open and completed orders before
+//!   anything is placed, so a retry (also after a bridge or gateway restart)
+//!   returns the existing order. Nothing that could place an order twice is
+//!   retried automatically.
+//! - New orders are refused while disconnected and during IB's daily reset
+//!   window.
+
+mod convert;
+mod metrics;
+mod orders;
+mod session;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, NaiveTime, Utc};
+use ibapi::accounts::types::AccountGroup;
+use ibapi::accounts::{AccountSummaryResult, AccountSummaryTags, PositionUpdate};
+use ibapi::contracts::tick_types::TickType;
+use ibapi::contracts::{Contract, SecurityType};
+use ibapi::market_data::historical::{BarSize, BarTimestamp, ToDuration, WhatToShow};
+use ibapi::market_data::realtime::TickTypes;
+use ibapi::prelude::StreamExt;
+use ibapi::subscriptions::SubscriptionItem;
+use ibapi::Client;
+use sas_core::market::{
+    Account, ChainExpiry, ChainWindow, DailyBar, DataType, OptionChain, OptionQuote, OptionRight,
+    Quote, SourceGreeks, Symbol,
+};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::broker::{Broker, BrokerError, BrokerMode, BrokerStatus};
+use crate::config::IbSettings;
+use crate::orders::{Execution, Instrument, Order, OrderRequest, PlaceOrderOutcome, Position};
+
+pub use convert::parse_ib_time;
+pub use metrics::IbMetrics;
+
+use convert::{map_error, Ctx, NO_PERMISSION_CODES};
+
+/// Settings of the IB broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IbBrokerConfig {
+    /// IB Gateway host (normally 127.0.0.1).
+    pub host: String,
+    /// API port (4002 paper, 4001 live on IB Gateway).
+    pub port: u16,
+    /// API client id; one session per id.
+    pub client_id: i32,
+    /// Market-data type requested after every connect.
+    pub market_data_type: DataType,
+    /// Account to place orders in (the first managed account if `None`).
+    pub account: Option<String>,
+    /// Market-data lines the bridge may hold at once (IB allows 100).
+    pub max_lines: usize,
+    /// Outbound messages per second (IB allows 50).
+    pub messages_per_second: u32,
+    /// IB's daily reset window in UTC (`start`, `end`); new orders are refused
+    /// inside it. `None` disables the check.
+    pub reset_window_utc: Option<(NaiveTime, NaiveTime)>,
+    /// Idle quote streams are cancelled after this long.
+    pub quote_ttl: Duration,
+    /// How long a quote request waits for a first bid/ask.
+    pub quote_timeout: Duration,
+    /// How long one snapshot may take (IB needs up to 11 s).
+    pub snapshot_timeout: Duration,
+    /// Timeout of other one-shot requests.
+    pub request_timeout: Duration,
+    /// Largest wait between reconnect attempts.
+    pub max_backoff: Duration,
+}
+
+impl IbBrokerConfig {
+    /// Defaults for the given connection settings: 90 lines, 45 msg/s, reset
+    /// window 04:45-05:45 UTC (IB's North-America reset, 23:45-00:45 ET
+    /// standard time; adjust by an hour in daylight time).
+    pub fn from_settings(s: &IbSettings) -> Self {
+        Self {
+            host: s.host.clone(),
+            port: s.port,
+            client_id: s.client_id,
+            market_data_type: s.market_data_type,
+            account: s.account.clone(),
+            max_lines: 90,
+            messages_per_second: 45,
+            reset_window_utc: NaiveTime::from_hms_opt(4, 45, 0)
+                .zip(NaiveTime::from_hms_opt(5, 45, 0)),
+            quote_ttl: Duration::from_secs(60),
+            quote_timeout: Duration::from_secs(5),
+            snapshot_timeout: Duration::from_secs(12),
+            request_timeout: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Latest values of one streamed underlying.
+#[derive(Debug, Clone, Default)]
+struct QuoteState {
+    bid: Option<f64>,
+    ask: Option<f64>,
+    last: Option<f64>,
+    close: Option<f64>,
+    volume: Option<f64>,
+    data_type: Option<DataType>,
+    updated: Option<chrono::DateTime<Utc>>,
+    error: Option<BrokerError>,
+}
+
+struct QuoteStream {
+    state: watch::Receiver<QuoteState>,
+    last_used: Mutex<Instant>,
+    task: tokio::task::AbortHandle,
+}
+
+/// One option/stock snapshot.
+#[derive(Debug, Clone, Default)]
+struct Snap {
+    bid: Option<f64>,
+    ask: Option<f64>,
+    last: Option<f64>,
+    volume: Option<f64>,
+    open_interest: Option<f64>,
+    greeks: SourceGreeks,
+    data_type: Option<DataType>,
+}
+
+impl Snap {
+    fn has_market(&self) -> bool {
+        self.bid.is_some() || self.ask.is_some() || self.last.is_some()
+    }
+}
+
+/// A market-data line; returned to the budget on drop.
+struct LinePermit {
+    _permit: OwnedSemaphorePermit,
+    inner: Arc<Inner>,
+}
+
+impl Drop for LinePermit {
+    fn drop(&mut self) {
+        self.inner.report_lines(1);
+    }
+}
+
+pub(crate) struct Inner {
+    cfg: IbBrokerConfig,
+    client: RwLock<Option<Arc<Client>>>,
+    /// Bumped on every (re)connect.
+    generation: watch::Sender<u64>,
+    /// Bumped when IB says subscriptions were lost (1101).
+    resubscribe: watch::Sender<u64>,
+    health: Mutex<session::Health>,
+    lines: Arc<Semaphore>,
+    metrics: IbMetrics,
+    quotes: Mutex<HashMap<Symbol, Arc<QuoteStream>>>,
+    con_ids: Mutex<HashMap<String, i32>>,
+    last_tick: Mutex<Option<Instant>>,
+    book: Mutex<orders::OrderBook>,
+    /// Serializes order placement so one key is never placed twice.
+    place_lock: tokio::sync::Mutex<()>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The IB broker. Cheap to share behind `Arc<dyn Broker>`.
+pub struct IbBroker {
+    inner: Arc<Inner>,
+    supervisor: tokio::task::JoinHandle<()>,
+}
+
+impl IbBroker {
+    /// Starts the session supervisor and returns at once; the broker reports
+    /// `disconnected` until the first connection succeeds.
+    pub fn start(cfg: IbBrokerConfig, metrics: &crate::metrics::Metrics) -> Result<Self, String> {
+        let mut problems = Vec::new();
+        if cfg.max_lines == 0 || cfg.max_lines >= 100 {
+            problems.push(format!(
+                "market-data line budget must be 1..=99, got {}",
+                cfg.max_lines
+            ));
+        }
+        if cfg.messages_per_second == 0 || cfg.messages_per_second > 50 {
+            problems.push(format!(
+                "message rate must be 1..=50 per second, got {}",
+                cfg.messages_per_second
+            ));
+        }
+        if cfg.host.trim().is_empty() {
+            problems.push("IB host is empty".to_string());
+        }
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let ib_metrics = IbMetrics::new(metrics.registry()).map_err(|e| e.to_string())?;
+        let inner = Arc::new(Inner {
+            lines: Arc::new(Semaphore::new(cfg.max_lines)),
+            health: Mutex::new(session::Health::new(cfg.market_data_type)),
+            cfg,
+            client: RwLock::new(None),
+            generation: watch::channel(0).0,
+            resubscribe: watch::channel(0).0,
+            metrics: ib_metrics,
+            quotes: Mutex::new(HashMap::new()),
+            con_ids: Mutex::new(HashMap::new()),
+            last_tick: Mutex::new(None),
+            book: Mutex::new(orders::OrderBook::default()),
+            place_lock: tokio::sync::Mutex::new(()),
+            shutdown: watch::channel(false).0,
+        });
+        let supervisor = tokio::spawn(session::supervise(inner.clone()));
+        Ok(Self { inner, supervisor })
+    }
+
+    /// Waits until the session is connected (or degraded), up to `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.inner.current_client().is_some() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the supervisor, cancels streams and closes the IB socket.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        self.supervisor.abort();
+        let streams: Vec<Arc<QuoteStream>> =
+            lock(&self.inner.quotes).drain().map(|(_, s)| s).collect();
+        for s in streams {
+            s.task.abort();
+        }
+        let client = self.inner.take_client();
+        if let Some(c) = client {
+            c.disconnect().await;
+        }
+    }
+}
+
+impl Drop for IbBroker {
+    fn drop(&mut self) {
+        let _ = self.inner.shutdown.send(true);
+        self.supervisor.abort();
+        for s in lock(&self.inner.quotes).values() {
+            s.task.abort();
+        }
+    }
+}
+
+impl Inner {
+    fn current_client(&self) -> Option<Arc<Client>> {
+        self.client
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn take_client(&self) -> Option<Arc<Client>> {
+        self.client
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn set_client(&self, client: Option<Arc<Client>>) {
+        *self.client.write().unwrap_or_else(PoisonError::into_inner) = client;
+    }
+
+    /// The client, or `Disconnected` with the current reason.
+    fn client(&self) -> Result<Arc<Client>, BrokerError> {
+        match self.current_client() {
+            Some(c) if c.is_connected() => Ok(c),
+            _ => Err(BrokerError::Disconnected {
+                reason: lock(&self.health)
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "not connected to IB Gateway".to_string()),
+            }),
+        }
+    }
+
+    fn report_lines(&self, releasing: usize) {
+        let used = self
+            .cfg
+            .max_lines
+            .saturating_sub(self.lines.available_permits() + releasing);
+        self.metrics
+            .lines_in_use
+            .set(i64::try_from(used).unwrap_or(i64::MAX));
+    }
+
+    fn touch_tick(&self) {
+        *lock(&self.last_tick) = Some(Instant::now());
+    }
+
+    /// Takes a market-data line, evicting the least recently used idle quote
+    /// stream when the budget is exhausted; waits up to `wait`.
+    async fn acquire_line(self: &Arc<Self>, wait: Duration) -> Result<LinePermit, BrokerError> {
+        if let Ok(p) = self.lines.clone().try_acquire_owned() {
+            self.report_lines(0);
+            return Ok(LinePermit {
+                _permit: p,
+                inner: self.clone(),
+            });
+        }
+        self.evict_lru_stream();
+        match tokio::time::timeout(wait, self.lines.clone().acquire_owned()).await {
+            Ok(Ok(p)) => {
+                self.report_lines(0);
+                Ok(LinePermit {
+                    _permit: p,
+                    inner: self.clone(),
+                })
+            }
+            _ => Err(BrokerError::Pacing {
+                code: Some(101),
+                message: format!(
+                    "all {} market-data lines are busy; try again shortly",
+                    self.cfg.max_lines
+                ),
+                retry_after: Some(Duration::from_secs(2)),
+            }),
+        }
+    }
+
+    fn evict_lru_stream(&self) {
+        let mut quotes = lock(&self.quotes);
+        let oldest = quotes
+            .iter()
+            .min_by_key(|(_, s)| *lock(&s.last_used))
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            if let Some(s) = quotes.remove(&k) {
+                s.task.abort();
+            }
+        }
+    }
+
+    /// Cancels quote streams unused for longer than the TTL.
+    fn expire_idle_streams(&self) {
+        let ttl = self.cfg.quote_ttl;
+        lock(&self.quotes).retain(|_, s| {
+            let keep = lock(&s.last_used).elapsed() < ttl;
+            if !keep {
+                s.task.abort();
+            }
+            keep
+        });
+    }
+
+    /// The contract id of a stock or option (cached).
+    async fn con_id(&self, client: &Client, instrument: &Instrument) -> Result<i32, BrokerError> {
+        let key = instrument.to_string();
+        if let Some(id) = lock(&self.con_ids).get(&key) {
+            return Ok(*id);
+        }
+        let contract = convert::contract_of(instrument);
+        let ctx = match instrument {
+            Instrument::Stock { symbol } => Ctx::Symbol(symbol),
+            Instrument::Option { .. } => Ctx::Contract(&key),
+        };
+        let details =
+            tokio::time::timeout(self.cfg.request_timeout, client.contract_details(&contract))
+                .await
+                .map_err(|_| BrokerError::Timeout)?
+                .map_err(|e| map_error(&e, ctx))?;
+        let id = details
+            .first()
+            .map(|d| d.contract.contract_id)
+            .filter(|id| *id > 0)
+            .ok_or_else(|| match instrument {
+                Instrument::Stock { symbol } => BrokerError::UnknownSymbol {
+                    symbol: symbol.to_string(),
+                    code: Some(200),
+                },
+                Instrument::Option { .. } => BrokerError::UnknownContract {
+                    description: key.clone(),
+                    code: Some(200),
+                },
+            })?;
+        lock(&self.con_ids).insert(key, id);
+        Ok(id)
+    }
+
+    /// A one-shot market-data snapshot of `contract` on its own line.
+    async fn snapshot(
+        self: &Arc<Self>,
+        contract: &Contract,
+        ctx: Ctx<'_>,
+    ) -> Result<Snap, BrokerError> {
+        let permit = self.acquire_line(self.cfg.snapshot_timeout).await?;
+        let client = self.client()?;
+        let mut sub = client
+            .market_data(contract)
+            .snapshot()
+            .subscribe()
+            .await
+            .map_err(|e| map_error(&e, ctx))?;
+        let deadline = tokio::time::Instant::now() + self.cfg.snapshot_timeout;
+        let mut snap = Snap::default();
+        let mut permission: Option<ibapi::Notice> = None;
+        loop {
+            let item = match tokio::time::timeout_at(deadline, sub.next()).await {
+                Err(_) => break,
+                Ok(None) => break,
+                Ok(Some(item)) => item,
+            };
+            match item {
+                Ok(SubscriptionItem::Data(TickTypes::SnapshotEnd)) => break,
+                Ok(SubscriptionItem::Data(t)) => apply_snapshot_tick(&mut snap, &t),
+                Ok(SubscriptionItem::Notice(n)) => {
+                    self.metrics
+                        .notices
+                        .with_label_values(&[&n.code.to_string()])
+                        .inc();
+                    if NO_PERMISSION_CODES.contains(&n.code) {
+                        permission = Some(n);
+                    }
+                }
+                Err(e) => return Err(map_error(&e, ctx)),
+            }
+        }
+        drop(sub);
+        drop(permit);
+        if snap.has_market() || snap.greeks.delta.is_some() {
+            self.touch_tick();
+            return Ok(snap);
+        }
+        match permission {
+            Some(n) => Err(convert::map_code(n.code, &n.message, ctx)),
+            None => Err(BrokerError::Timeout),
+        }
+    }
+
+    /// Gets (or opens) the quote stream of `symbol`.
+    async fn quote_stream(
+        self: &Arc<Self>,
+        symbol: &Symbol,
+    ) -> Result<Arc<QuoteStream>, BrokerError> {
+        if let Some(s) = lock(&self.quotes).get(symbol) {
+            *lock(&s.last_used) = Instant::now();
+            return Ok(s.clone());
+        }
+        self.client()?;
+        let permit = self.acquire_line(self.cfg.quote_timeout).await?;
+        let mut quotes = lock(&self.quotes);
+        if let Some(s) = quotes.get(symbol) {
+            return Ok(s.clone());
+        }
+        let (tx, rx) = watch::channel(QuoteState::default());
+        let task = tokio::spawn(run_quote_stream(self.clone(), symbol.clone(), tx, permit));
+        let stream = Arc::new(QuoteStream {
+            state: rx,
+            last_used: Mutex::new(Instant::now()),
+            task: task.abort_handle(),
+        });
+        quotes.insert(symbol.clone(), stream.clone());
+        Ok(stream)
+    }
+
+    async fn quote(self: &Arc<Self>, symbol: &Symbol) -> Result<Quote, BrokerError> {
+        let stream = self.quote_stream(symbol).await?;
+        let mut rx = stream.state.clone();
+        let deadline = tokio::time::Instant::now() + self.cfg.quote_timeout;
+        loop {
+            {
+                let st = rx.borrow_and_update();
+                if let Some(e) = &st.error {
+                    let e = e.clone();
+                    drop(st);
+                    // A failed stream is dropped so a later request retries.
+                    lock(&self.quotes).remove(symbol);
+                    stream.task.abort();
+                    return Err(e);
+                }
+                if let (Some(bid), Some(ask)) = (st.bid, st.ask) {
+                    self.client()?;
+                    let last = st.last.or(st.close).unwrap_or(0.5 * (bid + ask));
+                    return Ok(Quote {
+                        symbol: symbol.clone(),
+                        bid,
+                        ask,
+                        last,
+                        volume: st.volume.map_or(0, |v| v.max(0.0) as u64),
+                        timestamp: st.updated.unwrap_or_else(Utc::now),
+                        data_type: st.data_type.unwrap_or(self.cfg.market_data_type),
+                    });
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    return Err(BrokerError::Disconnected {
+                        reason: "quote stream ended".into(),
+                    })
+                }
+                Err(_) => {
+                    self.client()?;
+                    return Err(BrokerError::Timeout);
+                }
+            }
+        }
+    }
+}
+
+fn apply_snapshot_tick(snap: &mut Snap, t: &TickTypes) {
+    let mut price = |tt: &TickType, p: f64| match tt {
+        TickType::Bid | TickType::DelayedBid if p > 0.0 => snap.bid = Some(p),
+        TickType::Ask | TickType::DelayedAsk if p > 0.0 => snap.ask = Some(p),
+        TickType::Last | TickType::DelayedLast if p > 0.0 => snap.last = Some(p),
+        _ => {}
+    };
+    match t {
+        TickTypes::Price(p) => price(&p.tick_type, p.price),
+        TickTypes::PriceSize(p) => price(&p.price_tick_type, p.price),
+        TickTypes::Size(s) => match s.tick_type {
+            TickType::Volume | TickType::DelayedVolume => snap.volume = Some(s.size),
+            TickType::OptionCallOpenInterest
+            | TickType::OptionPutOpenInterest
+            | TickType::OpenInterest => {
+                snap.open_interest = Some(s.size);
+            }
+            _ => {}
+        },
+        TickTypes::OptionComputation(c)
+            if matches!(
+                c.field,
+                TickType::ModelOption | TickType::DelayedModelOption
+            ) =>
+        {
+            snap.greeks = SourceGreeks {
+                iv: c.implied_volatility,
+                delta: c.delta,
+                gamma: c.gamma,
+                theta: c.theta,
+                vega: c.vega,
+            };
+        }
+        TickTypes::MarketDataType(m) => snap.data_type = Some(convert::data_type_of(*m as i32)),
+        _ => {}
+    }
+}
+
+fn apply_quote_tick(st: &mut QuoteState, t: &TickTypes) -> bool {
+    let mut changed = false;
+    let mut price = |tt: &TickType, p: f64| {
+        if !(p.is_finite() && p > 0.0) {
+            return;
+        }
+        changed = true;
+        match tt {
+            TickType::Bid | TickType::DelayedBid => st.bid = Some(p),
+            TickType::Ask | TickType::DelayedAsk => st.ask = Some(p),
+            TickType::Last | TickType::DelayedLast => st.last = Some(p),
+            TickType::Close | TickType::DelayedClose => st.close = Some(p),
+            _ => changed = false,
+        }
+    };
+    match t {
+        TickTypes::Price(p) => price(&p.tick_type, p.price),
+        TickTypes::PriceSize(p) => price(&p.price_tick_type, p.price),
+        TickTypes::Size(s) if matches!(s.tick_type, TickType::Volume | TickType::DelayedVolume) => {
+            st.volume = Some(s.size);
+            changed = true;
+        }
+        TickTypes::MarketDataType(m) => st.data_type = Some(convert::data_type_of(*m as i32)),
+        _ => {}
+    }
+    if changed {
+        st.updated = Some(Utc::now());
+    }
+    changed
+}
+
+/// Streams one underlying for as long as the stream is wanted: resubscribes
+/// after a reconnect or a 1101 notice, ends on a permanent error.
+async fn run_quote_stream(
+    inner: Arc<Inner>,
+    symbol: Symbol,
+    tx: watch::Sender<QuoteState>,
+    permit: LinePermit,
+) {
+    let _permit = permit;
+    let contract = convert::stock_contract(&symbol);
+    let mut generation = inner.generation.subscribe();
+    let mut resub = inner.resubscribe.subscribe();
+    loop {
+        let Ok(client) = inner.client() else {
+            if generation.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        generation.mark_unchanged();
+        resub.mark_unchanged();
+        let mut sub = match client.market_data(&contract).subscribe().await {
+            Ok(s) => s,
+            Err(e) => {
+                let err = map_error(&e, Ctx::Symbol(&symbol));
+                if matches!(err, BrokerError::Disconnected { .. }) {
+                    let _ = generation.changed().await;
+                    continue;
+                }
+                tx.send_modify(|s| s.error = Some(err));
+                return;
+            }
+        };
+        let mut permission: Option<ibapi::Notice> = None;
+        loop {
+            tokio::select! {
+                item = sub.next() => match item {
+                    Some(Ok(SubscriptionItem::Data(t))) => {
+                        let mut changed = false;
+                        tx.send_modify(|s| changed = apply_quote_tick(s, &t));
+                        if changed {
+                            inner.touch_tick();
+                        }
+                    }
+                    Some(Ok(SubscriptionItem::Notice(n))) => {
+                        inner.metrics.notices.with_label_values(&[&n.code.to_string()]).inc();
+                        if NO_PERMISSION_CODES.contains(&n.code) && tx.borrow().bid.is_none() {
+                            permission = Some(n);
+                            let e = convert::map_code(permission.as_ref().map_or(0, |n| n.code), permission.as_ref().map_or("", |n| n.message.as_str()), Ctx::Symbol(&symbol));
+                            tx.send_modify(|s| s.error = Some(e));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let err = map_error(&e, Ctx::Symbol(&symbol));
+                        if matches!(err, BrokerError::Disconnected { .. }) {
+                            break;
+                        }
+                        tx.send_modify(|s| s.error = Some(err));
+                        return;
+                    }
+                    None => break,
+                },
+                _ = resub.changed() => break,
+            }
+        }
+        drop(sub);
+        if permission.is_some() {
+            return;
+        }
+        if inner.client().is_err() && generation.changed().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Calendar days → IB duration covering `bars` daily bars.
+fn history_duration(bars: u32) -> ibapi::market_data::historical::Duration {
+    let calendar = bars.saturating_mul(7) / 5 + 10;
+    if calendar <= 365 {
+        (calendar as i32).days()
+    } else {
+        (calendar.div_ceil(365) as i32).years()
+    }
+}
+
+#[async_trait]
+impl Broker for IbBroker {
+    fn mode(&self) -> BrokerMode {
+        BrokerMode::Ib
+    }
+
+    async fn status(&self) -> BrokerStatus {
+        let h = lock(&self.inner.health).clone();
+        let age = lock(&self.inner.last_tick).map(|t| t.elapsed());
+        BrokerStatus {
+            state: h.state,
+            since: h.since,
+            reason: h.reason,
+            server_version: h.server_version,
+            market_data_type: h.market_data_type,
+            last_tick_age: age,
+        }
+    }
+
+    async fn account(&self) -> Result<Account, BrokerError> {
+        let client = self.inner.client()?;
+        let tags = [
+            AccountSummaryTags::NET_LIQUIDATION,
+            AccountSummaryTags::TOTAL_CASH_VALUE,
+            AccountSummaryTags::BUYING_POWER,
+        ];
+        let timeout = self.inner.cfg.request_timeout;
+        let mut sub = tokio::time::timeout(
+            timeout,
+            client.account_summary(&AccountGroup("All".into()), &tags),
+        )
+        .await
+        .map_err(|_| BrokerError::Timeout)?
+        .map_err(|e| map_error(&e, Ctx::Other))?;
+        let mut values: HashMap<String, (String, String, String)> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, sub.next()).await {
+                Err(_) => return Err(BrokerError::Timeout),
+                Ok(None) => break,
+                Ok(Some(Ok(SubscriptionItem::Data(AccountSummaryResult::Summary(s))))) => {
+                    let wanted = self
+                        .inner
+                        .cfg
+                        .account
+                        .as_deref()
+                        .is_none_or(|a| a == s.account);
+                    if wanted {
+                        values.insert(s.tag.clone(), (s.account, s.value, s.currency));
+                    }
+                }
+                Ok(Some(Ok(SubscriptionItem::Data(AccountSummaryResult::End)))) => break,
+                Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
+                Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Other)),
+            }
+        }
+        drop(sub);
+        let num = |tag: &str| -> Result<f64, BrokerError> {
+            values
+                .get(tag)
+                .and_then(|(_, v, _)| v.parse::<f64>().ok())
+                .ok_or_else(|| BrokerError::Internal(format!("IB account summary lacks {tag}")))
+        };
+        let (account_id, _, currency) = values.get("NetLiquidation").cloned().ok_or_else(|| {
+            BrokerError::Internal("IB account summary lacks NetLiquidation".into())
+        })?;
+        Ok(Account {
+            account_id,
+            net_liquidation: num("NetLiquidation")?,
+            cash: num("TotalCashValue")?,
+            buying_power: num("BuyingPower")?,
+            currency: if currency.is_empty() {
+                "USD".into()
+            } else {
+                currency
+            },
+            as_of: Utc::now(),
+        })
+    }
+
+    async fn positions(&self) -> Result<Vec<Position>, BrokerError> {
+        let client = self.inner.client()?;
+        let timeout = self.inner.cfg.request_timeout;
+        let mut sub = tokio::time::timeout(timeout, client.positions())
+            .await
+            .map_err(|_| BrokerError::Timeout)?
+            .map_err(|e| map_error(&e, Ctx::Other))?;
+        let mut raw = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, sub.next()).await {
+                Err(_) => return Err(BrokerError::Timeout),
+                Ok(None) => break,
+                Ok(Some(Ok(SubscriptionItem::Data(PositionUpdate::Position(p))))) => {
+                    let wanted = self
+                        .inner
+                        .cfg
+                        .account
+                        .as_deref()
+                        .is_none_or(|a| a == p.account);
+                    if wanted && p.position != 0.0 {
+                        if let Some(inst) = convert::instrument_of(&p.contract) {
+                            raw.push((inst, p.position, p.average_cost));
+                        }
+                    }
+                }
+                Ok(Some(Ok(SubscriptionItem::Data(PositionUpdate::PositionEnd)))) => break,
+                Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
+                Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Other)),
+            }
+        }
+        drop(sub);
+        let mut marks = tokio::task::JoinSet::new();
+        for (idx, (inst, _, _)) in raw.iter().enumerate() {
+            let inner = self.inner.clone();
+            let inst = inst.clone();
+            marks.spawn(async move {
+                let mark = match &inst {
+                    Instrument::Stock { symbol } => {
+                        inner.quote(symbol).await.ok().and_then(|q| q.mid())
+                    }
+                    Instrument::Option { .. } => {
+                        let desc = inst.to_string();
+                        inner
+                            .snapshot(&convert::contract_of(&inst), Ctx::Contract(&desc))
+                            .await
+                            .ok()
+                            .and_then(|s| match (s.bid, s.ask) {
+                                (Some(b), Some(a)) if a >= b => Some(0.5 * (a + b)),
+                                _ => s.last,
+                            })
+                    }
+                };
+                (idx, mark)
+            });
+        }
+        let mut mark_of = vec![None; raw.len()];
+        while let Some(Ok((idx, mark))) = marks.join_next().await {
+            if let Some(slot) = mark_of.get_mut(idx) {
+                *slot = mark;
+            }
+        }
+        Ok(raw
+            .into_iter()
+            .zip(mark_of)
+            .map(|((instrument, quantity, avg_cost_ib), mark)| {
+                let mult = instrument.multiplier();
+                let avg_cost = avg_cost_ib / mult;
+                let market_value = mark.map(|m| quantity * m * mult);
+                Position {
+                    unrealized_pnl: market_value.map(|v| v - quantity * avg_cost * mult),
+                    instrument,
+                    quantity,
+                    avg_cost,
+                    market_price: mark,
+                    market_value,
+                }
+            })
+            .collect())
+    }
+
+    async fn quotes(&self, symbols: &[Symbol]) -> Vec<Result<Quote, BrokerError>> {
+        let mut set = tokio::task::JoinSet::new();
+        for (idx, s) in symbols.iter().enumerate() {
+            let inner = self.inner.clone();
+            let s = s.clone();
+            set.spawn(async move { (idx, inner.quote(&s).await) });
+        }
+        let mut out: Vec<Result<Quote, BrokerError>> = symbols
+            .iter()
+            .map(|_| Err(BrokerError::Internal("quote task failed".into())))
+            .collect();
+        while let Some(joined) = set.join_next().await {
+            if let Ok((idx, r)) = joined {
+                if let Some(slot) = out.get_mut(idx) {
+                    *slot = r;
+                }
+            }
+        }
+        out
+    }
+
+    async fn option_chain(
+        &self,
+        symbol: &Symbol,
+        window: ChainWindow,
+    ) -> Result<OptionChain, BrokerError> {
+        window.validate().map_err(|e| BrokerError::InvalidRequest {
+            field: "window",
+            message: e.to_string(),
+        })?;
+        let inner = &self.inner;
+        let client = inner.client()?;
+        let quote = inner.quote(symbol).await?;
+        let spot = quote.mid().unwrap_or(quote.last);
+        let under = Instrument::Stock {
+            symbol: symbol.clone(),
+        };
+        let con_id = inner.con_id(&client, &under).await?;
+        let timeout = inner.cfg.request_timeout;
+        let mut sub = tokio::time::timeout(
+            timeout,
+            client
+                .option_chain(symbol.as_str(), SecurityType::Stock, con_id)
+                .subscribe(),
+        )
+        .await
+        .map_err(|_| BrokerError::Timeout)?
+        .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
+        let mut expirations: Vec<String> = Vec::new();
+        let mut strikes: Vec<f64> = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, sub.next()).await {
+                Err(_) => return Err(BrokerError::Timeout),
+                Ok(None) => break,
+                Ok(Some(Ok(SubscriptionItem::Data(c)))) => {
+                    // SMART lists the union of the exchanges' contracts.
+                    if c.exchange == "SMART" || expirations.is_empty() {
+                        expirations = c.expirations;
+                        strikes = c.strikes;
+                    }
+                }
+                Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
+                Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Symbol(symbol))),
+            }
+        }
+        drop(sub);
+        let now = Utc::now();
+        let today = now.date_naive();
+        let mut expiries: Vec<(NaiveDate, u32)> = expirations
+            .iter()
+            .filter_map(|e| NaiveDate::parse_from_str(e, "%Y%m%d").ok())
+            .filter_map(|d| {
+                let dte = u32::try_from((d - today).num_days()).ok()?;
+                (dte >= window.min_dte && dte <= window.max_dte).then_some((d, dte))
+            })
+            .collect();
+        expiries.sort();
+        expiries.dedup();
+        strikes.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
+        strikes.truncate(window.strikes as usize);
+        strikes.sort_by(f64::total_cmp);
+
+        let mut set = tokio::task::JoinSet::new();
+        for (ei, (expiry, _)) in expiries.iter().enumerate() {
+            for &strike in &strikes {
+                for right in [OptionRight::Call, OptionRight::Put] {
+                    let inner = inner.clone();
+                    let contract = convert::option_contract(symbol, *expiry, strike, right);
+                    set.spawn(async move {
+                        let r = inner.snapshot(&contract, Ctx::Contract("option")).await;
+                        (ei, strike, right, r)
+                    });
+                }
+            }
+        }
+        let mut by_expiry: Vec<Vec<OptionQuote>> = vec![Vec::new(); expiries.len()];
+        let mut data_type = None;
+        let mut first_error = None;
+        while let Some(joined) = set.join_next().await {
+            let Ok((ei, strike, right, r)) = joined else {
+                continue;
+            };
+            match r {
+                Ok(s) => {
+                    data_type = data_type.or(s.data_type);
+                    if let Some(v) = by_expiry.get_mut(ei) {
+                        v.push(OptionQuote {
+                            strike,
+                            right,
+                            bid: s.bid,
+                            ask: s.ask,
+                            last: s.last,
+                            volume: s.volume.map(|v| v.max(0.0) as u64),
+                            open_interest: s.open_interest.map(|v| v.max(0.0) as u64),
+                            greeks: s.greeks,
+                        });
+                    }
+                }
+                // Not every strike is listed for every expiry.
+                Err(BrokerError::UnknownContract { .. }) => {}
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+        let total: usize = by_expiry.iter().map(Vec::len).sum();
+        if let Some(e) = first_error {
+            if total == 0 || matches!(e, BrokerError::Disconnected { .. }) {
+                return Err(e);
+            }
+        }
+        let chain_expiries = expiries
+            .into_iter()
+            .zip(by_expiry)
+            .map(|((expiry, dte), mut contracts)| {
+                contracts.sort_by(|a, b| a.strike.total_cmp(&b.strike).then(a.right.cmp(&b.right)));
+                ChainExpiry {
+                    expiry,
+                    dte,
+                    contracts,
+                }
+            })
+            .collect();
+        Ok(OptionChain {
+            symbol: symbol.clone(),
+            spot,
+            as_of: now,
+            data_type: data_type.unwrap_or(quote.data_type),
+            dividend_yield: None,
+            expiries: chain_expiries,
+        })
+    }
+
+    async fn daily_history(
+        &self,
+        symbol: &Symbol,
+        days: u32,
+    ) -> Result<Vec<DailyBar>, BrokerError> {
+        if days == 0 || days > 730 {
+            return Err(BrokerError::InvalidRequest {
+                field: "days",
+                message: format!("must be 1..=730, got {days}"),
+            });
+        }
+        let client = self.inner.client()?;
+        let contract = convert::stock_contract(symbol);
+        let data = tokio::time::timeout(
+            self.inner.cfg.request_timeout.max(Duration::from_secs(30)),
+            client
+                .historical_data(&contract, BarSize::Day)
+                .what_to_show(WhatToShow::Trades)
+                .duration(history_duration(days))
+                .fetch(),
+        )
+        .await
+        .map_err(|_| BrokerError::Timeout)?
+        .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
+        let mut bars: Vec<DailyBar> = data
+            .bars
+            .iter()
+            .filter_map(|b| {
+                let date = match b.date {
+                    BarTimestamp::Date(d) => NaiveDate::from_ymd_opt(
+                        d.year(),
+                        u32::from(u8::from(d.month())),
+                        u32::from(d.day()),
+                    )?,
+                    BarTimestamp::DateTime(t) => {
+                        chrono::DateTime::from_timestamp(t.unix_timestamp(), 0)?.date_naive()
+                    }
+                };
+                Some(DailyBar {
+                    date,
+                    open: b.open,
+                    high: b.high,
+                    low: b.low,
+                    close: b.close,
+                    volume: b.volume.max(0.0) as u64,
+                })
+            })
+            .collect();
+        let skip = bars.len().saturating_sub(days as usize);
+        bars.drain(..skip);
+        Ok(bars)
+    }
+
+    async fn place_order(&self, request: OrderRequest) -> Result<PlaceOrderOutcome, BrokerError> {
+        orders::place(&self.inner, request).await
+    }
+
+    async fn cancel_order(&self, order_id: &str) -> Result<Order, BrokerError> {
+        orders::cancel(&self.inner, order_id).await
+    }
+
+    async fn open_orders(&self) -> Result<Vec<Order>, BrokerError> {
+        orders::open_orders(&self.inner).await
+    }
+
+    async fn order(&self, order_id: &str) -> Result<Order, BrokerError> {
+        orders::order(&self.inner, order_id).await
+    }
+
+    async fn executions(&self) -> Result<Vec<Execution>, BrokerError> {
+        orders::executions(&self.inner).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_duration_covers_requested_bars() {
+        assert_eq!(history_duration(20), 38.days());
+        assert_eq!(history_duration(252), 362.days());
+        assert_eq!(history_duration(730), 3.years());
+    }
+}
