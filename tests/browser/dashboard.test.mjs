@@ -2,7 +2,7 @@
 // (bridge + `wrangler dev` with local D1 serving web/dist).
 //
 // Run: /work/main/node_modules/.bin/node --test tests/browser/
-// Needs: web/node_modules (cd web && npm ci), /usr/bin/chromium, the Worker build.
+// Needs: scripts/build (Worker + bridge; web/node_modules via npm ci in web/), /usr/bin/chromium.
 // Screenshots land in tests/artifacts/ (gitignored).
 
 import assert from 'node:assert/strict';
@@ -96,17 +96,16 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
   let api;
 
   async function apiGet(pathAndQuery) {
-    const response = await fetch(`${stack.workerUrl}${pathAndQuery}`, {
-      headers: { Authorization: `Bearer ${stack.apiToken}` },
-    });
-    return { status: response.status, body: await response.json().catch(() => null) };
+    const { status, json } = await stack.api(pathAndQuery);
+    return { status, body: json };
   }
 
   before(async () => {
     mkdirSync(artifactsDir, { recursive: true });
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
     buildDashboard();
-    stack = await startStack({ assetsDir: path.join(webDir, 'dist') });
+    // wrangler.toml's [assets] serves web/dist; market hours are ignored so the cron always ingests.
+    stack = await startStack({ marketHoursMode: 'ignore' });
     // Two ingestion runs so every symbol has history to draw.
     await stack.fireCron();
     await stack.fireCron();
