@@ -168,7 +168,7 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
         const last = (await row.getByTestId('quote-last').textContent()).trim();
         assert.equal(last, formatPrice(quote.last), `${quote.symbol} last price`);
         assert.notEqual(last, '—', `${quote.symbol} has a price`);
-        assert.equal((await row.getByTestId('data-type').textContent()).trim(), quote.data_type);
+        assert.equal((await row.getByTestId('data-type').textContent()).trim(), quote.data_type.replace(/_/g, ' '));
       }
       // With two ingestion runs the price charts have something to draw.
       await page.locator('[data-testid=quote-row] [data-testid=sparkline]').first().waitFor();

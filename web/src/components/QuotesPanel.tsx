@@ -28,7 +28,7 @@ export function QuotesPanel({ placeholder, quotes, history, now }: QuotesPanelPr
       </div>
       {notLive.length > 0 ? (
         <p className="notice" data-testid="data-type-notice">
-          Not live data: {notLive.join(', ')}. Prices may not match the market right now.
+          Not live data: {notLive.map((t) => t.replace(/_/g, ' ')).join(', ')}. Prices may not match the market right now.
         </p>
       ) : null}
       {quotes === null ? (
@@ -65,7 +65,7 @@ export function QuotesPanel({ placeholder, quotes, history, now }: QuotesPanelPr
                   <th scope="row" className="symbol-cell">
                     <span className="symbol">{q.symbol}</span>
                     <Badge tone={dataTypeTone(q.data_type)} testId="data-type">
-                      {q.data_type}
+                      {q.data_type.replace(/_/g, ' ')}
                     </Badge>
                     <span className="muted small quote-time" title={q.timestamp}>
                       {formatTime(q.timestamp, now)}
