@@ -10,9 +10,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod chains;
 pub mod config;
 mod edge;
 pub mod ingest;
+pub mod metrics;
 pub mod proxy;
 pub mod store;
 pub mod views;
