@@ -138,7 +138,8 @@ pub(crate) async fn supervise(inner: Arc<Inner>) {
     let mut shutdown = inner.shutdown.subscribe();
     let mut backoff = Duration::from_millis(250);
     let mut connected_once = false;
-    let mut janitor = tokio::time::interval(Duration::from_secs(5));
+    let sweep = (inner.cfg.quote_ttl / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let mut janitor = tokio::time::interval(sweep);
     loop {
         if *shutdown.borrow() {
             return;

@@ -1,0 +1,156 @@
+//! Quotes, option chains with greeks, daily history and IB market-data
+//! errors through the IB broker against the fake gateway.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod ib_support;
+
+use std::time::Duration;
+
+use broker_bridge::broker::{Broker, BrokerError};
+use broker_bridge::metrics::Metrics;
+use ib_support::*;
+use sas_core::market::{ChainWindow, DataType, OptionRight, Symbol};
+
+fn sym(s: &str) -> Symbol {
+    Symbol::parse(s).unwrap()
+}
+
+#[tokio::test]
+async fn quotes_one_bad_name_does_not_block_the_others() {
+    let gw = gateway().await;
+    let b = broker(&gw, 21).await;
+    let out = b.quotes(&[sym("AAPL"), sym("ZZZZ"), sym("MSFT")]).await;
+    let aapl = out[0].as_ref().unwrap();
+    assert!(aapl.bid > 0.0 && aapl.ask >= aapl.bid && aapl.last > 0.0);
+    assert_eq!(aapl.data_type, DataType::Delayed);
+    assert!(
+        matches!(
+            &out[1],
+            Err(BrokerError::UnknownSymbol {
+                code: Some(200),
+                ..
+            })
+        ),
+        "{:?}",
+        out[1]
+    );
+    assert!(out[2].is_ok());
+    // Lines are reused: a second request opens no new market-data line.
+    let before = gw.controls.market_data_requests();
+    let again = b.quotes(&[sym("AAPL")]).await;
+    assert!(again[0].is_ok());
+    assert_eq!(gw.controls.market_data_requests(), before);
+    assert_eq!(gw.controls.market_data_lines(), 2);
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_streams_expire_and_free_their_lines() {
+    let gw = gateway().await;
+    let mut cfg = ib_config(&gw, 22);
+    cfg.quote_ttl = Duration::from_millis(300);
+    let metrics = Metrics::new();
+    let b = broker_with(cfg, &metrics).await;
+    assert!(b.quotes(&[sym("QQQ")]).await[0].is_ok());
+    assert_eq!(gw.controls.market_data_lines(), 1);
+    tokio::time::timeout(Duration::from_secs(8), async {
+        while gw.controls.market_data_lines() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("idle stream never expired");
+    assert!(metrics.render().contains("bridge_ib_market_data_lines 0"));
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_market_data_permission_is_reported() {
+    let gw = gateway().await;
+    let mut cfg = ib_config(&gw, 23);
+    cfg.market_data_type = DataType::Live;
+    let b = broker_with(cfg, &Metrics::new()).await;
+    gw.controls.deny_market_data("NVDA", 354);
+    let out = b.quotes(&[sym("NVDA")]).await;
+    match &out[0] {
+        Err(BrokerError::NoMarketDataPermission { code, symbol, .. }) => {
+            assert_eq!(*code, Some(354));
+            assert_eq!(symbol.as_deref(), Some("NVDA"));
+        }
+        other => panic!("expected permission error, got {other:?}"),
+    }
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn chain_has_greeks_for_every_contract() {
+    let gw = gateway().await;
+    let b = broker(&gw, 24).await;
+    let window = ChainWindow {
+        min_dte: 0,
+        max_dte: 30,
+        strikes: 6,
+    };
+    let chain = b.option_chain(&sym("SPY"), window).await.unwrap();
+    assert_eq!(chain.data_type, DataType::Delayed);
+    assert!(!chain.expiries.is_empty());
+    for e in &chain.expiries {
+        assert!(e.dte <= 30);
+        assert_eq!(
+            e.contracts.len(),
+            12,
+            "6 strikes x call/put at {}",
+            e.expiry
+        );
+        for c in &e.contracts {
+            let d = c.greeks.delta.expect("delta");
+            match c.right {
+                OptionRight::Call => assert!(d > 0.0 && d < 1.0),
+                OptionRight::Put => assert!(d < 0.0 && d > -1.0),
+            }
+            assert!(c.greeks.iv.unwrap() > 0.0);
+            assert!(c.bid.unwrap() <= c.ask.unwrap());
+        }
+        let strikes: Vec<f64> = e.contracts.iter().map(|c| c.strike).collect();
+        let lo = strikes.first().unwrap();
+        let hi = strikes.last().unwrap();
+        assert!(
+            *lo < chain.spot && *hi > chain.spot,
+            "strikes {lo}..{hi} around {}",
+            chain.spot
+        );
+    }
+    // Every snapshot line was returned.
+    assert_eq!(
+        gw.controls.market_data_lines(),
+        1,
+        "only the SPY quote stream stays"
+    );
+    assert!(gw.controls.max_messages_per_second() <= 50);
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn daily_history_and_pacing_violation() {
+    let gw = gateway().await;
+    let b = broker(&gw, 25).await;
+    let bars = b.daily_history(&sym("IWM"), 30).await.unwrap();
+    assert_eq!(bars.len(), 30);
+    assert!(bars.windows(2).all(|w| w[0].date < w[1].date));
+    gw.controls.pace_next_historical();
+    let err = b.daily_history(&sym("IWM"), 30).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BrokerError::Pacing {
+                code: Some(162),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = b.daily_history(&sym("ZZZZ"), 5).await.unwrap_err();
+    assert!(matches!(err, BrokerError::UnknownSymbol { .. }), "{err:?}");
+    b.shutdown().await;
+}

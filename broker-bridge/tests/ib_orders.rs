@@ -1,0 +1,274 @@
+//! Orders through the IB broker against the fake gateway: combos, fills,
+//! positions, executions, idempotency across bridge and gateway restarts,
+//! rejections.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod ib_support;
+
+use std::time::Duration;
+
+use broker_bridge::broker::{Broker, BrokerError, ConnectionState};
+use broker_bridge::ib::IbBroker;
+use broker_bridge::orders::{
+    Instrument, OrderAction, OrderLeg, OrderRequest, OrderStatus, TimeInForce,
+};
+use fake_ib_gateway::OrderPhase;
+use ib_support::*;
+use sas_core::market::{ChainWindow, OptionRight, Symbol};
+
+fn spy() -> Symbol {
+    Symbol::parse("SPY").unwrap()
+}
+
+/// A put debit spread on SPY priced to fill now: buy the higher strike,
+/// sell the lower, limit above the current net ask.
+async fn marketable_put_spread(b: &IbBroker, key: &str) -> OrderRequest {
+    let chain = b
+        .option_chain(
+            &spy(),
+            ChainWindow {
+                min_dte: 5,
+                max_dte: 40,
+                strikes: 4,
+            },
+        )
+        .await
+        .unwrap();
+    let e = &chain.expiries[0];
+    let puts: Vec<_> = e
+        .contracts
+        .iter()
+        .filter(|c| c.right == OptionRight::Put)
+        .collect();
+    let (lo, hi) = (puts[0], puts[puts.len() - 1]);
+    let debit = hi.ask.unwrap() - lo.bid.unwrap();
+    let limit = ((debit + 0.50) * 100.0).round() / 100.0;
+    let leg = |strike: f64, action| OrderLeg {
+        instrument: Instrument::Option {
+            symbol: spy(),
+            expiry: e.expiry,
+            strike,
+            right: OptionRight::Put,
+        },
+        action,
+        ratio: 1,
+    };
+    OrderRequest {
+        idempotency_key: key.into(),
+        legs: vec![
+            leg(hi.strike, OrderAction::Buy),
+            leg(lo.strike, OrderAction::Sell),
+        ],
+        quantity: 2,
+        limit_price: limit,
+        tif: TimeInForce::Day,
+    }
+}
+
+fn resting_stock_order(key: &str) -> OrderRequest {
+    OrderRequest {
+        idempotency_key: key.into(),
+        legs: vec![OrderLeg {
+            instrument: Instrument::Stock {
+                symbol: Symbol::parse("AAPL").unwrap(),
+            },
+            action: OrderAction::Buy,
+            ratio: 1,
+        }],
+        quantity: 5,
+        limit_price: 1.00,
+        tif: TimeInForce::Gtc,
+    }
+}
+
+async fn wait_status(b: &IbBroker, id: &str, status: OrderStatus) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if b.order(id).await.map(|o| o.status) == Ok(status) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("order {id} never reached {status:?}"));
+}
+
+#[tokio::test]
+async fn combo_fills_and_shows_in_positions_and_executions() {
+    let gw = gateway().await;
+    let b = broker(&gw, 31).await;
+    let req = marketable_put_spread(&b, "combo-1").await;
+    let placed = b.place_order(req.clone()).await.unwrap();
+    assert!(!placed.duplicate);
+    wait_status(&b, &placed.order.id, OrderStatus::Filled).await;
+    let order = b.order(&placed.order.id).await.unwrap();
+    assert_eq!(order.filled_quantity, 2);
+    let fill = order.avg_fill_price.unwrap();
+    assert!(
+        fill <= req.limit_price,
+        "filled at {fill}, above the limit {}",
+        req.limit_price
+    );
+
+    let views = gw.controls.orders();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].sec_type, "BAG");
+    assert_eq!(views[0].order_ref, "combo-1");
+
+    let positions = b.positions().await.unwrap();
+    assert_eq!(positions.len(), 2, "{positions:?}");
+    for leg in &req.legs {
+        let p = positions
+            .iter()
+            .find(|p| p.instrument == leg.instrument)
+            .expect("leg held");
+        let expected = if leg.action == OrderAction::Buy {
+            2.0
+        } else {
+            -2.0
+        };
+        assert_eq!(p.quantity, expected);
+        assert!(
+            p.avg_cost > 0.0 && p.avg_cost < 100.0,
+            "per-contract price, not x100: {}",
+            p.avg_cost
+        );
+        assert!(p.market_value.is_some());
+    }
+
+    let execs = b.executions().await.unwrap();
+    let ours: Vec<_> = execs
+        .iter()
+        .filter(|e| e.order_id == placed.order.id)
+        .collect();
+    assert_eq!(ours.len(), 2, "one execution per leg: {execs:?}");
+    for e in ours {
+        assert_eq!(e.quantity, 2);
+        assert_eq!(e.commission, Some(1.3));
+    }
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn same_key_twice_gives_one_order_also_across_a_bridge_restart() {
+    let gw = gateway().await;
+    let b = broker(&gw, 32).await;
+    let req = resting_stock_order("idem-1");
+    let first = b.place_order(req.clone()).await.unwrap();
+    assert!(!first.duplicate);
+    assert_eq!(first.order.status, OrderStatus::Submitted);
+    let second = b.place_order(req.clone()).await.unwrap();
+    assert!(second.duplicate);
+    assert_eq!(second.order.id, first.order.id);
+    let mut changed = req.clone();
+    changed.limit_price = 2.0;
+    let conflict = b.place_order(changed).await.unwrap_err();
+    assert!(
+        matches!(conflict, BrokerError::IdempotencyConflict { .. }),
+        "{conflict:?}"
+    );
+    assert_eq!(gw.controls.place_order_requests(), 1);
+
+    // Bridge restart: a new broker with an empty book and the same client id.
+    b.shutdown().await;
+    drop(b);
+    let b2 = broker(&gw, 32).await;
+    let again = b2.place_order(req.clone()).await.unwrap();
+    assert!(again.duplicate, "found at IB by orderRef");
+    assert_eq!(again.order.id, first.order.id);
+    assert_eq!(again.order.legs, req.legs);
+    assert_eq!(gw.controls.place_order_requests(), 1);
+    assert_eq!(gw.controls.orders().len(), 1);
+
+    // A filled combo is found among completed orders after a restart too.
+    let combo = marketable_put_spread(&b2, "idem-combo").await;
+    let placed = b2.place_order(combo.clone()).await.unwrap();
+    wait_status(&b2, &placed.order.id, OrderStatus::Filled).await;
+    b2.shutdown().await;
+    drop(b2);
+    let b3 = broker(&gw, 32).await;
+    let again = b3.place_order(combo.clone()).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.order.status, OrderStatus::Filled);
+    assert_eq!(again.order.legs, combo.legs);
+    assert_eq!(gw.controls.place_order_requests(), 2);
+    b3.shutdown().await;
+}
+
+#[tokio::test]
+async fn gateway_restart_mid_session_duplicates_nothing() {
+    let gw = gateway().await;
+    let b = broker(&gw, 33).await;
+    let req = resting_stock_order("restart-1");
+    let placed = b.place_order(req.clone()).await.unwrap();
+    gw.controls.restart(Duration::from_secs(1));
+    wait_state(&b, ConnectionState::Disconnected, Duration::from_secs(3)).await;
+    wait_state(&b, ConnectionState::Connected, Duration::from_secs(11)).await;
+    // The client retries with the same key after the outage.
+    let retry = b.place_order(req).await.unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.order.id, placed.order.id);
+    let open = b.open_orders().await.unwrap();
+    assert_eq!(
+        open.iter()
+            .filter(|o| o.idempotency_key == "restart-1")
+            .count(),
+        1
+    );
+    assert_eq!(gw.controls.orders().len(), 1);
+    assert_eq!(gw.controls.place_order_requests(), 1);
+
+    let cancelled = b.cancel_order(&placed.order.id).await.unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    assert_eq!(gw.controls.orders()[0].status, OrderPhase::Cancelled);
+    let err = b.cancel_order(&placed.order.id).await.unwrap_err();
+    assert!(matches!(err, BrokerError::NotCancellable { .. }), "{err:?}");
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn rejected_order_reports_ib_code_and_is_not_retried() {
+    let gw = gateway().await;
+    let b = broker(&gw, 34).await;
+    gw.controls.reject_next_order(
+        201,
+        "Order rejected - reason:The account has insufficient buying power",
+    );
+    let req = resting_stock_order("reject-1");
+    let err = b.place_order(req.clone()).await.unwrap_err();
+    match &err {
+        BrokerError::Rejected { code, message } => {
+            assert_eq!(*code, Some(201));
+            assert!(message.contains("insufficient"));
+        }
+        other => panic!("expected rejection, got {other:?}"),
+    }
+    let again = b.place_order(req).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.order.status, OrderStatus::Rejected);
+    assert_eq!(gw.controls.place_order_requests(), 1);
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn orders_refused_in_the_daily_reset_window() {
+    let gw = gateway().await;
+    let mut cfg = ib_config(&gw, 35);
+    let now = chrono::Utc::now().time();
+    let start = now - chrono::TimeDelta::minutes(5);
+    let end = now + chrono::TimeDelta::minutes(5);
+    cfg.reset_window_utc = Some((start, end));
+    let b = broker_with(cfg, &broker_bridge::metrics::Metrics::new()).await;
+    let err = b
+        .place_order(resting_stock_order("window-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BrokerError::OrderWindowClosed { .. }),
+        "{err:?}"
+    );
+    assert_eq!(gw.controls.place_order_requests(), 0);
+    b.shutdown().await;
+}
