@@ -500,6 +500,10 @@ impl Session {
         let n = self.recent.len() as u64;
         stats.max_rate_per_sec.fetch_max(n, Ordering::Relaxed);
         if self.shared.config.enforce_pacing && self.recent.len() > MAX_MSGS_PER_SEC {
+            warn!(
+                client_id = self.client_id,
+                "client exceeded 50 messages/s: error 100, closing its socket"
+            );
             self.error(
                 -1,
                 100,
