@@ -1,6 +1,8 @@
 //! End-to-end generation on synthetic chains: strategy construction, limits,
 //! idempotency, events, exits, rationale text and re-pricing.
 
+#![allow(clippy::unwrap_used)] // test crate: helpers outside #[test] fns unwrap fixtures
+
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use sas_core::market::{OptionChain, OptionRight, Symbol};
 use sas_core::strategy::build::BuildFailure;

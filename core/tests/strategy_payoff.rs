@@ -3,6 +3,8 @@
 //! payoff itself agrees with an independent intrinsic-value sum; PoP and EV
 //! agree with numerical integration over the lognormal.
 
+#![allow(clippy::unwrap_used, clippy::too_many_arguments)] // test crate helpers
+
 use chrono::{Days, NaiveDate};
 use proptest::prelude::*;
 use sas_core::analytics::bsm::{self, BsmInput};

@@ -1,5 +1,7 @@
 //! Regime selection thresholds and the rationale text.
 
+#![allow(clippy::unwrap_used)] // test crate: helpers outside #[test] fns unwrap fixtures
+
 use sas_core::strategy::regime::{FactorEffect, RegimeFactor, SelectionRule};
 use sas_core::strategy::{
     select_regime, Direction, PremiumStance, RegimeInputs, StrategyConfig, StrategyKind,

@@ -299,6 +299,29 @@ pub fn analyze(
     };
     let greeks = position_greeks(legs, ctx, multiplier);
     let payoff_curve = payoff_curve(&model, &strikes, &breakevens, &dist, curve_points);
+    let all_finite = [
+        net_mid,
+        net_natural,
+        max_loss_natural,
+        expected_value,
+        probability_of_profit,
+        greeks.delta,
+        greeks.gamma,
+        greeks.theta_per_day,
+        greeks.vega_per_point,
+    ]
+    .iter()
+    .chain(max_profit.iter())
+    .chain(breakevens.iter())
+    .all(|v| v.is_finite())
+        && payoff_curve
+            .iter()
+            .all(|p| p.pnl.is_finite() && p.underlying.is_finite());
+    if !all_finite {
+        return Err(AnalysisError::InvalidInput(
+            "numbers overflow (spot or prices out of range)".to_string(),
+        ));
+    }
     Ok(TradeMetrics {
         net_price_mid: net_mid,
         net_price_natural: net_natural,
