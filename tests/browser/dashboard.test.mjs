@@ -1,7 +1,7 @@
 // Real-browser test of the dashboard against the real local stack
 // (bridge + `wrangler dev` with local D1 serving web/dist).
 //
-// Run: /work/main/node_modules/.bin/node --test tests/browser/
+// Run: node_modules/.bin/node --test tests/browser/dashboard.test.mjs
 // Needs: scripts/build (Worker + bridge; web/node_modules via npm ci in web/), /usr/bin/chromium.
 // Screenshots land in tests/artifacts/ (gitignored).
 
@@ -211,6 +211,7 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
       const refreshed = page.waitForResponse((r) => r.url().endsWith('/market/latest') && r.status() === 200);
       await page.getByTestId('refresh-button').click();
       await refreshed;
+      await page.waitForFunction(() => document.querySelector('[data-testid=refresh-button]')?.getAttribute('aria-busy') === 'false');
 
       await page.screenshot({ path: path.join(artifactsDir, 'dashboard-desktop.png'), fullPage: true });
       assert.deepEqual(consoleErrors, []);
@@ -230,7 +231,7 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
       assert.equal(await page.getByTestId('health-overall').textContent(), api.health.status);
       await page.screenshot({ path: path.join(artifactsDir, 'dashboard-token-form.png'), fullPage: true });
 
-      await page.getByLabel('API token').fill(stack.apiToken);
+      await page.getByLabel('API token', { exact: true }).fill(stack.apiToken);
       await page.getByTestId('token-submit').click();
       await page.locator('[data-testid=quote-row]').first().waitFor();
       assert.equal(await form.count(), 0, 'form goes away once the token works');
@@ -250,6 +251,10 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
         assert.ok(overflow.scrollWidth <= PHONE.width, `page is ${overflow.scrollWidth}px wide`);
         assert.deepEqual(overflow.offenders, [], 'elements overflowing the phone viewport');
         await page.screenshot({ path: path.join(artifactsDir, `dashboard-phone-${colorScheme}.png`), fullPage: true });
+        await page.screenshot({ path: path.join(artifactsDir, `dashboard-phone-${colorScheme}-top.png`) });
+        await page.locator('[data-testid=opportunity]').first().screenshot({
+          path: path.join(artifactsDir, `dashboard-phone-${colorScheme}-opportunity.png`),
+        });
       } finally {
         await context.close();
       }

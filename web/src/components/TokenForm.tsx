@@ -26,6 +26,7 @@ export function TokenForm({ hadToken, onSubmit }: TokenFormProps) {
           id={inputId}
           type="password"
           autoComplete="off"
+          autoFocus
           spellCheck={false}
           value={value}
           onChange={(e) => setValue(e.target.value)}
