@@ -166,6 +166,38 @@ proptest! {
         if !c.is_nan() { prop_assert!((0.0..=1.0).contains(&c)); }
     }
 
+    /// Anywhere in the validated domain, down to its corners (spot and strike
+    /// 1e-100..1e100, T and σ down to 1e-300, rates ±100 %): price and all
+    /// greeks are finite, and an IV found is positive and finite.
+    #[test]
+    fn whole_domain_is_finite(
+        spot_exp in -100.0..100.0f64, strike_exp in -100.0..100.0f64,
+        t_exp in -300.0..2.0f64, vol_exp in -300.0..2.0f64,
+        rate in -1.0..1.0f64, div_yield in -1.0..1.0f64, right in right(),
+    ) {
+        let b = BsmInput {
+            spot: 10f64.powf(spot_exp),
+            strike: 10f64.powf(strike_exp),
+            t_years: 10f64.powf(t_exp).min(100.0),
+            rate,
+            div_yield,
+            vol: 10f64.powf(vol_exp).min(100.0),
+            right,
+        };
+        prop_assert!(b.validate().is_ok());
+        let (p, g) = price_and_greeks(&b);
+        for v in [p, g.delta, g.gamma, g.theta_per_day, g.vega_per_point, g.rho_per_point] {
+            prop_assert!(v.is_finite(), "{b:?} -> {p} {g:?}");
+        }
+        if let Ok(ig) = implied_vol_and_greeks(&IvInput {
+            price: p, spot: b.spot, strike: b.strike, t_years: b.t_years,
+            rate, div_yield, right,
+        }) {
+            prop_assert!(ig.iv.is_finite() && ig.iv > 0.0);
+            prop_assert!(ig.greeks.gamma.is_finite() && ig.greeks.theta_per_day.is_finite());
+        }
+    }
+
     /// Arbitrary but in-domain inputs (tiny/huge T and σ, far strikes): the
     /// price stays within its no-arbitrage bounds.
     #[test]

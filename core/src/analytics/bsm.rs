@@ -11,7 +11,7 @@
 //!   (0.01) rise in volatility and in the rate respectively.
 //!
 //! Degenerate but valid inputs (`t_years == 0` or `vol == 0`, i.e. zero total
-//! variance) give the deterministic limit: the discounted intrinsic value of
+//! variance, or σ√T at most [`MIN_TOTAL_VOL`]) give the deterministic limit: the discounted intrinsic value of
 //! the forward, delta 0 or ±e^(-qT), gamma 0 and vega 0. Inputs outside the
 //! domain of [`BsmInput::validate`] (non-finite numbers, `spot <= 0`,
 //! `vol < 0`, `t_years < 0`, or values so extreme that the forward would
@@ -26,6 +26,10 @@ use crate::market::OptionRight;
 /// Calendar days per year used for `t_years` and for theta per day.
 pub const DAYS_PER_YEAR: f64 = 365.0;
 
+/// Total volatility σ√T at or below which the option is valued as with zero
+/// variance (discounted forward intrinsic, gamma = vega = 0): below it the
+/// time value is under 1e-12 of the underlying and gamma would overflow.
+pub const MIN_TOTAL_VOL: f64 = 1e-12;
 /// Smallest spot or strike accepted.
 pub const MIN_PRICE: f64 = 1e-100;
 /// Largest spot or strike accepted.
@@ -52,6 +56,27 @@ pub fn norm_cdf(x: f64) -> f64 {
         return f64::NAN;
     }
     <DefaultSpecialFn as SpecialFn>::norm_cdf(x)
+}
+
+/// Φ(x) given `gauss = e^(-x²/2)`, which the caller already has (it is
+/// √(2π)·φ(x)). Beyond |x| > 0.66 this uses the scaled complementary error
+/// function, `Φ(-|x|) = erfcx(|x|/√2)·e^(-x²/2)/2`, instead of `erfc`, which
+/// would evaluate two more exponentials internally; near zero it is the
+/// plain (exponential-free) erfc series. Relative error stays within a few
+/// ×1e-15 in the tails (from rounding of the exponent x²/2).
+#[inline]
+fn norm_cdf_from_gauss(x: f64, gauss: f64) -> f64 {
+    const ERFC_SERIES_LIMIT: f64 = 0.46875;
+    let y = x.abs() * std::f64::consts::FRAC_1_SQRT_2;
+    if y <= ERFC_SERIES_LIMIT || y.is_nan() {
+        return norm_cdf(x);
+    }
+    let tail = 0.5 * <DefaultSpecialFn as SpecialFn>::erfcx(y) * gauss;
+    if x < 0.0 {
+        tail
+    } else {
+        1.0 - tail
+    }
 }
 
 /// Standard normal probability density function φ(x).
@@ -155,6 +180,26 @@ pub struct Greeks {
     pub rho_per_point: f64,
 }
 
+/// The two exponentials every valuation needs; the IV inversion computes them
+/// too and hands them on, so "IV + greeks" evaluates each once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ForwardFactors {
+    /// e^(-rT)
+    pub rate_df: f64,
+    /// e^((r-q)T), so that F = S·growth
+    pub growth: f64,
+}
+
+impl ForwardFactors {
+    #[inline]
+    pub(crate) fn new(rate: f64, div_yield: f64, t_years: f64) -> Self {
+        Self {
+            rate_df: (-rate * t_years).exp(),
+            growth: ((rate - div_yield) * t_years).exp(),
+        }
+    }
+}
+
 /// Shared intermediates of one valuation: computed once, used by the price and
 /// all five greeks.
 struct Intermediates {
@@ -194,34 +239,37 @@ struct Intermediates {
 /// are formed exactly as the IV inversion forms them, so price → IV round
 /// trips see the same rounding.
 #[inline]
-fn intermediates(i: &BsmInput) -> Intermediates {
+fn intermediates(i: &BsmInput, f: &ForwardFactors) -> Intermediates {
     let sign = match i.right {
         OptionRight::Call => 1.0,
         OptionRight::Put => -1.0,
     };
     let sqrt_t = i.t_years.sqrt();
     let total_vol = i.vol * sqrt_t;
-    let rate_df = (-i.rate * i.t_years).exp();
-    let forward = i.spot * ((i.rate - i.div_yield) * i.t_years).exp();
-    let div_df = (-i.div_yield * i.t_years).exp();
+    let rate_df = f.rate_df;
+    let forward = i.spot * f.growth;
+    // e^(-qT) = e^(-rT)·e^((r-q)T): one exponential fewer.
+    let div_df = rate_df * f.growth;
     let spot_disc = i.spot * div_df;
     let strike_disc = i.strike * rate_df;
     let intrinsic = sign * (forward - i.strike);
-    let (cdf_d1, cdf_d2, pdf_d1, black) = if total_vol > 0.0 {
+    let (cdf_d1, cdf_d2, pdf_d1, black) = if total_vol > MIN_TOTAL_VOL {
         // ln(F/K) = ln(S/K) + (r - q)T
         let log_moneyness = (i.spot / i.strike).ln() + (i.rate - i.div_yield) * i.t_years;
         let d1 = log_moneyness / total_vol + 0.5 * total_vol;
         let d2 = d1 - total_vol;
-        let pdf_d1 = norm_pdf(d1);
+        let gauss1 = (-0.5 * d1 * d1).exp();
+        let gauss2 = (-0.5 * d2 * d2).exp();
+        let pdf_d1 = FRAC_1_SQRT_2PI * gauss1;
         if sign * log_moneyness > 0.0 {
             // In the money: the counterpart (side -ω) is out of the money.
-            let n1 = norm_cdf(-sign * d1);
-            let n2 = norm_cdf(-sign * d2);
+            let n1 = norm_cdf_from_gauss(-sign * d1, gauss1);
+            let n2 = norm_cdf_from_gauss(-sign * d2, gauss2);
             let time_value = (-sign * (forward * n1 - i.strike * n2)).max(0.0);
             (1.0 - n1, 1.0 - n2, pdf_d1, intrinsic.max(0.0) + time_value)
         } else {
-            let n1 = norm_cdf(sign * d1);
-            let n2 = norm_cdf(sign * d2);
+            let n1 = norm_cdf_from_gauss(sign * d1, gauss1);
+            let n2 = norm_cdf_from_gauss(sign * d2, gauss2);
             let value = (sign * (forward * n1 - i.strike * n2)).max(0.0);
             (n1, n2, pdf_d1, value)
         }
@@ -265,7 +313,8 @@ pub fn price(input: &BsmInput) -> f64 {
     if input.validate().is_err() {
         return f64::NAN;
     }
-    price_from(&intermediates(input))
+    let f = ForwardFactors::new(input.rate, input.div_yield, input.t_years);
+    price_from(&intermediates(input, &f))
 }
 
 /// Present value and the five greeks, all computed from one shared set of
@@ -286,10 +335,18 @@ pub fn price_and_greeks(input: &BsmInput) -> (f64, Greeks) {
             },
         );
     }
-    let m = intermediates(input);
+    let f = ForwardFactors::new(input.rate, input.div_yield, input.t_years);
+    price_and_greeks_prepared(input, &f)
+}
+
+/// [`price_and_greeks`] without validation, with the exponentials already
+/// computed. The caller guarantees `input` passes [`BsmInput::validate`].
+#[inline]
+pub(crate) fn price_and_greeks_prepared(input: &BsmInput, f: &ForwardFactors) -> (f64, Greeks) {
+    let m = intermediates(input, f);
     let price = price_from(&m);
     let delta = m.sign * m.div_df * m.cdf_d1;
-    let (gamma, vega) = if m.total_vol > 0.0 {
+    let (gamma, vega) = if m.total_vol > MIN_TOTAL_VOL {
         (
             m.div_df * m.pdf_d1 / (input.spot * m.total_vol),
             m.spot_disc * m.pdf_d1 * m.sqrt_t,

@@ -10,7 +10,7 @@
 use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 use serde::{Deserialize, Serialize};
 
-use crate::analytics::bsm::{price_and_greeks, BsmInput, Greeks, MAX_VOL};
+use crate::analytics::bsm::{price_and_greeks_prepared, BsmInput, ForwardFactors, Greeks, MAX_VOL};
 use crate::market::OptionRight;
 
 /// Inputs of an implied-volatility inversion.
@@ -99,6 +99,12 @@ impl std::fmt::Display for IvFailure {
 /// then the solver. A positive finite σ is returned only when the solver
 /// converged; every other outcome is a typed [`IvFailure`].
 pub fn implied_vol(input: &IvInput) -> Result<f64, IvFailure> {
+    implied_vol_prepared(input).map(|(iv, _)| iv)
+}
+
+/// [`implied_vol`], also returning the exponentials it computed.
+#[inline]
+fn implied_vol_prepared(input: &IvInput) -> Result<(f64, ForwardFactors), IvFailure> {
     let IvInput {
         price,
         spot,
@@ -132,8 +138,9 @@ pub fn implied_vol(input: &IvInput) -> Result<f64, IvFailure> {
     if domain.validate().is_err() {
         return Err(IvFailure::OutOfDomain);
     }
-    let forward = spot * ((rate - div_yield) * t_years).exp();
-    let undiscounted = price * (rate * t_years).exp();
+    let factors = ForwardFactors::new(rate, div_yield, t_years);
+    let forward = spot * factors.growth;
+    let undiscounted = price / factors.rate_df;
     if !(forward.is_finite() && forward > 0.0 && undiscounted.is_finite()) {
         return Err(IvFailure::NonFinite);
     }
@@ -165,7 +172,7 @@ pub fn implied_vol(input: &IvInput) -> Result<f64, IvFailure> {
     };
     match solver.calculate::<DefaultSpecialFn>() {
         Some(v) if v.is_finite() && v > MAX_VOL => Err(IvFailure::OutOfDomain),
-        Some(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Some(v) if v.is_finite() && v > 0.0 => Ok((v, factors)),
         Some(0.0) => Err(IvFailure::ZeroTimeValue),
         Some(v) if v.is_infinite() => Err(IvFailure::AboveUpperBound),
         _ => Err(IvFailure::NoSolution),
@@ -179,25 +186,31 @@ pub struct IvGreeks {
     pub greeks: Greeks,
 }
 
-/// [`implied_vol`] followed by [`price_and_greeks`] at the implied volatility.
+/// [`implied_vol`] followed by the greeks at the implied volatility (as
+/// [`crate::analytics::bsm::price_and_greeks`] computes them, reusing the
+/// inversion's forward and discount factor).
 pub fn implied_vol_and_greeks(input: &IvInput) -> Result<IvGreeks, IvFailure> {
-    let iv = implied_vol(input)?;
-    let (_, greeks) = price_and_greeks(&BsmInput {
-        spot: input.spot,
-        strike: input.strike,
-        t_years: input.t_years,
-        rate: input.rate,
-        div_yield: input.div_yield,
-        vol: iv,
-        right: input.right,
-    });
+    let (iv, factors) = implied_vol_prepared(input)?;
+    // The inversion checked the BsmInput domain, and iv <= MAX_VOL.
+    let (_, greeks) = price_and_greeks_prepared(
+        &BsmInput {
+            spot: input.spot,
+            strike: input.strike,
+            t_years: input.t_years,
+            rate: input.rate,
+            div_yield: input.div_yield,
+            vol: iv,
+            right: input.right,
+        },
+        &factors,
+    );
     Ok(IvGreeks { iv, greeks })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analytics::bsm::price;
+    use crate::analytics::bsm::{price, price_and_greeks};
 
     fn bsm(vol: f64, right: OptionRight) -> BsmInput {
         BsmInput {
