@@ -39,6 +39,10 @@ pub struct Config {
     pub bridge_timeout_ms: u32,
     /// Days of market data kept in D1.
     pub retention_days: u32,
+    /// Proposal limits, trading mode and Cloudflare Access (see [`crate::approval`]).
+    pub approval: crate::approval::ApprovalConfig,
+    /// Option-chain step and score weights (see [`crate::chains`]).
+    pub chains: crate::chains::ChainConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -51,6 +55,8 @@ impl std::fmt::Debug for Config {
             .field("market_hours_mode", &self.market_hours_mode)
             .field("bridge_timeout_ms", &self.bridge_timeout_ms)
             .field("retention_days", &self.retention_days)
+            .field("approval", &self.approval)
+            .field("chains", &self.chains)
             .finish()
     }
 }
@@ -124,6 +130,8 @@ impl Config {
             1..=365,
             &mut errors,
         );
+        let approval = crate::approval::ApprovalConfig::from_lookup(&get, &mut errors);
+        let chains = crate::chains::ChainConfig::from_lookup(&get, &mut errors);
         if errors.is_empty() {
             Ok(Self {
                 bridge_url,
@@ -133,6 +141,8 @@ impl Config {
                 market_hours_mode,
                 bridge_timeout_ms,
                 retention_days,
+                approval,
+                chains,
             })
         } else {
             Err(ConfigErrors(errors))

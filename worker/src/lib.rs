@@ -8,13 +8,17 @@
 //! Pure, natively tested modules: [`config`], [`auth`], [`api`], [`ingest`],
 //! [`store`], [`views`], [`proxy`]. The runtime adapter is `edge`.
 
+pub mod access;
 pub mod api;
+pub mod approval;
+pub mod audit;
 pub mod auth;
 pub mod chains;
 pub mod config;
 mod edge;
 pub mod ingest;
 pub mod metrics;
+pub mod proposals;
 pub mod proxy;
 pub mod store;
 pub mod views;

@@ -1,0 +1,945 @@
+//! Trade proposals on the Worker side (pure): the stored record of a core
+//! [`Proposal`], the generation inputs built from D1 rows and bridge data, the
+//! mapping from analytics to regime inputs, proposal expiry, the SQL and the
+//! JSON views of `GET /proposals`.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sas_core::analytics::chain::ChainAnalytics;
+use sas_core::calendar::{utc_to_eastern, MarketCalendar};
+use sas_core::market::Symbol;
+use sas_core::strategy::{ExistingTrade, Proposal, RegimeInputs, StrategyConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::iso_ms;
+
+/// Most proposals `GET /proposals` returns.
+pub const MAX_PROPOSALS_LIMIT: u32 = 200;
+/// Default `limit` of `GET /proposals`.
+pub const DEFAULT_PROPOSALS_LIMIT: u32 = 50;
+/// Underlyings considered per generation run (best ranked first).
+pub const MAX_CANDIDATES_PER_RUN: usize = 8;
+/// Metrics rows older than this are not used for regime inputs, minutes.
+pub const MAX_METRICS_AGE_MINUTES: i64 = 45;
+/// Trend score (-1..=1) per percent-per-day of the 20-day log-price slope:
+/// 0.25 %/day (about 5 % over 20 sessions) is a full-strength trend.
+pub const TREND_PCT_PER_DAY_AT_FULL: f64 = 0.25;
+/// Approved trades count as open (for limits and heat) this many days after
+/// their trade date unless the front leg expired earlier.
+pub const OPEN_TRADE_LOOKBACK_DAYS: i64 = 60;
+
+/// Proposal states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Awaiting a decision (the only state that can change).
+    Pending,
+    /// Approved by the trader (final).
+    Approved,
+    /// Rejected by the trader (final).
+    Rejected,
+    /// Not decided before its expiry (final).
+    Expired,
+}
+
+impl ProposalStatus {
+    /// Every state.
+    pub const ALL: [ProposalStatus; 4] = [
+        ProposalStatus::Pending,
+        ProposalStatus::Approved,
+        ProposalStatus::Rejected,
+        ProposalStatus::Expired,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposalStatus::Pending => "pending",
+            ProposalStatus::Approved => "approved",
+            ProposalStatus::Rejected => "rejected",
+            ProposalStatus::Expired => "expired",
+        }
+    }
+
+    /// Parses a stored or query-string name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether `self → to` is an allowed transition. Only `pending` moves,
+    /// and only to one of the three final states.
+    pub fn can_become(self, to: ProposalStatus) -> bool {
+        self == ProposalStatus::Pending && to != ProposalStatus::Pending
+    }
+}
+
+/// Proposal limits of the Worker (validated configuration), applied on top of
+/// core's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProposalLimits {
+    /// At most this many proposals per trading day.
+    pub max_per_day: u32,
+    /// At most this many open or pending trades per symbol.
+    pub max_open_per_symbol: u32,
+    /// Shorter proposal lifetime than the end of the trading day, seconds.
+    pub ttl_seconds: Option<u32>,
+}
+
+impl Default for ProposalLimits {
+    fn default() -> Self {
+        Self {
+            max_per_day: 5,
+            max_open_per_symbol: 1,
+            ttl_seconds: None,
+        }
+    }
+}
+
+/// Core's strategy configuration with the Worker's limits applied.
+pub fn strategy_config(limits: &ProposalLimits) -> StrategyConfig {
+    StrategyConfig {
+        max_proposals_per_day: limits.max_per_day,
+        max_open_per_symbol: limits.max_open_per_symbol,
+        ..StrategyConfig::default()
+    }
+}
+
+/// The New York trading date of an instant.
+pub fn trade_date(now: DateTime<Utc>) -> NaiveDate {
+    utc_to_eastern(now).date()
+}
+
+/// When a proposal made at `now` expires: the close of today's session when
+/// it is still ahead, else the close of the next session; never later than
+/// `now + ttl` when a TTL is configured.
+pub fn proposal_expiry(now: DateTime<Utc>, ttl_seconds: Option<u32>) -> DateTime<Utc> {
+    let today = MarketCalendar::session(trade_date(now)).filter(|s| s.close_utc > now);
+    let close = match today {
+        Some(s) => s.close_utc,
+        None => {
+            let next_open = MarketCalendar::next_open(now);
+            MarketCalendar::session(trade_date(next_open))
+                .map_or(next_open + Duration::hours(7), |s| s.close_utc)
+        }
+    };
+    match ttl_seconds {
+        Some(ttl) => close.min(now + Duration::seconds(i64::from(ttl))),
+        None => close,
+    }
+}
+
+/// The analytics fields regime selection reads, as stored by the chain step
+/// in `underlying_metrics_intraday.metrics_json` (decimal vols) or taken
+/// from a freshly computed [`ChainAnalytics`].
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct VolSnapshot {
+    pub atm_iv_30d: Option<f64>,
+    pub iv_rank: Option<f64>,
+    pub rv_20d: Option<f64>,
+    pub iv_rv_spread: Option<f64>,
+    pub skew_25d_30d: Option<f64>,
+    pub term_slope_per_30d: Option<f64>,
+    /// Percent per day, from the momentum block.
+    pub trend_20d_pct_per_day: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct StoredMetrics {
+    atm_iv_30d: Option<f64>,
+    iv_rank: Option<StoredIvRank>,
+    rv_20d: Option<f64>,
+    iv_rv_spread: Option<f64>,
+    skew_25d_30d: Option<f64>,
+    term_slope_per_30d: Option<f64>,
+    momentum: Option<StoredMomentum>,
+}
+
+#[derive(Deserialize)]
+struct StoredIvRank {
+    iv_rank: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct StoredMomentum {
+    trend_20d_pct_per_day: Option<f64>,
+}
+
+impl VolSnapshot {
+    /// From the stored metrics JSON; `None` when it cannot be read.
+    pub fn from_metrics_json(json: &str) -> Option<Self> {
+        let m: StoredMetrics = serde_json::from_str(json).ok()?;
+        Some(Self {
+            atm_iv_30d: m.atm_iv_30d,
+            iv_rank: m.iv_rank.and_then(|r| r.iv_rank),
+            rv_20d: m.rv_20d,
+            iv_rv_spread: m.iv_rv_spread,
+            skew_25d_30d: m.skew_25d_30d,
+            term_slope_per_30d: m.term_slope_per_30d,
+            trend_20d_pct_per_day: m.momentum.and_then(|x| x.trend_20d_pct_per_day),
+        })
+    }
+
+    /// From analytics computed in this run.
+    pub fn from_analytics(a: &ChainAnalytics) -> Self {
+        Self {
+            atm_iv_30d: a.atm_iv_30d,
+            iv_rank: a.iv_rank.and_then(|r| r.iv_rank),
+            rv_20d: a.rv_20d,
+            iv_rv_spread: a.iv_rv_spread,
+            skew_25d_30d: a.skew_25d_30d,
+            term_slope_per_30d: a.term_slope_per_30d,
+            trend_20d_pct_per_day: a.momentum.trend_20d_pct_per_day,
+        }
+    }
+
+    /// Regime inputs in core's units: vol spreads in vol points (×100), the
+    /// trend as a score in -1..=1 (see [`TREND_PCT_PER_DAY_AT_FULL`]).
+    pub fn regime_inputs(&self) -> RegimeInputs {
+        let points = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| x * 100.0);
+        RegimeInputs {
+            iv_rank: self.iv_rank.filter(|x| x.is_finite()),
+            iv_rv_spread: points(self.iv_rv_spread),
+            skew_25d: points(self.skew_25d_30d),
+            term_slope: points(self.term_slope_per_30d),
+            trend: self
+                .trend_20d_pct_per_day
+                .filter(|x| x.is_finite())
+                .map(|t| (t / TREND_PCT_PER_DAY_AT_FULL).clamp(-1.0, 1.0)),
+            atm_iv: self.atm_iv_30d,
+            realized_vol: self.rv_20d,
+        }
+    }
+}
+
+/// A stored proposal as bound to [`INSERT_PROPOSAL`] (one JSON object: the
+/// statement takes a single parameter whatever the column count).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProposalRecord {
+    pub idempotency_key: String,
+    pub symbol: String,
+    pub strategy: String,
+    pub trade_date: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub rank: u32,
+    pub legs: String,
+    pub quote_snapshot: String,
+    pub analytics_snapshot: String,
+    pub score_breakdown: Option<String>,
+    pub score: Option<f64>,
+    pub entry_mid: f64,
+    pub entry_natural: f64,
+    pub max_profit: Option<f64>,
+    pub max_loss: f64,
+    pub breakevens: String,
+    pub probability_of_profit: f64,
+    pub expected_value: f64,
+    pub greeks: String,
+    pub exit_plan: String,
+    pub rationale: String,
+    pub contracts: u32,
+    pub total_max_loss: f64,
+    pub limit_price: f64,
+    pub slippage_band: f64,
+    pub proposal_json: String,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+impl ProposalRecord {
+    /// The record of a core proposal, or why it cannot be stored (a number
+    /// that D1 cannot hold: such a proposal is dropped, never half-stored).
+    pub fn from_proposal(p: &Proposal) -> Result<Self, String> {
+        let m = &p.metrics;
+        let required = [
+            ("entry_mid", m.net_price_mid),
+            ("entry_natural", m.net_price_natural),
+            ("max_loss", m.max_loss),
+            ("probability_of_profit", m.probability_of_profit),
+            ("expected_value", m.expected_value),
+            ("total_max_loss", p.sizing.total_max_loss),
+            ("limit_price", p.limit_price),
+            ("slippage_band", p.slippage_band),
+        ];
+        if let Some((name, _)) = required.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("{name} is not a finite number"));
+        }
+        if p.sizing.contracts == 0 {
+            return Err("zero contracts".to_owned());
+        }
+        let quote_snapshot = serde_json::json!({
+            "chain_as_of": p.chain_as_of,
+            "data_type": p.data_type,
+            "spot": p.pricing.spot,
+            "legs": p.legs.iter().map(|l| serde_json::json!({
+                "right": l.right, "strike": l.strike, "expiry": l.expiry,
+                "action": l.action, "quote": l.quote,
+            })).collect::<Vec<_>>(),
+        });
+        let analytics_snapshot = serde_json::json!({
+            "regime_inputs": p.regime_inputs,
+            "regime": p.regime,
+            "pricing": p.pricing,
+        });
+        Ok(Self {
+            idempotency_key: p.idempotency_key.clone(),
+            symbol: p.symbol.as_str().to_owned(),
+            strategy: p.strategy.as_str().to_owned(),
+            trade_date: p.trade_date.to_string(),
+            created_at: p.created_at.timestamp_millis(),
+            expires_at: p.expires_at.timestamp_millis(),
+            rank: p.rank,
+            legs: json(&p.legs),
+            quote_snapshot: quote_snapshot.to_string(),
+            analytics_snapshot: analytics_snapshot.to_string(),
+            score_breakdown: p.score.as_ref().map(json),
+            score: p.score.as_ref().and_then(|s| finite(s.score)),
+            entry_mid: m.net_price_mid,
+            entry_natural: m.net_price_natural,
+            max_profit: m.max_profit.and_then(finite),
+            max_loss: m.max_loss,
+            breakevens: json(&m.breakevens),
+            probability_of_profit: m.probability_of_profit,
+            expected_value: m.expected_value,
+            greeks: json(&m.greeks),
+            exit_plan: json(&p.exits),
+            rationale: p.rationale.clone(),
+            contracts: p.sizing.contracts,
+            total_max_loss: p.sizing.total_max_loss,
+            limit_price: p.limit_price,
+            slippage_band: p.slippage_band,
+            proposal_json: json(p),
+        })
+    }
+
+    /// The JSON text bound as `?1` of [`INSERT_PROPOSAL`].
+    pub fn to_param(&self) -> String {
+        json(self)
+    }
+}
+
+/// Columns written by [`INSERT_PROPOSAL`], each read from the same key of the
+/// bound JSON object.
+pub const INSERT_COLUMNS: [&str; 27] = [
+    "idempotency_key",
+    "symbol",
+    "strategy",
+    "trade_date",
+    "created_at",
+    "expires_at",
+    "rank",
+    "legs",
+    "quote_snapshot",
+    "analytics_snapshot",
+    "score_breakdown",
+    "score",
+    "entry_mid",
+    "entry_natural",
+    "max_profit",
+    "max_loss",
+    "breakevens",
+    "probability_of_profit",
+    "expected_value",
+    "greeks",
+    "exit_plan",
+    "rationale",
+    "contracts",
+    "total_max_loss",
+    "limit_price",
+    "slippage_band",
+    "proposal_json",
+];
+
+/// Stores one proposal from the JSON object `?1` (a [`ProposalRecord`]) as
+/// `pending`; a proposal with the same idempotency key is left untouched
+/// (no duplicate can be stored, whatever the caller does).
+pub const INSERT_PROPOSAL: &str = "INSERT INTO proposals (idempotency_key, symbol, strategy, \
+trade_date, created_at, expires_at, rank, legs, quote_snapshot, analytics_snapshot, \
+score_breakdown, score, entry_mid, entry_natural, max_profit, max_loss, breakevens, \
+probability_of_profit, expected_value, greeks, exit_plan, rationale, contracts, total_max_loss, \
+limit_price, slippage_band, proposal_json) \
+SELECT json_extract(?1, '$.idempotency_key'), json_extract(?1, '$.symbol'), \
+json_extract(?1, '$.strategy'), json_extract(?1, '$.trade_date'), \
+json_extract(?1, '$.created_at'), json_extract(?1, '$.expires_at'), json_extract(?1, '$.rank'), \
+json_extract(?1, '$.legs'), json_extract(?1, '$.quote_snapshot'), \
+json_extract(?1, '$.analytics_snapshot'), json_extract(?1, '$.score_breakdown'), \
+json_extract(?1, '$.score'), json_extract(?1, '$.entry_mid'), json_extract(?1, '$.entry_natural'), \
+json_extract(?1, '$.max_profit'), json_extract(?1, '$.max_loss'), \
+json_extract(?1, '$.breakevens'), json_extract(?1, '$.probability_of_profit'), \
+json_extract(?1, '$.expected_value'), json_extract(?1, '$.greeks'), \
+json_extract(?1, '$.exit_plan'), json_extract(?1, '$.rationale'), \
+json_extract(?1, '$.contracts'), json_extract(?1, '$.total_max_loss'), \
+json_extract(?1, '$.limit_price'), json_extract(?1, '$.slippage_band'), \
+json_extract(?1, '$.proposal_json') \
+WHERE true ON CONFLICT (idempotency_key) DO NOTHING";
+
+/// Audit row of a proposal just inserted by the previous statement of the
+/// batch (`last_insert_rowid()`); nothing when that insert was a duplicate.
+/// `?1` at, `?2` actor, `?3` details JSON.
+pub const INSERT_CREATED_AUDIT: &str = "INSERT INTO audit_log \
+(at, actor, action, entity, entity_id, from_state, to_state, details) \
+SELECT ?1, ?2, 'proposal_created', 'proposal', CAST(last_insert_rowid() AS TEXT), NULL, \
+'pending', ?3 WHERE changes() = 1";
+
+/// Columns of [`ProposalRow`].
+const ROW_COLUMNS: &str = "id, idempotency_key, symbol, strategy, status, trade_date, \
+created_at, expires_at, rank, legs, quote_snapshot, analytics_snapshot, score_breakdown, score, \
+entry_mid, entry_natural, max_profit, max_loss, breakevens, probability_of_profit, \
+expected_value, greeks, exit_plan, rationale, contracts, total_max_loss, limit_price, \
+slippage_band, decided_at, decided_by, decision_reason, approved_limit_price, \
+approved_contracts, order_status, order_id, broker_order_status, order_attempts, \
+order_updated_at";
+
+/// Newest proposals first, any status: `?1` = limit.
+pub fn select_proposals_sql(with_status: bool) -> String {
+    if with_status {
+        format!("SELECT {ROW_COLUMNS} FROM proposals WHERE status = ?2 ORDER BY id DESC LIMIT ?1")
+    } else {
+        format!("SELECT {ROW_COLUMNS} FROM proposals ORDER BY id DESC LIMIT ?1")
+    }
+}
+
+/// One proposal by id (`?1`).
+pub fn select_proposal_sql() -> String {
+    format!("SELECT {ROW_COLUMNS}, proposal_json FROM proposals WHERE id = ?1")
+}
+
+/// The trades generation must know about: every proposal of trade date `?1`
+/// (counted against the daily limit), every pending proposal, and approved
+/// proposals of trade dates on or after `?2` (treated as open positions).
+pub const SELECT_EXISTING_TRADES: &str = "SELECT id, symbol, idempotency_key, status, \
+trade_date, total_max_loss, approved_contracts, contracts FROM proposals \
+WHERE trade_date = ?1 OR status = 'pending' OR (status = 'approved' AND trade_date >= ?2)";
+
+/// Row of [`SELECT_EXISTING_TRADES`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExistingRow {
+    pub id: i64,
+    pub symbol: String,
+    pub idempotency_key: String,
+    pub status: String,
+    pub trade_date: String,
+    pub total_max_loss: f64,
+    pub approved_contracts: Option<i64>,
+    pub contracts: i64,
+}
+
+/// Existing trades split the way core's generation wants them:
+/// `(open_positions, pending_proposals, proposals_today)`.
+pub type ExistingTrades = (Vec<ExistingTrade>, Vec<ExistingTrade>, Vec<ExistingTrade>);
+
+/// Splits stored rows into open positions (approved), pending proposals and
+/// today's proposals. Rows with an unreadable symbol keep their risk (they
+/// are counted under a placeholder so heat is never under-counted).
+pub fn existing_trades(rows: &[ExistingRow], today: NaiveDate) -> ExistingTrades {
+    let today = today.to_string();
+    let (mut open, mut pending, mut made_today) = (Vec::new(), Vec::new(), Vec::new());
+    for r in rows {
+        let symbol = Symbol::parse(&r.symbol)
+            .or_else(|_| Symbol::parse("UNKNOWN"))
+            .ok();
+        let Some(symbol) = symbol else { continue };
+        // Approved trades may have been re-sized down at approval.
+        let max_loss = match (r.status.as_str(), r.approved_contracts) {
+            ("approved", Some(n)) if n > 0 && r.contracts > 0 => {
+                r.total_max_loss * (n as f64) / (r.contracts as f64)
+            }
+            _ => r.total_max_loss,
+        };
+        let trade = ExistingTrade {
+            symbol,
+            idempotency_key: Some(r.idempotency_key.clone()),
+            max_loss,
+        };
+        if r.trade_date == today {
+            made_today.push(trade.clone());
+        }
+        match r.status.as_str() {
+            "pending" => pending.push(trade),
+            "approved" => open.push(trade),
+            _ => {}
+        }
+    }
+    (open, pending, made_today)
+}
+
+/// A stored proposal (without the full proposal JSON unless selected by id).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProposalRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub symbol: String,
+    pub strategy: String,
+    pub status: String,
+    pub trade_date: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub rank: i64,
+    pub legs: String,
+    pub quote_snapshot: String,
+    pub analytics_snapshot: String,
+    pub score_breakdown: Option<String>,
+    pub score: Option<f64>,
+    pub entry_mid: f64,
+    pub entry_natural: f64,
+    pub max_profit: Option<f64>,
+    pub max_loss: f64,
+    pub breakevens: String,
+    pub probability_of_profit: f64,
+    pub expected_value: f64,
+    pub greeks: String,
+    pub exit_plan: String,
+    pub rationale: String,
+    pub contracts: i64,
+    pub total_max_loss: f64,
+    pub limit_price: f64,
+    pub slippage_band: f64,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    pub approved_limit_price: Option<f64>,
+    pub approved_contracts: Option<i64>,
+    pub order_status: Option<String>,
+    pub order_id: Option<String>,
+    pub broker_order_status: Option<String>,
+    pub order_attempts: i64,
+    pub order_updated_at: Option<i64>,
+    #[serde(default)]
+    pub proposal_json: Option<String>,
+}
+
+/// Entry prices of a proposal view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryView {
+    /// Net price per share at mid (positive = debit, negative = credit).
+    pub net_price_mid: f64,
+    /// Net price per share at the natural market.
+    pub net_price_natural: f64,
+    /// Limit price of the order (per share).
+    pub limit_price: f64,
+    /// Allowed move of the net mid at approval, per share.
+    pub slippage_band: f64,
+}
+
+/// The order placed for an approved proposal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderView {
+    /// `submitting`, `submitted` or `submit_failed`.
+    pub status: Option<String>,
+    pub id: Option<String>,
+    /// The bridge's order state (`submitted`, `filled`, ...).
+    pub broker_status: Option<String>,
+    pub attempts: i64,
+    pub limit_price: Option<f64>,
+    pub contracts: Option<i64>,
+    pub updated_at: Option<String>,
+}
+
+/// One proposal as `GET /proposals` and `GET /proposals/{id}` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProposalView {
+    pub id: String,
+    pub idempotency_key: String,
+    pub symbol: String,
+    pub strategy: String,
+    pub status: String,
+    pub trade_date: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub rank: i64,
+    pub rationale: String,
+    pub entry: EntryView,
+    /// $ per contract set at mid entry; null = unlimited.
+    pub max_profit: Option<f64>,
+    /// $ per contract set at mid entry.
+    pub max_loss: f64,
+    pub breakevens: serde_json::Value,
+    pub probability_of_profit: f64,
+    pub expected_value: f64,
+    pub greeks: serde_json::Value,
+    pub contracts: i64,
+    pub total_max_loss: f64,
+    /// Opportunity score 0-100 of the underlying, when scored.
+    pub score: Option<f64>,
+    pub score_breakdown: serde_json::Value,
+    pub legs: serde_json::Value,
+    pub exit_plan: serde_json::Value,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    pub order: Option<OrderView>,
+    /// Detail only: quote and analytics snapshots, payoff curve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote_snapshot: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analytics_snapshot: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payoff_curve: Option<serde_json::Value>,
+}
+
+fn parse_json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or(serde_json::Value::Null)
+}
+
+impl ProposalView {
+    /// The list view of a row (`detail` adds snapshots and the payoff curve).
+    pub fn from_row(r: &ProposalRow, detail: bool) -> Self {
+        let order = (r.status == "approved").then(|| OrderView {
+            status: r.order_status.clone(),
+            id: r.order_id.clone(),
+            broker_status: r.broker_order_status.clone(),
+            attempts: r.order_attempts,
+            limit_price: r.approved_limit_price,
+            contracts: r.approved_contracts,
+            updated_at: r.order_updated_at.map(iso_ms),
+        });
+        let payoff_curve = detail
+            .then(|| {
+                r.proposal_json
+                    .as_deref()
+                    .map(parse_json)
+                    .map(|p| p["metrics"]["payoff_curve"].clone())
+            })
+            .flatten();
+        Self {
+            id: r.id.to_string(),
+            idempotency_key: r.idempotency_key.clone(),
+            symbol: r.symbol.clone(),
+            strategy: r.strategy.clone(),
+            status: r.status.clone(),
+            trade_date: r.trade_date.clone(),
+            created_at: iso_ms(r.created_at),
+            expires_at: iso_ms(r.expires_at),
+            rank: r.rank,
+            rationale: r.rationale.clone(),
+            entry: EntryView {
+                net_price_mid: r.entry_mid,
+                net_price_natural: r.entry_natural,
+                limit_price: r.limit_price,
+                slippage_band: r.slippage_band,
+            },
+            max_profit: r.max_profit,
+            max_loss: r.max_loss,
+            breakevens: parse_json(&r.breakevens),
+            probability_of_profit: r.probability_of_profit,
+            expected_value: r.expected_value,
+            greeks: parse_json(&r.greeks),
+            contracts: r.contracts,
+            total_max_loss: r.total_max_loss,
+            score: r.score,
+            score_breakdown: r
+                .score_breakdown
+                .as_deref()
+                .map_or(serde_json::Value::Null, parse_json),
+            legs: parse_json(&r.legs),
+            exit_plan: parse_json(&r.exit_plan),
+            decided_at: r.decided_at.map(iso_ms),
+            decided_by: r.decided_by.clone(),
+            decision_reason: r.decision_reason.clone(),
+            order,
+            quote_snapshot: detail.then(|| parse_json(&r.quote_snapshot)),
+            analytics_snapshot: detail.then(|| parse_json(&r.analytics_snapshot)),
+            payoff_curve,
+        }
+    }
+}
+
+/// `GET /proposals` body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProposalList {
+    pub proposals: Vec<ProposalView>,
+}
+
+/// Latest metrics row of each symbol of the JSON array `?1` newer than `?2`
+/// (Unix ms), from the chain step's `underlying_metrics_intraday`.
+pub const SELECT_LATEST_METRICS: &str = "SELECT m.symbol, m.metrics_json FROM json_each(?1) AS w \
+JOIN underlying_metrics_intraday AS m ON m.symbol = w.value \
+AND m.ts = (SELECT MAX(ts) FROM underlying_metrics_intraday WHERE symbol = w.value) \
+WHERE m.ts >= ?2";
+
+/// Row of [`SELECT_LATEST_METRICS`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MetricsRow {
+    pub symbol: String,
+    pub metrics_json: String,
+}
+
+/// Stored daily bars of one symbol (`?1`), from the chain step.
+pub const SELECT_BARS: &str = "SELECT bars_json FROM daily_bars WHERE symbol = ?1";
+
+/// Row of [`SELECT_BARS`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BarsRow {
+    pub bars_json: String,
+}
+
+/// The watchlist ranked by the opportunity score of the stored quote
+/// snapshots (the same ranking as `/search/opportunities`), best first.
+pub fn rank_underlyings(
+    watchlist: &[Symbol],
+    rows: &[crate::store::SnapshotRow],
+) -> Vec<sas_core::score::OpportunityScore> {
+    use sas_core::analytics::intraday::{factors_from_snapshots, Snapshot};
+    use sas_core::score::{rank, score_opportunity, ScoreWeights};
+    let weights = ScoreWeights::default();
+    let scores = watchlist
+        .iter()
+        .filter_map(|symbol| {
+            let snaps: Vec<Snapshot> = rows
+                .iter()
+                .filter(|r| r.symbol == symbol.as_str())
+                .filter_map(|r| {
+                    Some(Snapshot {
+                        t: DateTime::<Utc>::from_timestamp_millis(r.ts)?,
+                        last: r.last?,
+                        volume: u64::try_from(r.volume.unwrap_or(0)).unwrap_or(0),
+                    })
+                })
+                .collect();
+            (!snaps.is_empty()).then(|| {
+                score_opportunity(symbol.clone(), &factors_from_snapshots(&snaps), &weights)
+            })
+        })
+        .collect();
+    rank(scores)
+}
+
+/// One generation run's summary for the logs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GenerationSummary {
+    pub considered: usize,
+    pub created: usize,
+    pub duplicates: usize,
+    pub skipped: Vec<serde_json::Value>,
+    pub expired: usize,
+    pub orders_retried: usize,
+    pub ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use sas_core::market::Symbol;
+    use sas_core::strategy::synthetic::{synthetic_chain, SyntheticChainSpec};
+    use sas_core::strategy::{generate_proposals, GenerationInputs, UnderlyingCandidate};
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    #[test]
+    fn only_pending_moves_and_only_to_a_final_state() {
+        use ProposalStatus as S;
+        for from in S::ALL {
+            for to in S::ALL {
+                let expected = from == S::Pending && to != S::Pending;
+                assert_eq!(from.can_become(to), expected, "{from:?} -> {to:?}");
+            }
+            assert_eq!(S::parse(from.as_str()), Some(from));
+        }
+        assert_eq!(S::parse("PENDING"), None);
+    }
+
+    #[test]
+    fn proposals_expire_at_the_close_or_the_ttl() {
+        // Tuesday 2026-11-17, 15:00 UTC = 10:00 New York; close 21:00 UTC.
+        let now = utc(2026, 11, 17, 15, 0);
+        assert_eq!(proposal_expiry(now, None), utc(2026, 11, 17, 21, 0));
+        assert_eq!(proposal_expiry(now, Some(60)), utc(2026, 11, 17, 15, 1));
+        // After the close: the next session's close.
+        let late = utc(2026, 11, 17, 22, 0);
+        assert_eq!(proposal_expiry(late, None), utc(2026, 11, 18, 21, 0));
+        // Saturday: Monday's close.
+        let sat = utc(2026, 11, 21, 12, 0);
+        assert_eq!(proposal_expiry(sat, None), utc(2026, 11, 23, 21, 0));
+        // Day after Thanksgiving closes at 13:00 New York (18:00 UTC).
+        let friday = utc(2026, 11, 27, 15, 0);
+        assert_eq!(proposal_expiry(friday, None), utc(2026, 11, 27, 18, 0));
+    }
+
+    #[test]
+    fn regime_inputs_use_core_units() {
+        let snap = VolSnapshot::from_metrics_json(
+            r#"{"atm_iv_30d":0.31,"iv_rank":{"iv_rank":72.0,"iv_percentile":70.0,"days":200},
+            "rv_20d":0.25,"iv_rv_spread":0.06,"skew_25d_30d":0.04,"term_slope_per_30d":-0.01,
+            "momentum":{"trend_20d_pct_per_day":0.5},"other":1}"#,
+        )
+        .unwrap();
+        let r = snap.regime_inputs();
+        assert_eq!(r.iv_rank, Some(72.0));
+        assert!((r.iv_rv_spread.unwrap() - 6.0).abs() < 1e-9);
+        assert!((r.skew_25d.unwrap() - 4.0).abs() < 1e-9);
+        assert!((r.term_slope.unwrap() + 1.0).abs() < 1e-9);
+        assert_eq!(r.trend, Some(1.0));
+        let down = VolSnapshot {
+            trend_20d_pct_per_day: Some(-0.05),
+            ..VolSnapshot::default()
+        };
+        assert!((down.regime_inputs().trend.unwrap() + 0.2).abs() < 1e-9);
+        assert_eq!(VolSnapshot::from_metrics_json("not json"), None);
+        let empty = VolSnapshot::from_metrics_json("{}")
+            .unwrap()
+            .regime_inputs();
+        assert_eq!(empty, RegimeInputs::default());
+    }
+
+    #[test]
+    fn insert_reads_every_column_from_the_record() {
+        for col in INSERT_COLUMNS {
+            assert!(
+                INSERT_PROPOSAL.contains(&format!("json_extract(?1, '$.{col}')")),
+                "{col}"
+            );
+        }
+        assert_eq!(
+            INSERT_PROPOSAL.matches("json_extract").count(),
+            INSERT_COLUMNS.len()
+        );
+        assert!(INSERT_PROPOSAL.contains("ON CONFLICT (idempotency_key) DO NOTHING"));
+    }
+
+    fn one_proposal() -> Proposal {
+        let now = utc(2026, 11, 17, 15, 0);
+        let sym = Symbol::parse("AAPL").unwrap();
+        let chain = synthetic_chain(&SyntheticChainSpec::liquid(sym.clone(), 200.0, now));
+        let inputs = GenerationInputs {
+            trade_date: trade_date(now),
+            expires_at: proposal_expiry(now, None),
+            net_liquidation: 100_000.0,
+            ranked: vec![UnderlyingCandidate {
+                symbol: sym,
+                chain,
+                regime: RegimeInputs {
+                    iv_rank: Some(80.0),
+                    iv_rv_spread: Some(6.0),
+                    trend: Some(0.5),
+                    ..RegimeInputs::default()
+                },
+                score: None,
+                events: None,
+            }],
+            open_positions: vec![],
+            pending_proposals: vec![],
+            proposals_today: vec![],
+        };
+        let (mut made, skipped) =
+            generate_proposals(&inputs, &strategy_config(&ProposalLimits::default()), now);
+        assert!(!made.is_empty(), "{skipped:?}");
+        made.remove(0)
+    }
+
+    #[test]
+    fn a_record_round_trips_through_the_view() {
+        let p = one_proposal();
+        let rec = ProposalRecord::from_proposal(&p).unwrap();
+        let param: serde_json::Value = serde_json::from_str(&rec.to_param()).unwrap();
+        for col in INSERT_COLUMNS {
+            assert!(
+                param.get(col).is_some(),
+                "{col} missing from the bound JSON"
+            );
+        }
+        // serde_json may move a float by one ulp; everything else is exact.
+        let back: Proposal = serde_json::from_str(&rec.proposal_json).unwrap();
+        assert_eq!(back.idempotency_key, p.idempotency_key);
+        assert_eq!(back.legs.len(), p.legs.len());
+        assert_eq!(back.sizing.contracts, p.sizing.contracts);
+        assert!((back.metrics.net_price_mid - p.metrics.net_price_mid).abs() < 1e-12);
+        let row = ProposalRow {
+            id: 4,
+            idempotency_key: rec.idempotency_key.clone(),
+            symbol: rec.symbol.clone(),
+            strategy: rec.strategy.clone(),
+            status: "approved".into(),
+            trade_date: rec.trade_date.clone(),
+            created_at: rec.created_at,
+            expires_at: rec.expires_at,
+            rank: 1,
+            legs: rec.legs.clone(),
+            quote_snapshot: rec.quote_snapshot.clone(),
+            analytics_snapshot: rec.analytics_snapshot.clone(),
+            score_breakdown: None,
+            score: None,
+            entry_mid: rec.entry_mid,
+            entry_natural: rec.entry_natural,
+            max_profit: rec.max_profit,
+            max_loss: rec.max_loss,
+            breakevens: rec.breakevens.clone(),
+            probability_of_profit: rec.probability_of_profit,
+            expected_value: rec.expected_value,
+            greeks: rec.greeks.clone(),
+            exit_plan: rec.exit_plan.clone(),
+            rationale: rec.rationale.clone(),
+            contracts: i64::from(rec.contracts),
+            total_max_loss: rec.total_max_loss,
+            limit_price: rec.limit_price,
+            slippage_band: rec.slippage_band,
+            decided_at: Some(rec.created_at + 1000),
+            decided_by: Some("api_token".into()),
+            decision_reason: None,
+            approved_limit_price: Some(1.23),
+            approved_contracts: Some(1),
+            order_status: Some("submitted".into()),
+            order_id: Some("o-1".into()),
+            broker_order_status: Some("submitted".into()),
+            order_attempts: 1,
+            order_updated_at: Some(rec.created_at + 2000),
+            proposal_json: Some(rec.proposal_json.clone()),
+        };
+        let v = serde_json::to_value(ProposalView::from_row(&row, false)).unwrap();
+        assert_eq!(v["id"], "4");
+        assert_eq!(v["entry"]["net_price_mid"], p.metrics.net_price_mid);
+        assert_eq!(v["legs"].as_array().unwrap().len(), p.legs.len());
+        assert_eq!(v["order"]["id"], "o-1");
+        assert!(v.get("payoff_curve").is_none());
+        assert!(!v["rationale"].as_str().unwrap().is_empty());
+        let d = serde_json::to_value(ProposalView::from_row(&row, true)).unwrap();
+        assert_eq!(
+            d["payoff_curve"].as_array().unwrap().len(),
+            p.metrics.payoff_curve.len()
+        );
+        assert_eq!(d["analytics_snapshot"]["regime_inputs"]["iv_rank"], 80.0);
+    }
+
+    #[test]
+    fn unstorable_numbers_are_refused_whole() {
+        let mut p = one_proposal();
+        p.metrics.expected_value = f64::NAN;
+        let e = ProposalRecord::from_proposal(&p).unwrap_err();
+        assert!(e.contains("expected_value"), "{e}");
+    }
+
+    #[test]
+    fn existing_trades_are_split_for_generation() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
+        let row = |id, sym: &str, status: &str, date: &str| ExistingRow {
+            id,
+            symbol: sym.into(),
+            idempotency_key: format!("k{id}"),
+            status: status.into(),
+            trade_date: date.into(),
+            total_max_loss: 400.0,
+            approved_contracts: (status == "approved").then_some(1),
+            contracts: 2,
+        };
+        let rows = [
+            row(1, "AAPL", "pending", "2026-11-17"),
+            row(2, "MSFT", "approved", "2026-11-17"),
+            row(3, "SPY", "rejected", "2026-11-17"),
+            row(4, "QQQ", "approved", "2026-11-10"),
+        ];
+        let (open, pending, today_rows) = existing_trades(&rows, today);
+        assert_eq!(open.len(), 2);
+        // Re-sized at approval from 2 to 1 contracts: half the risk.
+        assert!((open[0].max_loss - 200.0).abs() < 1e-9);
+        assert_eq!(pending.len(), 1);
+        assert_eq!(today_rows.len(), 3);
+        assert_eq!(pending[0].idempotency_key.as_deref(), Some("k1"));
+    }
+}
