@@ -56,13 +56,13 @@ export function HealthPanel({ placeholder, health, fetchedAt, now }: HealthPanel
         <li>
           <span className="badge-label">D1</span>
           <Badge tone={health.d1.ok ? 'ok' : 'bad'} testId="health-d1" title={health.d1.error ?? undefined}>
-            {health.d1.ok ? 'ok' : 'down'}
+            {health.d1.ok ? 'ok' : `down${health.d1.error ? ` · ${health.d1.error}` : ''}`}
           </Badge>
         </li>
         <li>
           <span className="badge-label">Bridge</span>
           <Badge tone={health.bridge.ok ? 'ok' : 'bad'} testId="health-bridge" title={health.bridge.error ?? undefined}>
-            {health.bridge.ok ? 'ok' : 'down'}
+            {health.bridge.ok ? 'ok' : `down${health.bridge.error ? ` · ${health.bridge.error}` : ''}`}
             {health.bridge.ok && latency !== null && latency !== undefined ? ` · ${Math.round(latency)} ms` : ''}
           </Badge>
         </li>
