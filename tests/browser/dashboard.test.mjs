@@ -213,6 +213,20 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
       await refreshed;
       await page.waitForFunction(() => document.querySelector('[data-testid=refresh-button]')?.getAttribute('aria-busy') === 'false');
 
+      // Accessibility basics: one h1, a heading per section, named buttons and charts, real table headers.
+      assert.equal(await page.locator('h1').count(), 1);
+      for (const name of ['System health', 'Latest quotes', 'Ranked opportunities', 'Recent ingestion runs']) {
+        assert.equal(await page.getByRole('heading', { level: 2, name }).count(), 1, `heading "${name}"`);
+      }
+      const unnamed = await page.evaluate(() =>
+        [...document.querySelectorAll('button, [role=img], [role=meter]')]
+          .filter((el) => !(el.getAttribute('aria-label') || el.textContent || '').trim())
+          .map((el) => el.outerHTML.slice(0, 80)),
+      );
+      assert.deepEqual(unnamed, [], 'controls and charts without an accessible name');
+      assert.equal(await page.locator('[data-testid=quotes-table] thead th[scope=col]').count(), 6);
+      assert.equal(await page.locator('[data-testid=quotes-table] tbody th[scope=row]').count(), api.latest.quotes.length);
+
       await page.screenshot({ path: path.join(artifactsDir, 'dashboard-desktop.png'), fullPage: true });
       assert.deepEqual(consoleErrors, []);
     } finally {
