@@ -622,3 +622,23 @@ fn reprice_never_increases_the_size() {
         )),
     }
 }
+
+#[test]
+fn missing_source_greeks_are_replaced_by_implied_vol_from_the_mid() {
+    let mut c = candidate("SPY", 150.0, rich_up());
+    for e in &mut c.chain.expiries {
+        for q in &mut e.contracts {
+            q.greeks = Default::default();
+        }
+    }
+    let p = one(c);
+    assert_eq!(p.strategy, StrategyKind::BullPutCreditSpread);
+    for l in &p.legs {
+        let iv = l.quote.iv.unwrap();
+        // Synthetic IV is 0.28 ATM plus skew; mids are rounded to cents.
+        assert!((0.25..0.36).contains(&iv), "iv {iv}");
+        assert!(l.quote.delta.unwrap() < 0.0);
+    }
+    let d = p.legs[0].quote.delta.unwrap().abs();
+    assert!((0.20..=0.30).contains(&d), "{d}");
+}

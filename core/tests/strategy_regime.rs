@@ -231,3 +231,56 @@ fn config_defaults_validate_and_bad_values_are_all_listed() {
     assert_eq!(c.max_dte, 50);
     assert_eq!(c.min_dte, 30);
 }
+
+#[test]
+fn inputs_are_filled_from_the_chain_analytics() {
+    use chrono::{Days, NaiveDate, TimeZone, Utc};
+    use sas_core::analytics::chain::{analyze, ChainHistory};
+    use sas_core::market::{DailyBar, Symbol};
+    use sas_core::strategy::regime::TREND_FULL_SCALE_PCT_PER_DAY;
+    use sas_core::strategy::synthetic::{synthetic_chain, SyntheticChainSpec};
+
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap();
+    let mut spec = SyntheticChainSpec::liquid(Symbol::parse("SPY").unwrap(), 150.0, now);
+    spec.term_slope_per_year = 0.05;
+    let chain = synthetic_chain(&spec);
+    // 60 sessions rising 0.2% a day, with a small alternating wiggle so
+    // realized vol is not zero.
+    let d0 = NaiveDate::from_ymd_opt(2026, 8, 1).unwrap();
+    let bars: Vec<DailyBar> = (0..60u32)
+        .map(|i| {
+            let c = 100.0 * 1.002f64.powi(i as i32) * if i % 2 == 0 { 1.001 } else { 0.999 };
+            DailyBar {
+                date: d0.checked_add_days(Days::new(u64::from(i))).unwrap(),
+                open: c,
+                high: c * 1.002,
+                low: c * 0.998,
+                close: c,
+                volume: 1_000_000,
+            }
+        })
+        .collect();
+    let iv_hist: Vec<f64> = (0..252)
+        .map(|i| 0.15 + 0.25 * f64::from(i % 50) / 49.0)
+        .collect();
+    let (a, _) = analyze(
+        &chain,
+        0.04,
+        &ChainHistory {
+            daily_bars: &bars,
+            atm_iv_30d: &iv_hist,
+        },
+    );
+    let r = RegimeInputs::from_chain_analytics(&a);
+    assert_eq!(r.iv_rank, a.iv_rank.as_ref().and_then(|s| s.iv_rank));
+    assert!(r.iv_rank.is_some());
+    assert_eq!(r.iv_rv_spread, a.iv_rv_spread.map(|v| v * 100.0));
+    assert_eq!(r.skew_25d, a.skew_25d_30d.map(|v| v * 100.0));
+    assert!(r.skew_25d.unwrap() > 0.0, "synthetic puts carry skew");
+    assert!(r.term_slope.unwrap() > 0.0, "synthetic contango");
+    let slope = a.momentum.trend_20d_pct_per_day.unwrap();
+    assert!((r.trend.unwrap() - slope / TREND_FULL_SCALE_PCT_PER_DAY).abs() < 1e-12);
+    assert!(r.trend.unwrap() > 0.3 && r.trend.unwrap() < 0.5);
+    assert_eq!(r.atm_iv, a.atm_iv_30d);
+    assert_eq!(r.realized_vol, a.rv_20d);
+}

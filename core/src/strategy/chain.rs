@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::bsm::{self, BsmInput, DAYS_PER_YEAR};
+use crate::analytics::iv::{self, IvInput};
 use crate::market::{ChainExpiry, OptionChain, OptionQuote, OptionRight};
 
 use super::config::StrategyConfig;
@@ -153,8 +154,9 @@ fn usable_delta(d: Option<f64>, right: OptionRight) -> Option<f64> {
     })
 }
 
-/// Checks one chain quote: two-sided market, IV (source), delta (source, or
-/// BSM from the IV), then liquidity against the config.
+/// Checks one chain quote: two-sided market, IV (source, else implied from
+/// the mid), delta (source, else BSM from the IV), then liquidity against
+/// the config.
 pub fn check_contract(
     q: &OptionQuote,
     dte: u32,
@@ -183,13 +185,28 @@ pub fn check_contract(
     let Some((bid, ask, mid)) = LegQuote::two_sided(q) else {
         return fail(ContractProblem::NoTwoSidedQuote, empty);
     };
-    let iv = usable_iv(q.greeks.iv);
+    let t_years = f64::from(dte) / DAYS_PER_YEAR;
+    // Source IV, else the IV implied by the mid (Let's Be Rational).
+    let iv = usable_iv(q.greeks.iv).or_else(|| {
+        usable_iv(
+            iv::implied_vol(&IvInput {
+                price: mid,
+                spot: ctx.spot,
+                strike,
+                t_years,
+                rate: ctx.rate,
+                div_yield: ctx.div_yield,
+                right: q.right,
+            })
+            .ok(),
+        )
+    });
     let delta = usable_delta(q.greeks.delta, q.right).or_else(|| {
         let vol = iv?;
         let (_, g) = bsm::price_and_greeks(&BsmInput {
             spot: ctx.spot,
             strike,
-            t_years: f64::from(dte) / DAYS_PER_YEAR,
+            t_years,
             rate: ctx.rate,
             div_yield: ctx.div_yield,
             vol,

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::chain::ChainAnalytics;
+
 use super::config::StrategyConfig;
 use super::types::StrategyKind;
 
@@ -18,7 +20,8 @@ pub struct RegimeInputs {
     pub iv_rv_spread: Option<f64>,
     /// 25-delta put IV minus 25-delta call IV, in vol points.
     pub skew_25d: Option<f64>,
-    /// Back-month minus front-month ATM IV, in vol points (positive = contango).
+    /// Term-structure slope: back-month minus front-month ATM IV, in vol
+    /// points per 30 days (positive = contango).
     pub term_slope: Option<f64>,
     /// Trend/momentum score in -1..=1 (positive = up).
     pub trend: Option<f64>,
@@ -28,11 +31,37 @@ pub struct RegimeInputs {
     pub realized_vol: Option<f64>,
 }
 
+/// Trend slope (percent per day of the 20-day log-price regression) that maps
+/// to a trend score of ±1: 0.5 %/day ≈ 10 % over 20 sessions.
+pub const TREND_FULL_SCALE_PCT_PER_DAY: f64 = 0.5;
+
 fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
 }
 
 impl RegimeInputs {
+    /// Fills the inputs from the analytics output of one underlying:
+    /// IV rank as is; IV-RV spread, 25-delta skew (30-day) and term slope
+    /// (per 30 days) converted from decimal vol to vol points; trend =
+    /// 20-day log-price slope / [`TREND_FULL_SCALE_PCT_PER_DAY`], clamped to
+    /// -1..=1; ATM IV = 30-day ATM IV; realized vol = 20-day close-to-close.
+    pub fn from_chain_analytics(a: &ChainAnalytics) -> Self {
+        let points = |v: Option<f64>| v.map(|x| x * 100.0);
+        Self {
+            iv_rank: a.iv_rank.as_ref().and_then(|r| r.iv_rank),
+            iv_rv_spread: points(a.iv_rv_spread),
+            skew_25d: points(a.skew_25d_30d),
+            term_slope: points(a.term_slope_per_30d),
+            trend: a
+                .momentum
+                .trend_20d_pct_per_day
+                .map(|t| (t / TREND_FULL_SCALE_PCT_PER_DAY).clamp(-1.0, 1.0)),
+            atm_iv: a.atm_iv_30d,
+            realized_vol: a.rv_20d,
+        }
+        .sanitized()
+    }
+
     /// A copy with non-finite values replaced by `None` and IV rank / trend
     /// values outside their ranges dropped.
     pub fn sanitized(&self) -> Self {
