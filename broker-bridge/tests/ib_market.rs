@@ -132,6 +132,31 @@ async fn chain_has_greeks_for_every_contract() {
 }
 
 #[tokio::test]
+async fn oversized_chain_window_is_refused_before_any_snapshot() {
+    let gw = gateway().await;
+    let b = broker(&gw, 26).await;
+    let window = ChainWindow {
+        min_dte: 0,
+        max_dte: 400,
+        strikes: 100,
+    };
+    let err = b.option_chain(&sym("SPY"), window).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BrokerError::InvalidRequest {
+                field: "window",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Only the underlying's quote stream was requested.
+    assert_eq!(gw.controls.market_data_requests(), 1);
+    b.shutdown().await;
+}
+
+#[tokio::test]
 async fn daily_history_and_pacing_violation() {
     let gw = gateway().await;
     let b = broker(&gw, 25).await;

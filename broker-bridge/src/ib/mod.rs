@@ -115,6 +115,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Most contracts one chain request may snapshot (IB pacing: ~22 s at 45/s).
+pub const MAX_CHAIN_CONTRACTS: usize = 1_000;
+
 /// Latest values of one streamed underlying.
 #[derive(Debug, Clone, Default)]
 struct QuoteState {
@@ -180,6 +183,9 @@ pub(crate) struct Inner {
     book: Mutex<orders::OrderBook>,
     /// Serializes order placement so one key is never placed twice.
     place_lock: tokio::sync::Mutex<()>,
+    /// Serializes open/completed-order refreshes (IB answers them on a
+    /// shared channel).
+    refresh_lock: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -226,6 +232,7 @@ impl IbBroker {
             last_tick: Mutex::new(None),
             book: Mutex::new(orders::OrderBook::default()),
             place_lock: tokio::sync::Mutex::new(()),
+            refresh_lock: tokio::sync::Mutex::new(()),
             shutdown: watch::channel(false).0,
         });
         let supervisor = tokio::spawn(session::supervise(inner.clone()));
@@ -318,9 +325,13 @@ impl Inner {
         *lock(&self.last_tick) = Some(Instant::now());
     }
 
-    /// Takes a market-data line, evicting the least recently used idle quote
-    /// stream when the budget is exhausted; waits up to `wait`.
-    async fn acquire_line(self: &Arc<Self>, wait: Duration) -> Result<LinePermit, BrokerError> {
+    /// Takes a market-data line, waiting up to `wait`. With `evict`, a full
+    /// budget first gives up the least recently used quote stream.
+    async fn acquire_line(
+        self: &Arc<Self>,
+        wait: Duration,
+        evict: bool,
+    ) -> Result<LinePermit, BrokerError> {
         if let Ok(p) = self.lines.clone().try_acquire_owned() {
             self.report_lines(0);
             return Ok(LinePermit {
@@ -328,7 +339,9 @@ impl Inner {
                 inner: self.clone(),
             });
         }
-        self.evict_lru_stream();
+        if evict {
+            self.evict_lru_stream();
+        }
         match tokio::time::timeout(wait, self.lines.clone().acquire_owned()).await {
             Ok(Ok(p)) => {
                 self.report_lines(0);
@@ -413,7 +426,7 @@ impl Inner {
         contract: &Contract,
         ctx: Ctx<'_>,
     ) -> Result<Snap, BrokerError> {
-        let permit = self.acquire_line(self.cfg.snapshot_timeout).await?;
+        let permit = self.acquire_line(self.cfg.snapshot_timeout, false).await?;
         let client = self.client()?;
         let mut sub = client
             .market_data(contract)
@@ -467,7 +480,7 @@ impl Inner {
             return Ok(s.clone());
         }
         self.client()?;
-        let permit = self.acquire_line(self.cfg.quote_timeout).await?;
+        let permit = self.acquire_line(self.cfg.quote_timeout, true).await?;
         let mut quotes = lock(&self.quotes);
         if let Some(s) = quotes.get(symbol) {
             return Ok(s.clone());
@@ -927,26 +940,70 @@ impl Broker for IbBroker {
         strikes.truncate(window.strikes as usize);
         strikes.sort_by(f64::total_cmp);
 
+        let jobs: Vec<(usize, f64, OptionRight)> = (0..expiries.len())
+            .flat_map(|ei| {
+                strikes
+                    .iter()
+                    .flat_map(move |&k| [OptionRight::Call, OptionRight::Put].map(|r| (ei, k, r)))
+            })
+            .collect();
+        if jobs.len() > MAX_CHAIN_CONTRACTS {
+            return Err(BrokerError::InvalidRequest {
+                field: "window",
+                message: format!(
+                    "{} contracts would need {} IB snapshot requests (about {} s at {} per second); \
+                     narrow the DTE window or the strike count (at most {MAX_CHAIN_CONTRACTS} contracts)",
+                    jobs.len(),
+                    jobs.len(),
+                    jobs.len() / inner.cfg.messages_per_second as usize,
+                    inner.cfg.messages_per_second
+                ),
+            });
+        }
+        // A pool no larger than the free lines: snapshots never wait long for
+        // a line, and the rate limiter paces the requests.
+        let workers = jobs
+            .len()
+            .min(inner.lines.available_permits().saturating_sub(2).max(1));
+        let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(jobs)));
+        let expiry_dates: Arc<Vec<NaiveDate>> = Arc::new(expiries.iter().map(|e| e.0).collect());
         let mut set = tokio::task::JoinSet::new();
-        for (ei, (expiry, _)) in expiries.iter().enumerate() {
-            for &strike in &strikes {
-                for right in [OptionRight::Call, OptionRight::Put] {
-                    let inner = inner.clone();
-                    let contract = convert::option_contract(symbol, *expiry, strike, right);
-                    set.spawn(async move {
-                        let r = inner.snapshot(&contract, Ctx::Contract("option")).await;
-                        (ei, strike, right, r)
-                    });
+        for _ in 0..workers {
+            let inner = inner.clone();
+            let queue = queue.clone();
+            let expiry_dates = expiry_dates.clone();
+            let symbol = symbol.clone();
+            set.spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let next = lock(&queue).pop_front();
+                    let Some((ei, strike, right)) = next else {
+                        break;
+                    };
+                    let Some(expiry) = expiry_dates.get(ei) else {
+                        continue;
+                    };
+                    let contract = convert::option_contract(&symbol, *expiry, strike, right);
+                    let r = inner.snapshot(&contract, Ctx::Contract("option")).await;
+                    let stop = matches!(r, Err(BrokerError::Disconnected { .. }));
+                    done.push((ei, strike, right, r));
+                    if stop {
+                        break;
+                    }
                 }
-            }
+                done
+            });
         }
         let mut by_expiry: Vec<Vec<OptionQuote>> = vec![Vec::new(); expiries.len()];
         let mut data_type = None;
         let mut first_error = None;
+        let mut results = Vec::new();
         while let Some(joined) = set.join_next().await {
-            let Ok((ei, strike, right, r)) = joined else {
-                continue;
-            };
+            if let Ok(batch) = joined {
+                results.extend(batch);
+            }
+        }
+        for (ei, strike, right, r) in results {
             match r {
                 Ok(s) => {
                     data_type = data_type.or(s.data_type);

@@ -446,6 +446,7 @@ async fn track(
 /// Merges IB's open and completed orders into the book (adopting orders
 /// placed under a key this bridge instance never saw).
 pub(crate) async fn refresh(inner: &Arc<Inner>, client: &Client) -> Result<(), BrokerError> {
+    let _serial = inner.refresh_lock.lock().await;
     let timeout = inner.cfg.request_timeout;
     let mut found: Vec<(OrderData, bool)> = Vec::new();
     let mut statuses = Vec::new();
