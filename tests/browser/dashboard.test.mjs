@@ -130,13 +130,22 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
     await stack?.stop();
   });
 
+  /** Navigates to the dashboard with `fragment`; failures are re-thrown without the URL (it holds a token). */
+  async function gotoDashboard(page, fragment) {
+    try {
+      await page.goto(`${stack.workerUrl}/${fragment}`);
+    } catch (error) {
+      throw new Error(`loading the dashboard failed: ${String(error.message).split(stack.apiToken).join('<token>')}`);
+    }
+  }
+
   /** A fresh context (own storage) per scenario. */
   async function openPage(viewport, fragment, colorScheme = 'light') {
     const context = await browser.newContext({ viewport, colorScheme });
     const page = await context.newPage();
     const consoleErrors = [];
     page.on('pageerror', (error) => consoleErrors.push(String(error)));
-    await page.goto(`${stack.workerUrl}/${fragment}`);
+    await gotoDashboard(page, fragment);
     return { context, page, consoleErrors };
   }
 
@@ -268,7 +277,7 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
           body: JSON.stringify({ error: 'ranking_unavailable', message: 'ranking is temporarily unavailable' }),
         }),
       );
-      await page.goto(`${stack.workerUrl}/#token=${stack.apiToken}`);
+      await gotoDashboard(page, `#token=${stack.apiToken}`);
       const banner = page.getByTestId('error-banner');
       await banner.waitFor();
       const text = await banner.textContent();
@@ -313,7 +322,7 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
       await page.route('**/proposals?*', (route) =>
         route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ proposals: [proposal] }) }),
       );
-      await page.goto(`${stack.workerUrl}/#token=${stack.apiToken}`);
+      await gotoDashboard(page, `#token=${stack.apiToken}`);
       const section = page.getByTestId('proposals');
       await section.waitFor();
       assert.equal(await section.getByRole('heading', { level: 2 }).textContent(), 'Pending proposals');
