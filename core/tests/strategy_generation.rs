@@ -642,3 +642,28 @@ fn missing_source_greeks_are_replaced_by_implied_vol_from_the_mid() {
     let d = p.legs[0].quote.delta.unwrap().abs();
     assert!((0.20..=0.30).contains(&d), "{d}");
 }
+
+#[test]
+fn falls_back_to_the_debit_spread_when_the_long_option_does_not_fit() {
+    // Strong uptrend, very cheap vol: long call first. A $15k account has a
+    // $300 budget: too little for a ~$5 call, enough for the debit spread.
+    let mut inp = inputs(vec![candidate("SPY", 150.0, regime(15.0, 0.0, 0.8))]);
+    inp.net_liquidation = 15_000.0;
+    let (p, s) = generate_proposals(&inp, &StrategyConfig::default(), now());
+    assert!(s.is_empty(), "{s:?}");
+    let p = &p[0];
+    assert_eq!(p.strategy, StrategyKind::BullCallDebitSpread);
+    assert_eq!(p.regime.primary(), Some(StrategyKind::LongCall));
+    assert!(
+        p.rationale.contains("→ bull call debit spread: buy "),
+        "{}",
+        p.rationale
+    );
+    assert!(
+        p.rationale
+            .contains("(instead of long call, which could not be built or sized)"),
+        "{}",
+        p.rationale
+    );
+    assert!(p.sizing.total_max_loss <= 300.0);
+}

@@ -275,7 +275,10 @@ pub fn rationale(p: &RationaleParts<'_>) -> String {
     }
     let fallback = if p.decision.primary() != Some(p.kind) {
         match p.decision.primary() {
-            Some(k) => format!(" (instead of {}, which could not be built)", k.label()),
+            Some(k) => format!(
+                " (instead of {}, which could not be built or sized)",
+                k.label()
+            ),
             None => String::new(),
         }
     } else {
