@@ -542,6 +542,8 @@ async fn order_lookup_errors() {
     assert_error(s, &b, StatusCode::NOT_FOUND, "order_not_found");
     let (s, b) = get(&h.app, "/orders/bad%20id").await;
     assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_order_id");
+    let (s, b) = get(&h.app, "/orders/%FF%FE").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_path");
 }
 
 #[tokio::test]
@@ -730,4 +732,48 @@ async fn broker_errors_map_to_status_codes_and_timeouts() {
         !b.to_string().contains("secret"),
         "internal detail leaked: {b}"
     );
+}
+
+fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b',' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+    /// Whatever arrives in a query, path or body, the answer is a JSON 2xx/4xx,
+    /// never a 5xx or a panic.
+    #[test]
+    fn arbitrary_inputs_never_cause_server_errors(
+        raw in "\\PC{0,40}",
+        route in 0usize..7,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let h = harness();
+            let enc = percent_encode(&raw);
+            let (method, uri, body) = match route {
+                0 => (Method::GET, format!("/quote?symbol={enc}"), None),
+                1 => (Method::GET, format!("/quotes?symbols={enc}"), None),
+                2 => (Method::GET, format!("/chain?symbol=SPY&max_dte={enc}&strikes={enc}"), None),
+                3 => (Method::GET, format!("/history/daily?symbol={enc}&days={enc}"), None),
+                4 => (Method::GET, format!("/orders/{enc}"), None),
+                5 => (Method::POST, format!("/orders/{enc}/cancel"), None),
+                _ => (Method::POST, "/orders".to_string(), Some(raw.clone())),
+            };
+            let (status, value, _) = send(&h.app, method, &uri, Some(TOKEN), body.as_deref()).await;
+            assert!(status.is_success() || status.is_client_error(), "{uri}: {status} {value}");
+            if status.is_client_error() {
+                assert!(value["error"].is_string(), "{uri}: non-JSON error {value}");
+            }
+        });
+    }
 }

@@ -2,6 +2,7 @@
 //! plain-text defaults.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::Path;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -68,5 +69,25 @@ where
             }
             Err(e) => Err(ApiError::bad_request("invalid_body", e.body_text())),
         }
+    }
+}
+
+/// Path parameters deserialized into `T`; malformed (for example invalid
+/// percent-encoding) → 400 `invalid_path`.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| Self(v))
+            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
     }
 }

@@ -1,6 +1,6 @@
 //! Route handlers.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,7 +8,7 @@ use sas_core::market::{parse_symbol_list, ChainWindow, Quote, Symbol, MAX_SYMBOL
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::AppState;
 use crate::broker::{BrokerError, ConnectionState};
 use crate::orders::{is_valid_key, OrderRequest};
@@ -291,7 +291,7 @@ fn order_id(raw: &str) -> Result<&str, ApiError> {
 /// `GET /orders/{id}`.
 pub(super) async fn order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let id = order_id(&id)?;
     let order = state.bounded(state.broker().order(id)).await??;
@@ -301,7 +301,7 @@ pub(super) async fn order(
 /// `POST /orders/{id}/cancel`.
 pub(super) async fn cancel_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let id = order_id(&id)?;
     let order = state.bounded(state.broker().cancel_order(id)).await??;

@@ -191,18 +191,15 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         let response = next.run(req).await;
         let status = response.status();
         let elapsed = start.elapsed();
+        // Successful requests log at debug so the hot path stays lean at the
+        // default `info` level; refusals and failures are always logged.
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         if status.is_server_error() {
-            tracing::warn!(
-                status = status.as_u16(),
-                micros = elapsed.as_micros() as u64,
-                "request failed"
-            );
+            tracing::warn!(status = status.as_u16(), micros, "request failed");
+        } else if status.is_client_error() {
+            tracing::info!(status = status.as_u16(), micros, "request refused");
         } else {
-            tracing::info!(
-                status = status.as_u16(),
-                micros = elapsed.as_micros() as u64,
-                "request"
-            );
+            tracing::debug!(status = status.as_u16(), micros, "request");
         }
         state.metrics().observe_request(
             &route,
