@@ -28,7 +28,7 @@ pub fn sim_universe(watchlist: &[Symbol]) -> Vec<Symbol> {
 /// Builds the broker selected by `--broker`.
 pub async fn build_broker(
     config: &BridgeConfig,
-    _metrics: &Metrics,
+    metrics: &Metrics,
 ) -> Result<Arc<dyn Broker>, String> {
     match config.broker {
         BrokerMode::Sim => {
@@ -47,7 +47,7 @@ pub async fn build_broker(
         BrokerMode::Ib => {
             let ib = crate::ib::IbBroker::start(
                 crate::ib::IbBrokerConfig::from_settings(&config.ib),
-                _metrics,
+                metrics,
             )?;
             Ok(Arc::new(ib))
         }

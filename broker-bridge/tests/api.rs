@@ -777,3 +777,72 @@ proptest::proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn day_orders_expire_at_the_close_and_gtc_orders_keep_working() {
+    let h = harness();
+    let (_, q) = get(&h.app, "/quote?symbol=AAPL").await;
+    let far = ((q["bid"].as_f64().unwrap() * 0.5) * 100.0).round() / 100.0;
+    let day = stock_order("day-1", "buy", 1, far);
+    let mut gtc: Value = serde_json::from_str(&stock_order("gtc-1", "buy", 1, far)).unwrap();
+    gtc["tif"] = json!("gtc");
+    let (_, d) = post(&h.app, "/orders", &day).await;
+    let (_, g) = post(&h.app, "/orders", &gtc.to_string()).await;
+    // 15:00 -> 21:01 UTC: past the simulated 16:00 ET close.
+    h.clock.advance(TimeDelta::minutes(361));
+    let (_, d) = get(
+        &h.app,
+        &format!("/orders/{}", d["order"]["id"].as_str().unwrap()),
+    )
+    .await;
+    let (_, g) = get(
+        &h.app,
+        &format!("/orders/{}", g["order"]["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(d["status"], "expired", "{d}");
+    assert!(d["status_message"].as_str().unwrap().contains("expired"));
+    assert_eq!(g["status"], "submitted", "{g}");
+    let (_, open) = get(&h.app, "/orders").await;
+    assert_eq!(open["orders"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn expiring_options_cash_settle_at_intrinsic() {
+    let h = harness();
+    // Today's (2026-11-20) monthly expiry, deep in-the-money call.
+    let (_, chain) = get(&h.app, "/chain?symbol=SPY&min_dte=0&max_dte=0&strikes=30").await;
+    let expiry = &chain["expiries"][0];
+    assert_eq!(expiry["expiry"], "2026-11-20");
+    let call = expiry["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["right"] == "C")
+        .unwrap()
+        .clone();
+    let strike = call["strike"].as_f64().unwrap();
+    let ask = call["ask"].as_f64().unwrap();
+    let body = json!({
+        "idempotency_key": "itm-call",
+        "legs": [{"instrument": {"type": "option", "symbol": "SPY", "expiry": "2026-11-20", "strike": strike, "right": "C"}, "action": "buy"}],
+        "quantity": 1, "limit_price": ask
+    })
+    .to_string();
+    let (s, placed) = post(&h.app, "/orders", &body).await;
+    assert_eq!(s, StatusCode::CREATED, "{placed}");
+    assert_eq!(placed["order"]["status"], "filled", "{placed}");
+    let (_, before) = get(&h.app, "/account").await;
+    let cash_before = before["cash"].as_f64().unwrap();
+    h.clock.advance(TimeDelta::minutes(362));
+    let (_, pos) = get(&h.app, "/positions").await;
+    assert_eq!(pos["positions"], json!([]), "expired option still held");
+    let (_, after) = get(&h.app, "/account").await;
+    let (_, spot) = get(&h.app, "/quote?symbol=SPY").await;
+    let intrinsic = (spot["bid"].as_f64().unwrap() - strike).max(0.0) * 100.0;
+    let credited = after["cash"].as_f64().unwrap() - cash_before;
+    assert!(
+        credited > 0.0 && (credited - intrinsic).abs() < 100.0,
+        "{credited} vs {intrinsic}"
+    );
+}
