@@ -66,6 +66,23 @@ async fn idle_streams_expire_and_free_their_lines() {
 }
 
 #[tokio::test]
+async fn slow_gateway_answers_time_out_then_recover() {
+    let gw = gateway().await;
+    let mut cfg = ib_config(&gw, 27);
+    cfg.quote_timeout = Duration::from_millis(300);
+    let b = broker_with(cfg, &Metrics::new()).await;
+    gw.controls.set_response_delay(Duration::from_millis(1500));
+    let out = b.quotes(&[sym("TSLA")]).await;
+    assert!(matches!(out[0], Err(BrokerError::Timeout)), "{:?}", out[0]);
+    gw.controls.set_response_delay(Duration::ZERO);
+    // The stream opened by the first request delivers once the gateway answers.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let out = b.quotes(&[sym("TSLA")]).await;
+    assert!(out[0].is_ok(), "{:?}", out[0]);
+    b.shutdown().await;
+}
+
+#[tokio::test]
 async fn no_market_data_permission_is_reported() {
     let gw = gateway().await;
     let mut cfg = ib_config(&gw, 23);

@@ -94,6 +94,19 @@ async fn farm_and_connectivity_notices_move_health() {
 }
 
 #[tokio::test]
+async fn dropped_socket_reconnects_at_once() {
+    let gw = gateway().await;
+    let b = broker(&gw, 15).await;
+    let before = gw.controls.connections_accepted();
+    gw.controls.drop_all_connections();
+    wait_state(&b, ConnectionState::Disconnected, Duration::from_secs(3)).await;
+    let waited = wait_state(&b, ConnectionState::Connected, Duration::from_secs(5)).await;
+    assert!(waited < Duration::from_secs(3), "took {waited:?}");
+    assert_eq!(gw.controls.connections_accepted(), before + 1);
+    b.shutdown().await;
+}
+
+#[tokio::test]
 async fn gateway_restart_reconnects_and_streams_resume() {
     let gw = gateway().await;
     let metrics = Metrics::new();

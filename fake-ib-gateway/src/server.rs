@@ -429,6 +429,17 @@ async fn run_session(shared: Arc<Shared>, stream: TcpStream) -> Result<(), FakeE
         data_type: 1,
         recent: VecDeque::new(),
     };
+    // Registered before the reader starts, so a client that leaves at once
+    // is removed by the reader and never lingers as "client id in use".
+    lock(&shared.sessions).insert(
+        session_id,
+        SessionHandle {
+            client_id,
+            tx: tx.clone(),
+            streams: streams.clone(),
+            aborts: vec![writer_task.abort_handle()],
+        },
+    );
     let reader_task = tokio::spawn(async move {
         loop {
             let body = match wire::read_frame(&mut reader).await {
@@ -454,15 +465,9 @@ async fn run_session(shared: Arc<Shared>, stream: TcpStream) -> Result<(), FakeE
         lock(&session.shared.sessions).remove(&session_id);
     });
     let aborts = vec![writer_task.abort_handle(), reader_task.abort_handle()];
-    lock(&shared.sessions).insert(
-        session_id,
-        SessionHandle {
-            client_id,
-            tx,
-            streams,
-            aborts: aborts.clone(),
-        },
-    );
+    if let Some(handle) = lock(&shared.sessions).get_mut(&session_id) {
+        handle.aborts.push(reader_task.abort_handle());
+    }
     info!(client_id, "client connected");
     let _ = reader_task.await;
     for a in aborts {
