@@ -290,19 +290,34 @@ pub fn score_opportunity(
     inputs: &FactorInputs,
     weights: &ScoreWeights,
 ) -> OpportunityScore {
-    let total_weight: f64 = FactorKind::ALL.iter().map(|k| weights.effective(*k)).sum();
+    // Shares are computed from weights scaled by the largest one, so even
+    // weights near f64::MAX cannot overflow the sum.
+    let max_weight = FactorKind::ALL
+        .iter()
+        .map(|k| weights.effective(*k))
+        .fold(0.0, f64::max);
+    let scaled = |k: FactorKind| {
+        if max_weight > 0.0 {
+            weights.effective(k) / max_weight
+        } else {
+            0.0
+        }
+    };
+    let total_weight: f64 = FactorKind::ALL.iter().map(|k| scaled(*k)).sum();
     let mut factors = Vec::with_capacity(FactorKind::ALL.len());
     let mut score = 0.0;
     let mut measured_weight = 0.0;
     for kind in FactorKind::ALL {
         let weight = weights.effective(kind);
         let (raw, normalized, label) = measure(kind, inputs);
-        let contribution = match normalized {
-            Some(n) if total_weight > 0.0 => weight * n / total_weight,
-            _ => 0.0,
+        let share = if total_weight > 0.0 {
+            scaled(kind) / total_weight
+        } else {
+            0.0
         };
+        let contribution = normalized.map_or(0.0, |n| share * n);
         if normalized.is_some() {
-            measured_weight += weight;
+            measured_weight += share;
         }
         score += contribution;
         factors.push(FactorScore {
@@ -314,11 +329,7 @@ pub fn score_opportunity(
             contribution,
         });
     }
-    let coverage = if total_weight > 0.0 {
-        measured_weight / total_weight
-    } else {
-        0.0
-    };
+    let coverage = measured_weight.min(1.0);
     OpportunityScore {
         symbol,
         score: score.clamp(0.0, 100.0),
