@@ -475,6 +475,29 @@ mod tests {
     }
 
     #[test]
+    fn short_and_long_dated_atm_spreads_are_wider_than_one_month() {
+        let m = market(6);
+        let s = sym("AAPL");
+        let spot = m.spot(&s).unwrap();
+        let k = nearest_strikes(spot, 1)[0];
+        let rel = |days: i64| {
+            // The Friday on or after `days` from now.
+            let mut d = now().date_naive() + Duration::days(days);
+            while d.weekday() != Weekday::Fri
+                || !m.expiries(&s, 0, 730, now()).unwrap().contains(&d)
+            {
+                d += Duration::days(1);
+            }
+            let q = m.option_quote(&s, d, k, OptionRight::Call, now()).unwrap();
+            let (b, a) = (q.bid.unwrap(), q.ask.unwrap());
+            (a - b) / (0.5 * (a + b))
+        };
+        let (short, month, long) = (rel(5), rel(28), rel(400));
+        assert!(short > month, "short {short} vs month {month}");
+        assert!(long > month, "long {long} vs month {month}");
+    }
+
+    #[test]
     fn option_quote_matches_chain_and_refuses_unlisted() {
         let m = market(5);
         let chain = m

@@ -407,12 +407,48 @@ mod tests {
 
     #[test]
     fn liquid_names_quote_one_to_three_cents_in_calm_markets() {
-        let m = market(1);
-        let spy = m.quote(&sym("SPY")).unwrap();
-        let calm = !m.is_stressed(&sym("SPY")).unwrap();
-        if calm && m.current_vol(&sym("SPY")).unwrap() <= 0.15 {
-            assert!(spy.ask - spy.bid <= 0.0301, "{spy:?}");
+        let mut checked = 0;
+        for seed in 0..20 {
+            let mut m = market(seed);
+            for step in (0..2_000).step_by(97) {
+                m.advance_to(step);
+                for s in ["SPY", "QQQ", "AAPL", "NVDA", "MSFT"] {
+                    let sym = sym(s);
+                    let calm = !m.is_stressed(&sym).unwrap()
+                        && m.current_vol(&sym).unwrap() <= m.params(&sym).unwrap().annual_vol;
+                    if calm {
+                        let q = m.quote(&sym).unwrap();
+                        let cents = ((q.ask - q.bid) * 100.0).round() as i64;
+                        assert!((1..=3).contains(&cents), "{s} seed {seed}: {q:?}");
+                        checked += 1;
+                    }
+                }
+            }
         }
+        assert!(checked > 100, "only {checked} calm quotes seen");
+    }
+
+    #[test]
+    fn spreads_widen_when_volatility_is_high() {
+        // Across seeds, stressed-regime quotes are wider on average than calm ones.
+        let (mut calm, mut calm_n, mut stressed, mut stressed_n) = (0.0, 0, 0.0, 0);
+        for seed in 0..200 {
+            let m = market(seed);
+            for s in sas_core::market::DEFAULT_WATCHLIST {
+                let sym = sym(s);
+                let q = m.quote(&sym).unwrap();
+                let spread = (q.ask - q.bid) / f64::from(m.params(&sym).unwrap().base_spread_cents);
+                if m.is_stressed(&sym).unwrap() {
+                    stressed += spread;
+                    stressed_n += 1;
+                } else {
+                    calm += spread;
+                    calm_n += 1;
+                }
+            }
+        }
+        assert!(stressed_n > 10 && calm_n > 10, "{stressed_n} {calm_n}");
+        assert!(stressed / f64::from(stressed_n) > 1.3 * calm / f64::from(calm_n));
     }
 
     #[test]
