@@ -842,3 +842,214 @@ fn commission_for(instrument: &Instrument, units: f64) -> f64 {
 pub fn ib_time(now: DateTime<Utc>) -> String {
     now.format("%Y%m%d %H:%M:%S UTC").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::{OptionListing, OptionSnapshot, UnderlyingQuote};
+    use sas_core::market::DailyBar;
+
+    /// A market whose prices the test sets by hand.
+    #[derive(Default)]
+    struct HandMarket {
+        stock: (f64, f64),
+        options: HashMap<String, (f64, f64)>,
+    }
+
+    impl MarketSource for HandMarket {
+        fn advance_to(&mut self, _now: DateTime<Utc>) {}
+        fn is_listed(&self, symbol: &Symbol) -> bool {
+            symbol.as_str() == "SPY"
+        }
+        fn quote(&mut self, _symbol: &Symbol) -> Option<UnderlyingQuote> {
+            Some(UnderlyingQuote {
+                bid: self.stock.0,
+                ask: self.stock.1,
+                last: self.stock.0,
+                bid_size: 100,
+                ask_size: 100,
+                last_size: 100,
+                volume: 1,
+                prev_close: self.stock.0,
+            })
+        }
+        fn option_listing(&mut self, _symbol: &Symbol) -> Option<OptionListing> {
+            None
+        }
+        fn option(
+            &mut self,
+            _s: &Symbol,
+            _e: NaiveDate,
+            strike: f64,
+            right: OptionRight,
+        ) -> Option<OptionSnapshot> {
+            let (bid, ask) = *self
+                .options
+                .get(&format!("{strike}{}", right_code(right)))?;
+            Some(OptionSnapshot {
+                bid,
+                ask,
+                last: bid,
+                volume: 0,
+                open_interest: 0,
+                implied_vol: 0.2,
+                delta: 0.5,
+                gamma: 0.01,
+                vega: 0.1,
+                theta: -0.05,
+                model_price: 0.5 * (bid + ask),
+                underlying_price: 600.0,
+            })
+        }
+        fn daily_bars(&mut self, _symbol: &Symbol, _days: u32) -> Vec<DailyBar> {
+            Vec::new()
+        }
+    }
+
+    fn stock_contract() -> proto::Contract {
+        proto::Contract {
+            symbol: Some("SPY".into()),
+            sec_type: Some("STK".into()),
+            ..Default::default()
+        }
+    }
+
+    fn limit(action: &str, qty: &str, price: f64, key: &str) -> proto::Order {
+        proto::Order {
+            action: Some(action.into()),
+            total_quantity: Some(qty.into()),
+            order_type: Some("LMT".into()),
+            lmt_price: Some(price),
+            order_ref: Some(key.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resting_order_fills_at_or_better_than_its_limit_when_the_market_crosses() {
+        let mut m = HandMarket {
+            stock: (600.00, 600.10),
+            ..Default::default()
+        };
+        let mut book = Book::new("DU1".into(), 100_000.0);
+        let now = Utc::now();
+        let req = proto::PlaceOrderRequest {
+            order_id: Some(1),
+            contract: Some(stock_contract()),
+            order: Some(limit("BUY", "10", 599.95, "k1")),
+        };
+        let events = book.place(7, req, &mut m, now).unwrap();
+        assert_eq!(events.len(), 1, "only the acknowledgement");
+        assert_eq!(book.orders[0].phase, OrderPhase::Submitted);
+        assert!(book.match_resting(&mut m, now).is_empty());
+        m.stock = (599.80, 599.90);
+        let events = book.match_resting(&mut m, now);
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, OrderEvent::Executed { .. })));
+        let o = &book.orders[0];
+        assert_eq!(o.phase, OrderPhase::Filled);
+        assert_eq!(
+            o.avg_fill, 599.90,
+            "filled at the ask, better than the limit"
+        );
+        assert_eq!(o.order_ref, "k1");
+        let h = book.positions.values().next().unwrap();
+        assert_eq!(h.quantity, 10.0);
+        assert!((book.cash - (100_000.0 - 5_999.0 - 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn duplicate_order_id_after_a_fill_is_refused() {
+        let mut m = HandMarket {
+            stock: (600.00, 600.10),
+            ..Default::default()
+        };
+        let mut book = Book::new("DU1".into(), 100_000.0);
+        let now = Utc::now();
+        let req = proto::PlaceOrderRequest {
+            order_id: Some(3),
+            contract: Some(stock_contract()),
+            order: Some(limit("BUY", "1", 700.0, "k")),
+        };
+        book.place(7, req.clone(), &mut m, now).unwrap();
+        let err = book.place(7, req, &mut m, now).unwrap_err();
+        assert_eq!(err.code, 103);
+    }
+
+    #[test]
+    fn combo_legs_price_at_the_far_side_and_sells_reverse_the_legs() {
+        let mut m = HandMarket {
+            stock: (600.0, 600.1),
+            ..Default::default()
+        };
+        m.options.insert("600P".into(), (5.00, 5.20));
+        m.options.insert("595P".into(), (3.00, 3.10));
+        let mut book = Book::new("DU1".into(), 100_000.0);
+        let expiry = NaiveDate::from_ymd_opt(2026, 12, 18).unwrap();
+        let spy = Symbol::parse("SPY").unwrap();
+        let put = |k: f64| Instrument::Option {
+            symbol: spy.clone(),
+            expiry,
+            strike: k,
+            right: OptionRight::Put,
+        };
+        let hi = book.registry.con_id(&put(600.0));
+        let lo = book.registry.con_id(&put(595.0));
+        let bag = |legs: [(i32, &str); 2]| proto::Contract {
+            symbol: Some("SPY".into()),
+            sec_type: Some("BAG".into()),
+            combo_legs: legs
+                .iter()
+                .map(|(id, a)| proto::ComboLeg {
+                    con_id: Some(*id),
+                    ratio: Some(1),
+                    action: Some((*a).into()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let now = Utc::now();
+        // Buy the 600/595 put spread: pays 5.20 - 3.00 = 2.20 at the far sides.
+        let below = proto::PlaceOrderRequest {
+            order_id: Some(1),
+            contract: Some(bag([(hi, "BUY"), (lo, "SELL")])),
+            order: Some(limit("BUY", "2", 2.10, "c1")),
+        };
+        book.place(7, below, &mut m, now).unwrap();
+        assert_eq!(
+            book.orders[0].phase,
+            OrderPhase::Submitted,
+            "2.10 < 2.20 rests"
+        );
+        let at = proto::PlaceOrderRequest {
+            order_id: Some(2),
+            contract: Some(bag([(hi, "BUY"), (lo, "SELL")])),
+            order: Some(limit("BUY", "2", 2.20, "c2")),
+        };
+        book.place(7, at, &mut m, now).unwrap();
+        assert_eq!(book.orders[1].phase, OrderPhase::Filled);
+        assert_eq!(book.orders[1].avg_fill, 2.20);
+        assert_eq!(book.positions[&hi].quantity, 2.0);
+        assert_eq!(book.positions[&lo].quantity, -2.0);
+        // Selling the same combo receives 5.00 - 3.10 = 1.90 at the far sides.
+        let sell = proto::PlaceOrderRequest {
+            order_id: Some(3),
+            contract: Some(bag([(hi, "BUY"), (lo, "SELL")])),
+            order: Some(limit("SELL", "2", 1.90, "c3")),
+        };
+        book.place(7, sell, &mut m, now).unwrap();
+        assert_eq!(book.orders[2].phase, OrderPhase::Filled);
+        assert_eq!(book.orders[2].avg_fill, 1.90);
+        assert_eq!(book.positions[&hi].quantity, 0.0);
+        assert_eq!(book.positions[&lo].quantity, 0.0);
+        // Per leg and per combo executions, each with the order's ref.
+        assert!(book.executions.iter().all(|e| e
+            .details
+            .order_ref
+            .as_deref()
+            .is_some_and(|r| r.starts_with('c'))));
+        assert_eq!(book.executions.len(), 6);
+    }
+}
