@@ -193,9 +193,11 @@ export async function startStack(opts = {}) {
   const persistDir = path.join(dir, 'd1');
   const bridgeLog = path.join(dir, 'bridge.log');
   const wranglerLog = path.join(dir, 'wrangler.log');
-  const [bridgePort, workerPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
+  const bridgePort = await freePort();
+  let workerPort = await freePort();
+  let inspectorPort = await freePort();
   const bridgeUrl = `http://127.0.0.1:${bridgePort}`;
-  const workerUrl = `http://127.0.0.1:${workerPort}`;
+  let workerUrl = `http://127.0.0.1:${workerPort}`;
   const env = toolEnv({ XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config') });
 
   const workerVars = {
@@ -252,23 +254,48 @@ export async function startStack(opts = {}) {
     if (!keep) rmSync(dir, { recursive: true, force: true });
   };
 
+  const startWorker = async () => {
+    // A port handed out by freePort() can be taken by another process before
+    // wrangler binds it: retry with fresh ports when that happens.
+    for (let attempt = 1; ; attempt += 1) {
+      const logStart = tail(wranglerLog, 100000).length;
+      wranglerProc = startGroup(WRANGLER, [
+        'dev', '--local', '--test-scheduled',
+        '--ip', '127.0.0.1', '--port', String(workerPort),
+        '--inspector-port', String(inspectorPort),
+        '--persist-to', persistDir,
+        '--env-file', varsFile,
+        '--show-interactive-dev-session=false',
+        '--log-level', 'log',
+      ], { env, logFile: wranglerLog });
+      try {
+        await waitFor('wrangler dev', async () => {
+          // Only trust /health once THIS wrangler says it is ready on our port.
+          const log = tail(wranglerLog, 100000).slice(logStart);
+          if (!log.includes(`Ready on http://127.0.0.1:${workerPort}`)) return false;
+          const res = await fetch(`${workerUrl}/health`, { signal: AbortSignal.timeout(5000) });
+          const body = await res.json();
+          return res.status === 200 && typeof body.status === 'string';
+        }, { timeoutMs: 90_000, child: wranglerProc, logFile: wranglerLog });
+        return;
+      } catch (e) {
+        await killGroup(wranglerProc);
+        if (attempt >= 3 || !/already in use/i.test(e.message)) throw e;
+        workerPort = await freePort();
+        inspectorPort = await freePort();
+        workerUrl = `http://127.0.0.1:${workerPort}`;
+      }
+    }
+  };
+
   try {
     await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistDir], { env });
+    const tables = (await d1("SELECT name FROM sqlite_master WHERE type = 'table'")).map((r) => r.name);
+    for (const t of ['market_data', 'ingest_runs']) {
+      if (!tables.includes(t)) throw new Error(`migrations did not create ${t} (tables: ${tables.join(', ')})`);
+    }
     if (bridge) await startBridge();
-    wranglerProc = startGroup(WRANGLER, [
-      'dev', '--local', '--test-scheduled',
-      '--ip', '127.0.0.1', '--port', String(workerPort),
-      '--inspector-port', String(inspectorPort),
-      '--persist-to', persistDir,
-      '--env-file', varsFile,
-      '--show-interactive-dev-session=false',
-      '--log-level', 'log',
-    ], { env, logFile: wranglerLog });
-    await waitFor('wrangler dev', async () => {
-      const res = await fetch(`${workerUrl}/health`, { signal: AbortSignal.timeout(5000) });
-      const body = await res.json();
-      return res.status === 200 && typeof body.status === 'string';
-    }, { timeoutMs: 90_000, child: wranglerProc, logFile: wranglerLog });
+    await startWorker();
   } catch (e) {
     await stop();
     throw e;
