@@ -63,7 +63,11 @@ pub fn init_tracing(format: LogFormat) {
         .with_env_filter(filter)
         .with_ansi(ansi);
     let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
     if let Err(e) = result {
