@@ -213,7 +213,8 @@ struct Intermediates {
     rate_df: f64,
     /// σ√T
     total_vol: f64,
-    sqrt_t: f64,
+    /// 1/(σ√T)
+    inv_total_vol: f64,
     /// Φ(ω·d1), Φ(ω·d2) for this option's side ω (+1 call, -1 put).
     cdf_d1: f64,
     cdf_d2: f64,
@@ -246,6 +247,7 @@ fn intermediates(i: &BsmInput, f: &ForwardFactors) -> Intermediates {
     };
     let sqrt_t = i.t_years.sqrt();
     let total_vol = i.vol * sqrt_t;
+    let inv_total_vol = 1.0 / total_vol;
     let rate_df = f.rate_df;
     let forward = i.spot * f.growth;
     // e^(-qT) = e^(-rT)·e^((r-q)T): one exponential fewer.
@@ -254,12 +256,19 @@ fn intermediates(i: &BsmInput, f: &ForwardFactors) -> Intermediates {
     let strike_disc = i.strike * rate_df;
     let intrinsic = sign * (forward - i.strike);
     let (cdf_d1, cdf_d2, pdf_d1, black) = if total_vol > MIN_TOTAL_VOL {
-        // ln(F/K) = ln(S/K) + (r - q)T
-        let log_moneyness = (i.spot / i.strike).ln() + (i.rate - i.div_yield) * i.t_years;
-        let d1 = log_moneyness / total_vol + 0.5 * total_vol;
+        let forward_over_strike = forward / i.strike;
+        let log_moneyness = forward_over_strike.ln();
+        let d1 = log_moneyness * inv_total_vol + 0.5 * total_vol;
         let d2 = d1 - total_vol;
         let gauss1 = (-0.5 * d1 * d1).exp();
-        let gauss2 = (-0.5 * d2 * d2).exp();
+        // e^(-d2²/2) = e^(-d1²/2)·F/K exactly; the product saves an
+        // exponential while d1 is moderate (the exponent's rounding, d1²/2·ε,
+        // then stays below 4e-15 relative).
+        let gauss2 = if d1.abs() < 8.0 {
+            gauss1 * forward_over_strike
+        } else {
+            (-0.5 * d2 * d2).exp()
+        };
         let pdf_d1 = FRAC_1_SQRT_2PI * gauss1;
         if sign * log_moneyness > 0.0 {
             // In the money: the counterpart (side -ω) is out of the money.
@@ -293,7 +302,7 @@ fn intermediates(i: &BsmInput, f: &ForwardFactors) -> Intermediates {
         div_df,
         rate_df,
         total_vol,
-        sqrt_t,
+        inv_total_vol,
         cdf_d1,
         cdf_d2,
         pdf_d1,
@@ -346,20 +355,20 @@ pub(crate) fn price_and_greeks_prepared(input: &BsmInput, f: &ForwardFactors) ->
     let m = intermediates(input, f);
     let price = price_from(&m);
     let delta = m.sign * m.div_df * m.cdf_d1;
-    let (gamma, vega) = if m.total_vol > MIN_TOTAL_VOL {
+    // With σ√T above MIN_TOTAL_VOL: gamma = e^(-qT)φ(d1)/(Sσ√T),
+    // vega = S e^(-qT)φ(d1)√T = S e^(-qT)φ(d1)·σT/(σ√T), and the decay term
+    // S e^(-qT)φ(d1)σ/(2√T) = S e^(-qT)φ(d1)·σ²/(2σ√T): one shared reciprocal.
+    let (gamma, vega, time_decay_per_year) = if m.total_vol > MIN_TOTAL_VOL {
+        let spot_pdf = m.spot_disc * m.pdf_d1;
         (
-            m.div_df * m.pdf_d1 / (input.spot * m.total_vol),
-            m.spot_disc * m.pdf_d1 * m.sqrt_t,
+            m.div_df * m.pdf_d1 * m.inv_total_vol / input.spot,
+            spot_pdf * input.vol * input.t_years * m.inv_total_vol,
+            0.5 * spot_pdf * input.vol * input.vol * m.inv_total_vol,
         )
     } else {
-        (0.0, 0.0)
+        (0.0, 0.0, 0.0)
     };
-    // dV/dT (per year of maturity); theta is its negative.
-    let time_decay_per_year = if m.sqrt_t > 0.0 {
-        m.spot_disc * m.pdf_d1 * input.vol / (2.0 * m.sqrt_t)
-    } else {
-        0.0
-    };
+    // theta (per year of calendar time) is -dV/dT.
     let theta_per_year = -time_decay_per_year
         + m.sign
             * (input.div_yield * m.spot_disc * m.cdf_d1 - input.rate * m.strike_disc * m.cdf_d2);
