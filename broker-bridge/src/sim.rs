@@ -154,17 +154,62 @@ impl SimBroker {
 }
 
 impl SimState {
+    /// Brings the market to `now`. While orders are working, the market is
+    /// walked one step at a time so a resting order sees every price it would
+    /// have seen (even when no request arrived in between) and fills at the
+    /// simulated time it became marketable; expiring options settle against
+    /// the price at their expiry close.
     fn sync(&mut self, now: DateTime<Utc>) {
-        let before = self.market.step_index();
-        self.market.sync_to(now);
-        if self.market.step_index() == before && self.working.is_empty() {
+        let target = self.market.step_at(now);
+        let mut step = self.market.step_index();
+        if target == step && self.working.is_empty() {
             return;
         }
+        while step < target {
+            let next = if self.working.is_empty() {
+                self.next_settlement_step(step, target).unwrap_or(target)
+            } else {
+                step + 1
+            };
+            self.market.advance_to(next);
+            step = next;
+            let t = self.market.time_at(step);
+            self.settle_expired_options(t);
+            self.process_all_working(t);
+        }
         self.settle_expired_options(now);
+        self.process_all_working(now);
+    }
+
+    /// The first step in `(after, up_to]` at or past an option holding's
+    /// expiry close.
+    fn next_settlement_step(&self, after: u64, up_to: u64) -> Option<u64> {
+        self.holdings
+            .values()
+            .filter_map(|h| match &h.instrument {
+                Instrument::Option { expiry, .. } => {
+                    let close = expiry_close(*expiry);
+                    let s = self.market.step_at(close);
+                    Some(if self.market.time_at(s) < close {
+                        s + 1
+                    } else {
+                        s
+                    })
+                }
+                Instrument::Stock { .. } => None,
+            })
+            .filter(|s| *s > after && *s <= up_to)
+            .min()
+    }
+
+    fn process_all_working(&mut self, t: DateTime<Utc>) {
+        if self.working.is_empty() {
+            return;
+        }
         let working = std::mem::take(&mut self.working);
         let mut still = Vec::with_capacity(working.len());
         for idx in working {
-            if self.process_working(idx, now) {
+            if self.process_working(idx, t) {
                 still.push(idx);
             }
         }

@@ -834,15 +834,52 @@ async fn expiring_options_cash_settle_at_intrinsic() {
     assert_eq!(placed["order"]["status"], "filled", "{placed}");
     let (_, before) = get(&h.app, "/account").await;
     let cash_before = before["cash"].as_f64().unwrap();
-    h.clock.advance(TimeDelta::minutes(362));
+    // Exactly the 21:00 UTC close: settlement uses this step's price, which
+    // the quote below shows.
+    h.clock.advance(TimeDelta::minutes(360));
     let (_, pos) = get(&h.app, "/positions").await;
     assert_eq!(pos["positions"], json!([]), "expired option still held");
     let (_, after) = get(&h.app, "/account").await;
     let (_, spot) = get(&h.app, "/quote?symbol=SPY").await;
-    let intrinsic = (spot["bid"].as_f64().unwrap() - strike).max(0.0) * 100.0;
+    assert_eq!(spot["timestamp"], "2026-11-20T21:00:00Z");
+    let mid = 0.5 * (spot["bid"].as_f64().unwrap() + spot["ask"].as_f64().unwrap());
+    let intrinsic = (mid - strike).max(0.0) * 100.0;
     let credited = after["cash"].as_f64().unwrap() - cash_before;
     assert!(
-        credited > 0.0 && (credited - intrinsic).abs() < 100.0,
+        credited > 0.0 && (credited - intrinsic).abs() < 3.0,
         "{credited} vs {intrinsic}"
     );
+    // Later requests do not settle it twice.
+    h.clock.advance(TimeDelta::minutes(5));
+    let (_, later) = get(&h.app, "/account").await;
+    assert_eq!(later["cash"], after["cash"]);
+}
+
+#[tokio::test]
+async fn resting_order_fills_at_the_step_it_became_marketable_even_without_requests() {
+    let h = harness();
+    let (_, q) = get(&h.app, "/quote?symbol=TSLA").await;
+    let limit = ((q["bid"].as_f64().unwrap() * 1.001) * 100.0).round() / 100.0;
+    let body = json!({
+        "idempotency_key": "tsla-idle",
+        "legs": [{"instrument": {"type": "stock", "symbol": "TSLA"}, "action": "sell"}],
+        "quantity": 3, "limit_price": limit, "tif": "gtc"
+    })
+    .to_string();
+    let (_, placed) = post(&h.app, "/orders", &body).await;
+    assert_eq!(placed["order"]["status"], "submitted", "{placed}");
+    // No request for five hours of (simulated) time, then one look.
+    h.clock.advance(TimeDelta::hours(5));
+    let (_, ex) = get(&h.app, "/executions").await;
+    let fill = &ex["executions"][0];
+    assert_eq!(fill["quantity"], 3, "{ex}");
+    assert!(fill["price"].as_f64().unwrap() >= limit, "{fill}");
+    let filled_at: chrono::DateTime<Utc> = serde_json::from_value(fill["time"].clone()).unwrap();
+    let placed_at = Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap();
+    assert!(
+        filled_at > placed_at && filled_at < placed_at + TimeDelta::hours(5),
+        "filled at {filled_at}, not at an intermediate step"
+    );
+    let (_, pos) = get(&h.app, "/positions").await;
+    assert_eq!(pos["positions"][0]["quantity"], -3.0, "{pos}");
 }
