@@ -36,6 +36,14 @@ pub enum Route {
     MarketHistory { symbol: Symbol, days: u32 },
     /// `GET /search/opportunities?limit=N`.
     Opportunities { limit: u32 },
+    /// `GET /symbols/{symbol}/metrics?days=N&interval=daily|intraday`.
+    SymbolMetrics {
+        symbol: Symbol,
+        days: u32,
+        interval: crate::metrics::MetricsInterval,
+    },
+    /// `GET /symbols/{symbol}/chain` (newest stored snapshot).
+    SymbolChain { symbol: Symbol },
 }
 
 impl Route {
@@ -120,7 +128,62 @@ pub fn path_requires_auth(path: &str) -> bool {
     } else {
         path
     };
-    PROTECTED_PATHS.contains(&path)
+    PROTECTED_PATHS.contains(&path) || path.starts_with(SYMBOLS_PREFIX)
+}
+
+/// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
+pub const SYMBOLS_PREFIX: &str = "/symbols/";
+
+/// Matches `/symbols/{symbol}/{metrics|chain}` (`rest` is the path after
+/// [`SYMBOLS_PREFIX`]).
+fn symbol_route(method: &str, rest: &str, query: Option<&str>) -> Result<Route, ApiError> {
+    let not_found = || {
+        ApiError::new(
+            404,
+            "not_found",
+            format!("no route for {SYMBOLS_PREFIX}{}", truncate(rest, 48)),
+        )
+    };
+    let (raw_symbol, what) = rest.split_once('/').ok_or_else(not_found)?;
+    if !matches!(what, "metrics" | "chain") {
+        return Err(not_found());
+    }
+    if method != "GET" {
+        return Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            format!("{SYMBOLS_PREFIX}{{symbol}}/{what} only accepts GET"),
+        ));
+    }
+    let decoded: String = worker::url::form_urlencoded::parse(format!("s={raw_symbol}").as_bytes())
+        .map(|(_, v)| v.into_owned())
+        .next()
+        .unwrap_or_default();
+    let symbol = Symbol::parse(&decoded).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut q = Query::parse(query.unwrap_or(""))?;
+    let route = if what == "metrics" {
+        let days = q.bounded(
+            "days",
+            crate::metrics::DEFAULT_METRICS_DAYS,
+            1,
+            crate::metrics::MAX_METRICS_DAYS,
+        )?;
+        let interval = match q.take("interval") {
+            None => crate::metrics::MetricsInterval::Daily,
+            Some(raw) => crate::metrics::MetricsInterval::parse(raw.trim()).ok_or_else(|| {
+                ApiError::bad_request("query parameter 'interval' must be daily or intraday")
+            })?,
+        };
+        Route::SymbolMetrics {
+            symbol,
+            days,
+            interval,
+        }
+    } else {
+        Route::SymbolChain { symbol }
+    };
+    q.reject_unused()?;
+    Ok(route)
 }
 
 /// Matches `method` + `path` + raw `query` (without `?`) to a [`Route`].
@@ -130,6 +193,9 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     } else {
         path
     };
+    if let Some(rest) = path.strip_prefix(SYMBOLS_PREFIX) {
+        return symbol_route(method, rest, query);
+    }
     let (allowed, build): (&str, fn(&mut Query) -> Result<Route, ApiError>) = match path {
         "/health" => ("GET", |_| Ok(Route::Health)),
         "/broker/account" => ("GET", |_| Ok(Route::BrokerAccount)),
@@ -341,6 +407,73 @@ mod tests {
             assert_eq!(e.status, 400, "{path}?{q}");
             assert!(e.message.contains(needle), "{path}?{q}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn symbol_routes() {
+        use crate::metrics::MetricsInterval;
+        assert_eq!(
+            route("GET", "/symbols/aapl/metrics", None),
+            Ok(Route::SymbolMetrics {
+                symbol: sym("AAPL"),
+                days: 30,
+                interval: MetricsInterval::Daily
+            })
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/symbols/BRK.B/metrics/",
+                Some("days=5&interval=intraday")
+            ),
+            Ok(Route::SymbolMetrics {
+                symbol: sym("BRK.B"),
+                days: 5,
+                interval: MetricsInterval::Intraday
+            })
+        );
+        assert_eq!(
+            route("GET", "/symbols/SPY/chain", None),
+            Ok(Route::SymbolChain { symbol: sym("SPY") })
+        );
+        let cases = [
+            ("/symbols/%24%24/metrics", None, 400, "invalid symbol"),
+            ("/symbols/TOOLONGSYMBOL/chain", None, 400, "invalid symbol"),
+            (
+                "/symbols/SPY/metrics",
+                Some("days=0"),
+                400,
+                "'days' must be",
+            ),
+            (
+                "/symbols/SPY/metrics",
+                Some("days=731"),
+                400,
+                "'days' must be",
+            ),
+            (
+                "/symbols/SPY/metrics",
+                Some("interval=weekly"),
+                400,
+                "interval",
+            ),
+            (
+                "/symbols/SPY/chain",
+                Some("days=3"),
+                400,
+                "unknown query parameter",
+            ),
+            ("/symbols/SPY", None, 404, "no route"),
+            ("/symbols/SPY/greeks", None, 404, "no route"),
+        ];
+        for (path, q, status, needle) in cases {
+            let e = err("GET", path, q);
+            assert_eq!(e.status, status, "{path}");
+            assert!(e.message.contains(needle), "{path}: {}", e.message);
+        }
+        assert_eq!(err("POST", "/symbols/SPY/chain", None).status, 405);
+        assert!(path_requires_auth("/symbols/SPY/metrics"));
+        assert!(Route::SymbolChain { symbol: sym("SPY") }.requires_auth());
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct ChainConfig {
     pub score_weights: ScoreWeights,
 }
 
+/// Every float in a [`ChainConfig`] is validated finite, so equality is
+/// reflexive (needed because [`crate::config::Config`] is `Eq`).
+impl Eq for ChainConfig {}
+
 impl Default for ChainConfig {
     fn default() -> Self {
         Self {
@@ -828,6 +832,53 @@ where
     BoundedJoin::new(tasks, limit.max(1)).await
 }
 
+/// Awaits two futures concurrently and returns both outputs.
+pub async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    Join2 {
+        a: Box::pin(a),
+        b: Box::pin(b),
+        out_a: None,
+        out_b: None,
+    }
+    .await
+}
+
+/// Future behind [`join2`].
+struct Join2<A: Future, B: Future> {
+    a: Pin<Box<A>>,
+    b: Pin<Box<B>>,
+    out_a: Option<A::Output>,
+    out_b: Option<B::Output>,
+}
+
+impl<A: Future, B: Future> Unpin for Join2<A, B> {}
+
+impl<A: Future, B: Future> Future for Join2<A, B> {
+    type Output = (A::Output, B::Output);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.out_a.is_none() {
+            if let Poll::Ready(v) = this.a.as_mut().poll(cx) {
+                this.out_a = Some(v);
+            }
+        }
+        if this.out_b.is_none() {
+            if let Poll::Ready(v) = this.b.as_mut().poll(cx) {
+                this.out_b = Some(v);
+            }
+        }
+        match (this.out_a.take(), this.out_b.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                this.out_a = a;
+                this.out_b = b;
+                Poll::Pending
+            }
+        }
+    }
+}
+
 /// Future behind [`run_bounded`].
 struct BoundedJoin<T, F: Future<Output = T>> {
     pending: std::collections::VecDeque<(usize, Pin<Box<F>>)>,
@@ -1448,6 +1499,16 @@ mod tests {
         assert_eq!(out, (0..10).collect::<Vec<_>>());
         assert_eq!(peak.get(), 3);
         assert_eq!(in_flight.get(), 0);
+        let (in_flight, peak) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+        let step = |left: u32, value: usize| Steps {
+            left,
+            started: false,
+            value,
+            in_flight: in_flight.clone(),
+            peak: peak.clone(),
+        };
+        assert_eq!(block_on(join2(step(5, 1), step(1, 2))), (1, 2));
+        assert_eq!(peak.get(), 2, "both ran at the same time");
         let empty: Vec<Steps> = Vec::new();
         assert!(block_on(run_bounded(empty, 3)).is_empty());
     }

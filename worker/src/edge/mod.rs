@@ -4,11 +4,11 @@
 //! wasm32); the end-to-end tests in `tests/e2e/` exercise it under workerd.
 
 mod bridge;
+mod chains;
 mod d1;
 mod ingest;
 
 use chrono::{DateTime, Utc};
-use sas_core::score::ScoreWeights;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Env, Headers, Request, Response};
@@ -17,7 +17,7 @@ use crate::api::{self, ApiError, Route};
 use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
 use crate::config::{Config, ConfigErrors};
 use crate::ingest::Trigger;
-use crate::store::{self, HistoryRow, LatestRow, SnapshotRow};
+use crate::store::{self, HistoryRow, LatestRow};
 use crate::views;
 use crate::{proxy, proxy::BridgeFailure};
 
@@ -122,7 +122,14 @@ async fn protected(
         Route::Health => error_response(&ApiError::internal()),
         Route::BrokerAccount => proxied(cfg, "/account").await,
         Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
-        Route::IngestMarket => match ingest::run(db, cfg, Trigger::Manual, started).await {
+        Route::IngestMarket => match chains::enrich(
+            db,
+            cfg,
+            started,
+            ingest::run(db, cfg, Trigger::Manual, started).await,
+        )
+        .await
+        {
             Ok(run) => json_response(200, &run),
             Err(e) => internal("manual ingest", &e),
         },
@@ -154,28 +161,13 @@ async fn protected(
                 Err(e) => internal("market history", &e),
             }
         }
-        Route::Opportunities { limit } => {
-            let since = started - chrono::Duration::days(i64::from(cfg.retention_days));
-            let rows: worker::Result<Vec<SnapshotRow>> = d1::rows(
-                db,
-                store::SELECT_SNAPSHOTS,
-                &[watchlist_json(cfg), d1::millis(since.timestamp_millis())],
-            )
-            .await;
-            match rows {
-                Ok(rows) => {
-                    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-                    let body = views::opportunities(
-                        &cfg.watchlist,
-                        &rows,
-                        &ScoreWeights::default(),
-                        limit,
-                    );
-                    json_response(200, &body)
-                }
-                Err(e) => internal("opportunities", &e),
-            }
-        }
+        Route::Opportunities { limit } => chains::opportunities(db, cfg, limit, started).await,
+        Route::SymbolMetrics {
+            symbol,
+            days,
+            interval,
+        } => chains::symbol_metrics(db, cfg, &symbol, days, interval, started).await,
+        Route::SymbolChain { symbol } => chains::symbol_chain(db, cfg, &symbol).await,
     }
 }
 
@@ -298,7 +290,11 @@ pub async fn scheduled(env: Env) {
         }
     };
     let result = match load_config(&env) {
-        Ok(cfg) => ingest::run(&db, &cfg, Trigger::Cron, started).await,
+        Ok(cfg) => {
+            let run = ingest::run(&db, &cfg, Trigger::Cron, started).await;
+            // Option chains and analytics (after quotes; not after a failed/skipped run).
+            chains::enrich(&db, &cfg, started, run).await
+        }
         Err(errors) => {
             log_config_errors(&errors);
             ingest::record_failure(
