@@ -194,7 +194,7 @@ pub struct ContractAnalytics {
 pub struct ExpiryAnalytics {
     pub expiry: NaiveDate,
     pub dte: u32,
-    /// Calendar years from `as_of` to the 16:00 New York close on expiry.
+    /// Calendar years from `as_of` to the close on expiry ([`expiry_close_utc`]).
     pub t_years: f64,
     /// `S·e^((r-q)T)`.
     pub forward: f64,
@@ -305,10 +305,16 @@ fn nth_sunday(year: i32, month: u32, n: u32) -> Option<NaiveDate> {
     NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Sun, n as u8)
 }
 
-/// The 16:00 New York close on `date`, in UTC (EDT = UTC-4 from the second
+/// The close of trading on `date` in UTC: the NYSE session's closing bell
+/// from [`crate::calendar::MarketCalendar`] (16:00 New York, 13:00 on early
+/// closes); on a date without a session (an expiry listed on a holiday or a
+/// weekend) 16:00 New York by the US DST rule (EDT = UTC-4 from the second
 /// Sunday of March to the first Sunday of November, else EST = UTC-5).
 #[must_use]
 pub fn expiry_close_utc(date: NaiveDate) -> DateTime<Utc> {
+    if let Some(session) = crate::calendar::MarketCalendar::session(date) {
+        return session.close_utc;
+    }
     let year = date.year();
     let dst = match (nth_sunday(year, 3, 2), nth_sunday(year, 11, 1)) {
         (Some(start), Some(end)) => date >= start && date < end,
