@@ -186,7 +186,7 @@ pub struct IvGreeks {
     pub greeks: Greeks,
 }
 
-/// [`implied_vol`] followed by the greeks at the implied volatility (as
+/// [`implied_vol()`] followed by the greeks at the implied volatility (as
 /// [`crate::analytics::bsm::price_and_greeks`] computes them, reusing the
 /// inversion's forward and discount factor).
 pub fn implied_vol_and_greeks(input: &IvInput) -> Result<IvGreeks, IvFailure> {
