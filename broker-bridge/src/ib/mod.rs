@@ -648,6 +648,10 @@ async fn run_quote_stream(
             tokio::select! {
                 item = sub.next() => match item {
                     Some(Ok(SubscriptionItem::Data(t))) => {
+                        if let TickTypes::MarketDataType(m) = &t {
+                            // What IB actually serves (live may fall back to frozen).
+                            lock(&inner.health).market_data_type = convert::data_type_of(*m as i32);
+                        }
                         let mut changed = false;
                         tx.send_modify(|s| changed = apply_quote_tick(s, &t));
                         if changed {
