@@ -65,7 +65,8 @@ pub struct ApprovalConfig {
     /// `TRADING_MODE`: `paper` (default) or `live` (explicit only).
     pub trading_mode: TradingMode,
     /// `MAX_PROPOSALS_PER_DAY` (default 5), `MAX_OPEN_PER_SYMBOL` (default 1),
-    /// `PROPOSAL_TTL_SECONDS` (optional, 30..=86400).
+    /// `PROPOSAL_TTL_SECONDS` (optional, 30..=86400), `MIN_OPTION_VOLUME`
+    /// (optional liquidity filter override, 0..=1000000).
     pub limits: ProposalLimits,
     /// `ACCESS_TEAM_DOMAIN` + `ACCESS_AUD` (both or neither), optional
     /// `ACCESS_JWKS_URL` (refused when `ENVIRONMENT=production`).
@@ -113,6 +114,10 @@ impl ApprovalConfig {
             None => None,
             Some(_) => int("PROPOSAL_TTL_SECONDS", 0, 30, 86_400),
         };
+        let min_option_volume = match get("MIN_OPTION_VOLUME") {
+            None => None,
+            Some(_) => int("MIN_OPTION_VOLUME", 0, 0, 1_000_000).map(u64::from),
+        };
         let access = match (get("ACCESS_TEAM_DOMAIN"), get("ACCESS_AUD")) {
             (None, None) => {
                 if get("ACCESS_JWKS_URL").is_some() {
@@ -157,6 +162,7 @@ impl ApprovalConfig {
                 max_per_day,
                 max_open_per_symbol,
                 ttl_seconds,
+                min_option_volume,
             },
             access,
             production,
@@ -913,10 +919,13 @@ mod tests {
             ("ACCESS_AUD", "aud1"),
             ("ACCESS_JWKS_URL", "http://127.0.0.1:9999/certs"),
             ("PROPOSAL_TTL_SECONDS", "45"),
+            ("MIN_OPTION_VOLUME", "0"),
         ]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.trading_mode, TradingMode::Live);
         assert_eq!(c.limits.ttl_seconds, Some(45));
+        assert_eq!(c.limits.min_option_volume, Some(0));
+        assert_eq!(crate::proposals::strategy_config(&c.limits).min_volume, 0);
         let a = c.access.unwrap();
         assert_eq!(a.jwks_url, "http://127.0.0.1:9999/certs");
         assert_eq!(a.policy.issuer, "https://team.cloudflareaccess.com");

@@ -82,6 +82,9 @@ pub struct ProposalLimits {
     pub max_open_per_symbol: u32,
     /// Shorter proposal lifetime than the end of the trading day, seconds.
     pub ttl_seconds: Option<u32>,
+    /// Liquidity filter override: least daily volume of every leg (core's
+    /// default when `None`).
+    pub min_option_volume: Option<u64>,
 }
 
 impl Default for ProposalLimits {
@@ -90,16 +93,19 @@ impl Default for ProposalLimits {
             max_per_day: 5,
             max_open_per_symbol: 1,
             ttl_seconds: None,
+            min_option_volume: None,
         }
     }
 }
 
 /// Core's strategy configuration with the Worker's limits applied.
 pub fn strategy_config(limits: &ProposalLimits) -> StrategyConfig {
+    let base = StrategyConfig::default();
     StrategyConfig {
         max_proposals_per_day: limits.max_per_day,
         max_open_per_symbol: limits.max_open_per_symbol,
-        ..StrategyConfig::default()
+        min_volume: limits.min_option_volume.unwrap_or(base.min_volume),
+        ..base
     }
 }
 

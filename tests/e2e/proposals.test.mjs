@@ -1,0 +1,258 @@
+// End-to-end test of proposals and the approval workflow: real broker bridge
+// (simulated broker, paper account) + the Worker under `wrangler dev --local`
+// with local D1 + a local Cloudflare Access JWKS (tests/lib/jwks.mjs).
+// Run after scripts/build: node --test tests/e2e/proposals.test.mjs
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+
+import { startJwks, newKey, signJwt } from '../lib/jwks.mjs';
+import { startStack } from '../lib/stack.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const TEAM = 'sas-test.cloudflareaccess.com';
+const AUD = 'sas-test-aud-0123456789';
+// Proposals live this long: short enough to watch one expire in the test.
+const TTL_SECONDS = 120;
+
+describe('proposals, approval workflow, audit log and Access auth', () => {
+  let stack;
+  let access;
+  let pending = [];
+  const bridgeGet = async (p) => {
+    const res = await fetch(`${stack.bridgeUrl}${p}`, {
+      headers: { authorization: `Bearer ${stack.bridgeToken}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, json: await res.json().catch(() => null) };
+  };
+  const jwt = (token) => ({ auth: false, headers: { 'cf-access-jwt-assertion': token } });
+  const post = (p, body, opts = {}) => stack.api(p, {
+    method: 'POST',
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    ...opts,
+    headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+  });
+
+  before(async () => {
+    access = await startJwks({ teamDomain: TEAM, aud: AUD });
+    stack = await startStack({
+      marketHoursMode: 'ignore',
+      vars: {
+        ACCESS_TEAM_DOMAIN: TEAM,
+        ACCESS_AUD: AUD,
+        ACCESS_JWKS_URL: access.url,
+        PROPOSAL_TTL_SECONDS: String(TTL_SECONDS),
+        TRADING_MODE: 'paper',
+        // The simulated market reports zero option volume outside its
+        // session (this test may run at night or on a weekend): relax only
+        // the volume filter; open interest and bid-ask width still apply.
+        MIN_OPTION_VOLUME: '0',
+      },
+    });
+  });
+  after(async () => {
+    await stack?.stop();
+    await access?.stop();
+  });
+
+  test('a day of cron runs yields 3-5 explained proposals, no duplicates', async () => {
+    for (let i = 0; i < 4; i += 1) {
+      const run = await stack.fireCron();
+      assert.ok(run, 'a run record after each cron');
+      await sleep(300);
+    }
+    const res = await stack.api('/proposals?status=pending');
+    assert.equal(res.status, 200, res.text);
+    pending = res.json.proposals;
+    assert.ok(pending.length >= 3 && pending.length <= 5,
+      `expected 3-5 proposals, got ${pending.length}:\n${stack.logTail('wrangler', 30)}`);
+    const symbols = new Set(pending.map((p) => p.symbol));
+    assert.equal(symbols.size, pending.length, 'at most one proposal per symbol');
+    assert.equal(new Set(pending.map((p) => p.idempotency_key)).size, pending.length);
+    for (const p of pending) {
+      assert.equal(typeof p.id, 'string');
+      assert.equal(p.status, 'pending');
+      assert.ok(p.rationale.length > 40, p.rationale);
+      assert.equal(typeof p.entry.net_price_mid, 'number');
+      assert.ok(p.max_loss > 0);
+      assert.ok(p.contracts >= 1);
+      assert.ok(Array.isArray(p.legs) && p.legs.length >= 1);
+      const ttl = Date.parse(p.expires_at) - Date.parse(p.created_at);
+      assert.ok(ttl > 0 && ttl <= TTL_SECONDS * 1000, `ttl ${ttl}`);
+      assert.ok(p.idempotency_key.length <= 64 && /^[A-Za-z0-9_.:-]+$/.test(p.idempotency_key));
+    }
+    // More cron runs do not duplicate anything (UNIQUE key + daily limits).
+    await stack.fireCron();
+    const again = await stack.api('/proposals');
+    assert.equal(again.json.proposals.length, pending.length);
+    // The detail view carries the snapshots and the payoff curve.
+    const detail = await stack.api(`/proposals/${pending[0].id}`);
+    assert.equal(detail.status, 200);
+    assert.ok(detail.json.payoff_curve.length > 10);
+    assert.ok(detail.json.quote_snapshot.legs.length >= 1);
+    assert.ok(detail.json.analytics_snapshot.regime);
+    const ms = readFileSync(stack.logs.wrangler, 'utf8').split('\n')
+      .filter((l) => l.includes('"event":"proposals_cron"'))
+      .map((l) => { try { return JSON.parse(l).detail; } catch { return null; } })
+      .filter((d) => d && typeof d.ms === 'number')
+      .map((d) => ({ ms: d.ms, considered: d.considered, created: d.created }));
+    console.log(`proposals cron step ms (per run): ${JSON.stringify(ms)}`);
+  });
+
+  test('two concurrent approvals: exactly one 200 and one 409; the paper order carries the key', async () => {
+    const p = pending[0];
+    const [a, b] = await Promise.all([
+      post(`/proposals/${p.id}/approve`, { note: 'looks good' }),
+      post(`/proposals/${p.id}/approve`, {}),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    assert.deepEqual(statuses, [200, 409], `${a.text}\n${b.text}`);
+    const ok = a.status === 200 ? a : b;
+    const conflict = a.status === 200 ? b : a;
+    assert.equal(ok.json.status, 'approved');
+    assert.equal(conflict.json.status, 'approved', conflict.text);
+    assert.equal(conflict.json.error, 'invalid_state');
+    assert.equal(ok.json.order.status, 'submitted', ok.text);
+    const orderId = ok.json.order.id;
+    assert.ok(orderId);
+    const order = await bridgeGet(`/orders/${encodeURIComponent(orderId)}`);
+    assert.equal(order.status, 200);
+    assert.equal(order.json.idempotency_key, p.idempotency_key);
+    assert.equal(order.json.quantity, ok.json.order.contracts);
+    assert.equal(order.json.legs.length, p.legs.length);
+    // A third approval is still 409 with the current state.
+    const third = await post(`/proposals/${p.id}/approve`);
+    assert.equal(third.status, 409);
+    assert.equal(third.json.status, 'approved');
+  });
+
+  test('Access JWT: valid accepted; wrong aud/iss, expired, bad signature refused', async () => {
+    const good = await stack.api('/proposals?limit=1', jwt(access.mint()));
+    assert.equal(good.status, 200, good.text);
+    const now = Math.floor(Date.now() / 1000);
+    const impostor = newKey();
+    const cases = {
+      'wrong audience': access.mint({ aud: ['someone-else'] }),
+      'wrong issuer': access.mint({ iss: 'https://evil.cloudflareaccess.com' }),
+      expired: access.mint({ iat: now - 7200, nbf: now - 7200, exp: now - 3600 }),
+      'bad signature': access.mint({}, { key: impostor, kid: JSON.parse(Buffer.from(access.mint().split('.')[0], 'base64url')).kid }),
+      'unsigned (alg none)': `${Buffer.from('{"alg":"none","kid":"x"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: access.issuer, aud: [AUD], exp: now + 600 })).toString('base64url')}.`,
+      garbage: 'not.a.token',
+    };
+    for (const [label, token] of Object.entries(cases)) {
+      const res = await stack.api('/proposals', jwt(token));
+      assert.equal(res.status, 401, label);
+      assert.deepEqual(res.json, { error: 'unauthorized', message: 'missing or invalid credentials' });
+    }
+    assert.equal((await stack.api('/audit', { auth: false })).status, 401);
+    assert.equal((await post(`/proposals/${pending[1].id}/reject`, { reason: 'x' }, { auth: false })).status, 401);
+  });
+
+  test('reject with a reason (as the Access user); a rejected proposal cannot be approved', async () => {
+    const p = pending[1];
+    const token = access.mint({ email: 'trader@example.com' });
+    const res = await post(`/proposals/${p.id}/reject`, { reason: 'earnings next week' }, jwt(token));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.status, 'rejected');
+    assert.equal(res.json.decision_reason, 'earnings next week');
+    assert.equal(res.json.decided_by, 'access:trader@example.com');
+    const again = await post(`/proposals/${p.id}/reject`, { reason: 'twice' });
+    assert.equal(again.status, 409);
+    assert.equal(again.json.status, 'rejected');
+    const approve = await post(`/proposals/${p.id}/approve`);
+    assert.equal(approve.status, 409);
+    assert.equal(approve.json.status, 'rejected');
+  });
+
+  test('bad input: unknown id 404, malformed bodies 400, bad queries 400', async () => {
+    assert.equal((await post('/proposals/999999/approve')).status, 404);
+    assert.equal((await post('/proposals/999999/reject', { reason: 'x' })).status, 404);
+    assert.equal((await stack.api('/proposals/999999')).status, 404);
+    assert.equal((await stack.api('/proposals/abc')).status, 404);
+    const p = pending[2];
+    for (const body of ['{', '[]', '{"reason":""}', '{"reason":3}', '{}', '{"reason":"x","extra":1}']) {
+      const res = await post(`/proposals/${p.id}/reject`, body);
+      assert.equal(res.status, 400, body);
+      assert.equal(res.json.error, 'bad_request');
+    }
+    for (const body of ['{', '[1]', '{"nope":true}']) {
+      assert.equal((await post(`/proposals/${p.id}/approve`, body)).status, 400, body);
+    }
+    assert.equal((await stack.api('/proposals?status=open')).status, 400);
+    assert.equal((await stack.api('/audit?limit=0')).status, 400);
+    assert.equal((await stack.api(`/proposals/${p.id}/approve`)).status, 405);
+    // Nothing was half-written by the refused requests.
+    const still = await stack.api(`/proposals/${p.id}`);
+    assert.equal(still.json.status, 'pending');
+  });
+
+  test('kill switch refuses approvals and is audited', async () => {
+    const p = pending[2];
+    const on = await post('/kill-switch', { on: true, reason: 'drill' });
+    assert.equal(on.status, 200, on.text);
+    assert.equal(on.json.on, true);
+    const refused = await post(`/proposals/${p.id}/approve`);
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal(refused.json.error, 'kill_switch_on');
+    assert.equal(refused.json.status, 'pending');
+    const off = await post('/kill-switch', { on: false, reason: 'drill over' });
+    assert.equal(off.json.on, false);
+    assert.equal((await stack.api(`/proposals/${p.id}`)).json.status, 'pending');
+  });
+
+  test('an undecided proposal expires; approving it then is 409 expired', async () => {
+    const p = pending[2];
+    const wait = Date.parse(p.expires_at) - Date.now() + 1500;
+    if (wait > 0) await sleep(wait);
+    await stack.fireCron();
+    const res = await stack.api(`/proposals/${p.id}`);
+    assert.equal(res.json.status, 'expired');
+    assert.equal(res.json.decided_by, 'system:cron');
+    const approve = await post(`/proposals/${p.id}/approve`);
+    assert.equal(approve.status, 409);
+    assert.equal(approve.json.status, 'expired');
+  });
+
+  test('Access key rotation: one JWKS refresh on an unknown kid', async () => {
+    // At most one refresh per 5 s: let the last fetch age first.
+    await sleep(5500);
+    const before = access.fetches();
+    const key = access.rotate();
+    const res = await stack.api('/proposals?limit=1', jwt(access.mint({}, { key })));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(access.fetches(), before + 1);
+    // Tokens of the retired key are refused now.
+    const old = signJwt(newKey(), { iss: access.issuer, aud: [AUD], exp: Math.floor(Date.now() / 1000) + 60 });
+    assert.equal((await stack.api('/proposals?limit=1', jwt(old))).status, 401);
+  });
+
+  test('the audit log tells the whole story and is append-only', async () => {
+    const res = await stack.api('/audit?limit=500');
+    assert.equal(res.status, 200);
+    const entries = res.json.entries;
+    const of = (id, action) => entries.filter((e) => e.entity_id === id && e.action === action);
+    for (const p of pending) assert.equal(of(p.id, 'proposal_created').length, 1, `created ${p.id}`);
+    const [approved] = of(pending[0].id, 'proposal_approved');
+    assert.equal(of(pending[0].id, 'proposal_approved').length, 1, 'exactly one approval');
+    assert.equal(approved.from_state, 'pending');
+    assert.equal(approved.to_state, 'approved');
+    assert.equal(approved.actor, 'api_token');
+    assert.equal(typeof approved.details.fresh_mid, 'number');
+    assert.equal(typeof approved.details.limit_price, 'number');
+    assert.equal(approved.details.idempotency_key, pending[0].idempotency_key);
+    assert.ok(approved.details.legs.every((l) => typeof l.bid === 'number' && typeof l.ask === 'number'));
+    assert.equal(of(pending[0].id, 'order_submitted').length, 1);
+    const [rejected] = of(pending[1].id, 'proposal_rejected');
+    assert.equal(rejected.actor, 'access:trader@example.com');
+    assert.equal(rejected.details.reason, 'earnings next week');
+    const [expired] = of(pending[2].id, 'proposal_expired');
+    assert.equal(expired.to_state, 'expired');
+    assert.equal(entries.filter((e) => e.action === 'kill_switch_changed').length, 2);
+    const byProposal = await stack.api(`/audit?proposal=${pending[0].id}`);
+    assert.ok(byProposal.json.entries.every((e) => e.entity_id === pending[0].id));
+    await assert.rejects(stack.d1("UPDATE audit_log SET actor = 'someone else'"), /append-only/);
+    await assert.rejects(stack.d1('DELETE FROM audit_log'), /append-only/);
+  });
+});
