@@ -552,9 +552,35 @@ fn reprice_accepts_an_unchanged_market_and_refuses_a_moved_one() {
     assert!(same.price_move.abs() < 1e-12);
     assert_eq!(same.limit_price, p.limit_price);
 
-    // Underlying drops 3%: the put spread's credit grows past the band.
+    // Underlying drops 3%: the short put is now ~0.38 delta, outside the
+    // 0.20-0.30 band it was chosen in.
     let moved = chain("SPY", 145.5);
     let r = reprice(&p, &fresh_from(&p, &moved), &cfg).unwrap_err();
+    match r.reason {
+        RefusalCode::DeltaOutOfBand {
+            leg,
+            delta,
+            min,
+            max,
+        } => {
+            assert_eq!(leg, 0);
+            assert!(delta.unwrap() > max && min == 0.20);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        r.message.contains("left the 0.20-0.30 band"),
+        "{}",
+        r.message
+    );
+
+    // Same deltas, but the short put's market 30 cents richer: the net
+    // price moved beyond the band.
+    let mut richer = fresh_from(&p, &chain("SPY", 150.0));
+    let q = &mut richer.legs[0].quote;
+    q.bid = Some(q.bid.unwrap() + 0.3);
+    q.ask = Some(q.ask.unwrap() + 0.3);
+    let r = reprice(&p, &richer, &cfg).unwrap_err();
     match r.reason {
         RefusalCode::PriceMovedBeyondBand {
             proposed,
@@ -562,6 +588,7 @@ fn reprice_accepts_an_unchanged_market_and_refuses_a_moved_one() {
             band,
         } => {
             assert_eq!(proposed, p.limit_price);
+            assert!((fresh - (proposed - 0.3)).abs() < 1e-9);
             assert!((fresh - proposed).abs() > band);
         }
         other => panic!("unexpected {other:?}"),

@@ -591,7 +591,8 @@ fn payoff_curve(
     let kmax = strikes.last().copied().unwrap_or(spot);
     let lo = (spot * (-3.0 * sd).exp()).min(kmin) * 0.95;
     let hi = (spot * (3.0 * sd).exp()).max(kmax) * 1.05;
-    let n = n.max(2);
+    // Bounded even for an unvalidated config.
+    let n = n.clamp(2, 2001);
     let mut xs: Vec<f64> = (0..n)
         .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
         .collect();

@@ -154,6 +154,31 @@ fn usable_delta(d: Option<f64>, right: OptionRight) -> Option<f64> {
     })
 }
 
+/// Delta of one long option: the source delta when finite with the right
+/// sign, else BSM from `iv` at the context's spot.
+pub fn leg_delta(
+    source: Option<f64>,
+    iv: Option<f64>,
+    ctx: &ChainContext,
+    right: OptionRight,
+    strike: f64,
+    dte: u32,
+) -> Option<f64> {
+    usable_delta(source, right).or_else(|| {
+        let vol = iv?;
+        let (_, g) = bsm::price_and_greeks(&BsmInput {
+            spot: ctx.spot,
+            strike,
+            t_years: f64::from(dte) / DAYS_PER_YEAR,
+            rate: ctx.rate,
+            div_yield: ctx.div_yield,
+            vol,
+            right,
+        });
+        usable_delta(Some(g.delta), right)
+    })
+}
+
 /// Checks one chain quote: two-sided market, IV (source, else implied from
 /// the mid), delta (source, else BSM from the IV), then liquidity against
 /// the config.
@@ -201,19 +226,7 @@ pub fn check_contract(
             .ok(),
         )
     });
-    let delta = usable_delta(q.greeks.delta, q.right).or_else(|| {
-        let vol = iv?;
-        let (_, g) = bsm::price_and_greeks(&BsmInput {
-            spot: ctx.spot,
-            strike,
-            t_years,
-            rate: ctx.rate,
-            div_yield: ctx.div_yield,
-            vol,
-            right: q.right,
-        });
-        usable_delta(Some(g.delta), q.right)
-    });
+    let delta = leg_delta(q.greeks.delta, iv, ctx, q.right, strike, dte);
     let quote = LegQuote {
         bid,
         ask,

@@ -10,13 +10,13 @@ use crate::score::OpportunityScore;
 
 use super::analysis::{analyze, AnalysisError, PricingContext, TradeMetrics};
 use super::build::{build_trade, BuildFailure, BuiltTrade};
-use super::chain::{liquidity_problem, ContractProblem, EventCalendar};
+use super::chain::{leg_delta, liquidity_problem, ChainContext, ContractProblem, EventCalendar};
 use super::config::StrategyConfig;
 use super::exits::{exit_plan, ExitPlan};
 use super::rationale::{rationale, RationaleParts};
 use super::regime::{select_regime, RegimeDecision, RegimeInputs, SelectionRule};
 use super::sizing::{size_trade, RiskBook, SizingDecision, SizingRefusal};
-use super::types::{net_price_mid, Leg, LegKey, LegQuote, StrategyKind};
+use super::types::{net_price_mid, Leg, LegAction, LegKey, LegQuote, StrategyKind};
 
 /// One ranked underlying with everything needed to propose a trade on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -466,7 +466,7 @@ fn assemble(
         data_type: cand.chain.data_type,
         pricing: built.pricing,
         width: built.width,
-        regime_inputs: cand.regime,
+        regime_inputs: cand.regime.sanitized(),
         regime: decision,
         score: cand.score.clone(),
         metrics: built.metrics,
@@ -526,6 +526,13 @@ pub enum RefusalCode {
         leg: usize,
         problem: ContractProblem,
     },
+    /// A strike-selection leg's |delta| left the band it was chosen in.
+    DeltaOutOfBand {
+        leg: usize,
+        delta: Option<f64>,
+        min: f64,
+        max: f64,
+    },
     InvalidSpot,
     PriceMovedBeyondBand {
         proposed: f64,
@@ -559,6 +566,19 @@ impl fmt::Display for RefusalCode {
                     leg + 1
                 )
             }
+            RefusalCode::DeltaOutOfBand {
+                leg,
+                delta,
+                min,
+                max,
+            } => match delta {
+                Some(d) => write!(
+                    f,
+                    "leg {} delta {d:.2} left the {min:.2}-{max:.2} band",
+                    leg + 1
+                ),
+                None => write!(f, "leg {} has no delta", leg + 1),
+            },
             RefusalCode::InvalidSpot => write!(f, "fresh underlying price is invalid"),
             RefusalCode::PriceMovedBeyondBand {
                 proposed,
@@ -599,12 +619,34 @@ fn refuse(reason: RefusalCode, new_numbers: Option<TradeMetrics>) -> RepriceRefu
     }
 }
 
+/// The |delta| band a leg had to satisfy when the trade was built: sold legs
+/// of credit trades, bought legs of long options and debit spreads.
+fn delta_band(kind: StrategyKind, action: LegAction, cfg: &StrategyConfig) -> Option<(f64, f64)> {
+    use StrategyKind as K;
+    match (kind, action) {
+        (K::BullPutCreditSpread | K::BearCallCreditSpread | K::IronCondor, LegAction::Sell) => {
+            Some((cfg.short_delta_min, cfg.short_delta_max))
+        }
+        (
+            K::LongCall | K::LongPut | K::BullCallDebitSpread | K::BearPutDebitSpread,
+            LegAction::Buy,
+        ) => Some((
+            (cfg.long_delta_target - cfg.long_delta_tolerance).max(0.01),
+            (cfg.long_delta_target + cfg.long_delta_tolerance).min(0.99),
+        )),
+        _ => None,
+    }
+}
+
 fn usable(v: Option<f64>, ok: impl Fn(f64) -> bool) -> Option<f64> {
     v.filter(|x| x.is_finite() && ok(*x))
 }
 
 /// Re-prices a proposal with fresh leg quotes for approval. Refuses when a
-/// leg is missing, not two-sided or fails the liquidity filter, when the net
+/// leg is missing, not two-sided or fails the liquidity filter, when a
+/// short (credit trades) or long (long options, debit spreads) leg's delta
+/// left its selection band (fresh source delta, else BSM at the fresh spot
+/// and IV), when the net
 /// mid moved by more than the proposal's slippage band (either way), when a
 /// credit spread's credit fell under the minimum, or when one contract no
 /// longer fits the proposal's risk budget. The size is never increased.
@@ -633,17 +675,43 @@ pub fn reprice(
         let Some((bid, ask, mid)) = LegQuote::two_sided(&fq.quote) else {
             return Err(refuse(RefusalCode::NoTwoSidedQuote { leg: i }, None));
         };
+        let iv = usable(fq.quote.greeks.iv, |v| v > 0.005 && v < 5.0).or(old.quote.iv);
         let q = LegQuote {
             bid,
             ask,
             mid,
-            iv: usable(fq.quote.greeks.iv, |v| v > 0.005 && v < 5.0).or(old.quote.iv),
-            delta: usable(fq.quote.greeks.delta, |d| d.abs() <= 1.0).or(old.quote.delta),
+            iv,
+            delta: leg_delta(
+                fq.quote.greeks.delta,
+                iv,
+                &ChainContext {
+                    spot,
+                    rate: proposal.pricing.rate,
+                    div_yield: proposal.pricing.div_yield,
+                },
+                old.right,
+                old.strike,
+                old.dte,
+            ),
             open_interest: fq.quote.open_interest.or(old.quote.open_interest),
             volume: fq.quote.volume.or(old.quote.volume),
         };
         if let Some(problem) = liquidity_problem(&q, cfg) {
             return Err(refuse(RefusalCode::IlliquidLeg { leg: i, problem }, None));
+        }
+        if let Some((min, max)) = delta_band(proposal.strategy, old.action, cfg) {
+            let d = q.delta.map(f64::abs);
+            if !d.is_some_and(|d| d >= min - 1e-12 && d <= max + 1e-12) {
+                return Err(refuse(
+                    RefusalCode::DeltaOutOfBand {
+                        leg: i,
+                        delta: d,
+                        min,
+                        max,
+                    },
+                    None,
+                ));
+            }
         }
         legs.push(Leg { quote: q, ..*old });
     }
