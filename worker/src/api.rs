@@ -36,6 +36,8 @@ pub enum Route {
     MarketHistory { symbol: Symbol, days: u32 },
     /// `GET /search/opportunities?limit=N`.
     Opportunities { limit: u32 },
+    /// `/proposals...`, `/audit`, `/kill-switch` (see [`crate::approval`]).
+    Approval(crate::approval::ApprovalRoute),
     /// `GET /symbols/{symbol}/metrics?days=N&interval=daily|intraday`.
     SymbolMetrics {
         symbol: Symbol,
@@ -128,7 +130,9 @@ pub fn path_requires_auth(path: &str) -> bool {
     } else {
         path
     };
-    PROTECTED_PATHS.contains(&path) || path.starts_with(SYMBOLS_PREFIX)
+    PROTECTED_PATHS.contains(&path)
+        || path.starts_with(SYMBOLS_PREFIX)
+        || crate::approval::is_protected_path(path)
 }
 
 /// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
@@ -195,6 +199,9 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     };
     if let Some(rest) = path.strip_prefix(SYMBOLS_PREFIX) {
         return symbol_route(method, rest, query);
+    }
+    if let Some(approval_route) = crate::approval::route(method, path, query) {
+        return approval_route.map(Route::Approval);
     }
     let (allowed, build): (&str, fn(&mut Query) -> Result<Route, ApiError>) = match path {
         "/health" => ("GET", |_| Ok(Route::Health)),

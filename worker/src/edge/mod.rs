@@ -3,10 +3,12 @@
 //! Nothing here is unit-tested natively (any call into a JS API panics off
 //! wasm32); the end-to-end tests in `tests/e2e/` exercise it under workerd.
 
+mod access;
 mod bridge;
 mod chains;
 mod d1;
 mod ingest;
+mod proposals;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -70,7 +72,7 @@ fn internal(context: &str, e: &worker::Error) -> Response {
 }
 
 /// Answers one HTTP request.
-pub async fn handle(req: Request, env: Env) -> Response {
+pub async fn handle(mut req: Request, env: Env) -> Response {
     let started = now();
     let method = req.method().to_string();
     let path = req.path();
@@ -80,6 +82,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
     // Authenticate before validating parameters of protected routes, so an
     // anonymous caller learns nothing but 401.
     let needs_auth = api::path_requires_auth(&path);
+    let mut principal: Option<crate::auth::Principal> = None;
     if needs_auth {
         let cfg = match &config {
             Ok(cfg) => cfg,
@@ -93,13 +96,30 @@ pub async fn handle(req: Request, env: Env) -> Response {
         let presented =
             PresentedCredentials::from_headers(authorization.as_deref(), access_jwt.as_deref());
         let bearer = BearerTokenVerifier::new(&cfg.api_token);
-        if authorize(&presented, &[&bearer]) == AuthDecision::Denied {
+        principal = match authorize(&presented, &[&bearer]) {
+            AuthDecision::Allowed(p) => Some(p),
+            // Cloudflare Access JWT (RS256 against the team's cached JWKS).
+            AuthDecision::Denied => match (&cfg.approval.access, presented.access_jwt) {
+                (Some(settings), Some(token)) => {
+                    access::verify_token(settings, token, started.timestamp_millis()).await
+                }
+                _ => None,
+            },
+        };
+        if principal.is_none() {
             return error_response(&ApiError::unauthorized());
         }
     }
     let route = match api::route(&method, &path, query.as_deref()) {
         Ok(route) => route,
         Err(e) => return error_response(&e),
+    };
+    let route = match (route, &config, &principal, env.d1(DB_BINDING)) {
+        (Route::Approval(r), Ok(cfg), Some(p), Ok(db)) => {
+            return proposals::handle(r, &mut req, &db, cfg, p).await
+        }
+        (Route::Approval(_), _, _, _) => return error_response(&ApiError::misconfigured()),
+        (route, _, _, _) => route,
     };
     let db = env.d1(DB_BINDING);
     match (route, config) {
@@ -119,7 +139,7 @@ async fn protected(
     started: DateTime<Utc>,
 ) -> Response {
     match route {
-        Route::Health => error_response(&ApiError::internal()),
+        Route::Health | Route::Approval(_) => error_response(&ApiError::internal()),
         Route::BrokerAccount => proxied(cfg, "/account").await,
         Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
         Route::IngestMarket => match chains::enrich(
@@ -293,7 +313,10 @@ pub async fn scheduled(env: Env) {
         Ok(cfg) => {
             let run = ingest::run(&db, &cfg, Trigger::Cron, started).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
-            chains::enrich(&db, &cfg, started, run).await
+            let run = chains::enrich(&db, &cfg, started, run).await;
+            // Proposals: expire overdue, retry failed orders, generate.
+            proposals::cron_step(&db, &cfg).await;
+            run
         }
         Err(errors) => {
             log_config_errors(&errors);
