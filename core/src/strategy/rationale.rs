@@ -18,6 +18,11 @@ fn num(x: f64) -> String {
     s.to_string()
 }
 
+/// A price with exactly 2 decimals (`1.20`, `141.39`).
+fn px(x: f64) -> String {
+    format!("{x:.2}")
+}
+
 /// Whole dollars with thousands separators: `$1,985`, `-$222`.
 fn money(x: f64) -> String {
     let digits = format!("{:.0}", x.abs());
@@ -131,14 +136,14 @@ fn numbers_clause(kind: StrategyKind, m: &TradeMetrics, width: f64) -> String {
     let entry = if m.net_price_mid < 0.0 {
         format!(
             "credit {} ({} natural)",
-            num(-m.net_price_mid),
-            num(-m.net_price_natural)
+            px(-m.net_price_mid),
+            px(-m.net_price_natural)
         )
     } else {
         format!(
             "debit {} ({} natural)",
-            num(m.net_price_mid),
-            num(m.net_price_natural)
+            px(m.net_price_mid),
+            px(m.net_price_natural)
         )
     };
     let wide = if width > 0.0 {
@@ -155,7 +160,7 @@ fn numbers_clause(kind: StrategyKind, m: &TradeMetrics, width: f64) -> String {
     } else {
         ""
     };
-    let be: Vec<String> = m.breakevens.iter().map(|b| num(*b)).collect();
+    let be: Vec<String> = m.breakevens.iter().map(|b| px(*b)).collect();
     let be = if be.is_empty() {
         String::new()
     } else {
