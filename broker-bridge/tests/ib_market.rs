@@ -196,3 +196,63 @@ async fn daily_history_and_pacing_violation() {
     assert!(matches!(err, BrokerError::UnknownSymbol { .. }), "{err:?}");
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn ib_errors_reach_http_as_json_with_the_ib_code() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use broker_bridge::api::{router, AppState};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let gw = gateway().await;
+    let cfg = bridge_config(&gw, 28);
+    let mut ib = ib_config(&gw, 28);
+    ib.market_data_type = DataType::Live;
+    let b = std::sync::Arc::new(broker_with(ib, &Metrics::new()).await);
+    gw.controls.deny_market_data("META", 10089);
+    let app = router(AppState::new(
+        b.clone(),
+        &cfg.token,
+        Metrics::new(),
+        cfg.request_timeout,
+    ));
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for (uri, status, code, ib_code) in [
+        (
+            "/quote?symbol=ZZZZ",
+            StatusCode::BAD_REQUEST,
+            "unknown_symbol",
+            "200",
+        ),
+        (
+            "/quote?symbol=META",
+            StatusCode::FORBIDDEN,
+            "no_market_data_permission",
+            "10089",
+        ),
+    ] {
+        let resp = app.clone().oneshot(get(uri)).await.unwrap();
+        assert_eq!(resp.status(), status, "{uri}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(json["error"], code, "{json}");
+        assert!(
+            json["message"].as_str().unwrap().contains(ib_code),
+            "{json}"
+        );
+    }
+    gw.controls.pace_next_historical();
+    let resp = app
+        .clone()
+        .oneshot(get("/history/daily?symbol=SPY&days=5"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    b.shutdown().await;
+}
