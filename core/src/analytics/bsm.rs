@@ -180,23 +180,58 @@ pub struct Greeks {
     pub rho_per_point: f64,
 }
 
-/// The two exponentials every valuation needs; the IV inversion computes them
-/// too and hands them on, so "IV + greeks" evaluates each once.
+/// The forward-side quantities every valuation needs: two exponentials, the
+/// log-moneyness and √T. The IV inversion computes them too and hands them
+/// on, so "IV + greeks" evaluates each once.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ForwardFactors {
     /// e^(-rT)
     pub rate_df: f64,
     /// e^((r-q)T), so that F = S·growth
     pub growth: f64,
+    /// F = S·e^((r-q)T)
+    pub forward: f64,
+    /// ln(F/K), accurate also when F and K are close
+    pub log_moneyness: f64,
+    /// √T
+    pub sqrt_t: f64,
 }
 
 impl ForwardFactors {
     #[inline]
-    pub(crate) fn new(rate: f64, div_yield: f64, t_years: f64) -> Self {
+    pub(crate) fn new(spot: f64, strike: f64, rate: f64, div_yield: f64, t_years: f64) -> Self {
+        let growth = ((rate - div_yield) * t_years).exp();
+        let forward = spot * growth;
         Self {
             rate_df: (-rate * t_years).exp(),
-            growth: ((rate - div_yield) * t_years).exp(),
+            growth,
+            forward,
+            log_moneyness: log_ratio(forward, strike),
+            sqrt_t: t_years.sqrt(),
         }
+    }
+}
+
+/// ln(a/b) for positive a, b. When they are within a factor of two the
+/// difference is exact (Sterbenz), so `ln_1p(|a-b|/min)` keeps the small log
+/// accurate to the last bits instead of inheriting the rounding of `a/b`.
+#[inline]
+fn log_ratio(a: f64, b: f64) -> f64 {
+    let (small, large) = if a < b { (a, b) } else { (b, a) };
+    let magnitude = if small >= 0.5 * large {
+        ((large - small) / small).ln_1p()
+    } else {
+        let ratio = large / small;
+        if ratio.is_finite() {
+            ratio.ln()
+        } else {
+            large.ln() - small.ln()
+        }
+    };
+    if a < b {
+        -magnitude
+    } else {
+        magnitude
     }
 }
 
@@ -245,19 +280,17 @@ fn intermediates(i: &BsmInput, f: &ForwardFactors) -> Intermediates {
         OptionRight::Call => 1.0,
         OptionRight::Put => -1.0,
     };
-    let sqrt_t = i.t_years.sqrt();
-    let total_vol = i.vol * sqrt_t;
+    let total_vol = i.vol * f.sqrt_t;
     let inv_total_vol = 1.0 / total_vol;
     let rate_df = f.rate_df;
-    let forward = i.spot * f.growth;
+    let forward = f.forward;
     // e^(-qT) = e^(-rT)·e^((r-q)T): one exponential fewer.
     let div_df = rate_df * f.growth;
     let spot_disc = i.spot * div_df;
     let strike_disc = i.strike * rate_df;
     let intrinsic = sign * (forward - i.strike);
     let (cdf_d1, cdf_d2, pdf_d1, black) = if total_vol > MIN_TOTAL_VOL {
-        let forward_over_strike = forward / i.strike;
-        let log_moneyness = forward_over_strike.ln();
+        let log_moneyness = f.log_moneyness;
         let d1 = log_moneyness * inv_total_vol + 0.5 * total_vol;
         let d2 = d1 - total_vol;
         let gauss1 = (-0.5 * d1 * d1).exp();
@@ -265,7 +298,7 @@ fn intermediates(i: &BsmInput, f: &ForwardFactors) -> Intermediates {
         // exponential while d1 is moderate (the exponent's rounding, d1²/2·ε,
         // then stays below 4e-15 relative).
         let gauss2 = if d1.abs() < 8.0 {
-            gauss1 * forward_over_strike
+            gauss1 * (forward / i.strike)
         } else {
             (-0.5 * d2 * d2).exp()
         };
@@ -322,7 +355,13 @@ pub fn price(input: &BsmInput) -> f64 {
     if input.validate().is_err() {
         return f64::NAN;
     }
-    let f = ForwardFactors::new(input.rate, input.div_yield, input.t_years);
+    let f = ForwardFactors::new(
+        input.spot,
+        input.strike,
+        input.rate,
+        input.div_yield,
+        input.t_years,
+    );
     price_from(&intermediates(input, &f))
 }
 
@@ -344,7 +383,13 @@ pub fn price_and_greeks(input: &BsmInput) -> (f64, Greeks) {
             },
         );
     }
-    let f = ForwardFactors::new(input.rate, input.div_yield, input.t_years);
+    let f = ForwardFactors::new(
+        input.spot,
+        input.strike,
+        input.rate,
+        input.div_yield,
+        input.t_years,
+    );
     price_and_greeks_prepared(input, &f)
 }
 

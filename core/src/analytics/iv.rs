@@ -7,7 +7,7 @@
 //! `F = S·e^((r-q)T)` and `undiscounted = price·e^(rT)`; the result is the same
 //! σ that [`crate::analytics::bsm::price`] needs to reproduce `price`.
 
-use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
+use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatilityNormalised};
 use serde::{Deserialize, Serialize};
 
 use crate::analytics::bsm::{price_and_greeks_prepared, BsmInput, ForwardFactors, Greeks, MAX_VOL};
@@ -138,8 +138,8 @@ fn implied_vol_prepared(input: &IvInput) -> Result<(f64, ForwardFactors), IvFail
     if domain.validate().is_err() {
         return Err(IvFailure::OutOfDomain);
     }
-    let factors = ForwardFactors::new(rate, div_yield, t_years);
-    let forward = spot * factors.growth;
+    let factors = ForwardFactors::new(spot, strike, rate, div_yield, t_years);
+    let forward = factors.forward;
     let undiscounted = price / factors.rate_df;
     if !(forward.is_finite() && forward > 0.0 && undiscounted.is_finite()) {
         return Err(IvFailure::NonFinite);
@@ -160,17 +160,18 @@ fn implied_vol_prepared(input: &IvInput) -> Result<(f64, ForwardFactors), IvFail
     if time_value == 0.0 {
         return Err(IvFailure::ZeroTimeValue);
     }
-    let Some(solver) = ImpliedBlackVolatility::builder()
-        .option_price(undiscounted)
-        .forward(forward)
-        .strike(strike)
-        .expiry(t_years)
-        .is_call(is_call)
+    // Let's Be Rational on the normalised problem: x = -|ln(F/K)| and the
+    // out-of-the-money price β = time value / √(F·K); σ = total vol / √T.
+    let beta = time_value / (forward.sqrt() * strike.sqrt());
+    let Some(solver) = ImpliedBlackVolatilityNormalised::builder()
+        .log_moneyness(-factors.log_moneyness.abs())
+        .normalised_price(beta)
         .build()
     else {
         return Err(IvFailure::NonFinite);
     };
-    match solver.calculate::<DefaultSpecialFn>() {
+    let total_vol = solver.calculate::<DefaultSpecialFn>();
+    match total_vol.map(|v| v / factors.sqrt_t) {
         Some(v) if v.is_finite() && v > MAX_VOL => Err(IvFailure::OutOfDomain),
         Some(v) if v.is_finite() && v > 0.0 => Ok((v, factors)),
         Some(0.0) => Err(IvFailure::ZeroTimeValue),
