@@ -486,6 +486,19 @@ mod tests {
     }
 
     #[test]
+    fn log_ratio_keeps_digits_near_one_and_is_antisymmetric() {
+        // For a = 100 + 1e-10, b = 100 the rounding of a/b costs ~1e-6 of the
+        // relative accuracy of ln(a/b); log_ratio uses the exact difference.
+        let (a, b): (f64, f64) = (100.0 + 1e-10, 100.0);
+        let exact = ((a - b) / b).ln_1p();
+        assert_eq!(log_ratio(a, b), exact);
+        assert_eq!(log_ratio(b, a), -exact);
+        assert_eq!(log_ratio(5.0, 5.0), 0.0);
+        assert!((log_ratio(1e100, 1e-100) - 200.0 * std::f64::consts::LN_10).abs() < 1e-12);
+        assert!((log_ratio(3.0, 7.0) - (3.0f64 / 7.0).ln()).abs() < 1e-15);
+    }
+
+    #[test]
     fn put_call_parity_holds() {
         let c = price(&input(OptionRight::Call));
         let p = price(&input(OptionRight::Put));
