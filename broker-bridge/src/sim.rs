@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sas_core::market::{
     Account, ChainWindow, DailyBar, DataType, OptionChain, OptionRight, Quote, Symbol,
 };
+use sas_sim_market::calendar::next_session_close;
 use sas_sim_market::chain::expiry_close;
 use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMarket, Side};
 use sas_sim_market::{SimConfig, SimError, SimMarket};
@@ -104,19 +105,6 @@ fn side(action: OrderAction) -> Side {
 
 fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// The next regular-session close at or after `t` (weekdays, 21:00 UTC).
-fn next_session_close(t: DateTime<Utc>) -> DateTime<Utc> {
-    let mut day = t.date_naive();
-    loop {
-        let close = expiry_close(day);
-        let weekday = !matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
-        if weekday && close > t {
-            return close;
-        }
-        day += TimeDelta::days(1);
-    }
 }
 
 impl SimBroker {

@@ -1,54 +1,118 @@
-//! Calendar helpers: weekdays, Fridays, third Fridays, the simulated session.
+//! Calendar helpers for the simulator, on top of the NYSE calendar in
+//! `sas_core::calendar` (sessions with DST, holidays, early closes): trading
+//! days, option expiry dates (Friday, or the Thursday before when the Friday
+//! is a holiday), session fraction for the intraday volume profile.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use sas_core::calendar::{utc_to_eastern, MarketCalendar};
 
-/// Regular session open and close in UTC seconds of the day. The simulator
-/// uses US Eastern standard time all year (14:30-21:00 UTC); it is a model,
-/// not an exchange calendar.
-pub const SESSION_OPEN_UTC_SECS: u32 = 14 * 3600 + 30 * 60;
-/// See [`SESSION_OPEN_UTC_SECS`].
-pub const SESSION_CLOSE_UTC_SECS: u32 = 21 * 3600;
-
-/// Monday to Friday (exchange holidays are not modelled).
+/// Whether `d` (a New York date) has a regular session.
 #[must_use]
-pub fn is_weekday(d: NaiveDate) -> bool {
-    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+pub fn is_trading_day(d: NaiveDate) -> bool {
+    MarketCalendar::session(d).is_some()
 }
 
-/// The last weekday strictly before `d`.
+/// The last trading day strictly before `d`.
 #[must_use]
-pub fn previous_weekday(d: NaiveDate) -> NaiveDate {
+pub fn previous_trading_day(d: NaiveDate) -> NaiveDate {
     let mut x = d - Duration::days(1);
-    while !is_weekday(x) {
+    // Never more than a handful of iterations (weekend + holiday).
+    for _ in 0..10 {
+        if is_trading_day(x) {
+            return x;
+        }
         x -= Duration::days(1);
     }
     x
 }
 
-/// The third Friday of the month of `d` (standard monthly option expiry).
+/// The third Friday of a month (standard monthly option expiry before
+/// holiday adjustment).
 #[must_use]
 pub fn third_friday(year: i32, month: u32) -> Option<NaiveDate> {
     NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Fri, 3)
 }
 
-/// Whether `d` is the third Friday of its month.
+/// The expiry date for a Friday: the Friday itself, or the previous trading
+/// day when the Friday is a holiday (e.g. Good Friday, Christmas).
 #[must_use]
-pub fn is_monthly_expiry(d: NaiveDate) -> bool {
-    third_friday(d.year(), d.month()) == Some(d)
+pub fn expiry_for_friday(friday: NaiveDate) -> NaiveDate {
+    if is_trading_day(friday) {
+        friday
+    } else {
+        previous_trading_day(friday)
+    }
 }
 
-/// Fraction of the regular session elapsed at `t`: 0 before the open, 1 after
-/// the close.
+/// If `d` is an expiry date, the Friday it stands for.
+#[must_use]
+pub fn friday_of_expiry(d: NaiveDate) -> Option<NaiveDate> {
+    if !is_trading_day(d) {
+        return None;
+    }
+    let friday = match d.weekday() {
+        Weekday::Fri => d,
+        // A Thursday (or earlier) standing in for a holiday Friday.
+        wd => d + Duration::days(i64::from(4 - wd.num_days_from_monday().min(4))),
+    };
+    (friday.weekday() == Weekday::Fri && expiry_for_friday(friday) == d).then_some(friday)
+}
+
+/// Whether `d` is a standard monthly expiry (third Friday, holiday-adjusted).
+#[must_use]
+pub fn is_monthly_expiry(d: NaiveDate) -> bool {
+    friday_of_expiry(d).is_some_and(|f| third_friday(f.year(), f.month()) == Some(f))
+}
+
+/// Closing bell of the session on `d` in UTC (16:00 New York, 13:00 on early
+/// closes). For a date without a session, 21:00 UTC (a 16:00 EST close).
+#[must_use]
+pub fn session_close(d: NaiveDate) -> DateTime<Utc> {
+    MarketCalendar::session(d).map_or_else(
+        || {
+            d.and_time(NaiveTime::from_hms_opt(21, 0, 0).unwrap_or(NaiveTime::MIN))
+                .and_utc()
+        },
+        |s| s.close_utc,
+    )
+}
+
+/// The next session close strictly after `t`.
+#[must_use]
+pub fn next_session_close(t: DateTime<Utc>) -> DateTime<Utc> {
+    let mut d = utc_to_eastern(t).date();
+    for _ in 0..15 {
+        if let Some(s) = MarketCalendar::session(d) {
+            if s.close_utc > t {
+                return s.close_utc;
+            }
+        }
+        d += Duration::days(1);
+    }
+    t + Duration::days(1)
+}
+
+/// The New York trading date of `t`, if that date has a session.
+#[must_use]
+pub fn trading_date(t: DateTime<Utc>) -> Option<NaiveDate> {
+    let d = utc_to_eastern(t).date();
+    is_trading_day(d).then_some(d)
+}
+
+/// Fraction of the regular session elapsed at `t`: 0 before the open (and on
+/// days without a session), 1 after the close.
 #[must_use]
 pub fn session_fraction(t: DateTime<Utc>) -> f64 {
-    let secs = t.num_seconds_from_midnight();
-    if secs <= SESSION_OPEN_UTC_SECS {
+    let Some(s) = MarketCalendar::session(utc_to_eastern(t).date()) else {
+        return 0.0;
+    };
+    if t <= s.open_utc {
         0.0
-    } else if secs >= SESSION_CLOSE_UTC_SECS {
+    } else if t >= s.close_utc {
         1.0
     } else {
-        f64::from(secs - SESSION_OPEN_UTC_SECS)
-            / f64::from(SESSION_CLOSE_UTC_SECS - SESSION_OPEN_UTC_SECS)
+        (t - s.open_utc).num_milliseconds() as f64
+            / (s.close_utc - s.open_utc).num_milliseconds().max(1) as f64
     }
 }
 
@@ -64,32 +128,63 @@ pub fn cumulative_volume_share(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
-    #[test]
-    fn third_fridays() {
-        assert_eq!(
-            third_friday(2026, 11),
-            NaiveDate::from_ymd_opt(2026, 11, 20)
-        );
-        assert_eq!(
-            third_friday(2026, 12),
-            NaiveDate::from_ymd_opt(2026, 12, 18)
-        );
-        assert!(is_monthly_expiry(
-            NaiveDate::from_ymd_opt(2027, 1, 15).unwrap()
-        ));
-        assert!(!is_monthly_expiry(
-            NaiveDate::from_ymd_opt(2027, 1, 22).unwrap()
-        ));
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
     #[test]
-    fn previous_weekday_skips_weekend() {
-        let sat = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
-        let mon = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        assert_eq!(previous_weekday(sat), fri);
-        assert_eq!(previous_weekday(mon), fri);
+    fn monthly_expiries_with_holiday_adjustment() {
+        assert_eq!(third_friday(2026, 11), Some(date(2026, 11, 20)));
+        assert!(is_monthly_expiry(date(2026, 12, 18)));
+        assert!(is_monthly_expiry(date(2027, 1, 15)));
+        assert!(!is_monthly_expiry(date(2027, 1, 22)));
+        // 2025-04-18 was Good Friday and the third Friday: expiry Thursday.
+        assert_eq!(expiry_for_friday(date(2025, 4, 18)), date(2025, 4, 17));
+        assert!(is_monthly_expiry(date(2025, 4, 17)));
+        assert!(!is_monthly_expiry(date(2025, 4, 18)));
+        // Christmas 2026 is a Friday: that week's expiry is Thursday the 24th.
+        assert_eq!(
+            friday_of_expiry(date(2026, 12, 24)),
+            Some(date(2026, 12, 25))
+        );
+        assert_eq!(friday_of_expiry(date(2026, 12, 23)), None);
+        assert_eq!(friday_of_expiry(date(2026, 12, 17)), None);
+    }
+
+    #[test]
+    fn previous_trading_day_skips_weekends_and_holidays() {
+        assert_eq!(previous_trading_day(date(2026, 11, 21)), date(2026, 11, 20));
+        assert_eq!(previous_trading_day(date(2026, 11, 23)), date(2026, 11, 20));
+        // Thanksgiving 2026-11-26.
+        assert_eq!(previous_trading_day(date(2026, 11, 27)), date(2026, 11, 25));
+    }
+
+    #[test]
+    fn sessions_follow_dst_and_early_closes() {
+        // Winter: 16:00 EST = 21:00 UTC; summer: 16:00 EDT = 20:00 UTC.
+        assert_eq!(
+            session_close(date(2026, 11, 20)),
+            Utc.with_ymd_and_hms(2026, 11, 20, 21, 0, 0).unwrap()
+        );
+        assert_eq!(
+            session_close(date(2026, 7, 17)),
+            Utc.with_ymd_and_hms(2026, 7, 17, 20, 0, 0).unwrap()
+        );
+        // Day after Thanksgiving closes at 13:00 EST.
+        assert_eq!(
+            session_close(date(2026, 11, 27)),
+            Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 0).unwrap()
+        );
+        let sat = Utc.with_ymd_and_hms(2026, 11, 21, 15, 0, 0).unwrap();
+        assert_eq!(
+            next_session_close(sat),
+            Utc.with_ymd_and_hms(2026, 11, 23, 21, 0, 0).unwrap()
+        );
+        assert_eq!(session_fraction(sat), 0.0);
+        let mid = Utc.with_ymd_and_hms(2026, 11, 20, 17, 45, 0).unwrap();
+        assert!((session_fraction(mid) - 0.5).abs() < 1e-9);
     }
 
     #[test]

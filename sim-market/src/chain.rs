@@ -1,14 +1,13 @@
 //! Option chains priced from a volatility surface with Black-Scholes-Merton.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sas_core::analytics::bsm::{self, BsmInput};
 use sas_core::market::{
     ChainExpiry, ChainWindow, DataType, OptionChain, OptionQuote, OptionRight, SourceGreeks, Symbol,
 };
 
 use crate::calendar::{
-    cumulative_volume_share, is_monthly_expiry, is_weekday, session_fraction,
-    SESSION_CLOSE_UTC_SECS,
+    cumulative_volume_share, friday_of_expiry, is_monthly_expiry, session_close, session_fraction,
 };
 use crate::market::SimMarket;
 use crate::params::SymbolParams;
@@ -44,23 +43,25 @@ pub fn strike_step(spot: f64) -> f64 {
     }
 }
 
-/// Expiry moment of an expiry date: the 16:00 ET close (21:00 UTC here).
+/// Expiry moment of an expiry date: that session's closing bell (16:00
+/// New York, DST-aware; 13:00 on early-close days).
 #[must_use]
 pub fn expiry_close(expiry: NaiveDate) -> DateTime<Utc> {
-    let close = NaiveTime::from_num_seconds_from_midnight_opt(SESSION_CLOSE_UTC_SECS, 0)
-        .unwrap_or(NaiveTime::MIN);
-    expiry.and_time(close).and_utc()
+    session_close(expiry)
 }
 
 /// Whether `date` is a listed expiry for a symbol as seen on `today`.
 fn is_listed_expiry(params: &SymbolParams, date: NaiveDate, today: NaiveDate) -> bool {
-    if date.weekday() != Weekday::Fri || date < today {
+    let Some(friday) = friday_of_expiry(date) else {
+        return false;
+    };
+    if date < today {
         return false;
     }
     let dte = u32::try_from((date - today).num_days()).unwrap_or(u32::MAX);
     let monthly = is_monthly_expiry(date);
     if monthly {
-        dte <= MONTHLY_HORIZON_DAYS || matches!(date.month(), 1 | 3 | 6 | 9 | 12)
+        dte <= MONTHLY_HORIZON_DAYS || matches!(friday.month(), 1 | 3 | 6 | 9 | 12)
     } else {
         params.weeklies && dte <= WEEKLY_HORIZON_DAYS
     }
@@ -270,11 +271,7 @@ impl SimMarket {
         let base_oi = params.avg_daily_volume as f64 * 0.0005;
         let term = if is_monthly_expiry(expiry) { 1.0 } else { 0.45 };
         let oi = base_oi * term * (-0.5 * (m / 1.2).powi(2)).exp() * noise(tag::OPTION_OI);
-        let session = if is_weekday(now.date_naive()) {
-            cumulative_volume_share(session_fraction(now))
-        } else {
-            0.0
-        };
+        let session = cumulative_volume_share(session_fraction(now));
         let short_boost = if dte <= 14 { 1.5 } else { 1.0 };
         let volume = base_oi
             * 0.4
@@ -353,11 +350,15 @@ mod tests {
     fn expiries_are_fridays_with_monthlies_and_weeklies() {
         let m = market(1);
         let ex = m.expiries(&sym("SPY"), 0, 60, now()).unwrap();
-        assert!(ex.iter().all(|d| d.weekday() == Weekday::Fri));
-        // Today's (monthly) expiry, then every Friday up to 60 days.
+        assert!(ex.iter().all(|d| friday_of_expiry(*d).is_some()));
+        // Today's (monthly) expiry, then every Friday up to 60 days; the
+        // Christmas and New Year's Fridays expire on the Thursdays before.
         assert_eq!(ex[0], NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
         assert_eq!(ex.len(), 9);
         assert!(ex.contains(&NaiveDate::from_ymd_opt(2026, 12, 18).unwrap()));
+        assert!(ex.contains(&NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()));
+        assert!(ex.contains(&NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()));
+        assert!(!ex.contains(&NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()));
         // A name without weeklies lists monthlies only.
         let mo = m.expiries(&sym("ZZZQ"), 0, 60, now()).unwrap();
         assert!(mo.iter().all(|d| is_monthly_expiry(*d)), "{mo:?}");
@@ -481,11 +482,9 @@ mod tests {
         let spot = m.spot(&s).unwrap();
         let k = nearest_strikes(spot, 1)[0];
         let rel = |days: i64| {
-            // The Friday on or after `days` from now.
+            // The first listed expiry on or after `days` from now.
             let mut d = now().date_naive() + Duration::days(days);
-            while d.weekday() != Weekday::Fri
-                || !m.expiries(&s, 0, 730, now()).unwrap().contains(&d)
-            {
+            while !m.expiries(&s, 0, 730, now()).unwrap().contains(&d) {
                 d += Duration::days(1);
             }
             let q = m.option_quote(&s, d, k, OptionRight::Call, now()).unwrap();

@@ -5,7 +5,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use sas_core::market::{DailyBar, Symbol};
 
-use crate::calendar::previous_weekday;
+use crate::calendar::previous_trading_day;
 use crate::market::SimMarket;
 use crate::seed::{rng_for, tag};
 use crate::SimError;
@@ -20,8 +20,8 @@ fn cents(x: f64) -> f64 {
 }
 
 impl SimMarket {
-    /// `days` daily bars (weekdays only, oldest first) ending at the last
-    /// weekday before `today`, whose close is the symbol's start price, so the
+    /// `days` daily bars (NYSE trading days only: no weekends or exchange
+    /// holidays; oldest first) ending at the last trading day before `today`, whose close is the symbol's start price, so the
     /// history joins the simulated session.
     ///
     /// The series is a deterministic function of (seed, symbol, `today`):
@@ -41,7 +41,7 @@ impl SimMarket {
             });
         }
         let params = self.params(symbol)?;
-        let last_day = previous_weekday(today);
+        let last_day = previous_trading_day(today);
         let day_key = u64::try_from(last_day.num_days_from_ce()).unwrap_or(0);
         let mut rng = rng_for(&[
             tag::HISTORY,
@@ -99,7 +99,7 @@ impl SimMarket {
                 volume: (volume / 100.0).round() as u64 * 100,
             });
             close = prev_close;
-            date = previous_weekday(date);
+            date = previous_trading_day(date);
         }
         bars_rev.truncate(days as usize);
         bars_rev.reverse();
@@ -110,7 +110,7 @@ impl SimMarket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::is_weekday;
+    use crate::calendar::is_trading_day;
     use crate::SimConfig;
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
@@ -133,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn ends_before_today_on_weekdays_with_anchor_close() {
+    fn ends_before_today_on_trading_days_with_anchor_close() {
         let m = market(1);
         let bars = m.daily_history(&spy(), 730, today()).unwrap();
         assert_eq!(bars.len(), 730);
@@ -142,11 +142,15 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
         );
         assert_eq!(bars.last().unwrap().close, 670.0);
-        assert!(bars.iter().all(|b| is_weekday(b.date)));
+        assert!(bars.iter().all(|b| is_trading_day(b.date)));
         assert!(bars.windows(2).all(|w| w[0].date < w[1].date));
-        // Roughly two years of weekdays.
+        // 730 sessions: about 2.9 calendar years.
         let span = (bars[729].date - bars[0].date).num_days();
-        assert!((1_015..=1_025).contains(&span), "{span}");
+        assert!((1_050..=1_065).contains(&span), "{span}");
+        for holiday in [(2025, 11, 27), (2025, 12, 25), (2026, 7, 3)] {
+            let d = NaiveDate::from_ymd_opt(holiday.0, holiday.1, holiday.2).unwrap();
+            assert!(bars.iter().all(|b| b.date != d), "bar on holiday {d}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   stepped on a fixed simulated clock. The state after `n` steps depends only
 //!   on `(seed, n)`. Quotes carry realistic cent spreads and a cumulative
 //!   intraday volume with a U-shaped intraday profile.
-//! - [`SimMarket::daily_history`]: seeded daily OHLCV bars (weekdays only).
+//! - [`SimMarket::daily_history`]: seeded daily OHLCV bars on NYSE trading days.
 //! - [`SimMarket::option_chain`]: monthly and weekly expiries, a strike grid by
 //!   price level, prices from a volatility surface with skew and term structure
 //!   through `sas_core::analytics::bsm`.

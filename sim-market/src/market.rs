@@ -330,10 +330,9 @@ impl SimMarket {
     }
 
     fn cumulative_volume(&self, st: &SymbolState, t: DateTime<Utc>) -> u64 {
-        let day = t.date_naive();
-        if !crate::calendar::is_weekday(day) {
+        let Some(day) = crate::calendar::trading_date(t) else {
             return 0;
-        }
+        };
         let day_key = u64::try_from(day.num_days_from_ce()).unwrap_or(0);
         let mut rng = rng_for(&[tag::DAY_VOLUME, self.config.seed, st.key, day_key]);
         let z: f64 = rng.sample(StandardNormal);
