@@ -30,10 +30,12 @@ for (const concurrency of CONCURRENCY) {
       results.push({ wall, ...run, byTable: JSON.parse(run.rows_by_table) });
     }
     const [{ n: contracts }] = await stack.d1(
-      'SELECT SUM(json_array_length(contracts_json)) AS n FROM chain_snapshots WHERE ts = (SELECT MAX(ts) FROM chain_snapshots)',
+      `SELECT SUM(json_array_length(contracts_json)) AS n FROM chain_snapshots AS c
+         WHERE ts = (SELECT MAX(ts) FROM chain_snapshots WHERE symbol = c.symbol)`,
     );
     const [{ n: expiryRows }] = await stack.d1(
-      'SELECT COUNT(*) AS n FROM chain_snapshots WHERE ts = (SELECT MAX(ts) FROM chain_snapshots)',
+      `SELECT COUNT(*) AS n FROM chain_snapshots AS c
+         WHERE ts = (SELECT MAX(ts) FROM chain_snapshots WHERE symbol = c.symbol)`,
     );
     const first = results[0];
     const steady = results.slice(1);
