@@ -128,6 +128,26 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     assert.equal(third.json.status, 'approved');
   });
 
+  test('a failed order submission is retried by the cron with the SAME key: no second order', async () => {
+    const p = pending[0];
+    const first = await stack.api(`/proposals/${p.id}`);
+    const orderId = first.json.order.id;
+    // Simulate a bridge failure recorded after the approval (e.g. a timeout
+    // after the bridge had in fact placed the order).
+    await stack.d1(`UPDATE proposals SET order_status = 'submit_failed' WHERE id = ${Number(p.id)}`);
+    await stack.fireCron();
+    const after = await stack.api(`/proposals/${p.id}`);
+    assert.equal(after.json.order.status, 'submitted', after.text);
+    assert.equal(after.json.order.id, orderId, 'the bridge answered with the existing order');
+    assert.equal(after.json.order.attempts, 2);
+    const audit = await stack.api(`/audit?proposal=${p.id}`);
+    const submitted = audit.json.entries.filter((e) => e.action === 'order_submitted');
+    assert.equal(submitted.length, 2);
+    assert.equal(submitted[0].details.duplicate, true, 'newest first: the retry was a duplicate');
+    assert.equal(submitted[0].details.idempotency_key, p.idempotency_key);
+    assert.equal(submitted[0].actor, 'system:cron');
+  });
+
   test('Access JWT: valid accepted; wrong aud/iss, expired, bad signature refused', async () => {
     const good = await stack.api('/proposals?limit=1', jwt(access.mint()));
     assert.equal(good.status, 200, good.text);
@@ -243,7 +263,7 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     assert.equal(typeof approved.details.limit_price, 'number');
     assert.equal(approved.details.idempotency_key, pending[0].idempotency_key);
     assert.ok(approved.details.legs.every((l) => typeof l.bid === 'number' && typeof l.ask === 'number'));
-    assert.equal(of(pending[0].id, 'order_submitted').length, 1);
+    assert.equal(of(pending[0].id, 'order_submitted').length, 2, 'first submission + idempotent retry');
     const [rejected] = of(pending[1].id, 'proposal_rejected');
     assert.equal(rejected.actor, 'access:trader@example.com');
     assert.equal(rejected.details.reason, 'earnings next week');

@@ -1013,6 +1013,59 @@ mod tests {
     }
 
     #[test]
+    fn the_order_carries_the_key_and_the_repriced_numbers() {
+        use sas_core::strategy::{reprice, FreshLegQuote, FreshQuotes};
+        let p = crate::proposals::tests_support::one_proposal();
+        let cfg = crate::proposals::strategy_config(&ProposalLimits::default());
+        // Fresh quotes equal to the snapshot: accepted, same size.
+        let fresh = FreshQuotes {
+            spot: Some(p.pricing.spot),
+            legs: p
+                .legs
+                .iter()
+                .map(|l| FreshLegQuote {
+                    expiry: l.expiry,
+                    quote: sas_core::market::OptionQuote {
+                        strike: l.strike,
+                        right: l.right,
+                        bid: Some(l.quote.bid),
+                        ask: Some(l.quote.ask),
+                        last: None,
+                        volume: l.quote.volume,
+                        open_interest: l.quote.open_interest,
+                        greeks: Default::default(),
+                    },
+                })
+                .collect(),
+        };
+        let r = reprice(&p, &fresh, &cfg).unwrap();
+        let o = order_request(&p, &r).unwrap();
+        assert_eq!(o.idempotency_key, p.idempotency_key);
+        assert_eq!(o.quantity, p.sizing.contracts);
+        assert_eq!(o.legs.len(), p.legs.len());
+        assert_eq!(o.limit_price, to_cents(p.metrics.net_price_mid));
+        let json: serde_json::Value = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["legs"][0]["instrument"]["type"], "option");
+        assert_eq!(json["tif"], "day");
+        // A key the bridge would refuse is refused here, before any state change.
+        let mut bad = p.clone();
+        bad.idempotency_key = "has space".into();
+        assert!(order_request(&bad, &r).is_err());
+        // A re-priced size above the proposal's is refused.
+        let bigger = Repriced {
+            contracts: p.sizing.contracts + 1,
+            ..r.clone()
+        };
+        assert!(order_request(&p, &bigger).is_err());
+        // The re-pricing window covers every leg's expiry.
+        let (lo, hi, _) = reprice_window(&p, p.trade_date);
+        for l in &p.legs {
+            let dte = u32::try_from((l.expiry - p.trade_date).num_days()).unwrap();
+            assert!(lo <= dte && dte <= hi);
+        }
+    }
+
+    #[test]
     fn keys_and_cents() {
         assert!(is_valid_idempotency_key(
             "2026-11-17-AAPL-bull_put_credit_spread-00ff00ff00ff00ff"

@@ -727,13 +727,50 @@ pub struct GenerationSummary {
     pub ms: i64,
 }
 
+/// Test fixtures shared by the unit tests of this crate.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+    use chrono::TimeZone;
+    use sas_core::strategy::synthetic::{synthetic_chain, SyntheticChainSpec};
+    use sas_core::strategy::{generate_proposals, GenerationInputs, UnderlyingCandidate};
+
+    /// One bull put spread on a synthetic AAPL chain (Tue 2026-11-17 10:00 NY).
+    pub(crate) fn one_proposal() -> Proposal {
+        let now = Utc.with_ymd_and_hms(2026, 11, 17, 15, 0, 0).unwrap();
+        let sym = Symbol::parse("AAPL").unwrap();
+        let chain = synthetic_chain(&SyntheticChainSpec::liquid(sym.clone(), 200.0, now));
+        let inputs = GenerationInputs {
+            trade_date: trade_date(now),
+            expires_at: proposal_expiry(now, None),
+            net_liquidation: 100_000.0,
+            ranked: vec![UnderlyingCandidate {
+                symbol: sym,
+                chain,
+                regime: RegimeInputs {
+                    iv_rank: Some(80.0),
+                    iv_rv_spread: Some(6.0),
+                    trend: Some(0.5),
+                    ..RegimeInputs::default()
+                },
+                score: None,
+                events: None,
+            }],
+            open_positions: vec![],
+            pending_proposals: vec![],
+            proposals_today: vec![],
+        };
+        let (mut made, skipped) =
+            generate_proposals(&inputs, &strategy_config(&ProposalLimits::default()), now);
+        assert!(!made.is_empty(), "{skipped:?}");
+        made.remove(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use sas_core::market::Symbol;
-    use sas_core::strategy::synthetic::{synthetic_chain, SyntheticChainSpec};
-    use sas_core::strategy::{generate_proposals, GenerationInputs, UnderlyingCandidate};
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
@@ -811,33 +848,7 @@ mod tests {
     }
 
     fn one_proposal() -> Proposal {
-        let now = utc(2026, 11, 17, 15, 0);
-        let sym = Symbol::parse("AAPL").unwrap();
-        let chain = synthetic_chain(&SyntheticChainSpec::liquid(sym.clone(), 200.0, now));
-        let inputs = GenerationInputs {
-            trade_date: trade_date(now),
-            expires_at: proposal_expiry(now, None),
-            net_liquidation: 100_000.0,
-            ranked: vec![UnderlyingCandidate {
-                symbol: sym,
-                chain,
-                regime: RegimeInputs {
-                    iv_rank: Some(80.0),
-                    iv_rv_spread: Some(6.0),
-                    trend: Some(0.5),
-                    ..RegimeInputs::default()
-                },
-                score: None,
-                events: None,
-            }],
-            open_positions: vec![],
-            pending_proposals: vec![],
-            proposals_today: vec![],
-        };
-        let (mut made, skipped) =
-            generate_proposals(&inputs, &strategy_config(&ProposalLimits::default()), now);
-        assert!(!made.is_empty(), "{skipped:?}");
-        made.remove(0)
+        super::tests_support::one_proposal()
     }
 
     #[test]
