@@ -201,7 +201,7 @@ fn intrinsic_pnl(legs: &[Leg], s: f64) -> f64 {
 fn dense_grid(c: &Case, legs: &[Leg]) -> Vec<f64> {
     let kmax = legs.iter().map(|l| l.strike).fold(c.spot, f64::max);
     let hi = 4.0 * kmax;
-    let n = 40_000;
+    let n = 20_000;
     let mut g: Vec<f64> = (1..=n).map(|i| hi * f64::from(i) / f64::from(n)).collect();
     g.push(0.0);
     g.push(1e-6 * c.spot);
@@ -212,7 +212,7 @@ fn dense_grid(c: &Case, legs: &[Leg]) -> Vec<f64> {
 
 /// Lognormal expectation of `f` by trapezoid on z in [-9, 9].
 fn expect(c: &Case, t: f64, f: impl Fn(f64) -> f64) -> f64 {
-    let n = 36_000;
+    let n = 12_000;
     let (a, b) = (-9.0f64, 9.0f64);
     let h = (b - a) / f64::from(n);
     let drift = (c.rate - c.div_yield - 0.5 * c.vol * c.vol) * t;
