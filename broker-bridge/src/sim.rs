@@ -432,9 +432,16 @@ impl SimState {
         (net_liq, requirement)
     }
 
-    fn buying_power(&self, now: DateTime<Utc>) -> f64 {
+    /// Net liquidation minus the margin requirement (what option premium
+    /// and option margin can draw on: options are not bought on margin).
+    fn excess_liquidity(&self, now: DateTime<Utc>) -> f64 {
         let (net_liq, req) = self.net_liq_and_requirement(now);
-        ((net_liq - req) * 2.0).max(0.0)
+        (net_liq - req).max(0.0)
+    }
+
+    /// Reg-T style: twice the excess liquidity (what stock orders can draw on).
+    fn buying_power(&self, now: DateTime<Utc>) -> f64 {
+        self.excess_liquidity(now) * 2.0
     }
 
     /// Worst-case cash and margin an order would consume if filled at its limit.
@@ -447,7 +454,12 @@ impl SimState {
                 OrderAction::Sell => 0.0,
             }
         } else {
-            (req.limit_price * qty * 100.0).max(0.0)
+            let multiplier = req
+                .legs
+                .iter()
+                .map(|l| l.instrument.multiplier())
+                .fold(1.0, f64::max);
+            (req.limit_price * qty * multiplier).max(0.0)
         };
         for leg in &req.legs {
             if leg.action == OrderAction::Sell {
@@ -566,7 +578,11 @@ impl Broker for SimBroker {
             st.market_of(&leg.instrument, now).map_err(sim_error)?;
         }
         let need = st.order_requirement(&request);
-        let available = st.buying_power(now);
+        let available = if request.legs.iter().any(|l| l.instrument.is_option()) {
+            st.excess_liquidity(now)
+        } else {
+            st.buying_power(now)
+        };
         if need > available {
             return Err(BrokerError::Rejected {
                 code: None,

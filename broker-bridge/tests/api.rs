@@ -883,3 +883,29 @@ async fn resting_order_fills_at_the_step_it_became_marketable_even_without_reque
     let (_, pos) = get(&h.app, "/positions").await;
     assert_eq!(pos["positions"][0]["quantity"], -3.0, "{pos}");
 }
+
+#[tokio::test]
+async fn option_premium_cannot_be_bought_on_margin() {
+    let h = harness();
+    // 100k cash: 300 contracts at $4.00 = $120k of premium exceeds the
+    // account even though Reg-T stock buying power is $200k.
+    let (_, chain) = get(&h.app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await;
+    let expiry = chain["expiries"][0]["expiry"].clone();
+    let strike = chain["expiries"][0]["contracts"][0]["strike"].clone();
+    let order = |qty: u32, key: &str| {
+        json!({
+            "idempotency_key": key,
+            "legs": [{"instrument": {"type": "option", "symbol": "SPY", "expiry": expiry, "strike": strike, "right": "P"}, "action": "buy"}],
+            "quantity": qty, "limit_price": 4.0
+        })
+        .to_string()
+    };
+    let (s, b) = post(&h.app, "/orders", &order(300, "too-big")).await;
+    assert_error(s, &b, StatusCode::UNPROCESSABLE_ENTITY, "order_rejected");
+    assert!(
+        b["message"].as_str().unwrap().contains("buying power"),
+        "{b}"
+    );
+    let (s, b) = post(&h.app, "/orders", &order(200, "fits")).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
