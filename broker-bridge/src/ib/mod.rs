@@ -84,7 +84,8 @@ pub struct IbBrokerConfig {
 }
 
 impl IbBrokerConfig {
-    /// Defaults for the given connection settings: 90 lines, 45 msg/s, reset
+    /// Defaults for the given connection settings: 90 lines, at most 48
+    /// messages in any one-second window (about 45/s sustained), reset
     /// window 04:45-05:45 UTC (IB's North-America reset, 23:45-00:45 ET
     /// standard time; adjust by an hour in daylight time).
     pub fn from_settings(s: &IbSettings) -> Self {
@@ -95,7 +96,7 @@ impl IbBrokerConfig {
             market_data_type: s.market_data_type,
             account: s.account.clone(),
             max_lines: 90,
-            messages_per_second: 45,
+            messages_per_second: 48,
             reset_window_utc: NaiveTime::from_hms_opt(4, 45, 0)
                 .zip(NaiveTime::from_hms_opt(5, 45, 0)),
             quote_ttl: Duration::from_secs(60),
