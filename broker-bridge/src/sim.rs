@@ -81,6 +81,25 @@ pub struct SimBroker {
     since: DateTime<Utc>,
 }
 
+/// Keeps a running bridge's market current even when no request arrives, so
+/// per-request work stays small (a request never has to replay a long idle
+/// period) and resting orders fill in real time. The task ends when the
+/// broker is dropped.
+pub fn spawn_ticker(broker: &Arc<SimBroker>, every: Duration) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(broker);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Some(broker) = weak.upgrade() else {
+                break;
+            };
+            broker.tick();
+        }
+    })
+}
+
 fn sim_error(e: SimError) -> BrokerError {
     match e {
         SimError::UnknownSymbol(symbol) => BrokerError::UnknownSymbol { symbol, code: None },
@@ -130,6 +149,22 @@ impl SimBroker {
             clock,
             since: start,
         })
+    }
+
+    /// Brings the market and working orders up to the clock's now. Called by
+    /// every request, and periodically by [`spawn_ticker`].
+    pub fn tick(&self) {
+        let _ = self.synced();
+    }
+
+    /// Simulated time of the market's current step, without advancing it.
+    #[must_use]
+    pub fn simulated_time(&self) -> DateTime<Utc> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .market
+            .now()
     }
 
     /// Locks the state and brings the market and working orders up to now.

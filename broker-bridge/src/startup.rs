@@ -1,6 +1,7 @@
 //! Building the configured broker and the tracing subscriber.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sas_core::market::Symbol;
 use sas_sim_market::SymbolParams;
@@ -9,7 +10,7 @@ use crate::broker::{Broker, BrokerMode};
 use crate::clock::SystemClock;
 use crate::config::{BridgeConfig, LogFormat};
 use crate::metrics::Metrics;
-use crate::sim::{SimBroker, SimBrokerConfig};
+use crate::sim::{spawn_ticker, SimBroker, SimBrokerConfig};
 
 /// Symbols the simulated broker knows: its built-in table plus the watchlist.
 #[must_use]
@@ -42,7 +43,10 @@ pub async fn build_broker(
                 Arc::new(SystemClock),
             )
             .map_err(|e| e.to_string())?;
-            Ok(Arc::new(broker))
+            let broker = Arc::new(broker);
+            // Detached on purpose: it stops by itself when the broker is dropped.
+            drop(spawn_ticker(&broker, Duration::from_secs(1)));
+            Ok(broker)
         }
         BrokerMode::Ib => {
             let ib = crate::ib::IbBroker::start(

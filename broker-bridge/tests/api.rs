@@ -909,3 +909,38 @@ async fn option_premium_cannot_be_bought_on_margin() {
     let (s, b) = post(&h.app, "/orders", &order(200, "fits")).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
 }
+
+#[tokio::test]
+async fn ticker_keeps_the_market_current_and_stops_with_the_broker() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(start));
+    let broker = Arc::new(
+        SimBroker::new(
+            SimBrokerConfig {
+                seed: 42,
+                universe: vec![Symbol::parse("TSLA").unwrap()],
+                starting_cash: 100_000.0,
+                account_id: "SIM-TICK".into(),
+            },
+            clock.clone(),
+        )
+        .unwrap(),
+    );
+    let ticker = broker_bridge::sim::spawn_ticker(&broker, Duration::from_millis(5));
+    clock.advance(TimeDelta::hours(2));
+    // No request is made: only the ticker can move the simulated clock.
+    let mut caught_up = false;
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if broker.simulated_time() == start + TimeDelta::hours(2) {
+            caught_up = true;
+            break;
+        }
+    }
+    assert!(caught_up, "market at {}", broker.simulated_time());
+    drop(broker);
+    tokio::time::timeout(Duration::from_secs(2), ticker)
+        .await
+        .expect("ticker stops once the broker is dropped")
+        .unwrap();
+}
