@@ -137,7 +137,7 @@ impl Quote {
     pub fn mid(&self) -> Option<f64> {
         let ok =
             self.bid.is_finite() && self.ask.is_finite() && self.bid > 0.0 && self.ask >= self.bid;
-        ok.then(|| 0.5 * (self.bid + self.ask))
+        ok.then_some(0.5 * (self.bid + self.ask))
     }
 }
 

@@ -38,19 +38,30 @@ sas_install_rust_tools() {
   fi
 }
 
+# `npm ci`, falling back to `npm install` when npm refuses the lockfile because
+# it lacks a platform's optional packages (workerd's per-OS binaries: a lockfile
+# written on one OS, or against a registry mirror that lacks another OS's build,
+# cannot list them all). `npm install` keeps every locked version it can use.
+sas_npm_install() {
+  local dir="$1"
+  (cd "$dir" && npm ci --no-audit --no-fund) && return 0
+  sas_log "npm ci refused the lockfile in $dir; falling back to npm install (locked versions kept)"
+  (cd "$dir" && npm install --no-audit --no-fund)
+}
+
 sas_install_node_tools() {
   command -v npm >/dev/null 2>&1 || sas_die "npm not found: install Node.js (any version >= 18 with npm; Node 22 itself comes from npm)"
   local stamp="$SAS_ROOT/node_modules/.sas-lock-stamp"
   if [ ! -x "$SAS_ROOT/node_modules/.bin/wrangler" ] || [ ! -f "$stamp" ] || ! cmp -s "$SAS_ROOT/package-lock.json" "$stamp"; then
     sas_log "npm ci (root: wrangler, Node 22, binaryen, esbuild, playwright-core)"
-    (cd "$SAS_ROOT" && npm ci --no-audit --no-fund)
+    sas_npm_install "$SAS_ROOT"
     cp "$SAS_ROOT/package-lock.json" "$stamp"
   fi
   if [ -f "$SAS_ROOT/web/package-lock.json" ]; then
     local wstamp="$SAS_ROOT/web/node_modules/.sas-lock-stamp"
     if [ ! -f "$wstamp" ] || ! cmp -s "$SAS_ROOT/web/package-lock.json" "$wstamp"; then
       sas_log "npm ci (web/)"
-      (cd "$SAS_ROOT/web" && npm ci --no-audit --no-fund)
+      sas_npm_install "$SAS_ROOT/web"
       cp "$SAS_ROOT/web/package-lock.json" "$wstamp"
     fi
   fi
