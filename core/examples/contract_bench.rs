@@ -70,5 +70,8 @@ fn main() {
         let ns = start.elapsed().as_nanos() as f64 / inputs.len() as f64;
         best = best.min(ns);
     }
-    println!("ns_per_contract={best:.1} contracts={} rounds={rounds} checksum={checksum:.6}", inputs.len());
+    println!(
+        "ns_per_contract={best:.1} contracts={} rounds={rounds} checksum={checksum:.6}",
+        inputs.len()
+    );
 }
