@@ -203,7 +203,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     if let Some(approval_route) = crate::approval::route(method, path, query) {
         return approval_route.map(Route::Approval);
     }
-    let (allowed, build): (&str, fn(&mut Query) -> Result<Route, ApiError>) = match path {
+    let (allowed, build): (&str, RouteBuilder) = match path {
         "/health" => ("GET", |_| Ok(Route::Health)),
         "/broker/account" => ("GET", |_| Ok(Route::BrokerAccount)),
         "/broker/quote" => ("GET", |q| {
@@ -254,6 +254,9 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     q.reject_unused()?;
     Ok(route)
 }
+
+/// Builds a route from its validated query parameters.
+type RouteBuilder = fn(&mut Query) -> Result<Route, ApiError>;
 
 /// Decoded query parameters; each may appear once, and every one must be used.
 struct Query {
