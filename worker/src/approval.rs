@@ -496,18 +496,18 @@ pub const EXPIRE_ONE: &str = "UPDATE proposals SET status = 'expired', decided_a
 decided_by = ?3, decision_reason = 'not decided before it expired' \
 WHERE id = ?1 AND status = 'pending' AND expires_at <= ?2";
 
-/// Audit rows for every overdue pending proposal at `?1` (now); run in the
-/// same batch just BEFORE [`EXPIRE_OVERDUE`] (same predicate, one
-/// transaction: exactly the rows expired get an audit row).
+/// Audit rows for every overdue pending proposal at `?1` (now) by actor
+/// `?2`; run in the same batch just BEFORE [`EXPIRE_OVERDUE`] (same
+/// predicate, one transaction: exactly the rows expired get an audit row).
 pub const AUDIT_OVERDUE: &str = "INSERT INTO audit_log \
 (at, actor, action, entity, entity_id, from_state, to_state, details) \
-SELECT ?1, 'system:cron', 'proposal_expired', 'proposal', CAST(id AS TEXT), 'pending', 'expired', \
+SELECT ?1, ?2, 'proposal_expired', 'proposal', CAST(id AS TEXT), 'pending', 'expired', \
 json_object('expires_at', expires_at, 'limit_price', limit_price, 'entry_mid', entry_mid) \
 FROM proposals WHERE status = 'pending' AND expires_at <= ?1";
 
-/// pending → expired for every overdue proposal at `?1` (now).
+/// pending → expired for every overdue proposal at `?1` (now) by actor `?2`.
 pub const EXPIRE_OVERDUE: &str = "UPDATE proposals SET status = 'expired', decided_at = ?1, \
-decided_by = 'system:cron', decision_reason = 'not decided before it expired' \
+decided_by = ?2, decision_reason = 'not decided before it expired' \
 WHERE status = 'pending' AND expires_at <= ?1";
 
 /// Records the bridge's answer for an approved proposal's order. Only an

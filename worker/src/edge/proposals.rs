@@ -32,6 +32,9 @@ use crate::store::{self, SnapshotRow};
 
 type D1Result<T> = worker::Result<T>;
 
+/// Actor of expiries noticed while answering a request (not by the cron).
+const EXPIRY_ACTOR: &str = "system:expiry";
+
 fn ms(t: DateTime<Utc>) -> JsValue {
     d1::millis(t.timestamp_millis())
 }
@@ -83,10 +86,10 @@ async fn kill_switch(db: &D1Database) -> D1Result<Option<KillSwitchRow>> {
 }
 
 /// Expires every overdue pending proposal (audit rows in the same batch).
-async fn expire_overdue(db: &D1Database, at: DateTime<Utc>) -> D1Result<usize> {
+async fn expire_overdue(db: &D1Database, at: DateTime<Utc>, actor: &str) -> D1Result<usize> {
     let statements = vec![
-        d1::statement(db, approval::AUDIT_OVERDUE, &[ms(at)])?,
-        d1::statement(db, approval::EXPIRE_OVERDUE, &[ms(at)])?,
+        d1::statement(db, approval::AUDIT_OVERDUE, &[ms(at), d1::text(actor)])?,
+        d1::statement(db, approval::EXPIRE_OVERDUE, &[ms(at), d1::text(actor)])?,
     ];
     batch_changes(db, statements, 1).await
 }
@@ -309,7 +312,7 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
         orders_retried: 0,
         ms: 0,
     };
-    match expire_overdue(db, started).await {
+    match expire_overdue(db, started, CRON_ACTOR).await {
         Ok(n) => summary.expired = n,
         Err(e) => log_error("expire overdue", &e),
     }
@@ -668,7 +671,7 @@ async fn set_kill_switch(db: &D1Database, actor: &str, on: bool, reason: &str) -
 }
 
 async fn list(db: &D1Database, status: Option<proposals::ProposalStatus>, limit: u32) -> Response {
-    if let Err(e) = expire_overdue(db, now()).await {
+    if let Err(e) = expire_overdue(db, now(), EXPIRY_ACTOR).await {
         return internal("expire overdue", &e);
     }
     let sql = proposals::select_proposals_sql(status.is_some());
@@ -699,7 +702,7 @@ fn not_found(id: i64) -> Response {
 }
 
 async fn get_one(db: &D1Database, id: i64) -> Response {
-    if let Err(e) = expire_overdue(db, now()).await {
+    if let Err(e) = expire_overdue(db, now(), EXPIRY_ACTOR).await {
         return internal("expire overdue", &e);
     }
     match load_row(db, id).await {
@@ -740,7 +743,7 @@ async fn refuse_with_state(db: &D1Database, id: i64, action: &str) -> Response {
     if row.status == "pending" && row.expires_at <= at.timestamp_millis() {
         let entry = AuditEntry::proposal(
             at.timestamp_millis(),
-            "system:expiry",
+            EXPIRY_ACTOR,
             AuditAction::ProposalExpired,
             id,
             Some("pending"),
@@ -752,11 +755,7 @@ async fn refuse_with_state(db: &D1Database, id: i64, action: &str) -> Response {
             d1::statement(
                 db,
                 approval::EXPIRE_ONE,
-                &[
-                    JsValue::from_f64(id as f64),
-                    ms(at),
-                    d1::text("system:expiry"),
-                ],
+                &[JsValue::from_f64(id as f64), ms(at), d1::text(EXPIRY_ACTOR)],
             ),
             audit_statement(db, audit::INSERT_AUDIT_IF_CHANGED, &entry),
         ) {
