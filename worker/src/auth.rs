@@ -3,9 +3,10 @@
 //! A request presents zero or more credentials ([`PresentedCredentials`]); each
 //! configured [`CredentialVerifier`] may accept one of them. Today the only
 //! verifier is the static bearer token ([`BearerTokenVerifier`], compared in
-//! constant time). A Cloudflare Access verifier (the `Cf-Access-Jwt-Assertion`
-//! header, already captured here) can be added later as one more verifier in
-//! the list without touching the routes.
+//! constant time). The Cloudflare Access verifier (the `Cf-Access-Jwt-Assertion`
+//! header) is [`crate::access::AccessVerifier`]; the edge fetches and caches
+//! the team's JWKS it needs (`edge::access`) and tries it when the bearer
+//! token does not match.
 
 use subtle::ConstantTimeEq;
 
