@@ -1,9 +1,9 @@
 //! Authentication of API requests.
 //!
 //! A request presents zero or more credentials ([`PresentedCredentials`]); each
-//! configured [`CredentialVerifier`] may accept one of them. Today the only
-//! verifier is the static bearer token ([`BearerTokenVerifier`], compared in
-//! constant time). The Cloudflare Access verifier (the `Cf-Access-Jwt-Assertion`
+//! configured [`CredentialVerifier`] may accept one of them: the static bearer
+//! token ([`BearerTokenVerifier`], compared in constant time) or a Cloudflare
+//! Access JWT. The Cloudflare Access verifier (the `Cf-Access-Jwt-Assertion`
 //! header) is [`crate::access::AccessVerifier`]; the edge fetches and caches
 //! the team's JWKS it needs (`edge::access`) and tries it when the bearer
 //! token does not match.
