@@ -6,7 +6,9 @@
 //! static dashboard in `web/dist` is served by Workers static assets.
 //!
 //! Pure, natively tested modules: [`config`], [`auth`], [`api`], [`ingest`],
-//! [`store`], [`views`], [`proxy`]. The runtime adapter is `edge`.
+//! [`store`], [`views`], [`proxy`]; trade proposals and their approval:
+//! [`proposals`], [`approval`], [`audit`], [`access`] (docs/approval-workflow.md).
+//! The runtime adapter is `edge`.
 
 pub mod access;
 pub mod api;
