@@ -272,3 +272,139 @@ async fn orders_refused_in_the_daily_reset_window() {
     assert_eq!(gw.controls.place_order_requests(), 0);
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn iron_condor_calendar_and_single_option_fill() {
+    let gw = gateway().await;
+    let b = broker(&gw, 36).await;
+    let chain = b
+        .option_chain(
+            &spy(),
+            ChainWindow {
+                min_dte: 5,
+                max_dte: 60,
+                strikes: 6,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(chain.expiries.len() >= 2);
+    let (near, far) = (
+        &chain.expiries[0],
+        &chain.expiries[chain.expiries.len() - 1],
+    );
+    let find = |e: &sas_core::market::ChainExpiry, k: f64, r: OptionRight| {
+        e.contracts
+            .iter()
+            .find(|c| c.strike == k && c.right == r)
+            .cloned()
+            .unwrap()
+    };
+    let strikes: Vec<f64> = {
+        let mut v: Vec<f64> = near.contracts.iter().map(|c| c.strike).collect();
+        v.dedup();
+        v
+    };
+    let leg = |e: &sas_core::market::ChainExpiry, k: f64, r: OptionRight, action| OrderLeg {
+        instrument: Instrument::Option {
+            symbol: spy(),
+            expiry: e.expiry,
+            strike: k,
+            right: r,
+        },
+        action,
+        ratio: 1,
+    };
+    // Net paid per combo unit at the far sides (negative = credit).
+    let net = |legs: &[(sas_core::market::OptionQuote, OrderAction)]| -> f64 {
+        legs.iter()
+            .map(|(q, a)| match a {
+                OrderAction::Buy => q.ask.unwrap(),
+                OrderAction::Sell => -q.bid.unwrap(),
+            })
+            .sum()
+    };
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
+
+    // Iron condor: short 2nd/5th strikes, long 1st/6th wings; a credit.
+    let (k1, k2, k5, k6) = (strikes[0], strikes[1], strikes[4], strikes[5]);
+    let ic = [
+        (
+            find(near, k1, OptionRight::Put),
+            OrderAction::Buy,
+            k1,
+            OptionRight::Put,
+        ),
+        (
+            find(near, k2, OptionRight::Put),
+            OrderAction::Sell,
+            k2,
+            OptionRight::Put,
+        ),
+        (
+            find(near, k5, OptionRight::Call),
+            OrderAction::Sell,
+            k5,
+            OptionRight::Call,
+        ),
+        (
+            find(near, k6, OptionRight::Call),
+            OrderAction::Buy,
+            k6,
+            OptionRight::Call,
+        ),
+    ];
+    let ic_net = net(&ic.iter().map(|x| (x.0.clone(), x.1)).collect::<Vec<_>>());
+    assert!(ic_net < 0.0, "an iron condor is a credit: {ic_net}");
+    let ic_req = OrderRequest {
+        idempotency_key: "ic-1".into(),
+        legs: ic.iter().map(|x| leg(near, x.2, x.3, x.1)).collect(),
+        quantity: 1,
+        limit_price: cents(ic_net + 0.30),
+        tif: TimeInForce::Day,
+    };
+    // Calendar: sell the near call, buy the far call at the same strike; a debit.
+    let k = strikes[3];
+    let cal = [
+        (find(near, k, OptionRight::Call), OrderAction::Sell),
+        (find(far, k, OptionRight::Call), OrderAction::Buy),
+    ];
+    let cal_req = OrderRequest {
+        idempotency_key: "cal-1".into(),
+        legs: vec![
+            leg(near, k, OptionRight::Call, OrderAction::Sell),
+            leg(far, k, OptionRight::Call, OrderAction::Buy),
+        ],
+        quantity: 1,
+        limit_price: cents(net(&cal) + 0.30),
+        tif: TimeInForce::Day,
+    };
+    // A single option.
+    let single_q = find(near, k, OptionRight::Put);
+    let single_req = OrderRequest {
+        idempotency_key: "opt-1".into(),
+        legs: vec![leg(near, k, OptionRight::Put, OrderAction::Buy)],
+        quantity: 3,
+        limit_price: cents(single_q.ask.unwrap() + 0.30),
+        tif: TimeInForce::Day,
+    };
+    for req in [ic_req, cal_req, single_req] {
+        let placed = b.place_order(req.clone()).await.unwrap();
+        wait_status(&b, &placed.order.id, OrderStatus::Filled).await;
+        let o = b.order(&placed.order.id).await.unwrap();
+        assert!(
+            o.avg_fill_price.unwrap() <= req.limit_price + 1e-9,
+            "{}: filled at {:?} over limit {}",
+            req.idempotency_key,
+            o.avg_fill_price,
+            req.limit_price
+        );
+    }
+    let views = gw.controls.orders();
+    let kinds: Vec<&str> = views.iter().map(|v| v.sec_type.as_str()).collect();
+    assert_eq!(kinds, ["BAG", "BAG", "OPT"]);
+    // 4 + 2 + 1 legs held (the calendar's near call nets with nothing else).
+    let positions = b.positions().await.unwrap();
+    assert_eq!(positions.len(), 7, "{positions:?}");
+    b.shutdown().await;
+}
