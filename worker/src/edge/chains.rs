@@ -145,11 +145,17 @@ async fn one_symbol(
     stored: Vec<DailyBar>,
     iv_history: Vec<f64>,
 ) -> std::result::Result<(RowsLedger, sas_core::analytics::chain::SkipCounts), String> {
-    let chain_body = bridge_json(cfg, &chains::chain_path(symbol, &cfg.chains.window)).await?;
-    let chain = chains::parse_chain(&chain_body, symbol)?;
     let today = chains::trading_date(now());
     let days = chains::history_days_to_fetch(&stored, today);
-    let fetched = fetch_history(cfg, symbol, days).await?;
+    // The chain and the daily bars are fetched at the same time.
+    let chain_path = chains::chain_path(symbol, &cfg.chains.window);
+    let (chain_body, fetched) = chains::join2(
+        bridge_json(cfg, &chain_path),
+        fetch_history(cfg, symbol, days),
+    )
+    .await;
+    let chain = chains::parse_chain(&chain_body?, symbol)?;
+    let fetched = fetched?;
     let (bars, changed) = match chains::merge_bars(&stored, &fetched) {
         BarMerge::Merged { bars, changed } => (bars, changed),
         BarMerge::Refetch => {
