@@ -14,6 +14,10 @@ fn parse_args() -> Result<FakeConfig, String> {
     let mut args = std::env::args().skip(1);
     let mut errors = Vec::new();
     while let Some(flag) = args.next() {
+        if flag == "--no-pacing" {
+            config.enforce_pacing = false;
+            continue;
+        }
         let value = args.next();
         match (flag.as_str(), value) {
             ("--port", Some(v)) => match v.parse() {
@@ -25,12 +29,6 @@ fn parse_args() -> Result<FakeConfig, String> {
                 Err(_) => errors.push(format!("--seed: {v:?} is not an unsigned integer")),
             },
             ("--account", Some(v)) => config.account = v,
-            ("--no-pacing", v) => {
-                config.enforce_pacing = false;
-                if let Some(v) = v {
-                    errors.push(format!("unexpected argument {v:?}"));
-                }
-            }
             (f, _) => errors.push(format!("unknown or incomplete flag {f:?}")),
         }
     }
