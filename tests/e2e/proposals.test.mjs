@@ -208,6 +208,28 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     assert.equal(still.json.status, 'pending');
   });
 
+  test('approval re-prices: a net price beyond the slippage band is refused with the new numbers', async () => {
+    const p = pending[2];
+    // Make the stored proposal look as if it had been priced far from
+    // today's market (its net mid 5.00 per share away from the quotes).
+    const moved = p.entry.net_price_mid + 5;
+    await stack.d1(`UPDATE proposals SET proposal_json = json_set(proposal_json, '$.metrics.net_price_mid', ${moved}) WHERE id = ${Number(p.id)}`);
+    const res = await post(`/proposals/${p.id}/approve`);
+    assert.equal(res.status, 409, res.text);
+    assert.equal(res.json.error, 'price_moved');
+    assert.equal(res.json.status, 'pending');
+    assert.equal(res.json.refusal.reason.code, 'price_moved_beyond_band');
+    assert.equal(typeof res.json.refusal.new_numbers.net_price_mid, 'number');
+    assert.ok(Math.abs(res.json.refusal.reason.proposed - moved) < 1e-9);
+    const after = await stack.api(`/proposals/${p.id}`);
+    assert.equal(after.json.status, 'pending', 'a refused approval changes nothing');
+    const audit = await stack.api(`/audit?proposal=${p.id}`);
+    const refused = audit.json.entries.filter((e) => e.action === 'approval_refused');
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0].from_state, 'pending');
+    assert.equal(refused[0].to_state, 'pending');
+  });
+
   test('kill switch refuses approvals and is audited', async () => {
     const p = pending[2];
     const on = await post('/kill-switch', { on: true, reason: 'drill' });
