@@ -284,6 +284,9 @@ describe('option chains, analytics and the D1 write budget', () => {
       const d = await runDetails(stack, run.id);
       assert.equal(d.chain_symbols_ok, 8);
       assert.equal(d.chain_symbols_failed, 2);
+      // The run's own counters include symbols whose chain step failed.
+      assert.equal(run.symbols_ok, 8);
+      assert.equal(run.symbols_failed, 2);
       assert.match(d.chain_failures.NVDA, /HTTP 503/);
       assert.match(d.chain_failures.TSLA, /did not answer within 3000 ms/);
       assert.match(run.error, /chains failed: .*NVDA/);

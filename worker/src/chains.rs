@@ -794,6 +794,30 @@ impl ChainStepSummary {
         }
     }
 
+    /// The run's `(symbols_ok, symbols_failed)` over both steps: a symbol
+    /// counts as failed when its quote or its chain failed. Quote failures
+    /// are read from the quote step's error text (`SYM: reason, ...`, see
+    /// [`crate::ingest::batch_outcome`]); `watchlist_len` bounds the result.
+    pub fn symbol_counts(
+        &self,
+        watchlist_len: i64,
+        quote_failed: i64,
+        quote_error: Option<&str>,
+    ) -> (i64, i64) {
+        let quote_failed_names: Vec<&str> = quote_error
+            .unwrap_or("")
+            .split([',', ';'])
+            .filter_map(|part| part.split_once(':').map(|(name, _)| name.trim()))
+            .collect();
+        let extra = self
+            .failed
+            .iter()
+            .filter(|(s, _)| !quote_failed_names.contains(&s.as_str()))
+            .count();
+        let failed = (quote_failed + i64::try_from(extra).unwrap_or(0)).clamp(0, watchlist_len);
+        (watchlist_len - failed, failed)
+    }
+
     /// The run's error text: the quote step's, then the chain failures.
     pub fn error_text(&self, quote_error: Option<&str>) -> Option<String> {
         let chains = (!self.failed.is_empty()).then(|| {
@@ -820,7 +844,7 @@ impl ChainStepSummary {
 pub const UPDATE_RUN_WITH_CHAINS: &str = "UPDATE ingest_runs SET \
 rows_written = rows_written + ?2 + 1, status = ?3, error = ?4, chain_symbols_ok = ?5, \
 chain_symbols_failed = ?6, chain_failures = ?7, rows_by_table = ?8, contract_skips = ?9, \
-duration_ms = ?10, finished_at = ?11 WHERE id = ?1 \
+duration_ms = ?10, finished_at = ?11, symbols_ok = ?12, symbols_failed = ?13 WHERE id = ?1 \
 RETURNING id, trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error";
 
 /// Runs the futures produced by `tasks` with at most `limit` in flight,
@@ -1410,6 +1434,21 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&s.failures_json().unwrap()).unwrap();
         assert_eq!(v["NVDA"], "bridge did not answer within 5000 ms");
+        // Symbols failing in either step are counted once.
+        assert_eq!(s.symbol_counts(10, 0, None), (9, 1));
+        assert_eq!(s.symbol_counts(10, 1, Some("QQQ: invalid price")), (8, 2));
+        assert_eq!(
+            s.symbol_counts(10, 2, Some("META: crossed quote, NVDA: no quote returned")),
+            (8, 2),
+            "NVDA already counted by the quote step"
+        );
+        s.failed.push(("A".into(), "x".into()));
+        assert_eq!(
+            s.symbol_counts(10, 1, Some("META: crossed quote")),
+            (7, 3),
+            "'A' is not matched inside 'META'"
+        );
+        assert_eq!(s.symbol_counts(2, 2, Some("X: y")), (0, 2), "bounded");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub async fn enrich(
     let status = summary.final_status(&run.status);
     let error = summary.error_text(run.error.as_deref());
     let chain_rows = i64::try_from(summary.rows.total()).unwrap_or(i64::MAX);
+    let watchlist_len = i64::try_from(cfg.watchlist.len()).unwrap_or(i64::MAX);
+    let (symbols_ok, symbols_failed) =
+        summary.symbol_counts(watchlist_len, run.symbols_failed, run.error.as_deref());
     let finished = now();
     let update = d1::statement(
         db,
@@ -53,6 +56,8 @@ pub async fn enrich(
             d1::text(&summary.skips_json()),
             d1::millis((finished - started).num_milliseconds()),
             d1::text(&iso(finished)),
+            d1::millis(symbols_ok),
+            d1::millis(symbols_failed),
         ],
     )?;
     let mut rows: Vec<IngestRun> = update.all().await?.results()?;
