@@ -46,6 +46,10 @@ pub struct Cli {
     /// Upper bound on every broker call, in milliseconds.
     #[arg(long, env = "BRIDGE_REQUEST_TIMEOUT_MS", default_value = "5000")]
     pub request_timeout_ms: String,
+    /// Upper bound on an option-chain call, in milliseconds (IB paces chain
+    /// snapshots at about 50 messages/s: 300 contracts take about 7 s).
+    #[arg(long, env = "BRIDGE_CHAIN_TIMEOUT_MS", default_value = "30000")]
+    pub chain_timeout_ms: String,
     /// Paper account starting cash for the simulated broker (USD).
     #[arg(long, env = "BRIDGE_SIM_CASH", default_value = "100000")]
     pub sim_cash: String,
@@ -61,6 +65,10 @@ pub struct Cli {
     /// IB market data type: live, frozen, delayed or delayed_frozen.
     #[arg(long, env = "IB_MARKET_DATA_TYPE", default_value = "delayed")]
     pub ib_market_data_type: String,
+    /// IB's daily reset window in US Eastern time, `HH:MM-HH:MM` (may wrap
+    /// midnight) or `off`; new orders are refused inside it.
+    #[arg(long, env = "IB_RESET_WINDOW_ET", default_value = "23:45-00:45")]
+    pub ib_reset_window_et: String,
     /// IB account id to use when the login has several.
     #[arg(long, env = "IB_ACCOUNT")]
     pub ib_account: Option<String>,
@@ -91,6 +99,8 @@ pub struct IbSettings {
     pub market_data_type: DataType,
     /// Account to use, when given.
     pub account: Option<String>,
+    /// Daily reset window in US Eastern time; `None` disables the check.
+    pub reset_window_et: Option<(chrono::NaiveTime, chrono::NaiveTime)>,
 }
 
 /// The bearer token, kept out of `Debug` output.
@@ -126,6 +136,8 @@ pub struct BridgeConfig {
     pub watchlist: Vec<Symbol>,
     /// Broker call timeout.
     pub request_timeout: Duration,
+    /// Option-chain call timeout.
+    pub chain_timeout: Duration,
     /// Sim paper account starting cash.
     pub sim_cash: f64,
     /// IB settings.
@@ -224,6 +236,19 @@ impl BridgeConfig {
             }
         };
 
+        let chain_timeout = match cli.chain_timeout_ms.trim().parse::<u64>() {
+            Ok(ms) if (1..=300_000).contains(&ms) => Some(Duration::from_millis(ms)),
+            _ => {
+                errs.push(format!(
+                    "--chain-timeout-ms must be 1..=300000, got {:?}",
+                    cli.chain_timeout_ms
+                ));
+                None
+            }
+        };
+        let reset_window_et = crate::ib::parse_reset_window(&cli.ib_reset_window_et)
+            .map_err(|e| errs.push(format!("--ib-reset-window-et: {e}")));
+
         let sim_cash = match cli.sim_cash.trim().parse::<f64>() {
             Ok(c) if c.is_finite() && (0.0..=1e9).contains(&c) => Some(c),
             _ => {
@@ -285,10 +310,12 @@ impl BridgeConfig {
             seed,
             watchlist,
             request_timeout,
+            chain_timeout,
             sim_cash,
             ib_port,
             ib_client_id,
             ib_mdt,
+            reset_window_et,
             log_format,
         ) {
             (
@@ -298,10 +325,12 @@ impl BridgeConfig {
                 Ok(seed),
                 Ok(watchlist),
                 Some(request_timeout),
+                Some(chain_timeout),
                 Some(sim_cash),
                 Some(port),
                 Ok(client_id),
                 Some(market_data_type),
+                Ok(reset_window_et),
                 Some(log_format),
             ) if errs.is_empty() => Ok(Self {
                 broker,
@@ -310,6 +339,7 @@ impl BridgeConfig {
                 seed,
                 watchlist,
                 request_timeout,
+                chain_timeout,
                 sim_cash,
                 ib: IbSettings {
                     host: cli.ib_host.trim().to_string(),
@@ -317,6 +347,7 @@ impl BridgeConfig {
                     client_id,
                     market_data_type,
                     account: cli.ib_account.clone().filter(|a| !a.trim().is_empty()),
+                    reset_window_et,
                 },
                 log_format,
             }),
@@ -345,6 +376,12 @@ mod tests {
         assert_eq!(c.watchlist.len(), 10);
         assert_eq!(c.ib.port, 4002);
         assert_eq!(c.ib.market_data_type, DataType::Delayed);
+        assert_eq!(c.chain_timeout, Duration::from_secs(30));
+        let t = |h, m| chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        assert_eq!(c.ib.reset_window_et, Some((t(23, 45), t(0, 45))));
+        let off =
+            BridgeConfig::from_cli(&cli(&["--ib-reset-window-et", "off"]), Some(TOKEN)).unwrap();
+        assert_eq!(off.ib.reset_window_et, None);
         assert!(!format!("{c:?}").contains(TOKEN), "token leaked into Debug");
     }
 
@@ -366,6 +403,10 @@ mod tests {
             "realtime",
             "--sim-cash",
             "lots",
+            "--chain-timeout-ms",
+            "900000",
+            "--ib-reset-window-et",
+            "25:00-01:00",
         ]);
         let errs = BridgeConfig::from_cli(&c, Some("short")).unwrap_err().0;
         let all = errs.join("\n");
@@ -379,10 +420,12 @@ mod tests {
             "--ib-port",
             "--ib-market-data-type",
             "--sim-cash",
+            "--chain-timeout-ms",
+            "--ib-reset-window-et",
         ] {
             assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
         }
-        assert_eq!(errs.len(), 9);
+        assert_eq!(errs.len(), 11);
     }
 
     #[test]

@@ -34,7 +34,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let state = AppState::new(broker, &config.token, metrics, config.request_timeout);
+    let state = AppState::new(broker, &config.token, metrics, config.request_timeout)
+        .with_chain_timeout(config.chain_timeout);
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

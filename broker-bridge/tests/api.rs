@@ -123,7 +123,14 @@ async fn health_is_open_and_minimal() {
     assert!(body["uptime_seconds"].is_u64());
     assert!(body["since"].is_string());
     assert!(headers.contains_key("x-request-id"));
-    assert_eq!(body.as_object().unwrap().len(), 8, "{body}");
+    // The sim has no gateway: no failure reason and no server version.
+    assert!(body["reason"].is_null(), "{body}");
+    assert!(body["server_version"].is_null(), "{body}");
+    assert!(body
+        .as_object()
+        .unwrap()
+        .contains_key("last_tick_age_seconds"));
+    assert_eq!(body.as_object().unwrap().len(), 11, "{body}");
 }
 
 #[tokio::test]

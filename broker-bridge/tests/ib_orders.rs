@@ -256,10 +256,10 @@ async fn rejected_order_reports_ib_code_and_is_not_retried() {
 async fn orders_refused_in_the_daily_reset_window() {
     let gw = gateway().await;
     let mut cfg = ib_config(&gw, 35);
-    let now = chrono::Utc::now().time();
+    let now = sas_core::calendar::utc_to_eastern(chrono::Utc::now()).time();
     let start = now - chrono::TimeDelta::minutes(5);
     let end = now + chrono::TimeDelta::minutes(5);
-    cfg.reset_window_utc = Some((start, end));
+    cfg.reset_window_et = Some((start, end));
     let b = broker_with(cfg, &broker_bridge::metrics::Metrics::new()).await;
     let err = b
         .place_order(resting_stock_order("window-1"))

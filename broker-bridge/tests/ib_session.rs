@@ -212,5 +212,12 @@ async fn http_refuses_orders_with_clear_json_while_gateway_is_down() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health: serde_json::Value =
+        serde_json::from_slice(&health.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(health["state"], "disconnected", "{health}");
+    assert!(
+        health["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "health must say why it is down: {health}"
+    );
     b.shutdown().await;
 }

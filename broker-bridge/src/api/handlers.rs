@@ -23,6 +23,12 @@ struct Health {
     uptime_seconds: u64,
     version: &'static str,
     market_data_type: &'static str,
+    /// Why the session is degraded or down (broker text, no secrets).
+    reason: Option<String>,
+    /// Broker API server version, when connected to a real gateway.
+    server_version: Option<i32>,
+    /// Seconds since the last market-data tick, when one arrived.
+    last_tick_age_seconds: Option<f64>,
 }
 
 /// `GET /health` (no auth): minimal liveness and broker session state.
@@ -52,6 +58,9 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
         uptime_seconds: state.inner.started.elapsed().as_secs(),
         version: env!("CARGO_PKG_VERSION"),
         market_data_type: status.market_data_type.as_str(),
+        reason: status.reason,
+        server_version: status.server_version,
+        last_tick_age_seconds: status.last_tick_age.map(|d| d.as_secs_f64()),
     };
     (code, Json(body)).into_response()
 }
@@ -203,7 +212,7 @@ pub(super) async fn chain(
     };
     window.validate()?;
     let chain = state
-        .bounded(state.broker().option_chain(&symbol, window))
+        .bounded_chain(state.broker().option_chain(&symbol, window))
         .await??;
     Ok(Json(chain).into_response())
 }

@@ -33,6 +33,8 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<AppInner>,
+    /// Bound on option-chain calls (IB chain snapshots are paced).
+    chain_timeout: Duration,
 }
 
 struct AppInner {
@@ -66,7 +68,16 @@ impl AppState {
                 request_id_prefix: rand::random(),
                 request_counter: AtomicU64::new(0),
             }),
+            chain_timeout: request_timeout,
         }
+    }
+
+    /// The same state with a separate bound for option-chain calls (by
+    /// default they share the request timeout).
+    #[must_use]
+    pub fn with_chain_timeout(mut self, chain_timeout: Duration) -> Self {
+        self.chain_timeout = chain_timeout;
+        self
     }
 
     /// The broker.
@@ -87,6 +98,16 @@ impl AppState {
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, BrokerError> {
         tokio::time::timeout(self.inner.request_timeout, fut)
+            .await
+            .map_err(|_| BrokerError::Timeout)
+    }
+
+    /// Runs an option-chain call bounded by the chain timeout (→ `Timeout`).
+    pub(crate) async fn bounded_chain<T>(
+        &self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, BrokerError> {
+        tokio::time::timeout(self.chain_timeout, fut)
             .await
             .map_err(|_| BrokerError::Timeout)
     }

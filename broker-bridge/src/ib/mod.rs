@@ -68,9 +68,9 @@ pub struct IbBrokerConfig {
     pub max_lines: usize,
     /// Outbound messages per second (IB allows 50).
     pub messages_per_second: u32,
-    /// IB's daily reset window in UTC (`start`, `end`); new orders are refused
-    /// inside it. `None` disables the check.
-    pub reset_window_utc: Option<(NaiveTime, NaiveTime)>,
+    /// IB's daily reset window in US Eastern time (`start`, `end`, may wrap
+    /// midnight); new orders are refused inside it. `None` disables the check.
+    pub reset_window_et: Option<(NaiveTime, NaiveTime)>,
     /// Idle quote streams are cancelled after this long.
     pub quote_ttl: Duration,
     /// How long a quote request waits for a first bid/ask.
@@ -85,9 +85,9 @@ pub struct IbBrokerConfig {
 
 impl IbBrokerConfig {
     /// Defaults for the given connection settings: 90 lines, at most 48
-    /// messages in any one-second window (about 45/s sustained), reset
-    /// window 04:45-05:45 UTC (IB's North-America reset, 23:45-00:45 ET
-    /// standard time; adjust by an hour in daylight time).
+    /// messages in any one-second window (about 45/s sustained); the reset
+    /// window comes from the settings (default 23:45-00:45 ET, IB's
+    /// North-America reset).
     pub fn from_settings(s: &IbSettings) -> Self {
         Self {
             host: s.host.clone(),
@@ -97,8 +97,7 @@ impl IbBrokerConfig {
             account: s.account.clone(),
             max_lines: 90,
             messages_per_second: 48,
-            reset_window_utc: NaiveTime::from_hms_opt(4, 45, 0)
-                .zip(NaiveTime::from_hms_opt(5, 45, 0)),
+            reset_window_et: s.reset_window_et,
             quote_ttl: Duration::from_secs(60),
             quote_timeout: Duration::from_secs(5),
             snapshot_timeout: Duration::from_secs(12),
@@ -112,8 +111,8 @@ impl IbBrokerConfig {
     }
 }
 
-/// Parses a reset window `HH:MM-HH:MM` (UTC; may wrap midnight) or `off`,
-/// for a `--ib-reset-window-utc` style setting.
+/// Parses a reset window `HH:MM-HH:MM` (US Eastern time; may wrap midnight)
+/// or `off`, for the `--ib-reset-window-et` setting.
 pub fn parse_reset_window(text: &str) -> Result<Option<(NaiveTime, NaiveTime)>, String> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {

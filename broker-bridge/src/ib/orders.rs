@@ -20,6 +20,7 @@ use ibapi::orders::{
 use ibapi::prelude::StreamExt;
 use ibapi::subscriptions::SubscriptionItem;
 use ibapi::Client;
+use sas_core::calendar::utc_to_eastern;
 
 use super::convert::{self, map_error, Ctx};
 use super::{lock, Inner};
@@ -203,11 +204,11 @@ fn orders_allowed(inner: &Inner) -> Result<Arc<Client>, BrokerError> {
             });
         }
     }
-    if let Some((start, end)) = inner.cfg.reset_window_utc {
-        if in_window(Utc::now().time(), start, end) {
+    if let Some((start, end)) = inner.cfg.reset_window_et {
+        if in_window(utc_to_eastern(Utc::now()).time(), start, end) {
             return Err(BrokerError::OrderWindowClosed {
                 reason: format!(
-                    "IB's daily reset window {}-{} UTC is in progress",
+                    "IB's daily reset window {}-{} ET is in progress",
                     start.format("%H:%M"),
                     end.format("%H:%M")
                 ),

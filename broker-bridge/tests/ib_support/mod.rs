@@ -48,7 +48,7 @@ pub fn bridge_config(gw: &FakeGateway, client_id: i32) -> BridgeConfig {
 /// IB broker settings for tests: no reset window (tests run at any hour).
 pub fn ib_config(gw: &FakeGateway, client_id: i32) -> IbBrokerConfig {
     let mut cfg = IbBrokerConfig::from_settings(&bridge_config(gw, client_id).ib);
-    cfg.reset_window_utc = None;
+    cfg.reset_window_et = None;
     cfg
 }
 
