@@ -12,6 +12,7 @@
 //! groups ending in `_cpu` measure the benchmark thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), which is what to quote on a machine shared
 //! with other jobs: it does not count time the thread spent descheduled.
+#![allow(clippy::unwrap_used)] // fixture set-up: a failure here is a broken test, not input
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};

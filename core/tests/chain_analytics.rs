@@ -1,4 +1,5 @@
 //! Chain-level analytics on synthetic chains priced with known volatilities.
+#![allow(clippy::unwrap_used)] // fixture set-up: a failure here is a broken test, not input
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
