@@ -99,6 +99,7 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
       .filter((d) => d && typeof d.ms === 'number')
       .map((d) => ({ ms: d.ms, considered: d.considered, created: d.created }));
     console.log(`proposals cron step ms (per run): ${JSON.stringify(ms)}`);
+    for (const p of pending) console.log(`proposal ${p.id} ${p.symbol} ${p.strategy} x${p.contracts}: ${p.rationale}`);
   });
 
   test('two concurrent approvals: exactly one 200 and one 409; the paper order carries the key', async () => {

@@ -684,35 +684,23 @@ pub struct BarsRow {
     pub bars_json: String,
 }
 
-/// The watchlist ranked by the opportunity score of the stored quote
-/// snapshots (the same ranking as `/search/opportunities`), best first.
-pub fn rank_underlyings(
-    watchlist: &[Symbol],
-    rows: &[crate::store::SnapshotRow],
+/// Core's score records from the multi-factor ranking of
+/// `/search/opportunities` ([`crate::metrics::opportunities`]), best first.
+pub fn scores_from_ranking(
+    ranked: &crate::metrics::RankedOpportunities,
 ) -> Vec<sas_core::score::OpportunityScore> {
-    use sas_core::analytics::intraday::{factors_from_snapshots, Snapshot};
-    use sas_core::score::{rank, score_opportunity, ScoreWeights};
-    let weights = ScoreWeights::default();
-    let scores = watchlist
+    ranked
+        .opportunities
         .iter()
-        .filter_map(|symbol| {
-            let snaps: Vec<Snapshot> = rows
-                .iter()
-                .filter(|r| r.symbol == symbol.as_str())
-                .filter_map(|r| {
-                    Some(Snapshot {
-                        t: DateTime::<Utc>::from_timestamp_millis(r.ts)?,
-                        last: r.last?,
-                        volume: u64::try_from(r.volume.unwrap_or(0)).unwrap_or(0),
-                    })
-                })
-                .collect();
-            (!snaps.is_empty()).then(|| {
-                score_opportunity(symbol.clone(), &factors_from_snapshots(&snaps), &weights)
+        .filter_map(|o| {
+            Some(sas_core::score::OpportunityScore {
+                symbol: Symbol::parse(&o.symbol).ok()?,
+                score: o.score,
+                coverage: o.coverage,
+                factors: o.factors.clone(),
             })
         })
-        .collect();
-    rank(scores)
+        .collect()
 }
 
 /// One generation run's summary for the logs.
@@ -930,6 +918,47 @@ mod tests {
         p.metrics.expected_value = f64::NAN;
         let e = ProposalRecord::from_proposal(&p).unwrap_err();
         assert!(e.contains("expected_value"), "{e}");
+    }
+
+    #[test]
+    fn the_multi_factor_ranking_feeds_generation_in_order() {
+        use crate::metrics::{opportunities, LatestMetricsRow};
+        use crate::store::SnapshotRow;
+        let watch: Vec<Symbol> = ["AAPL", "MSFT"]
+            .iter()
+            .map(|s| Symbol::parse(s).unwrap())
+            .collect();
+        let metrics = vec![LatestMetricsRow {
+            symbol: "MSFT".into(),
+            ts: 1_763_400_000_000,
+            spot: 500.0,
+            atm_iv_30d: Some(0.3),
+            iv_rank: Some(90.0),
+            iv_percentile: Some(90.0),
+            iv_history_days: Some(252),
+            factors_json: Some(
+                r#"{"realized_vol":0.45,"range_pct":3.0,"volume_ratio":null,"volume_zscore":2.0,"momentum_pct":2.5,"iv_rank":90.0}"#
+                    .into(),
+            ),
+        }];
+        let snaps = vec![SnapshotRow {
+            symbol: "AAPL".into(),
+            ts: 1_763_400_000_000,
+            last: Some(200.0),
+            volume: Some(1000),
+        }];
+        let ranked = opportunities(
+            &watch,
+            &metrics,
+            &snaps,
+            &sas_core::score::ScoreWeights::default(),
+            usize::MAX,
+        );
+        let scores = scores_from_ranking(&ranked);
+        assert_eq!(scores.len(), ranked.opportunities.len());
+        assert_eq!(scores[0].symbol.as_str(), "MSFT");
+        assert!(scores[0].score > scores.last().unwrap().score);
+        assert_eq!(scores[0].factors, ranked.opportunities[0].factors);
     }
 
     #[test]

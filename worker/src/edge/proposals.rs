@@ -415,7 +415,22 @@ async fn generate(
     )
     .await
     .map_err(|e| e.to_string())?;
-    let ranked = proposals::rank_underlyings(&cfg.watchlist, &snapshots);
+    // The same multi-factor ranking as /search/opportunities.
+    let latest: Vec<crate::metrics::LatestMetricsRow> = d1::rows(
+        db,
+        crate::metrics::SELECT_LATEST_METRICS,
+        &[d1::text(&watch_json), d1::millis(since_ms)],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let ranking = crate::metrics::opportunities(
+        &cfg.watchlist,
+        &latest,
+        &snapshots,
+        &cfg.chains.score_weights,
+        usize::MAX,
+    );
+    let ranked = proposals::scores_from_ranking(&ranking);
     let busy: Vec<&Symbol> = open_positions
         .iter()
         .chain(&pending_proposals)
