@@ -7,6 +7,7 @@ import { startStack } from '../../tests/lib/stack.mjs';
 const run = promisify(execFile);
 const INGESTS = Number(process.env.BENCH_INGESTS ?? 24);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SEED_DAYS = Number(process.env.BENCH_SEED_DAYS ?? 10);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1 4').split(/\s+/).filter(Boolean).map(Number);
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -59,6 +60,19 @@ try {
   }
   manual.sort((a, b) => a - b);
   console.log(`manual ingest (POST /ingest/market, ${INGESTS} runs): median ${ms(pct(manual, 50))}, p90 ${ms(pct(manual, 90))}`);
+  // Fill the retention window like production would: 26 snapshots per
+  // session (every 15 min, 14:30-20:45 UTC) for SEED_DAYS days, around each
+  // symbol's latest price. Bench data only.
+  if (SEED_DAYS > 0) {
+    await stack.d1(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ${SEED_DAYS * 96 - 1}),
+      slots AS (SELECT (CAST(strftime('%s', 'now') AS INTEGER) * 1000 / 900000 - ${SEED_DAYS * 96} + i) * 900000 AS t FROM n),
+      base AS (SELECT symbol, last, data_type FROM market_data m WHERE ts = (SELECT MAX(ts) FROM market_data WHERE symbol = m.symbol)),
+      gen AS MATERIALIZED (SELECT b.symbol AS symbol, s.t AS t, b.data_type AS data_type,
+        b.last * (1 + (ABS(RANDOM()) % 401 - 200) / 100000.0) AS p
+        FROM base b, slots s WHERE (s.t / 900000) % 96 BETWEEN 58 AND 83)
+      INSERT OR IGNORE INTO market_data (symbol, ts, bid, ask, last, volume, data_type)
+      SELECT symbol, t, p - 0.01, p + 0.01, p, ((t / 900000) % 96 - 57) * 250000, data_type FROM gen`.replace(/\s+/g, ' '));
+  }
   const rows = (await stack.d1('SELECT COUNT(*) AS n FROM market_data'))[0].n;
   console.log(`market_data rows: ${rows}`);
 
@@ -87,6 +101,14 @@ try {
       + `p50 ${ms(r.p50)}, p90 ${ms(r.p90)}, p99 ${ms(r.p99)}, ${r.rps.toFixed(0)} req/s, non-2xx ${r.non2xx}`
       + (c === 1 ? `  [target p99 < 25 ms: ${r.p99 < 25 ? 'met' : 'NOT met'}]` : ''));
   }
+  // Reference point on the same stack and machine load: one small D1 read.
+  const latestUrl = `${stack.workerUrl}/market/latest`;
+  const ref = haveWrk
+    ? parseWrkMs((await run('wrk', ['-t1', '-c1', `-d${SECONDS}s`, '--latency', '--timeout', '5s',
+      '-H', `Authorization: Bearer ${stack.apiToken}`, latestUrl], { timeout: (SECONDS + 30) * 1000 })).stdout)
+    : await nodeLoop(latestUrl, stack.apiToken, SECONDS);
+  console.log(`reference GET /market/latest (1 conn, ${SECONDS}s): p50 ${ms(ref.p50)}, p99 ${ms(ref.p99)}, ${ref.rps.toFixed(0)} req/s`);
+  console.log(`load average during the run: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
 } finally {
   await stack.stop();
 }

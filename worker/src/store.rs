@@ -58,6 +58,49 @@ FROM json_each(?1) AS w \
 JOIN market_data AS m ON m.symbol = w.value AND m.ts >= ?2 \
 ORDER BY w.key, m.ts";
 
+/// The same rows as [`SELECT_SNAPSHOTS`], packed: one row per symbol of the
+/// JSON array `?1` (list order) whose `points` column is a JSON array of
+/// `[ts, last, volume]` since `?2` (Unix ms), oldest first. Crossing the
+/// JS/wasm boundary once per symbol instead of once per row is what keeps
+/// `/search/opportunities` fast over a full retention window; see
+/// [`unpack_snapshots`].
+pub const SELECT_SNAPSHOTS_PACKED: &str = "SELECT w.value AS symbol, \
+(SELECT json_group_array(json_array(p.ts, p.last, p.volume)) FROM \
+(SELECT ts, last, volume FROM market_data WHERE symbol = w.value AND ts >= ?2 ORDER BY ts) AS p) AS points \
+FROM json_each(?1) AS w ORDER BY w.key";
+
+/// Row of [`SELECT_SNAPSHOTS_PACKED`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PackedSnapshotRow {
+    pub symbol: String,
+    /// JSON array of `[ts, last, volume]` triples.
+    pub points: Option<String>,
+}
+
+/// Expands packed rows into [`SnapshotRow`]s, grouped by symbol in row order
+/// and sorted by time within a symbol. Malformed points are skipped.
+pub fn unpack_snapshots(rows: Vec<PackedSnapshotRow>) -> Vec<SnapshotRow> {
+    let mut out = Vec::new();
+    for row in rows {
+        let points: Vec<(i64, Option<f64>, Option<i64>)> = row
+            .points
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default();
+        let start = out.len();
+        out.extend(points.into_iter().map(|(ts, last, volume)| SnapshotRow {
+            symbol: row.symbol.clone(),
+            ts,
+            last,
+            volume,
+        }));
+        if let Some(slice) = out.get_mut(start..) {
+            slice.sort_by_key(|r| r.ts);
+        }
+    }
+    out
+}
+
 /// A cheap query proving D1 answers.
 pub const PING: &str = "SELECT 1 AS ok";
 
@@ -95,6 +138,42 @@ pub struct SnapshotRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_snapshots_unpack_in_order() {
+        let rows = vec![
+            PackedSnapshotRow {
+                symbol: "AAPL".into(),
+                points: Some("[[2000,101.5,20],[1000,100.0,10],[3000,null,null]]".into()),
+            },
+            PackedSnapshotRow {
+                symbol: "SPY".into(),
+                points: Some("[]".into()),
+            },
+            PackedSnapshotRow {
+                symbol: "QQQ".into(),
+                points: Some("not json".into()),
+            },
+            PackedSnapshotRow {
+                symbol: "IWM".into(),
+                points: Some("[[5,1.0,1]]".into()),
+            },
+        ];
+        let out = unpack_snapshots(rows);
+        let got: Vec<(&str, i64, Option<f64>, Option<i64>)> = out
+            .iter()
+            .map(|r| (r.symbol.as_str(), r.ts, r.last, r.volume))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("AAPL", 1000, Some(100.0), Some(10)),
+                ("AAPL", 2000, Some(101.5), Some(20)),
+                ("AAPL", 3000, None, None),
+                ("IWM", 5, Some(1.0), Some(1)),
+            ]
+        );
+    }
 
     #[test]
     fn prune_runs_keeps_the_documented_number() {

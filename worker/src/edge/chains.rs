@@ -18,7 +18,6 @@ use crate::ingest::{iso, IngestRun};
 use crate::metrics::{
     self, ChainExpiryRow, LatestMetricsRow, MetricsInterval, MetricsRow, SpotRow,
 };
-use crate::store::{self, SnapshotRow};
 
 /// Runs the chain step after the quote step of a run (unless that run was
 /// skipped or failed: then nothing more is fetched or written) and returns
@@ -354,7 +353,7 @@ pub async fn opportunities(
     let since = started - Duration::days(i64::from(cfg.retention_days));
     let since = d1::millis(since.timestamp_millis());
     let (snapshots, latest) = chains::join2(
-        d1::rows::<SnapshotRow>(db, store::SELECT_SNAPSHOTS, &[list.clone(), since.clone()]),
+        d1::snapshots(db, &[list.clone(), since.clone()]),
         d1::rows::<LatestMetricsRow>(db, metrics::SELECT_LATEST_METRICS, &[list, since]),
     )
     .await;

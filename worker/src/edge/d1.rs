@@ -21,6 +21,14 @@ pub async fn rows<T: DeserializeOwned>(
     statement(db, sql, params)?.all().await?.results::<T>()
 }
 
+/// The rows of [`store::SELECT_SNAPSHOTS`] (`params` = `[watchlist JSON,
+/// since ms]`), fetched packed per symbol ([`store::SELECT_SNAPSHOTS_PACKED`]).
+pub async fn snapshots(db: &D1Database, params: &[JsValue]) -> Result<Vec<store::SnapshotRow>> {
+    let packed: Vec<store::PackedSnapshotRow> =
+        rows(db, store::SELECT_SNAPSHOTS_PACKED, params).await?;
+    Ok(store::unpack_snapshots(packed))
+}
+
 /// The newest `limit` runs.
 pub async fn runs(db: &D1Database, limit: u32) -> Result<Vec<IngestRun>> {
     rows(db, store::SELECT_RUNS, &[JsValue::from(limit)]).await

@@ -28,7 +28,7 @@ use crate::proposals::{
     self, ExistingRow, GenerationSummary, MetricsRow, ProposalList, ProposalRecord, ProposalRow,
     ProposalView, VolSnapshot,
 };
-use crate::store::{self, SnapshotRow};
+use crate::store::SnapshotRow;
 
 type D1Result<T> = worker::Result<T>;
 
@@ -408,13 +408,10 @@ async fn generate(
     let watch: Vec<&str> = cfg.watchlist.iter().map(Symbol::as_str).collect();
     let watch_json = serde_json::to_string(&watch).unwrap_or_else(|_| "[]".into());
     let since_ms = (at - Duration::days(i64::from(cfg.retention_days))).timestamp_millis();
-    let snapshots: Vec<SnapshotRow> = d1::rows(
-        db,
-        store::SELECT_SNAPSHOTS,
-        &[d1::text(&watch_json), d1::millis(since_ms)],
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let snapshots: Vec<SnapshotRow> =
+        d1::snapshots(db, &[d1::text(&watch_json), d1::millis(since_ms)])
+            .await
+            .map_err(|e| e.to_string())?;
     // The same multi-factor ranking as /search/opportunities.
     let latest: Vec<crate::metrics::LatestMetricsRow> = d1::rows(
         db,
