@@ -106,8 +106,11 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
     buildDashboard();
     // wrangler.toml's [assets] serves web/dist; market hours are ignored so the cron always ingests.
     stack = await startStack({ marketHoursMode: 'ignore' });
-    // Two ingestion runs so every symbol has history to draw.
+    // Two ingestion runs so every symbol has history to draw. The simulated
+    // market moves in one-second steps and quotes are keyed by (symbol, time):
+    // two runs inside one step store one point, so let a step pass between them.
     await stack.fireCron();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     await stack.fireCron();
     const [latest, opportunities, runs, health, proposals] = await Promise.all([
       apiGet('/market/latest'),
