@@ -227,6 +227,38 @@ describe('ingest, API and failure handling', () => {
   });
 });
 
+describe('retention and partial runs', () => {
+  let stack;
+  before(async () => {
+    stack = await startStack({ vars: { WATCHLIST: 'AAPL,ZZZZ,SPY', MARKET_DATA_RETENTION_DAYS: '3' } });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('an unknown watchlist symbol makes a partial run; the others are stored', async () => {
+    const run = await stack.fireCron();
+    assert.equal(run.status, 'partial', JSON.stringify(run));
+    assert.equal(run.symbols_ok, 2);
+    assert.equal(run.symbols_failed, 1);
+    assert.match(run.error, /ZZZZ: unknown_symbol/);
+    const rows = await stack.d1('SELECT symbol FROM market_data ORDER BY symbol');
+    assert.deepEqual(rows.map((r) => r.symbol), ['AAPL', 'SPY']);
+  });
+
+  test('the cron prunes market data older than the retention period', async () => {
+    const day = 86_400_000;
+    const now = Date.now();
+    await stack.d1(`INSERT INTO market_data (symbol, ts, bid, ask, last, volume, data_type) VALUES
+      ('AAPL', ${now - 4 * day}, 1, 1.1, 1.05, 5, 'simulated'),
+      ('SPY', ${now - 2 * day}, 1, 1.1, 1.05, 5, 'simulated')`);
+    const run = await stack.fireCron();
+    assert.equal(run.status, 'partial');
+    const old = await stack.d1(`SELECT symbol, ts FROM market_data WHERE ts < ${now - day}`);
+    assert.deepEqual(old, [{ symbol: 'SPY', ts: now - 2 * day }], 'the 4-day-old row is gone, the 2-day-old one stays');
+  });
+});
+
 describe('slow and garbage bridges', () => {
   let stack;
   let server;
