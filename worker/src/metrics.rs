@@ -721,6 +721,54 @@ mod tests {
         }
     }
 
+    /// Two sessions of 15-minute snapshots: a calm symbol and a jumpy one.
+    fn two_sessions_of_snapshots() -> Vec<SnapshotRow> {
+        const T0: i64 = 1_795_186_800_000; // 2026-11-20T15:00:00Z
+        let mut rows = Vec::new();
+        for (symbol, amplitude) in [("CALM", 0.0005), ("JUMPY", 0.02)] {
+            for day in 0..2_i64 {
+                for i in 0..20_i64 {
+                    let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                    rows.push(SnapshotRow {
+                        symbol: symbol.into(),
+                        ts: T0 - (1 - day) * 86_400_000 + i * 900_000,
+                        last: Some(100.0 * (1.0 + sign * amplitude)),
+                        volume: Some(1000 * (i + 1)),
+                    });
+                }
+            }
+        }
+        rows
+    }
+
+    /// Before any chain analytics exist (Phase 1), stored quotes alone rank.
+    #[test]
+    fn opportunities_from_snapshots_alone_rank_the_more_volatile_symbol_first() {
+        let wl = [sym("CALM"), sym("JUMPY"), sym("EMPTY")];
+        let rows = two_sessions_of_snapshots();
+        let o = opportunities(&wl, &[], &rows, &ScoreWeights::default(), 10);
+        assert_eq!(
+            o.opportunities.len(),
+            2,
+            "symbols without rows are left out"
+        );
+        assert_eq!(o.opportunities[0].symbol, "JUMPY");
+        assert_eq!(o.opportunities[0].rank, 1);
+        assert_eq!(o.opportunities[1].rank, 2);
+        assert!(o.opportunities[0].score > o.opportunities[1].score);
+        assert_eq!(o.opportunities[0].observations, 40);
+        assert_eq!(o.opportunities[0].iv_history_days, 0);
+        assert!(o.opportunities[0]
+            .factors
+            .iter()
+            .any(|f| f.name == "realized_vol" && f.normalized.is_some()));
+        let limited = opportunities(&wl, &[], &rows, &ScoreWeights::default(), 1);
+        assert_eq!(limited.opportunities.len(), 1);
+        assert!(opportunities(&wl, &[], &[], &ScoreWeights::default(), 10)
+            .opportunities
+            .is_empty());
+    }
+
     #[test]
     fn opportunities_use_chain_factors_and_explain_iv_history() {
         let history: Vec<f64> = (0..20).map(|i| 0.10 + 0.002 * f64::from(i)).collect();

@@ -1,13 +1,11 @@
 //! Response bodies of the API, built from stored rows (pure).
 
 use chrono::{DateTime, Utc};
-use sas_core::analytics::intraday::{factors_from_snapshots, Snapshot};
 use sas_core::market::Symbol;
-use sas_core::score::{rank, score_opportunity, FactorScore, ScoreWeights};
 use serde::Serialize;
 
 use crate::ingest::{iso_ms, IngestRun};
-use crate::store::{HistoryRow, LatestRow, SnapshotRow};
+use crate::store::{HistoryRow, LatestRow};
 
 /// Version reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -162,95 +160,9 @@ pub fn history(symbol: &Symbol, rows: Vec<HistoryRow>) -> History {
     }
 }
 
-/// One ranked entry of `/search/opportunities`.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Opportunity {
-    pub rank: usize,
-    pub symbol: String,
-    pub score: f64,
-    /// Share of the total factor weight that could be measured (0-1).
-    pub coverage: f64,
-    pub last: Option<f64>,
-    pub observations: usize,
-    pub factors: Vec<FactorScore>,
-}
-
-/// `/search/opportunities` body.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Opportunities {
-    pub as_of: Option<String>,
-    pub opportunities: Vec<Opportunity>,
-}
-
-/// Ranks the watchlist from stored snapshots (rows grouped by symbol, oldest
-/// first, as [`crate::store::SELECT_SNAPSHOTS`] returns them) with the core
-/// scorer. Symbols without any stored row are left out.
-pub fn opportunities(
-    watchlist: &[Symbol],
-    rows: &[SnapshotRow],
-    weights: &ScoreWeights,
-    limit: usize,
-) -> Opportunities {
-    let as_of = rows.iter().map(|r| r.ts).max().map(iso_ms);
-    let mut per_symbol: Vec<(Symbol, Vec<Snapshot>, Option<f64>)> = Vec::new();
-    for symbol in watchlist {
-        let snaps: Vec<Snapshot> = rows
-            .iter()
-            .filter(|r| r.symbol == symbol.as_str())
-            .filter_map(|r| {
-                Some(Snapshot {
-                    t: DateTime::<Utc>::from_timestamp_millis(r.ts)?,
-                    last: r.last?,
-                    volume: u64::try_from(r.volume.unwrap_or(0)).unwrap_or(0),
-                })
-            })
-            .collect();
-        if snaps.is_empty() {
-            continue;
-        }
-        let last = snaps.iter().max_by_key(|s| s.t).map(|s| s.last);
-        per_symbol.push((symbol.clone(), snaps, last));
-    }
-    let scores = per_symbol
-        .iter()
-        .map(|(symbol, snaps, _)| {
-            score_opportunity(symbol.clone(), &factors_from_snapshots(snaps), weights)
-        })
-        .collect();
-    let opportunities = rank(scores)
-        .into_iter()
-        .take(limit)
-        .enumerate()
-        .map(|(i, s)| {
-            let (observations, last) = per_symbol
-                .iter()
-                .find(|(sym, _, _)| *sym == s.symbol)
-                .map(|(_, snaps, last)| (snaps.len(), *last))
-                .unwrap_or((0, None));
-            Opportunity {
-                rank: i + 1,
-                symbol: s.symbol.to_string(),
-                score: s.score,
-                coverage: s.coverage,
-                last,
-                observations,
-                factors: s.factors,
-            }
-        })
-        .collect();
-    Opportunities {
-        as_of,
-        opportunities,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sym(s: &str) -> Symbol {
-        Symbol::parse(s).unwrap()
-    }
 
     const T0: i64 = 1_795_186_800_000; // 2026-11-20T15:00:00Z
 
@@ -344,49 +256,5 @@ mod tests {
         assert_eq!(l.as_of.as_deref(), Some("2026-11-20T15:00:01.000Z"));
         assert_eq!(l.quotes[0].timestamp, "2026-11-20T15:00:00.000Z");
         assert_eq!(latest(Vec::new()).as_of, None);
-    }
-
-    /// Two sessions of 15-minute snapshots: a calm symbol and a jumpy one.
-    fn snapshot_rows() -> Vec<SnapshotRow> {
-        let mut rows = Vec::new();
-        for (symbol, amplitude) in [("CALM", 0.0005), ("JUMPY", 0.02)] {
-            for day in 0..2_i64 {
-                for i in 0..20_i64 {
-                    let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-                    rows.push(SnapshotRow {
-                        symbol: symbol.into(),
-                        ts: T0 - (1 - day) * 86_400_000 + i * 900_000,
-                        last: Some(100.0 * (1.0 + sign * amplitude)),
-                        volume: Some(1000 * (i + 1)),
-                    });
-                }
-            }
-        }
-        rows
-    }
-
-    #[test]
-    fn opportunities_rank_the_more_volatile_symbol_first() {
-        let wl = [sym("CALM"), sym("JUMPY"), sym("EMPTY")];
-        let o = opportunities(&wl, &snapshot_rows(), &ScoreWeights::default(), 10);
-        assert_eq!(
-            o.opportunities.len(),
-            2,
-            "symbols without rows are left out"
-        );
-        assert_eq!(o.opportunities[0].symbol, "JUMPY");
-        assert_eq!(o.opportunities[0].rank, 1);
-        assert_eq!(o.opportunities[1].rank, 2);
-        assert!(o.opportunities[0].score > o.opportunities[1].score);
-        assert_eq!(o.opportunities[0].observations, 40);
-        assert!(o.opportunities[0]
-            .factors
-            .iter()
-            .any(|f| f.name == "realized_vol" && f.normalized.is_some()));
-        let limited = opportunities(&wl, &snapshot_rows(), &ScoreWeights::default(), 1);
-        assert_eq!(limited.opportunities.len(), 1);
-        assert!(opportunities(&wl, &[], &ScoreWeights::default(), 10)
-            .opportunities
-            .is_empty());
     }
 }
