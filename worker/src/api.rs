@@ -505,4 +505,38 @@ mod tests {
         }
         assert!(!Route::Health.requires_auth());
     }
+
+    /// Every request the router accepts is authenticated by the path check
+    /// exactly when its route says it needs a caller (the edge checks both).
+    #[test]
+    fn path_auth_agrees_with_route_auth_for_every_route() {
+        let requests = [
+            ("GET", "/health", None),
+            ("GET", "/broker/account", None),
+            ("GET", "/broker/quote", Some("symbol=AAPL")),
+            ("POST", "/ingest/market", None),
+            ("GET", "/ingest/runs", None),
+            ("GET", "/market/latest", None),
+            ("GET", "/market/history", Some("symbol=AAPL")),
+            ("GET", "/search/opportunities", None),
+            ("GET", "/symbols/SPY/metrics", None),
+            ("GET", "/symbols/SPY/chain", None),
+            ("GET", "/proposals", None),
+            ("GET", "/proposals/1", None),
+            ("POST", "/proposals/1/approve", None),
+            ("POST", "/proposals/1/reject", None),
+            ("GET", "/audit", None),
+            ("GET", "/kill-switch", None),
+            ("POST", "/kill-switch", None),
+        ];
+        for (method, path, query) in requests {
+            let r = route(method, path, query)
+                .unwrap_or_else(|e| panic!("{method} {path}: {}", e.message));
+            assert_eq!(
+                path_requires_auth(path),
+                r.requires_auth(),
+                "{method} {path}"
+            );
+        }
+    }
 }

@@ -114,6 +114,11 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
         Ok(route) => route,
         Err(e) => return error_response(&e),
     };
+    // Fail closed: a route that needs a caller is never served without one,
+    // even if the path list above were to miss it.
+    if route.requires_auth() && principal.is_none() {
+        return error_response(&ApiError::unauthorized());
+    }
     let route = match (route, &config, &principal, env.d1(DB_BINDING)) {
         (Route::Approval(r), Ok(cfg), Some(p), Ok(db)) => {
             return proposals::handle(r, &mut req, &db, cfg, p).await
