@@ -259,12 +259,12 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
 type RouteBuilder = fn(&mut Query) -> Result<Route, ApiError>;
 
 /// Decoded query parameters; each may appear once, and every one must be used.
-struct Query {
+pub(crate) struct Query {
     params: Vec<(String, String, bool)>,
 }
 
 impl Query {
-    fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, ApiError> {
         if raw.len() > 2048 {
             return Err(ApiError::bad_request("query string is too long"));
         }
@@ -281,7 +281,7 @@ impl Query {
         Ok(Self { params })
     }
 
-    fn take(&mut self, name: &str) -> Option<String> {
+    pub(crate) fn take(&mut self, name: &str) -> Option<String> {
         self.params
             .iter_mut()
             .find(|(k, _, _)| k == name)
@@ -300,7 +300,7 @@ impl Query {
         }
     }
 
-    fn bounded(
+    pub(crate) fn bounded(
         &mut self,
         name: &'static str,
         default: u32,
@@ -318,7 +318,7 @@ impl Query {
         }
     }
 
-    fn reject_unused(&self) -> Result<(), ApiError> {
+    pub(crate) fn reject_unused(&self) -> Result<(), ApiError> {
         match self.params.iter().find(|(_, _, used)| !used) {
             None => Ok(()),
             Some((k, _, _)) => Err(ApiError::bad_request(format!(

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sas_access_jwt::AccessPolicy;
 
 use crate::access::AccessSettings;
-use crate::api::{truncate, ApiError};
+use crate::api::{truncate, ApiError, Query};
 use crate::audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 use crate::proposals::{
     ProposalLimits, ProposalStatus, DEFAULT_PROPOSALS_LIMIT, MAX_PROPOSALS_LIMIT,
@@ -254,7 +254,7 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
     let route = match segments.as_slice() {
         ["proposals"] => {
             want("GET")?;
-            let mut q = Params::parse(query)?;
+            let mut q = Query::parse(query)?;
             let status = match q.take("status") {
                 None => None,
                 Some(s) => Some(ProposalStatus::parse(s.trim()).ok_or_else(|| {
@@ -284,7 +284,7 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
         }
         ["audit"] => {
             want("GET")?;
-            let mut q = Params::parse(query)?;
+            let mut q = Query::parse(query)?;
             let limit = q.bounded("limit", DEFAULT_AUDIT_LIMIT, 1, MAX_AUDIT_LIMIT)?;
             let proposal = match q.take("proposal") {
                 None => None,
@@ -302,69 +302,9 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
         },
         _ => return Err(not_found(path)),
     };
-    let q = Params::parse(query)?;
+    let q = Query::parse(query)?;
     q.reject_unused()?;
     Ok(route)
-}
-
-/// Decoded query parameters; each may appear once and all must be used.
-struct Params(Vec<(String, String, bool)>);
-
-impl Params {
-    fn parse(raw: &str) -> Result<Self, ApiError> {
-        if raw.len() > 1024 {
-            return Err(ApiError::bad_request("query string is too long"));
-        }
-        let mut params: Vec<(String, String, bool)> = Vec::new();
-        for (k, v) in worker::url::form_urlencoded::parse(raw.as_bytes()) {
-            if params.iter().any(|(name, _, _)| *name == k) {
-                return Err(ApiError::bad_request(format!(
-                    "query parameter '{}' is given more than once",
-                    truncate(&k, 32)
-                )));
-            }
-            params.push((k.into_owned(), v.into_owned(), false));
-        }
-        Ok(Self(params))
-    }
-
-    fn take(&mut self, name: &str) -> Option<String> {
-        self.0
-            .iter_mut()
-            .find(|(k, _, _)| k == name)
-            .map(|(_, v, used)| {
-                *used = true;
-                v.clone()
-            })
-    }
-
-    fn bounded(
-        &mut self,
-        name: &'static str,
-        default: u32,
-        min: u32,
-        max: u32,
-    ) -> Result<u32, ApiError> {
-        match self.take(name) {
-            None => Ok(default),
-            Some(raw) => match raw.trim().parse::<u32>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(ApiError::bad_request(format!(
-                    "query parameter '{name}' must be an integer in {min}..={max}"
-                ))),
-            },
-        }
-    }
-
-    fn reject_unused(&self) -> Result<(), ApiError> {
-        match self.0.iter().find(|(_, _, used)| !used) {
-            None => Ok(()),
-            Some((k, _, _)) => Err(ApiError::bad_request(format!(
-                "unknown query parameter '{}'",
-                truncate(k, 32)
-            ))),
-        }
-    }
 }
 
 /// Body of `POST /proposals/{id}/approve` (optional; `{}` or empty is fine).
