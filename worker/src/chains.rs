@@ -89,21 +89,9 @@ impl ChainConfig {
     /// message per problem onto `errors`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> Self {
         let d = Self::default();
-        let mut uint =
-            |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| match get(name) {
-                None => default,
-                Some(raw) => match raw.parse::<u32>() {
-                    Ok(n) if range.contains(&n) => n,
-                    _ => {
-                        errors.push(format!(
-                            "{name} must be an integer in {}..={}",
-                            range.start(),
-                            range.end()
-                        ));
-                        default
-                    }
-                },
-            };
+        let mut uint = |name: &str, default: u32, range: std::ops::RangeInclusive<u32>| {
+            crate::config::number(get, name, default, range, errors)
+        };
         let window = ChainWindow {
             min_dte: uint("CHAIN_MIN_DTE", d.window.min_dte, 0..=ChainWindow::MAX_DTE),
             max_dte: uint("CHAIN_MAX_DTE", d.window.max_dte, 0..=ChainWindow::MAX_DTE),

@@ -166,7 +166,9 @@ fn secret(get: &impl Fn(&str) -> Option<String>, name: &str, errors: &mut Vec<St
     }
 }
 
-fn number(
+/// Reads an integer setting in `range` through `get`; unset gives `default`,
+/// a bad value pushes one message onto `errors` (and gives `default`).
+pub(crate) fn number(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
     default: u32,
