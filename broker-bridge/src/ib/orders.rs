@@ -444,46 +444,47 @@ async fn track(
     }
 }
 
+/// Reads an open- or completed-orders subscription to its end (or until
+/// `deadline`), collecting orders and statuses. The subscription is dropped
+/// (and so cancelled) when done.
+async fn drain_orders(
+    mut sub: ibapi::subscriptions::Subscription<Orders>,
+    deadline: tokio::time::Instant,
+    found: &mut Vec<OrderData>,
+    statuses: &mut Vec<ibapi::orders::OrderStatus>,
+) -> Result<(), BrokerError> {
+    loop {
+        match tokio::time::timeout_at(deadline, sub.next()).await {
+            Err(_) => return Err(BrokerError::Timeout),
+            Ok(None) => return Ok(()),
+            Ok(Some(Ok(SubscriptionItem::Data(Orders::OrderData(d))))) => found.push(d),
+            Ok(Some(Ok(SubscriptionItem::Data(Orders::OrderStatus(s))))) => statuses.push(s),
+            Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
+            Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Other)),
+        }
+    }
+}
+
 /// Merges IB's open and completed orders into the book (adopting orders
 /// placed under a key this bridge instance never saw).
 pub(crate) async fn refresh(inner: &Arc<Inner>, client: &Client) -> Result<(), BrokerError> {
     let _serial = inner.refresh_lock.lock().await;
     let timeout = inner.cfg.request_timeout;
-    let mut found: Vec<(OrderData, bool)> = Vec::new();
+    let mut found: Vec<OrderData> = Vec::new();
     let mut statuses = Vec::new();
-    let mut open = tokio::time::timeout(timeout, client.open_orders())
+    let open = tokio::time::timeout(timeout, client.open_orders())
         .await
         .map_err(|_| BrokerError::Timeout)?
         .map_err(|e| map_error(&e, Ctx::Other))?;
     let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        match tokio::time::timeout_at(deadline, open.next()).await {
-            Err(_) => return Err(BrokerError::Timeout),
-            Ok(None) => break,
-            Ok(Some(Ok(SubscriptionItem::Data(Orders::OrderData(d))))) => found.push((d, true)),
-            Ok(Some(Ok(SubscriptionItem::Data(Orders::OrderStatus(s))))) => statuses.push(s),
-            Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
-            Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Other)),
-        }
-    }
-    drop(open);
-    let mut completed = tokio::time::timeout(timeout, client.completed_orders(true))
+    drain_orders(open, deadline, &mut found, &mut statuses).await?;
+    let completed = tokio::time::timeout(timeout, client.completed_orders(true))
         .await
         .map_err(|_| BrokerError::Timeout)?
         .map_err(|e| map_error(&e, Ctx::Other))?;
-    loop {
-        match tokio::time::timeout_at(deadline, completed.next()).await {
-            Err(_) => return Err(BrokerError::Timeout),
-            Ok(None) => break,
-            Ok(Some(Ok(SubscriptionItem::Data(Orders::OrderData(d))))) => found.push((d, false)),
-            Ok(Some(Ok(SubscriptionItem::Data(Orders::OrderStatus(s))))) => statuses.push(s),
-            Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
-            Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Other)),
-        }
-    }
-    drop(completed);
+    drain_orders(completed, deadline, &mut found, &mut statuses).await?;
 
-    for (d, _is_open) in found {
+    for d in found {
         let key = d.order.order_ref.clone();
         if key.is_empty() {
             continue; // not placed by the bridge
