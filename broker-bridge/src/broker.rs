@@ -167,6 +167,14 @@ pub enum BrokerError {
         /// Why.
         reason: String,
     },
+    /// The order would go to a live (non-paper) account and live trading is
+    /// not switched on (`BRIDGE_ALLOW_LIVE_TRADING`). HTTP 403
+    /// `live_trading_disabled`.
+    #[error("account {account:?} is not a paper account and live trading is not enabled on the bridge (BRIDGE_ALLOW_LIVE_TRADING)")]
+    LiveTradingDisabled {
+        /// The account orders would be placed in (empty when unknown).
+        account: String,
+    },
     /// The broker did not answer in time. HTTP 504 `timeout`.
     #[error("the broker did not answer in time")]
     Timeout,

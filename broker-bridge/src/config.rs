@@ -65,6 +65,10 @@ pub struct Cli {
     /// IB market data type: live, frozen, delayed or delayed_frozen.
     #[arg(long, env = "IB_MARKET_DATA_TYPE", default_value = "delayed")]
     pub ib_market_data_type: String,
+    /// Allow orders to a live (non-paper) IB account. Off by default: the IB
+    /// broker refuses orders unless the account is a paper account (`DU…`/`DF…`).
+    #[arg(long, env = "BRIDGE_ALLOW_LIVE_TRADING", default_value_t = false)]
+    pub allow_live_trading: bool,
     /// IB's daily reset window in US Eastern time, `HH:MM-HH:MM` (may wrap
     /// midnight) or `off`; new orders are refused inside it.
     #[arg(long, env = "IB_RESET_WINDOW_ET", default_value = "23:45-00:45")]
@@ -101,6 +105,8 @@ pub struct IbSettings {
     pub account: Option<String>,
     /// Daily reset window in US Eastern time; `None` disables the check.
     pub reset_window_et: Option<(chrono::NaiveTime, chrono::NaiveTime)>,
+    /// Orders to a live (non-paper) account are allowed.
+    pub allow_live_trading: bool,
 }
 
 /// The bearer token, kept out of `Debug` output.
@@ -348,6 +354,7 @@ impl BridgeConfig {
                     market_data_type,
                     account: cli.ib_account.clone().filter(|a| !a.trim().is_empty()),
                     reset_window_et,
+                    allow_live_trading: cli.allow_live_trading,
                 },
                 log_format,
             }),
@@ -382,6 +389,12 @@ mod tests {
         let off =
             BridgeConfig::from_cli(&cli(&["--ib-reset-window-et", "off"]), Some(TOKEN)).unwrap();
         assert_eq!(off.ib.reset_window_et, None);
+        assert!(
+            !c.ib.allow_live_trading,
+            "live trading must be off by default"
+        );
+        let live = BridgeConfig::from_cli(&cli(&["--allow-live-trading"]), Some(TOKEN)).unwrap();
+        assert!(live.ib.allow_live_trading);
         assert!(!format!("{c:?}").contains(TOKEN), "token leaked into Debug");
     }
 

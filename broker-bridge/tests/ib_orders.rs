@@ -253,6 +253,40 @@ async fn rejected_order_reports_ib_code_and_is_not_retried() {
 }
 
 #[tokio::test]
+async fn live_account_orders_need_the_explicit_live_switch() {
+    let gw = fake_ib_gateway::FakeGateway::start(fake_ib_gateway::FakeConfig {
+        tick_interval: Duration::from_millis(50),
+        account: "U7654321".into(),
+        ..fake_ib_gateway::FakeConfig::default()
+    })
+    .await
+    .expect("fake gateway starts");
+    let b = broker_with(ib_config(&gw, 37), &broker_bridge::metrics::Metrics::new()).await;
+    let err = b
+        .place_order(resting_stock_order("live-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, BrokerError::LiveTradingDisabled { account } if account == "U7654321"),
+        "{err:?}"
+    );
+    assert_eq!(
+        gw.controls.place_order_requests(),
+        0,
+        "nothing may reach IB"
+    );
+    b.shutdown().await;
+
+    let mut cfg = ib_config(&gw, 38);
+    cfg.allow_live_trading = true;
+    let b = broker_with(cfg, &broker_bridge::metrics::Metrics::new()).await;
+    let placed = b.place_order(resting_stock_order("live-2")).await.unwrap();
+    assert!(!placed.duplicate);
+    assert_eq!(gw.controls.place_order_requests(), 1);
+    b.shutdown().await;
+}
+
+#[tokio::test]
 async fn orders_refused_in_the_daily_reset_window() {
     let gw = gateway().await;
     let mut cfg = ib_config(&gw, 35);

@@ -101,6 +101,9 @@ impl BrokerError {
                 (StatusCode::SERVICE_UNAVAILABLE, "broker_disconnected")
             }
             BrokerError::OrderWindowClosed { .. } => (StatusCode::CONFLICT, "order_window_closed"),
+            BrokerError::LiveTradingDisabled { .. } => {
+                (StatusCode::FORBIDDEN, "live_trading_disabled")
+            }
             BrokerError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             BrokerError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

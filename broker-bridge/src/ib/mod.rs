@@ -71,6 +71,8 @@ pub struct IbBrokerConfig {
     /// IB's daily reset window in US Eastern time (`start`, `end`, may wrap
     /// midnight); new orders are refused inside it. `None` disables the check.
     pub reset_window_et: Option<(NaiveTime, NaiveTime)>,
+    /// Orders to a non-paper account are allowed (explicit live switch).
+    pub allow_live_trading: bool,
     /// Idle quote streams are cancelled after this long.
     pub quote_ttl: Duration,
     /// How long a quote request waits for a first bid/ask.
@@ -98,6 +100,7 @@ impl IbBrokerConfig {
             max_lines: 90,
             messages_per_second: 48,
             reset_window_et: s.reset_window_et,
+            allow_live_trading: s.allow_live_trading,
             quote_ttl: Duration::from_secs(60),
             quote_timeout: Duration::from_secs(5),
             snapshot_timeout: Duration::from_secs(12),

@@ -252,6 +252,18 @@ pub(crate) async fn place(
         });
     }
     let client = orders_allowed(inner)?;
+    let account = inner
+        .cfg
+        .account
+        .clone()
+        .or_else(|| client.handshake_managed_accounts().first().cloned());
+    // Fail closed: without the explicit live switch, only a known paper
+    // account may receive orders.
+    if !inner.cfg.allow_live_trading && !account.as_deref().is_some_and(is_paper_account) {
+        return Err(BrokerError::LiveTradingDisabled {
+            account: account.unwrap_or_default(),
+        });
+    }
     // A bridge restart or an unknown outcome: the order may already be at IB.
     refresh(inner, &client).await?;
     if let Some(t) = lock(&inner.book).by_key(&request.idempotency_key) {
@@ -287,12 +299,7 @@ pub(crate) async fn place(
         TimeInForce::Gtc => IbTif::GoodTillCanceled,
     };
     ib_order.transmit = true;
-    if let Some(account) = inner
-        .cfg
-        .account
-        .clone()
-        .or_else(|| client.handshake_managed_accounts().first().cloned())
-    {
+    if let Some(account) = account {
         ib_order.account = account;
     }
     let ib_id = client.next_order_id();
@@ -442,6 +449,13 @@ async fn track(
             }
         }
     }
+}
+
+/// Whether `account` is an IB paper-trading account (individual `DU…`,
+/// advisor `DF…`).
+fn is_paper_account(account: &str) -> bool {
+    let a = account.trim();
+    a.len() > 2 && (a.starts_with("DU") || a.starts_with("DF"))
 }
 
 /// Reads an open- or completed-orders subscription to its end (or until
@@ -781,6 +795,15 @@ pub(crate) async fn cancel(inner: &Arc<Inner>, id: &str) -> Result<Order, Broker
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paper_accounts_are_recognised() {
+        assert!(is_paper_account("DU1234567"));
+        assert!(is_paper_account(" DF123 "));
+        assert!(!is_paper_account("U1234567"));
+        assert!(!is_paper_account("DU"));
+        assert!(!is_paper_account(""));
+    }
 
     #[test]
     fn reset_window_wraps_midnight() {
