@@ -231,27 +231,18 @@ impl BridgeConfig {
             }),
         };
 
-        let request_timeout = match cli.request_timeout_ms.trim().parse::<u64>() {
-            Ok(ms) if (1..=120_000).contains(&ms) => Some(Duration::from_millis(ms)),
-            _ => {
-                errs.push(format!(
-                    "--request-timeout-ms must be 1..=120000, got {:?}",
-                    cli.request_timeout_ms
-                ));
-                None
-            }
-        };
-
-        let chain_timeout = match cli.chain_timeout_ms.trim().parse::<u64>() {
-            Ok(ms) if (1..=300_000).contains(&ms) => Some(Duration::from_millis(ms)),
-            _ => {
-                errs.push(format!(
-                    "--chain-timeout-ms must be 1..=300000, got {:?}",
-                    cli.chain_timeout_ms
-                ));
-                None
-            }
-        };
+        let request_timeout = millis_in(
+            &cli.request_timeout_ms,
+            "--request-timeout-ms",
+            120_000,
+            &mut errs,
+        );
+        let chain_timeout = millis_in(
+            &cli.chain_timeout_ms,
+            "--chain-timeout-ms",
+            300_000,
+            &mut errs,
+        );
         let reset_window_et = crate::ib::parse_reset_window(&cli.ib_reset_window_et)
             .map_err(|e| errs.push(format!("--ib-reset-window-et: {e}")));
 
@@ -359,6 +350,18 @@ impl BridgeConfig {
                 log_format,
             }),
             _ => Err(ConfigErrors(errs)),
+        }
+    }
+}
+
+/// Parses a duration in milliseconds in `1..=max`; a bad value pushes one
+/// message naming `flag` onto `errs`.
+fn millis_in(raw: &str, flag: &str, max: u64, errs: &mut Vec<String>) -> Option<Duration> {
+    match raw.trim().parse::<u64>() {
+        Ok(ms) if (1..=max).contains(&ms) => Some(Duration::from_millis(ms)),
+        _ => {
+            errs.push(format!("{flag} must be 1..={max}, got {raw:?}"));
+            None
         }
     }
 }

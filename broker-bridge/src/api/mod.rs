@@ -97,9 +97,7 @@ impl AppState {
         &self,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, BrokerError> {
-        tokio::time::timeout(self.inner.request_timeout, fut)
-            .await
-            .map_err(|_| BrokerError::Timeout)
+        Self::bounded_by(self.inner.request_timeout, fut).await
     }
 
     /// Runs an option-chain call bounded by the chain timeout (→ `Timeout`).
@@ -107,7 +105,14 @@ impl AppState {
         &self,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, BrokerError> {
-        tokio::time::timeout(self.chain_timeout, fut)
+        Self::bounded_by(self.chain_timeout, fut).await
+    }
+
+    async fn bounded_by<T>(
+        limit: Duration,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, BrokerError> {
+        tokio::time::timeout(limit, fut)
             .await
             .map_err(|_| BrokerError::Timeout)
     }
