@@ -15,8 +15,8 @@ pub const MAX_LEG_RATIO: u32 = 10;
 pub const MAX_ORDER_QUANTITY: u32 = 1_000;
 /// Largest absolute limit price.
 pub const MAX_LIMIT_PRICE: f64 = 100_000.0;
-/// Idempotency keys: 1..=64 characters `[A-Za-z0-9_.:-]`.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 64;
+/// Idempotency keys: the one rule of the wire contract.
+pub use sas_bridge_api::{is_valid_key, MAX_IDEMPOTENCY_KEY_LEN};
 /// Shares per option contract.
 pub const OPTION_MULTIPLIER: f64 = 100.0;
 
@@ -174,16 +174,6 @@ impl fmt::Display for OrderValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.reason)
     }
-}
-
-/// Whether `key` is a well-formed idempotency key or order id.
-#[must_use]
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
 impl OrderRequest {
@@ -508,13 +498,5 @@ mod tests {
         }
         let r = request(vec![put(600.0, OrderAction::Sell), other], 1.0);
         assert!(r.validate().unwrap_err()[0].field.contains("symbol"));
-    }
-
-    #[test]
-    fn keys() {
-        assert!(is_valid_key("abc-123_x.y:z"));
-        assert!(!is_valid_key(""));
-        assert!(!is_valid_key(&"a".repeat(65)));
-        assert!(!is_valid_key("a/b"));
     }
 }

@@ -27,8 +27,6 @@ pub const MAX_ORDER_ATTEMPTS: i64 = 8;
 /// An order still `submitting` is left alone this long before the cron
 /// retries it (the approving request may still be talking to the bridge), ms.
 pub const ORDER_RETRY_MIN_AGE_MS: i64 = 60_000;
-/// Bridge idempotency keys: 1..=64 of `[A-Za-z0-9_.:-]`.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 64;
 
 /// Whether trades may go to a live account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,12 +47,7 @@ impl TradingMode {
     }
 }
 
-/// Whether an account id is a paper account: IB paper accounts start with
-/// `DU`, the bridge's simulator reports `SIM-...`.
-pub fn is_paper_account(account_id: &str) -> bool {
-    let id = account_id.trim();
-    id.len() > 2 && (id.starts_with("DU") || id.starts_with("SIM"))
-}
+pub use sas_bridge_api::is_paper_account;
 
 /// Most proposals per trading day accepted in configuration.
 pub const MAX_PROPOSALS_PER_DAY_LIMIT: u32 = 20;
@@ -544,19 +537,10 @@ pub fn to_cents(price: f64) -> f64 {
     (price * 100.0).round() / 100.0
 }
 
-/// Whether `key` is accepted by the bridge as an idempotency key.
-pub fn is_valid_idempotency_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-}
-
 /// The day limit order for an approved proposal at its re-priced numbers,
 /// carrying the proposal's idempotency key unchanged.
 pub fn order_request(p: &Proposal, r: &Repriced) -> Result<OrderRequest, OrderBuildError> {
-    if !is_valid_idempotency_key(&p.idempotency_key) {
+    if !sas_bridge_api::is_valid_key(&p.idempotency_key) {
         return Err(OrderBuildError(
             "the proposal's idempotency key is not accepted by the bridge".into(),
         ));
@@ -912,15 +896,6 @@ mod tests {
     }
 
     #[test]
-    fn paper_accounts_are_recognized() {
-        assert!(is_paper_account("DU1234567"));
-        assert!(is_paper_account("SIM-PAPER"));
-        assert!(!is_paper_account("U1234567"));
-        assert!(!is_paper_account(""));
-        assert!(!is_paper_account("DU"));
-    }
-
-    #[test]
     fn order_outcomes() {
         let body =
             r#"{"order":{"id":"17","idempotency_key":"k1","status":"submitted"},"duplicate":true}"#;
@@ -1007,11 +982,9 @@ mod tests {
 
     #[test]
     fn keys_and_cents() {
-        assert!(is_valid_idempotency_key(
+        assert!(sas_bridge_api::is_valid_key(
             "2026-11-17-AAPL-bull_put_credit_spread-00ff00ff00ff00ff"
         ));
-        assert!(!is_valid_idempotency_key("a b"));
-        assert!(!is_valid_idempotency_key(&"x".repeat(65)));
         assert_eq!(to_cents(1.234_9), 1.23);
         assert_eq!(to_cents(-0.875), -0.88);
     }

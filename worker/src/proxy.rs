@@ -1,6 +1,7 @@
 //! Mapping of broker-bridge answers to Worker answers (pure).
 
 use crate::api::ApiError;
+use crate::config::Config;
 
 /// Why a bridge call produced no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,23 @@ impl std::fmt::Display for BridgeFailure {
             BridgeFailure::Unreachable(why) => write!(f, "bridge unreachable: {why}"),
         }
     }
+}
+
+/// The headers of every request the Worker sends to the bridge: JSON in
+/// and out, and the bearer token when `authenticated`.
+pub fn bridge_headers(
+    cfg: &Config,
+    authenticated: bool,
+    has_json_body: bool,
+) -> Vec<(&'static str, String)> {
+    let mut h = vec![("Accept", "application/json".to_owned())];
+    if has_json_body {
+        h.push(("Content-Type", "application/json".to_owned()));
+    }
+    if authenticated {
+        h.push(("Authorization", format!("Bearer {}", cfg.bridge_token)));
+    }
+    h
 }
 
 /// A bridge failure as an API error (503 unreachable, 504 timeout).

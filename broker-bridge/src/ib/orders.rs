@@ -20,6 +20,7 @@ use ibapi::orders::{
 use ibapi::prelude::StreamExt;
 use ibapi::subscriptions::SubscriptionItem;
 use ibapi::Client;
+use sas_bridge_api::is_paper_account;
 use sas_core::calendar::utc_to_eastern;
 
 use super::convert::{self, map_error, Ctx};
@@ -451,13 +452,6 @@ async fn track(
     }
 }
 
-/// Whether `account` is an IB paper-trading account (individual `DU…`,
-/// advisor `DF…`).
-fn is_paper_account(account: &str) -> bool {
-    let a = account.trim();
-    a.len() > 2 && (a.starts_with("DU") || a.starts_with("DF"))
-}
-
 /// Reads an open- or completed-orders subscription to its end (or until
 /// `deadline`), collecting orders and statuses. The subscription is dropped
 /// (and so cancelled) when done.
@@ -795,15 +789,6 @@ pub(crate) async fn cancel(inner: &Arc<Inner>, id: &str) -> Result<Order, Broker
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paper_accounts_are_recognised() {
-        assert!(is_paper_account("DU1234567"));
-        assert!(is_paper_account(" DF123 "));
-        assert!(!is_paper_account("U1234567"));
-        assert!(!is_paper_account("DU"));
-        assert!(!is_paper_account(""));
-    }
 
     #[test]
     fn reset_window_wraps_midnight() {

@@ -1,9 +1,12 @@
 //! HTTP calls to the broker bridge (Workers `fetch` with an abort timeout).
+//! Every call goes through [`send`], so every call carries the same headers
+//! ([`crate::proxy::bridge_headers`]).
 
+use wasm_bindgen::JsValue;
 use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::config::Config;
-use crate::proxy::BridgeFailure;
+use crate::proxy::{bridge_headers, BridgeFailure};
 
 /// A bridge answer.
 pub struct BridgeAnswer {
@@ -19,16 +22,48 @@ pub async fn get(
     authenticated: bool,
     timeout_ms: u32,
 ) -> Result<BridgeAnswer, BridgeFailure> {
+    send(
+        cfg,
+        Method::Get,
+        path_and_query,
+        None,
+        authenticated,
+        timeout_ms,
+    )
+    .await
+}
+
+/// `POST {BRIDGE_URL}{path}` with a JSON `body` (sent byte for byte),
+/// authenticated, bounded by `timeout_ms` including reading the answer.
+pub async fn post_json(
+    cfg: &Config,
+    path: &str,
+    body: &str,
+    timeout_ms: u32,
+) -> Result<BridgeAnswer, BridgeFailure> {
+    send(cfg, Method::Post, path, Some(body), true, timeout_ms).await
+}
+
+async fn send(
+    cfg: &Config,
+    method: Method,
+    path_and_query: &str,
+    body: Option<&str>,
+    authenticated: bool,
+    timeout_ms: u32,
+) -> Result<BridgeAnswer, BridgeFailure> {
     let url = format!("{}{}", cfg.bridge_url, path_and_query);
     let headers = Headers::new();
-    let mut header_result = headers.set("Accept", "application/json");
-    if authenticated {
-        header_result = header_result
-            .and(headers.set("Authorization", &format!("Bearer {}", cfg.bridge_token)));
+    for (name, value) in bridge_headers(cfg, authenticated, body.is_some()) {
+        headers
+            .set(name, &value)
+            .map_err(|e| BridgeFailure::Unreachable(format!("bad header {name}: {e}")))?;
     }
-    header_result.map_err(|e| BridgeFailure::Unreachable(format!("bad header: {e}")))?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
+    init.with_method(method).with_headers(headers);
+    if let Some(b) = body {
+        init.with_body(Some(JsValue::from_str(b)));
+    }
     let request = Request::new_with_init(&url, &init)
         .map_err(|e| BridgeFailure::Unreachable(format!("bad request: {e}")))?;
     let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(timeout_ms));

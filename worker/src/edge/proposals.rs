@@ -13,10 +13,7 @@ use sas_core::strategy::{
 };
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{
-    console_error, console_log, AbortSignal, D1Database, D1PreparedStatement, Fetch, Headers,
-    Method, Request, RequestInit, Response,
-};
+use worker::{console_error, console_log, D1Database, D1PreparedStatement, Request, Response};
 
 use super::{bridge, d1, error_response, json_response, now};
 use crate::api::ApiError;
@@ -185,47 +182,10 @@ async fn daily_bars(cfg: &Config, symbol: &Symbol) -> Vec<DailyBar> {
 
 /// `POST {BRIDGE_URL}/orders` with `body` exactly as stored.
 async fn post_order(cfg: &Config, body: &str, key: &str) -> OrderOutcome {
-    let url = format!("{}/orders", cfg.bridge_url);
-    let headers = Headers::new();
-    let set = headers
-        .set("Content-Type", "application/json")
-        .and(headers.set("Accept", "application/json"))
-        .and(headers.set("Authorization", &format!("Bearer {}", cfg.bridge_token)));
-    if set.is_err() {
-        return OrderOutcome::Failed {
-            reason: "could not build the request".into(),
-        };
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(body)));
-    let Ok(request) = Request::new_with_init(&url, &init) else {
-        return OrderOutcome::Failed {
-            reason: "could not build the request".into(),
-        };
-    };
-    let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(
-        cfg.bridge_timeout_ms,
-    ));
-    let mut response = match Fetch::Request(request).send_with_signal(&signal).await {
-        Ok(r) => r,
-        Err(_) if signal.aborted() => {
-            return OrderOutcome::Failed {
-                reason: format!("bridge did not answer within {} ms", cfg.bridge_timeout_ms),
-            }
-        }
-        Err(_) => {
-            return OrderOutcome::Failed {
-                reason: "bridge unreachable".into(),
-            }
-        }
-    };
-    let status = response.status_code();
-    match response.text().await {
-        Ok(text) => approval::order_outcome(status, &text, key),
-        Err(_) => OrderOutcome::Failed {
-            reason: "bridge answer could not be read".into(),
+    match bridge::post_json(cfg, "/orders", body, cfg.bridge_timeout_ms).await {
+        Ok(answer) => approval::order_outcome(answer.status, &answer.body, key),
+        Err(failure) => OrderOutcome::Failed {
+            reason: failure.to_string(),
         },
     }
 }
