@@ -38,15 +38,13 @@ sas_install_rust_tools() {
   fi
 }
 
-# `npm ci`, falling back to `npm install` when npm refuses the lockfile because
-# it lacks a platform's optional packages (workerd's per-OS binaries: a lockfile
-# written on one OS, or against a registry mirror that lacks another OS's build,
-# cannot list them all). `npm install` keeps every locked version it can use.
+# `npm ci`: installs exactly the locked versions and never rewrites the
+# lockfile. The lockfiles list every platform's optional packages (workerd,
+# esbuild, rolldown for Linux, macOS and Windows), so this works on a fresh
+# Debian or macOS machine alike.
 sas_npm_install() {
   local dir="$1"
-  (cd "$dir" && npm ci --no-audit --no-fund) && return 0
-  sas_log "npm ci refused the lockfile in $dir; falling back to npm install (locked versions kept)"
-  (cd "$dir" && npm install --no-audit --no-fund)
+  (cd "$dir" && npm ci --no-audit --no-fund) || sas_die "npm ci failed in $dir"
 }
 
 sas_install_node_tools() {
