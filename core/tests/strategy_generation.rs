@@ -540,6 +540,7 @@ fn fresh_from(p: &Proposal, chain: &OptionChain) -> FreshQuotes {
     FreshQuotes {
         spot: Some(chain.spot),
         legs,
+        as_of: None,
     }
 }
 

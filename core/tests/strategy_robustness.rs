@@ -310,7 +310,7 @@ proptest! {
             let cfg = StrategyConfig::default();
             let props = check_run(&base_inputs(vec![cand]), &cfg)?;
             for p in &props {
-                let mut fresh = FreshQuotes { spot: Some(spot), legs: Vec::new() };
+                let mut fresh = FreshQuotes { spot: Some(spot), legs: Vec::new(), as_of: None };
                 for (q, which) in &fresh_junk {
                     let leg = &p.legs[*which as usize % p.legs.len()];
                     let mut q = q.clone();

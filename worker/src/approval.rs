@@ -952,6 +952,7 @@ mod tests {
                     },
                 })
                 .collect(),
+            as_of: Some(p.trade_date),
         };
         let r = reprice(&p, &fresh, &cfg).unwrap();
         let o = order_request(&p, &r).unwrap();

@@ -179,6 +179,26 @@ pub fn leg_delta(
     })
 }
 
+/// The IV of a quote: the source's (when usable), else the IV implied by
+/// `mid` (Let's Be Rational); `None` when neither exists.
+pub fn quote_iv(q: &OptionQuote, mid: f64, dte: u32, ctx: &ChainContext) -> Option<f64> {
+    let t_years = f64::from(dte) / DAYS_PER_YEAR;
+    usable_iv(q.greeks.iv).or_else(|| {
+        usable_iv(
+            iv::implied_vol(&IvInput {
+                price: mid,
+                spot: ctx.spot,
+                strike: q.strike,
+                t_years,
+                rate: ctx.rate,
+                div_yield: ctx.div_yield,
+                right: q.right,
+            })
+            .ok(),
+        )
+    })
+}
+
 /// Checks one chain quote: two-sided market, IV (source, else implied from
 /// the mid), delta (source, else BSM from the IV), then liquidity against
 /// the config.
@@ -210,22 +230,7 @@ pub fn check_contract(
     let Some((bid, ask, mid)) = LegQuote::two_sided(q) else {
         return fail(ContractProblem::NoTwoSidedQuote, empty);
     };
-    let t_years = f64::from(dte) / DAYS_PER_YEAR;
-    // Source IV, else the IV implied by the mid (Let's Be Rational).
-    let iv = usable_iv(q.greeks.iv).or_else(|| {
-        usable_iv(
-            iv::implied_vol(&IvInput {
-                price: mid,
-                spot: ctx.spot,
-                strike,
-                t_years,
-                rate: ctx.rate,
-                div_yield: ctx.div_yield,
-                right: q.right,
-            })
-            .ok(),
-        )
-    });
+    let iv = quote_iv(q, mid, dte, ctx);
     let delta = leg_delta(q.greeks.delta, iv, ctx, q.right, strike, dte);
     let quote = LegQuote {
         bid,

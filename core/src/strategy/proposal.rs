@@ -10,7 +10,9 @@ use crate::score::OpportunityScore;
 
 use super::analysis::{analyze, AnalysisError, PricingContext, TradeMetrics};
 use super::build::{build_trade, BuildFailure, BuiltTrade};
-use super::chain::{leg_delta, liquidity_problem, ChainContext, ContractProblem, EventCalendar};
+use super::chain::{
+    leg_delta, liquidity_problem, quote_iv, ChainContext, ContractProblem, EventCalendar,
+};
 use super::config::StrategyConfig;
 use super::exits::{exit_plan, ExitPlan};
 use super::rationale::{rationale, RationaleParts};
@@ -491,9 +493,43 @@ pub struct FreshLegQuote {
 /// Fresh market data for re-pricing a proposal.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FreshQuotes {
-    /// Fresh underlying price; the proposal's spot is used when absent.
+    /// Fresh underlying price; re-pricing refuses when absent (never the
+    /// proposal's spot).
     pub spot: Option<f64>,
     pub legs: Vec<FreshLegQuote>,
+    /// The New York trading date the quotes were taken on. Only needed for
+    /// the open-interest rule (see [`reprice`]); `None` = unknown date.
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+}
+
+/// A market-data field a fresh quote lacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreshField {
+    /// Underlying price.
+    Spot,
+    /// Implied volatility (neither the source's nor one implied by the mid).
+    Iv,
+    /// Delta (neither the source's nor one from the fresh IV).
+    Delta,
+    /// Volume (needed while the volume filter is on).
+    Volume,
+    /// Open interest (needed while the open-interest filter is on and the
+    /// proposal's figure is not from the same trading day).
+    OpenInterest,
+}
+
+impl fmt::Display for FreshField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FreshField::Spot => "underlying price",
+            FreshField::Iv => "implied volatility",
+            FreshField::Delta => "delta",
+            FreshField::Volume => "volume",
+            FreshField::OpenInterest => "open interest",
+        })
+    }
 }
 
 /// The proposal at fresh prices, accepted for order entry.
@@ -534,6 +570,12 @@ pub enum RefusalCode {
         max: f64,
     },
     InvalidSpot,
+    /// Fresh data the checks need is missing (`leg` is `None` for the
+    /// underlying). Never replaced by the proposal's snapshot.
+    MissingFreshData {
+        leg: Option<usize>,
+        field: FreshField,
+    },
     PriceMovedBeyondBand {
         proposed: f64,
         fresh: f64,
@@ -580,6 +622,13 @@ impl fmt::Display for RefusalCode {
                 None => write!(f, "leg {} has no delta", leg + 1),
             },
             RefusalCode::InvalidSpot => write!(f, "fresh underlying price is invalid"),
+            RefusalCode::MissingFreshData { leg: None, field } => {
+                write!(f, "the fresh quotes lack the {field}")
+            }
+            RefusalCode::MissingFreshData {
+                leg: Some(leg),
+                field,
+            } => write!(f, "the fresh quote of leg {} lacks its {field}", leg + 1),
             RefusalCode::PriceMovedBeyondBand {
                 proposed,
                 fresh,
@@ -642,7 +691,13 @@ fn usable(v: Option<f64>, ok: impl Fn(f64) -> bool) -> Option<f64> {
     v.filter(|x| x.is_finite() && ok(*x))
 }
 
-/// Re-prices a proposal with fresh leg quotes for approval. Refuses when a
+/// Re-prices a proposal with fresh leg quotes for approval. Never falls back
+/// to the proposal's snapshot: a missing fresh spot, IV (source, else implied
+/// by the fresh mid), delta (source, else BSM at the fresh IV) or volume
+/// (while the volume filter is on) refuses with `MissingFreshData`; missing
+/// open interest (IB sends none in snapshots) is taken from the proposal only
+/// when `fresh.as_of` is the proposal's trade date (a once-a-day figure),
+/// else refused. Refuses when a
 /// leg is missing, not two-sided or fails the liquidity filter, when a
 /// short (credit trades) or long (long options, debit spreads) leg's delta
 /// left its selection band (fresh source delta, else BSM at the fresh spot
@@ -655,11 +710,23 @@ pub fn reprice(
     fresh: &FreshQuotes,
     cfg: &StrategyConfig,
 ) -> Result<Repriced, RepriceRefusal> {
+    let missing = |leg: Option<usize>, field: FreshField| {
+        refuse(RefusalCode::MissingFreshData { leg, field }, None)
+    };
     let spot = match fresh.spot {
-        None => proposal.pricing.spot,
+        None => return Err(missing(None, FreshField::Spot)),
         Some(s) if s.is_finite() && s > 0.0 => s,
         Some(_) => return Err(refuse(RefusalCode::InvalidSpot, None)),
     };
+    let ctx = ChainContext {
+        spot,
+        rate: proposal.pricing.rate,
+        div_yield: proposal.pricing.div_yield,
+    };
+    // Open interest is published once a day (OCC, before the open) and IB
+    // does not send it in snapshots: the proposal's figure is today's only
+    // when the proposal was made on the trading date of the fresh quotes.
+    let same_day = fresh.as_of == Some(proposal.trade_date);
     let mut legs = Vec::with_capacity(proposal.legs.len());
     for (i, old) in proposal.legs.iter().enumerate() {
         let key = old.key();
@@ -675,26 +742,39 @@ pub fn reprice(
         let Some((bid, ask, mid)) = LegQuote::two_sided(&fq.quote) else {
             return Err(refuse(RefusalCode::NoTwoSidedQuote { leg: i }, None));
         };
-        let iv = usable(fq.quote.greeks.iv, |v| v > 0.005 && v < 5.0).or(old.quote.iv);
+        // Source IV, else the IV implied by the fresh mid; never the snapshot's.
+        let Some(iv) = quote_iv(&fq.quote, mid, old.dte, &ctx) else {
+            return Err(missing(Some(i), FreshField::Iv));
+        };
+        let Some(delta) = leg_delta(
+            fq.quote.greeks.delta,
+            Some(iv),
+            &ctx,
+            old.right,
+            old.strike,
+            old.dte,
+        ) else {
+            return Err(missing(Some(i), FreshField::Delta));
+        };
+        let volume = match fq.quote.volume {
+            Some(v) => Some(v),
+            None if cfg.min_volume > 0 => return Err(missing(Some(i), FreshField::Volume)),
+            None => None,
+        };
+        let open_interest = match fq.quote.open_interest {
+            Some(oi) => Some(oi),
+            None if cfg.min_open_interest == 0 => None,
+            None if same_day && old.quote.open_interest.is_some() => old.quote.open_interest,
+            None => return Err(missing(Some(i), FreshField::OpenInterest)),
+        };
         let q = LegQuote {
             bid,
             ask,
             mid,
-            iv,
-            delta: leg_delta(
-                fq.quote.greeks.delta,
-                iv,
-                &ChainContext {
-                    spot,
-                    rate: proposal.pricing.rate,
-                    div_yield: proposal.pricing.div_yield,
-                },
-                old.right,
-                old.strike,
-                old.dte,
-            ),
-            open_interest: fq.quote.open_interest.or(old.quote.open_interest),
-            volume: fq.quote.volume.or(old.quote.volume),
+            iv: Some(iv),
+            delta: Some(delta),
+            open_interest,
+            volume,
         };
         if let Some(problem) = liquidity_problem(&q, cfg) {
             return Err(refuse(RefusalCode::IlliquidLeg { leg: i, problem }, None));

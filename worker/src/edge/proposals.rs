@@ -817,8 +817,9 @@ async fn reject(db: &D1Database, id: i64, actor: &str, reason: &str) -> Response
     }
 }
 
-fn fresh_quotes(chain: &OptionChain) -> FreshQuotes {
+fn fresh_quotes(chain: &OptionChain, as_of: chrono::NaiveDate) -> FreshQuotes {
     FreshQuotes {
+        as_of: Some(as_of),
         spot: Some(chain.spot),
         legs: chain
             .expiries
@@ -879,7 +880,7 @@ async fn approve(
     let started = now();
     let window = approval::reprice_window(&proposal, proposals::trade_date(started));
     let fresh = match chain(cfg, &proposal.symbol, window).await {
-        Ok(c) => fresh_quotes(&c),
+        Ok(c) => fresh_quotes(&c, proposals::trade_date(started)),
         Err(reason) => {
             log_error("reprice chain", &reason);
             return error_response(&ApiError::new(
