@@ -4,7 +4,8 @@
 //! concurrent decisions safe), the order sent to the bridge and the checks
 //! that must pass before anything touches money.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use sas_core::calendar::{utc_to_eastern, MarketCalendar, MarketStatus};
 use sas_core::market::{OptionRight, Symbol};
 use sas_core::strategy::{LegAction, Proposal, Repriced};
 use serde::{Deserialize, Serialize};
@@ -17,16 +18,33 @@ use crate::audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 use crate::proposals::{
     ProposalLimits, ProposalStatus, DEFAULT_PROPOSALS_LIMIT, MAX_PROPOSALS_LIMIT,
 };
+use crate::proxy::BridgeFailure;
 
 /// Largest accepted request body, bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 /// Longest decision reason / note, characters.
 pub const MAX_REASON_CHARS: usize = 500;
-/// A failed order is retried by the cron at most this many times in all.
+/// An order is sent to the bridge at most this many times in all (each send
+/// only after the bridge said the broker has no order under the key).
 pub const MAX_ORDER_ATTEMPTS: i64 = 8;
-/// An order still `submitting` is left alone this long before the cron
-/// retries it (the approving request may still be talking to the bridge), ms.
-pub const ORDER_RETRY_MIN_AGE_MS: i64 = 60_000;
+/// Default `ORDER_RETRY_DEADLINE_ET`: no order is (re)sent at or after this
+/// New York time.
+pub const DEFAULT_ORDER_DEADLINE_ET: (u32, u32) = (15, 45);
+/// Default `BRIDGE_ORDER_TIMEOUT_MS`: how long `POST /orders` may take (an IB
+/// placement can take several seconds plus the bridge's own checks).
+pub const DEFAULT_ORDER_TIMEOUT_MS: u32 = 30_000;
+/// Accepted range of `BRIDGE_ORDER_TIMEOUT_MS`.
+pub const ORDER_TIMEOUT_RANGE_MS: (u32, u32) = (100, 120_000);
+/// Most orders one cron run resolves or resends.
+pub const MAX_ORDERS_PER_RUN: u32 = 20;
+
+/// How long an order may stay `submitting` before the cron treats it as
+/// stale (the approving request died): the approving request's order call
+/// (`order_timeout_ms`), its account check before it (`bridge_timeout_ms`)
+/// and a minute of margin, ms.
+pub fn stale_submitting_after_ms(order_timeout_ms: u32, bridge_timeout_ms: u32) -> i64 {
+    i64::from(order_timeout_ms) + 2 * i64::from(bridge_timeout_ms) + 60_000
+}
 
 /// Whether trades may go to a live account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +84,70 @@ pub struct ApprovalConfig {
     pub access: Option<AccessSettings>,
     /// `ENVIRONMENT=production`.
     pub production: bool,
+    /// `ORDER_RETRY_DEADLINE_ET`, `BRIDGE_ORDER_TIMEOUT_MS`.
+    pub orders: OrderSettings,
+}
+
+/// Settings of order submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderSettings {
+    /// `ORDER_RETRY_DEADLINE_ET` (`HH:MM`, New York, 09:31..=16:00, default
+    /// 15:45): no order is sent (first send or retry) at or after it.
+    pub deadline_et: NaiveTime,
+    /// `BRIDGE_ORDER_TIMEOUT_MS` (100..=120000, default 30000): timeout of
+    /// `POST /orders`; no answer in time = order state `unknown`.
+    pub order_timeout_ms: u32,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self {
+            deadline_et: NaiveTime::from_hms_opt(
+                DEFAULT_ORDER_DEADLINE_ET.0,
+                DEFAULT_ORDER_DEADLINE_ET.1,
+                0,
+            )
+            .unwrap_or(NaiveTime::MIN),
+            order_timeout_ms: DEFAULT_ORDER_TIMEOUT_MS,
+        }
+    }
+}
+
+fn parse_deadline(raw: &str) -> Option<NaiveTime> {
+    let (h, m) = raw.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let t = NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)?;
+    let open = NaiveTime::from_hms_opt(9, 30, 0)?;
+    let close = NaiveTime::from_hms_opt(16, 0, 0)?;
+    (t > open && t <= close).then_some(t)
+}
+
+impl OrderSettings {
+    /// Reads `ORDER_RETRY_DEADLINE_ET` and `BRIDGE_ORDER_TIMEOUT_MS`.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> Self {
+        let mut out = Self::default();
+        if let Some(raw) = get("ORDER_RETRY_DEADLINE_ET") {
+            match parse_deadline(&raw) {
+                Some(t) => out.deadline_et = t,
+                None => errors.push(
+                    "ORDER_RETRY_DEADLINE_ET must be HH:MM (New York) after 09:30 and at most 16:00"
+                        .to_owned(),
+                ),
+            }
+        }
+        if let Some(raw) = get("BRIDGE_ORDER_TIMEOUT_MS") {
+            let (lo, hi) = ORDER_TIMEOUT_RANGE_MS;
+            match raw.parse::<u32>() {
+                Ok(n) if (lo..=hi).contains(&n) => out.order_timeout_ms = n,
+                _ => errors.push(format!(
+                    "BRIDGE_ORDER_TIMEOUT_MS must be an integer in {lo}..={hi}"
+                )),
+            }
+        }
+        out
+    }
 }
 
 impl ApprovalConfig {
@@ -159,6 +241,7 @@ impl ApprovalConfig {
             },
             access,
             production,
+            orders: OrderSettings::from_lookup(get, errors),
         }
     }
 }
@@ -443,31 +526,110 @@ pub const EXPIRE_OVERDUE: &str = "UPDATE proposals SET status = 'expired', decid
 decided_by = ?2, decision_reason = 'not decided before it expired' \
 WHERE status = 'pending' AND expires_at <= ?1";
 
-/// Records the bridge's answer for an approved proposal's order. Only an
-/// order still `submitting` or `submit_failed` changes (a late failure never
-/// overwrites a success). Binds: `?1` id, `?2` order status, `?3` order id,
-/// `?4` broker status, `?5` now.
-pub const RECORD_ORDER: &str = "UPDATE proposals SET order_status = ?2, \
+/// The Worker's state of an approved proposal's order
+/// (`proposals.order_status`; see docs/approval-workflow.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Being sent (by the approving request or a cron resend).
+    Submitting,
+    /// The bridge has the order (`broker_order_status` says how it is doing).
+    Submitted,
+    /// Definitely not placed (bridge unreachable, broker disconnected, trading
+    /// halted, order window closed): may be resent inside the window.
+    SubmitFailed,
+    /// The answer was lost (timeout, 5xx, unreadable): the cron asks the
+    /// bridge by key; never resent before the bridge says "none".
+    Unknown,
+    /// Refused by the bridge or the broker: final.
+    Rejected,
+    /// Not (re)sent and never will be (window closed, re-pricing refused,
+    /// kill switch on, attempts used up): final.
+    Abandoned,
+}
+
+impl OrderState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Submitting => "submitting",
+            OrderState::Submitted => "submitted",
+            OrderState::SubmitFailed => "submit_failed",
+            OrderState::Unknown => "unknown",
+            OrderState::Rejected => "rejected",
+            OrderState::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "submitting" => OrderState::Submitting,
+            "submitted" => OrderState::Submitted,
+            "submit_failed" => OrderState::SubmitFailed,
+            "unknown" => OrderState::Unknown,
+            "rejected" => OrderState::Rejected,
+            "abandoned" => OrderState::Abandoned,
+            _ => return None,
+        })
+    }
+}
+
+/// Moves an approved proposal's order from state `?8` (compare-and-set: the
+/// state just read) to `?2`. Binds: `?1` id, `?2` new state, `?3` order id,
+/// `?4` broker status, `?5` reason (NULL clears), `?6` attempts to add (1 when
+/// this records a send), `?7` now, `?8` expected state.
+pub const SET_ORDER_STATE: &str = "UPDATE proposals SET order_status = ?2, \
 order_id = COALESCE(?3, order_id), broker_order_status = COALESCE(?4, broker_order_status), \
-order_attempts = order_attempts + 1, order_updated_at = ?5 \
-WHERE id = ?1 AND status = 'approved' AND order_status IN ('submitting', 'submit_failed')";
+order_error = ?5, order_attempts = order_attempts + ?6, order_updated_at = ?7 \
+WHERE id = ?1 AND status = 'approved' AND order_status = ?8";
 
-/// Approved proposals whose order must be (re)sent: `submit_failed`, or
-/// `submitting` for longer than `?2` ms before `?1` (now), fewer than `?3`
-/// attempts.
-pub const SELECT_ORDERS_TO_RETRY: &str = "SELECT id, idempotency_key, order_request, \
-order_status, order_attempts FROM proposals WHERE status = 'approved' \
-AND order_request IS NOT NULL AND order_attempts < ?3 \
-AND (order_status = 'submit_failed' OR (order_status = 'submitting' AND order_updated_at <= ?1 - ?2))";
+/// Claims an order for a cron resend (compare-and-set on state `?6` and
+/// `order_updated_at` `?7` as read) and stores the re-priced order body.
+/// Binds: `?1` id, `?2` order request JSON, `?3` limit price, `?4` contracts,
+/// `?5` now, `?6` expected state, `?7` expected `order_updated_at`.
+pub const CLAIM_RESEND: &str = "UPDATE proposals SET order_status = 'submitting', \
+order_request = ?2, approved_limit_price = ?3, approved_contracts = ?4, order_error = NULL, \
+order_updated_at = ?5 \
+WHERE id = ?1 AND status = 'approved' AND order_status = ?6 AND order_updated_at = ?7";
 
-/// Row of [`SELECT_ORDERS_TO_RETRY`].
+/// Approved proposals whose order the cron must resolve: `unknown`,
+/// `submit_failed`, or `submitting` not updated for `?2` ms before `?1` (now).
+/// Oldest first, at most `?3`.
+pub const SELECT_ORDERS_TO_RESOLVE: &str = "SELECT id, idempotency_key, order_status, \
+order_attempts, decided_at, order_updated_at, proposal_json FROM proposals \
+WHERE status = 'approved' AND order_request IS NOT NULL \
+AND (order_status IN ('unknown', 'submit_failed') \
+OR (order_status = 'submitting' AND order_updated_at <= ?1 - ?2)) \
+ORDER BY order_updated_at LIMIT ?3";
+
+/// Row of [`SELECT_ORDERS_TO_RESOLVE`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct RetryRow {
+pub struct ResolveRow {
     pub id: i64,
     pub idempotency_key: String,
-    pub order_request: String,
     pub order_status: String,
     pub order_attempts: i64,
+    pub decided_at: Option<i64>,
+    pub order_updated_at: Option<i64>,
+    pub proposal_json: String,
+}
+
+impl ResolveRow {
+    /// The facts [`retry_decision`] needs; `None` when the stored state is not
+    /// one the cron resolves.
+    pub fn candidate(&self) -> Option<RetryCandidate> {
+        let state = OrderState::parse(&self.order_status)?;
+        matches!(
+            state,
+            OrderState::Unknown | OrderState::SubmitFailed | OrderState::Submitting
+        )
+        .then(|| RetryCandidate {
+            state,
+            decided_at: self.decided_at.unwrap_or(0),
+            attempts: self.order_attempts,
+        })
+    }
 }
 
 /// Reads the kill switch.
@@ -589,17 +751,50 @@ pub fn order_request(p: &Proposal, r: &Repriced) -> Result<OrderRequest, OrderBu
     })
 }
 
-/// What the bridge said to `POST /orders`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrderOutcome {
-    /// Accepted (201) or the same key seen before (200, `duplicate`).
-    Submitted {
+/// The bridge's answer to `POST /orders` (or the lack of one), classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendResult {
+    /// 201 new, or 200 the same key and body seen before (`duplicate`).
+    Placed {
         order_id: String,
         broker_status: String,
         duplicate: bool,
     },
-    /// Not accepted; retried later with the same key and body.
-    Failed { reason: String },
+    /// 409 `idempotency_key_conflict`: an order under the key exists. Look it
+    /// up by key and record it.
+    KeyExists,
+    /// 422 `order_rejected`, 400, 403, 413: refused, final.
+    Rejected { reason: String },
+    /// Definitely not placed (connection refused, 409 `trading_halted` /
+    /// `order_window_closed`, 503 `broker_disconnected`, 401, 429).
+    NotPlaced { reason: String },
+    /// Maybe placed (timeout, other 5xx, unreadable answer): ask by key.
+    Unknown { reason: String },
+}
+
+impl SendResult {
+    /// The order state this answer records; `None` for [`SendResult::KeyExists`]
+    /// (the state comes from the lookup that must follow).
+    pub fn state(&self) -> Option<OrderState> {
+        match self {
+            SendResult::Placed { .. } => Some(OrderState::Submitted),
+            SendResult::KeyExists => None,
+            SendResult::Rejected { .. } => Some(OrderState::Rejected),
+            SendResult::NotPlaced { .. } => Some(OrderState::SubmitFailed),
+            SendResult::Unknown { .. } => Some(OrderState::Unknown),
+        }
+    }
+
+    /// The reason stored with the state (never the bridge's message text).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            SendResult::Placed { .. } => None,
+            SendResult::KeyExists => Some("an order under this key exists at the bridge"),
+            SendResult::Rejected { reason }
+            | SendResult::NotPlaced { reason }
+            | SendResult::Unknown { reason } => Some(reason),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -616,31 +811,376 @@ struct PlacedOrder {
     status: String,
 }
 
-/// Interprets the bridge's answer to `POST /orders` for `key`. An answer for
-/// another key is a failure (never recorded as our order).
-pub fn order_outcome(status: u16, body: &str, key: &str) -> OrderOutcome {
-    if !(200..=299).contains(&status) {
-        let code = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".into());
-        return OrderOutcome::Failed {
-            reason: format!("bridge answered HTTP {status} ({})", truncate(&code, 40)),
-        };
+/// The `error` code of a bridge error body (`{"error":code,"message":...}`),
+/// bounded; only the code is ever kept, never the message.
+fn error_code(body: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(|c| truncate(c, 40)))
+}
+
+/// Classifies the bridge's answer (`status`, `body`) to `POST /orders` for
+/// `key`. An answer about another key is `Unknown` (never recorded as ours).
+pub fn classify_order_answer(status: u16, body: &str, key: &str) -> SendResult {
+    let code = error_code(body);
+    let why = |what: &str| {
+        format!(
+            "bridge answered HTTP {status} ({}): {what}",
+            code.as_deref().unwrap_or("no error code")
+        )
+    };
+    match (status, code.as_deref()) {
+        (200 | 201, _) => match serde_json::from_str::<PlaceOrderAnswer>(body) {
+            Ok(a) if a.order.idempotency_key == key => SendResult::Placed {
+                order_id: truncate(&a.order.id, 64),
+                broker_status: truncate(&a.order.status, 32),
+                duplicate: a.duplicate,
+            },
+            Ok(_) => SendResult::Unknown {
+                reason: "bridge answered with an order of another key".into(),
+            },
+            Err(_) => SendResult::Unknown {
+                reason: format!("bridge answered HTTP {status} without a readable order"),
+            },
+        },
+        (409, Some("idempotency_key_conflict")) => SendResult::KeyExists,
+        (409, Some("trading_halted" | "order_window_closed"))
+        | (503, Some("broker_disconnected")) => SendResult::NotPlaced {
+            reason: why("not placed"),
+        },
+        (401 | 429, _) => SendResult::NotPlaced {
+            reason: why("refused before placing"),
+        },
+        (400 | 403 | 413 | 422, _) => SendResult::Rejected {
+            reason: why("order refused"),
+        },
+        _ => SendResult::Unknown {
+            reason: why("outcome unknown"),
+        },
     }
-    match serde_json::from_str::<PlaceOrderAnswer>(body) {
-        Ok(a) if a.order.idempotency_key == key => OrderOutcome::Submitted {
-            order_id: truncate(&a.order.id, 64),
-            broker_status: truncate(&a.order.status, 32),
-            duplicate: a.duplicate,
+}
+
+/// Classifies a call to `POST /orders` that got no answer: a timeout may have
+/// placed the order (`Unknown`); an unreachable bridge did not (`NotPlaced`).
+pub fn classify_send_failure(failure: &BridgeFailure) -> SendResult {
+    match failure {
+        BridgeFailure::Timeout { after_ms } => SendResult::Unknown {
+            reason: format!("bridge did not answer within {after_ms} ms"),
         },
-        Ok(_) => OrderOutcome::Failed {
-            reason: "bridge answered with an order of another key".into(),
-        },
-        Err(_) => OrderOutcome::Failed {
-            reason: "bridge answer is not an order".into(),
+        BridgeFailure::Unreachable(_) => SendResult::NotPlaced {
+            reason: "bridge unreachable".into(),
         },
     }
+}
+
+/// The order as the bridge reports it (`GET /orders/by-key/{key}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct LookedUpOrder {
+    id: String,
+    idempotency_key: String,
+    status: String,
+}
+
+/// The bridge's answer to `GET /orders/by-key/{key}`, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupResult {
+    /// The broker has an order under the key.
+    Found {
+        order_id: String,
+        broker_status: String,
+    },
+    /// 404 `order_not_found`: the bridge asked the broker; there is none.
+    NotFound,
+    /// Could not ask (5xx, timeout, another 404, unreadable): proves nothing.
+    Unavailable { reason: String },
+}
+
+/// Classifies the answer (`status`, `body`) to `GET /orders/by-key/{key}`.
+pub fn classify_lookup(status: u16, body: &str, key: &str) -> LookupResult {
+    match status {
+        200 => match serde_json::from_str::<LookedUpOrder>(body) {
+            Ok(o) if o.idempotency_key == key => LookupResult::Found {
+                order_id: truncate(&o.id, 64),
+                broker_status: truncate(&o.status, 32),
+            },
+            Ok(_) => LookupResult::Unavailable {
+                reason: "bridge answered with an order of another key".into(),
+            },
+            Err(_) => LookupResult::Unavailable {
+                reason: "bridge answer is not an order".into(),
+            },
+        },
+        404 if error_code(body).as_deref() == Some("order_not_found") => LookupResult::NotFound,
+        _ => LookupResult::Unavailable {
+            reason: format!(
+                "order lookup answered HTTP {status} ({})",
+                error_code(body).as_deref().unwrap_or("no error code")
+            ),
+        },
+    }
+}
+
+/// A lookup that could not be made (timeout, unreachable).
+pub fn lookup_failure(failure: &BridgeFailure) -> LookupResult {
+    LookupResult::Unavailable {
+        reason: match failure {
+            BridgeFailure::Timeout { after_ms } => {
+                format!("order lookup got no answer within {after_ms} ms")
+            }
+            BridgeFailure::Unreachable(_) => "bridge unreachable".into(),
+        },
+    }
+}
+
+/// The order state a broker status found by key means: any order the broker
+/// took (working, filled, cancelled, expired) is `submitted` (the broker
+/// status is kept beside it); `rejected` is final; `unknown` (or a status
+/// this Worker does not know) stays `unknown` and is asked again.
+pub fn state_of_broker_status(broker_status: &str) -> OrderState {
+    match broker_status {
+        "pending_submit" | "submitted" | "partially_filled" | "pending_cancel" | "filled"
+        | "cancelled" | "expired" => OrderState::Submitted,
+        "rejected" => OrderState::Rejected,
+        _ => OrderState::Unknown,
+    }
+}
+
+/// When an order may still be sent: the New York trading date of the
+/// approval, and (unless market hours are ignored, as in tests) while the
+/// market is open and before the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryWindow {
+    pub deadline_et: NaiveTime,
+    /// `MARKET_HOURS_MODE=enforce` (the default).
+    pub enforce_market_hours: bool,
+}
+
+/// Why the window of an approval is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowClosed {
+    /// Now is another New York trading date than the approval.
+    OtherTradingDate {
+        approved: NaiveDate,
+        today: NaiveDate,
+    },
+    /// The market is not open now.
+    MarketClosed { reason: String },
+    /// At or after `ORDER_RETRY_DEADLINE_ET`.
+    PastDeadline { deadline: NaiveTime },
+}
+
+impl std::fmt::Display for WindowClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WindowClosed::OtherTradingDate { approved, today } => write!(
+                f,
+                "approved on trading date {approved}, now {today}: the approval is no longer valid"
+            ),
+            WindowClosed::MarketClosed { reason } => write!(f, "market closed ({reason})"),
+            WindowClosed::PastDeadline { deadline } => write!(
+                f,
+                "past the order deadline {} New York",
+                deadline.format("%H:%M")
+            ),
+        }
+    }
+}
+
+impl RetryWindow {
+    /// `Ok` while an order approved at `decided_at_ms` may be sent at `now`.
+    pub fn check(&self, decided_at_ms: i64, now: DateTime<Utc>) -> Result<(), WindowClosed> {
+        let approved = DateTime::<Utc>::from_timestamp_millis(decided_at_ms)
+            .map(|t| utc_to_eastern(t).date())
+            .unwrap_or(NaiveDate::MIN);
+        let local = utc_to_eastern(now);
+        if approved != local.date() {
+            return Err(WindowClosed::OtherTradingDate {
+                approved,
+                today: local.date(),
+            });
+        }
+        if !self.enforce_market_hours {
+            return Ok(());
+        }
+        if let MarketStatus::Closed { reason, .. } = MarketCalendar::status(now) {
+            return Err(WindowClosed::MarketClosed {
+                reason: reason.to_string(),
+            });
+        }
+        if local.time() >= self.deadline_et {
+            return Err(WindowClosed::PastDeadline {
+                deadline: self.deadline_et,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the cron knows about an order it must resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryCandidate {
+    /// `unknown`, `submit_failed` or a stale `submitting`.
+    pub state: OrderState,
+    /// When the proposal was approved (Unix ms).
+    pub decided_at: i64,
+    /// Sends so far.
+    pub attempts: i64,
+}
+
+/// What the cron does with one order, after asking the bridge by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// The broker has it: record it in this state.
+    Record {
+        state: OrderState,
+        order_id: String,
+        broker_status: String,
+    },
+    /// Could not tell: nothing is sent; the order moves to `state` (the same
+    /// state, or `unknown` for a stale `submitting`) and is asked again.
+    Wait { state: OrderState, reason: String },
+    /// The broker has none and the approval is still valid: re-price with
+    /// fresh quotes (same checks as the approval), then send.
+    Resend,
+    /// Final: never sent again.
+    Abandon { reason: String },
+}
+
+/// Decides one order of the cron: `lookup` is the bridge's answer by key,
+/// `kill_switch_on` the switch as just read. Never resends without the bridge
+/// saying "no such order", never abandons an order that may exist.
+pub fn retry_decision(
+    row: &RetryCandidate,
+    now: DateTime<Utc>,
+    lookup: &LookupResult,
+    kill_switch_on: bool,
+    window: &RetryWindow,
+) -> RetryDecision {
+    match lookup {
+        LookupResult::Found {
+            order_id,
+            broker_status,
+        } => RetryDecision::Record {
+            state: state_of_broker_status(broker_status),
+            order_id: order_id.clone(),
+            broker_status: broker_status.clone(),
+        },
+        LookupResult::Unavailable { reason } => match row.state {
+            // Definitely never placed and can no longer be sent: final.
+            OrderState::SubmitFailed => match window.check(row.decided_at, now) {
+                Err(closed) => RetryDecision::Abandon {
+                    reason: closed.to_string(),
+                },
+                Ok(()) => RetryDecision::Wait {
+                    state: OrderState::SubmitFailed,
+                    reason: reason.clone(),
+                },
+            },
+            // May exist at the broker: keep asking.
+            _ => RetryDecision::Wait {
+                state: OrderState::Unknown,
+                reason: reason.clone(),
+            },
+        },
+        LookupResult::NotFound => {
+            if kill_switch_on {
+                return RetryDecision::Abandon {
+                    reason: "the kill switch is on".into(),
+                };
+            }
+            if row.attempts >= MAX_ORDER_ATTEMPTS {
+                return RetryDecision::Abandon {
+                    reason: format!("{} sends without an order", row.attempts),
+                };
+            }
+            match window.check(row.decided_at, now) {
+                Err(closed) => RetryDecision::Abandon {
+                    reason: closed.to_string(),
+                },
+                Ok(()) => RetryDecision::Resend,
+            }
+        }
+    }
+}
+
+/// The last check before `POST /orders`, on the kill switch read from D1
+/// immediately before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendGate {
+    /// Switch explicitly off: send.
+    Send,
+    /// Switch on (or missing): the order is abandoned, never sent.
+    Abandon { reason: String },
+    /// The switch could not be read: not sent now (fail closed), the order
+    /// stays resolvable by the cron.
+    Hold { reason: String },
+}
+
+/// [`SendGate`] from the kill-switch read (`Err` = the read failed).
+pub fn send_gate(read: Result<Option<&KillSwitchRow>, &str>) -> SendGate {
+    match read {
+        Err(e) => SendGate::Hold {
+            reason: format!("kill switch could not be read: {}", truncate(e, 80)),
+        },
+        Ok(row) if kill_switch_on(row) => SendGate::Abandon {
+            reason: "the kill switch is on".into(),
+        },
+        Ok(_) => SendGate::Send,
+    }
+}
+
+/// Body of the bridge's `POST /halt` mirroring the kill switch.
+pub fn halt_body(halted: bool, reason: &str) -> String {
+    serde_json::json!({ "halted": halted, "reason": truncate(reason, 200) }).to_string()
+}
+
+/// Why the paper-account check before an approval or order failed. Its
+/// details are logged, never sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerCheckError {
+    /// The bridge could not be asked.
+    Bridge(BridgeFailure),
+    /// `GET /account` answered this status.
+    Status(u16),
+    /// The answer is not an account.
+    BadAnswer,
+    /// Paper mode, but the account is not a paper account.
+    NotPaper,
+}
+
+impl std::fmt::Display for BrokerCheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BrokerCheckError::Bridge(b) => write!(f, "{b}"),
+            BrokerCheckError::Status(s) => write!(f, "bridge /account answered HTTP {s}"),
+            BrokerCheckError::BadAnswer => f.write_str("bridge /account answer is not an account"),
+            BrokerCheckError::NotPaper => {
+                f.write_str("TRADING_MODE is paper but the bridge account is not a paper account")
+            }
+        }
+    }
+}
+
+impl BrokerCheckError {
+    /// A fixed text for clients and stored reasons (no bridge internals).
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            BrokerCheckError::NotPaper => {
+                "TRADING_MODE is paper but the broker account is not a paper account"
+            }
+            _ => "the broker account could not be checked",
+        }
+    }
+}
+
+/// The client's answer to a failed broker check: a fixed message (details
+/// are in the log).
+pub fn broker_check_refusal(e: &BrokerCheckError) -> ApiError {
+    ApiError::new(
+        503,
+        "broker_check_failed",
+        format!("approval refused: {}", e.public_reason()),
+    )
 }
 
 /// The chain window that covers every leg's expiry for re-pricing quotes:
@@ -815,8 +1355,9 @@ mod tests {
         // Bulk expiry audits exactly the rows it expires.
         let pred = "status = 'pending' AND expires_at <= ?1";
         assert!(AUDIT_OVERDUE.ends_with(pred) && EXPIRE_OVERDUE.ends_with(pred));
-        // A late failure can never overwrite a recorded success.
-        assert!(RECORD_ORDER.contains("order_status IN ('submitting', 'submit_failed')"));
+        // Order states only move by compare-and-set on the state read: a late
+        // failure can never overwrite a recorded success.
+        assert!(SET_ORDER_STATE.ends_with("AND order_status = ?8"));
     }
 
     fn cfg(pairs: &[(&str, &str)]) -> (ApprovalConfig, Vec<String>) {
@@ -896,38 +1437,6 @@ mod tests {
     }
 
     #[test]
-    fn order_outcomes() {
-        let body =
-            r#"{"order":{"id":"17","idempotency_key":"k1","status":"submitted"},"duplicate":true}"#;
-        assert_eq!(
-            order_outcome(200, body, "k1"),
-            OrderOutcome::Submitted {
-                order_id: "17".into(),
-                broker_status: "submitted".into(),
-                duplicate: true
-            }
-        );
-        assert!(matches!(
-            order_outcome(200, body, "k2"),
-            OrderOutcome::Failed { .. }
-        ));
-        assert!(matches!(
-            order_outcome(201, "nope", "k1"),
-            OrderOutcome::Failed { .. }
-        ));
-        match order_outcome(
-            409,
-            r#"{"error":"idempotency_conflict","message":"x"}"#,
-            "k1",
-        ) {
-            OrderOutcome::Failed { reason } => {
-                assert!(reason.contains("409") && reason.contains("idempotency_conflict"))
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
     fn the_order_carries_the_key_and_the_repriced_numbers() {
         use sas_core::strategy::{reprice, FreshLegQuote, FreshQuotes};
         let p = crate::proposals::tests_support::one_proposal();
@@ -988,5 +1497,403 @@ mod tests {
         ));
         assert_eq!(to_cents(1.234_9), 1.23);
         assert_eq!(to_cents(-0.875), -0.88);
+    }
+
+    // ---- issue 8 ----------------------------------------------------------
+
+    fn et(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<chrono::Utc> {
+        // November (EST, UTC-5).
+        use chrono::TimeZone;
+        chrono::Utc
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .single()
+            .unwrap()
+            + chrono::Duration::hours(5)
+    }
+
+    fn window() -> RetryWindow {
+        RetryWindow {
+            deadline_et: chrono::NaiveTime::from_hms_opt(15, 45, 0).unwrap(),
+            enforce_market_hours: true,
+        }
+    }
+
+    fn candidate(state: OrderState, decided: chrono::DateTime<chrono::Utc>) -> RetryCandidate {
+        RetryCandidate {
+            state,
+            decided_at: decided.timestamp_millis(),
+            attempts: 1,
+        }
+    }
+
+    fn found(status: &str) -> LookupResult {
+        classify_lookup(
+            200,
+            &format!(
+                r#"{{"id":"9","idempotency_key":"k1","legs":[],"quantity":1,"limit_price":1.0,
+                "tif":"day","status":"{status}","filled_quantity":0,"avg_fill_price":null,
+                "created_at":"x","updated_at":"x","status_message":null}}"#
+            ),
+            "k1",
+        )
+    }
+
+    #[test]
+    fn item5_bridge_answers_to_post_orders_are_classified() {
+        let order = r#"{"order":{"id":"17","idempotency_key":"k1","status":"submitted"}}"#;
+        assert_eq!(
+            classify_order_answer(201, order, "k1"),
+            SendResult::Placed {
+                order_id: "17".into(),
+                broker_status: "submitted".into(),
+                duplicate: false
+            }
+        );
+        let dup =
+            r#"{"order":{"id":"17","idempotency_key":"k1","status":"filled"},"duplicate":true}"#;
+        assert!(matches!(
+            classify_order_answer(200, dup, "k1"),
+            SendResult::Placed {
+                duplicate: true,
+                ..
+            }
+        ));
+        let err =
+            |code: &str| format!(r#"{{"error":"{code}","message":"IB said: secret detail"}}"#);
+        // Proof an order exists under the key: look it up, never "failed".
+        assert_eq!(
+            classify_order_answer(409, &err("idempotency_key_conflict"), "k1"),
+            SendResult::KeyExists
+        );
+        // Final refusals: never retried.
+        for (status, code) in [
+            (422, "order_rejected"),
+            (400, "bad_request"),
+            (403, "forbidden"),
+        ] {
+            assert!(
+                matches!(
+                    classify_order_answer(status, &err(code), "k1"),
+                    SendResult::Rejected { .. }
+                ),
+                "{status} {code}"
+            );
+        }
+        // Definitely not placed: transient.
+        for (status, code) in [
+            (409, "trading_halted"),
+            (409, "order_window_closed"),
+            (503, "broker_disconnected"),
+        ] {
+            assert!(
+                matches!(
+                    classify_order_answer(status, &err(code), "k1"),
+                    SendResult::NotPlaced { .. }
+                ),
+                "{status} {code}"
+            );
+        }
+        // May or may not be placed: unknown, resolved by asking.
+        for (status, body) in [
+            (500, err("internal")),
+            (502, err("bad_gateway")),
+            (503, err("something_else")),
+            (504, err("gateway_timeout")),
+            (201, "not json".to_owned()),
+            (
+                200,
+                r#"{"order":{"id":"1","idempotency_key":"other","status":"submitted"}}"#.to_owned(),
+            ),
+            (409, err("some_new_conflict")),
+        ] {
+            assert!(
+                matches!(
+                    classify_order_answer(status, &body, "k1"),
+                    SendResult::Unknown { .. }
+                ),
+                "{status} {body}"
+            );
+        }
+        assert!(matches!(
+            classify_send_failure(&crate::proxy::BridgeFailure::Timeout { after_ms: 30_000 }),
+            SendResult::Unknown { .. }
+        ));
+        assert!(matches!(
+            classify_send_failure(&crate::proxy::BridgeFailure::Unreachable("refused".into())),
+            SendResult::NotPlaced { .. }
+        ));
+        // What each becomes.
+        assert_eq!(SendResult::KeyExists.state(), None, "needs a lookup first");
+        assert_eq!(
+            classify_order_answer(422, &err("order_rejected"), "k1").state(),
+            Some(OrderState::Rejected)
+        );
+        assert_eq!(
+            classify_order_answer(504, "", "k1").state(),
+            Some(OrderState::Unknown)
+        );
+        assert_eq!(
+            classify_order_answer(503, &err("broker_disconnected"), "k1").state(),
+            Some(OrderState::SubmitFailed)
+        );
+        // Bridge internals never end up in the stored reason.
+        let r = classify_order_answer(422, &err("order_rejected"), "k1");
+        assert!(!format!("{r:?}").contains("secret"), "{r:?}");
+    }
+
+    #[test]
+    fn item5_lookup_by_key_resolves_unknown_orders() {
+        assert!(matches!(found("filled"), LookupResult::Found { .. }));
+        assert_eq!(
+            classify_lookup(404, r#"{"error":"order_not_found","message":"x"}"#, "k1"),
+            LookupResult::NotFound
+        );
+        // A 404 that is not the bridge's "asked the broker, none" (e.g. an old
+        // bridge without the route) proves nothing.
+        for (status, body) in [
+            (404, r#"{"error":"not_found"}"#),
+            (404, ""),
+            (503, r#"{"error":"broker_disconnected"}"#),
+            (504, ""),
+            (200, "garbage"),
+            (
+                200,
+                r#"{"id":"9","idempotency_key":"other","status":"filled"}"#,
+            ),
+        ] {
+            assert!(
+                matches!(
+                    classify_lookup(status, body, "k1"),
+                    LookupResult::Unavailable { .. }
+                ),
+                "{status} {body}"
+            );
+        }
+        let at = et(2026, 11, 17, 10, 0);
+        let c = candidate(OrderState::Unknown, at);
+        for (status, state) in [
+            ("pending_submit", OrderState::Submitted),
+            ("submitted", OrderState::Submitted),
+            ("partially_filled", OrderState::Submitted),
+            ("filled", OrderState::Submitted),
+            ("cancelled", OrderState::Submitted),
+            ("expired", OrderState::Submitted),
+            ("rejected", OrderState::Rejected),
+            ("unknown", OrderState::Unknown),
+        ] {
+            match retry_decision(&c, at, &found(status), false, &window()) {
+                RetryDecision::Record {
+                    state: s,
+                    broker_status,
+                    order_id,
+                } => {
+                    assert_eq!(s, state, "{status}");
+                    assert_eq!(broker_status, status);
+                    assert_eq!(order_id, "9");
+                }
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        // Could not ask: an unknown order stays unknown (never resent, never
+        // abandoned: it may be working), even long after its window.
+        let down = LookupResult::Unavailable { reason: "x".into() };
+        let late = et(2026, 11, 18, 12, 0);
+        for now in [at, late] {
+            assert!(matches!(
+                retry_decision(&c, now, &down, false, &window()),
+                RetryDecision::Wait {
+                    state: OrderState::Unknown,
+                    ..
+                }
+            ));
+        }
+        // A stale `submitting` (the approving request died) becomes unknown.
+        assert!(matches!(
+            retry_decision(
+                &candidate(OrderState::Submitting, at),
+                at,
+                &down,
+                false,
+                &window()
+            ),
+            RetryDecision::Wait {
+                state: OrderState::Unknown,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn item4_retry_only_inside_the_approval_window() {
+        let approved = et(2026, 11, 17, 10, 0);
+        let failed = candidate(OrderState::SubmitFailed, approved);
+        let none = LookupResult::NotFound;
+        // Same session, market open, before the deadline: re-price and resend.
+        assert_eq!(
+            retry_decision(&failed, et(2026, 11, 17, 11, 0), &none, false, &window()),
+            RetryDecision::Resend
+        );
+        assert_eq!(
+            retry_decision(
+                &candidate(OrderState::Unknown, approved),
+                et(2026, 11, 17, 11, 0),
+                &none,
+                false,
+                &window()
+            ),
+            RetryDecision::Resend
+        );
+        // Approved 15:50 (after the deadline), retried 17:15: abandoned.
+        for now in [
+            et(2026, 11, 17, 15, 45),
+            et(2026, 11, 17, 17, 15),
+            et(2026, 11, 18, 10, 0), // next session
+            et(2026, 11, 17, 9, 0),  // before the open
+        ] {
+            assert!(
+                matches!(
+                    retry_decision(&failed, now, &none, false, &window()),
+                    RetryDecision::Abandon { .. }
+                ),
+                "{now}"
+            );
+        }
+        // Next day even with market hours ignored (tests): other trading date.
+        let ignore = RetryWindow {
+            enforce_market_hours: false,
+            ..window()
+        };
+        assert!(matches!(
+            retry_decision(&failed, et(2026, 11, 18, 10, 0), &none, false, &ignore),
+            RetryDecision::Abandon { .. }
+        ));
+        assert_eq!(
+            retry_decision(&failed, et(2026, 11, 17, 20, 0), &none, false, &ignore),
+            RetryDecision::Resend
+        );
+        // The kill switch on: nothing is resent.
+        assert!(matches!(
+            retry_decision(&failed, et(2026, 11, 17, 11, 0), &none, true, &window()),
+            RetryDecision::Abandon { .. }
+        ));
+        // Attempts used up.
+        let tired = RetryCandidate {
+            attempts: MAX_ORDER_ATTEMPTS,
+            ..failed.clone()
+        };
+        assert!(matches!(
+            retry_decision(&tired, et(2026, 11, 17, 11, 0), &none, false, &window()),
+            RetryDecision::Abandon { .. }
+        ));
+        // The broker has it: recorded, never resent (whatever the window).
+        assert!(matches!(
+            retry_decision(
+                &failed,
+                et(2026, 11, 18, 11, 0),
+                &found("submitted"),
+                false,
+                &window()
+            ),
+            RetryDecision::Record { .. }
+        ));
+        // Could not ask the bridge: no resend; a definitely-not-placed order
+        // past its window is final.
+        let down = LookupResult::Unavailable { reason: "x".into() };
+        assert!(matches!(
+            retry_decision(&failed, et(2026, 11, 17, 11, 0), &down, false, &window()),
+            RetryDecision::Wait {
+                state: OrderState::SubmitFailed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            retry_decision(&failed, et(2026, 11, 18, 11, 0), &down, false, &window()),
+            RetryDecision::Abandon { .. }
+        ));
+        // Early close (day after Thanksgiving 2026: 13:00): closed at 13:30.
+        let friday = candidate(OrderState::SubmitFailed, et(2026, 11, 27, 10, 0));
+        assert!(matches!(
+            retry_decision(&friday, et(2026, 11, 27, 13, 30), &none, false, &window()),
+            RetryDecision::Abandon { .. }
+        ));
+        // The retry query picks unknown orders and failed ones, not final ones.
+        assert!(SELECT_ORDERS_TO_RESOLVE.contains("'unknown'"));
+        assert!(!SELECT_ORDERS_TO_RESOLVE.contains("'abandoned'"));
+        // Transitions are compare-and-set on the state read.
+        assert!(SET_ORDER_STATE.contains("AND order_status = ?8"));
+        assert!(CLAIM_RESEND.contains("AND order_status = ?6 AND order_updated_at = ?7"));
+    }
+
+    #[test]
+    fn item4_order_settings_are_validated() {
+        let (c, errors) = cfg(&[]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            c.orders.deadline_et,
+            chrono::NaiveTime::from_hms_opt(15, 45, 0).unwrap()
+        );
+        assert_eq!(c.orders.order_timeout_ms, 30_000);
+        let (c, errors) = cfg(&[
+            ("ORDER_RETRY_DEADLINE_ET", "14:30"),
+            ("BRIDGE_ORDER_TIMEOUT_MS", "250"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            c.orders.deadline_et,
+            chrono::NaiveTime::from_hms_opt(14, 30, 0).unwrap()
+        );
+        assert_eq!(c.orders.order_timeout_ms, 250);
+        for (k, v) in [
+            ("ORDER_RETRY_DEADLINE_ET", "16:30"),
+            ("ORDER_RETRY_DEADLINE_ET", "9:00"),
+            ("ORDER_RETRY_DEADLINE_ET", "noon"),
+            ("BRIDGE_ORDER_TIMEOUT_MS", "10"),
+            ("BRIDGE_ORDER_TIMEOUT_MS", "600000"),
+            ("BRIDGE_ORDER_TIMEOUT_MS", "x"),
+        ] {
+            let (_, errors) = cfg(&[(k, v)]);
+            assert_eq!(errors.len(), 1, "{k}={v}: {errors:?}");
+        }
+        // A stale `submitting` is only picked up after the approving request
+        // had time to finish its order call.
+        assert!(stale_submitting_after_ms(30_000, 5_000) > 40_000);
+    }
+
+    #[test]
+    fn item6_kill_switch_is_checked_immediately_before_each_send() {
+        let row = |v: &str| KillSwitchRow {
+            value: v.into(),
+            updated_at: 0,
+            updated_by: "x".into(),
+        };
+        assert_eq!(send_gate(Ok(Some(&row("off")))), SendGate::Send);
+        assert!(matches!(
+            send_gate(Ok(Some(&row("on")))),
+            SendGate::Abandon { .. }
+        ));
+        assert!(matches!(send_gate(Ok(None)), SendGate::Abandon { .. }));
+        // A failed read never sends.
+        assert!(matches!(send_gate(Err("d1 down")), SendGate::Hold { .. }));
+        // The bridge mirror body.
+        let b: serde_json::Value = serde_json::from_str(&halt_body(true, "drill")).unwrap();
+        assert_eq!(b, serde_json::json!({"halted": true, "reason": "drill"}));
+    }
+
+    #[test]
+    fn item15_approval_503_does_not_carry_bridge_text() {
+        for e in [
+            BrokerCheckError::Bridge(crate::proxy::BridgeFailure::Unreachable(
+                "tcp connect error 10.0.0.7:8080".into(),
+            )),
+            BrokerCheckError::Status(500),
+            BrokerCheckError::BadAnswer,
+            BrokerCheckError::NotPaper,
+        ] {
+            let api = broker_check_refusal(&e);
+            assert_eq!(api.status, 503);
+            assert_eq!(api.code, "broker_check_failed");
+            assert!(!api.message.contains("10.0.0.7"), "{}", api.message);
+            assert!(!api.message.contains("500"), "{}", api.message);
+        }
     }
 }

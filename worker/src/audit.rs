@@ -31,8 +31,18 @@ pub enum AuditAction {
     ApprovalRefused,
     /// The bridge accepted the order (new, or a duplicate of the same key).
     OrderSubmitted,
-    /// The bridge could not be reached or refused the order.
+    /// The order was definitely not placed (bridge unreachable, broker
+    /// disconnected, trading halted, account check failed): `submit_failed`.
     OrderSubmitFailed,
+    /// The bridge's answer was lost (timeout, 5xx): `unknown`, resolved by key.
+    OrderUnknown,
+    /// The bridge or broker refused the order: `rejected` (final).
+    OrderRejected,
+    /// The order will never be (re)sent (window closed, re-pricing refused,
+    /// kill switch on, attempts used up): `abandoned` (final).
+    OrderAbandoned,
+    /// The cron re-priced the order and claimed it for a resend.
+    OrderRetry,
     /// The kill switch was turned on or off.
     KillSwitchChanged,
 }
@@ -48,6 +58,10 @@ impl AuditAction {
             AuditAction::ApprovalRefused => "approval_refused",
             AuditAction::OrderSubmitted => "order_submitted",
             AuditAction::OrderSubmitFailed => "order_submit_failed",
+            AuditAction::OrderUnknown => "order_unknown",
+            AuditAction::OrderRejected => "order_rejected",
+            AuditAction::OrderAbandoned => "order_abandoned",
+            AuditAction::OrderRetry => "order_retry",
             AuditAction::KillSwitchChanged => "kill_switch_changed",
         }
     }

@@ -10,6 +10,7 @@ use sas_core::market::Symbol;
 use sas_core::strategy::{ExistingTrade, Proposal, RegimeInputs, StrategyConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::approval::OrderState;
 use crate::audit::iso_ms;
 
 /// Most proposals `GET /proposals` returns.
@@ -23,9 +24,13 @@ pub const MAX_METRICS_AGE_MINUTES: i64 = 45;
 /// Trend score (-1..=1) per percent-per-day of the 20-day log-price slope:
 /// 0.25 %/day (about 5 % over 20 sessions) is a full-strength trend.
 pub const TREND_PCT_PER_DAY_AT_FULL: f64 = 0.25;
+/// The chain window generation asks the bridge for: `(min_dte, max_dte,
+/// strikes)`. Its `max_dte` is the longest DTE a proposed leg can have.
+pub const GENERATION_CHAIN_WINDOW: (u32, u32, u32) = (14, 90, 40);
 /// Approved trades count as open (for limits and heat) this many days after
-/// their trade date unless the front leg expired earlier.
-pub const OPEN_TRADE_LOOKBACK_DAYS: i64 = 60;
+/// their trade date: the longest DTE a leg can have (a trade is open until
+/// its last leg expires), plus a week of margin.
+pub const OPEN_TRADE_LOOKBACK_DAYS: i64 = GENERATION_CHAIN_WINDOW.1 as i64 + 7;
 
 /// Proposal states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -399,7 +404,7 @@ entry_mid, entry_natural, max_profit, max_loss, breakevens, probability_of_profi
 expected_value, greeks, exit_plan, rationale, contracts, total_max_loss, limit_price, \
 slippage_band, decided_at, decided_by, decision_reason, approved_limit_price, \
 approved_contracts, order_status, order_id, broker_order_status, order_attempts, \
-order_updated_at";
+order_updated_at, order_error";
 
 /// Newest proposals first, any status: `?1` = limit.
 pub fn select_proposals_sql(with_status: bool) -> String {
@@ -515,6 +520,9 @@ pub struct ProposalRow {
     pub broker_order_status: Option<String>,
     pub order_attempts: i64,
     pub order_updated_at: Option<i64>,
+    /// Why the order is in its state (migration 0004).
+    #[serde(default)]
+    pub order_error: Option<String>,
     #[serde(default)]
     pub proposal_json: Option<String>,
 }
@@ -535,8 +543,9 @@ pub struct EntryView {
 /// The order placed for an approved proposal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrderView {
-    /// `submitting`, `submitted` or `submit_failed`.
-    pub status: Option<String>,
+    /// The Worker's order state: `submitting`, `submitted`, `submit_failed`,
+    /// `unknown`, `rejected` or `abandoned` (docs/approval-workflow.md).
+    pub status: Option<OrderState>,
     pub id: Option<String>,
     /// The bridge's order state (`submitted`, `filled`, ...).
     pub broker_status: Option<String>,
@@ -544,6 +553,8 @@ pub struct OrderView {
     pub limit_price: Option<f64>,
     pub contracts: Option<i64>,
     pub updated_at: Option<String>,
+    /// Why the order is in its state (e.g. why it was abandoned).
+    pub error: Option<String>,
 }
 
 /// One proposal as `GET /proposals` and `GET /proposals/{id}` show it.
@@ -596,13 +607,14 @@ impl ProposalView {
     /// The list view of a row (`detail` adds snapshots and the payoff curve).
     pub fn from_row(r: &ProposalRow, detail: bool) -> Self {
         let order = (r.status == "approved").then(|| OrderView {
-            status: r.order_status.clone(),
+            status: r.order_status.as_deref().and_then(OrderState::parse),
             id: r.order_id.clone(),
             broker_status: r.broker_order_status.clone(),
             attempts: r.order_attempts,
             limit_price: r.approved_limit_price,
             contracts: r.approved_contracts,
             updated_at: r.order_updated_at.map(iso_ms),
+            error: r.order_error.clone(),
         });
         let payoff_curve = detail
             .then(|| {
@@ -895,6 +907,7 @@ mod tests {
             broker_order_status: Some("submitted".into()),
             order_attempts: 1,
             order_updated_at: Some(rec.created_at + 2000),
+            order_error: None,
             proposal_json: Some(rec.proposal_json.clone()),
         };
         let v = serde_json::to_value(ProposalView::from_row(&row, false)).unwrap();
@@ -959,6 +972,16 @@ mod tests {
         assert_eq!(scores[0].symbol.as_str(), "MSFT");
         assert!(scores[0].score > scores.last().unwrap().score);
         assert_eq!(scores[0].factors, ranked.opportunities[0].factors);
+    }
+
+    #[test]
+    fn item15_open_trade_lookback_covers_the_longest_dte() {
+        // Generation asks the bridge for expiries up to 90 days out: a trade
+        // approved with a 90-DTE leg is open for 90 days.
+        assert!(OPEN_TRADE_LOOKBACK_DAYS >= 90, "{OPEN_TRADE_LOOKBACK_DAYS}");
+        assert!(OPEN_TRADE_LOOKBACK_DAYS >= i64::from(GENERATION_CHAIN_WINDOW.1));
+        let cfg = strategy_config(&ProposalLimits::default());
+        assert!(OPEN_TRADE_LOOKBACK_DAYS >= i64::from(cfg.max_dte));
     }
 
     #[test]

@@ -687,10 +687,6 @@ fn delta_band(kind: StrategyKind, action: LegAction, cfg: &StrategyConfig) -> Op
     }
 }
 
-fn usable(v: Option<f64>, ok: impl Fn(f64) -> bool) -> Option<f64> {
-    v.filter(|x| x.is_finite() && ok(*x))
-}
-
 /// Re-prices a proposal with fresh leg quotes for approval. Never falls back
 /// to the proposal's snapshot: a missing fresh spot, IV (source, else implied
 /// by the fresh mid), delta (source, else BSM at the fresh IV) or volume

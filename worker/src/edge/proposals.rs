@@ -17,10 +17,13 @@ use worker::{console_error, console_log, D1Database, D1PreparedStatement, Reques
 
 use super::{bridge, d1, error_response, json_response, now};
 use crate::api::ApiError;
-use crate::approval::{self, ApprovalRoute, KillSwitchRow, OrderOutcome, RetryRow, TradingMode};
+use crate::approval::{
+    self, ApprovalRoute, BrokerCheckError, KillSwitchRow, LookupResult, OrderState, ResolveRow,
+    RetryDecision, RetryWindow, SendGate, SendResult, TradingMode,
+};
 use crate::audit::{self, actor_label, AuditAction, AuditEntry, AuditRow, AuditView, CRON_ACTOR};
 use crate::auth::Principal;
-use crate::config::Config;
+use crate::config::{Config, MarketHoursMode};
 use crate::proposals::{
     self, ExistingRow, GenerationSummary, MetricsRow, ProposalList, ProposalRecord, ProposalRow,
     ProposalView, VolSnapshot,
@@ -117,20 +120,19 @@ struct AccountBody {
     net_liquidation: f64,
 }
 
-async fn account(cfg: &Config) -> Result<AccountBody, String> {
+async fn account(cfg: &Config) -> Result<AccountBody, BrokerCheckError> {
     let answer = bridge::get(cfg, "/account", true, cfg.bridge_timeout_ms)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(BrokerCheckError::Bridge)?;
     if answer.status != 200 {
-        return Err(format!("bridge /account answered HTTP {}", answer.status));
+        return Err(BrokerCheckError::Status(answer.status));
     }
-    serde_json::from_str(&answer.body)
-        .map_err(|_| "bridge /account answer is not an account".into())
+    serde_json::from_str(&answer.body).map_err(|_| BrokerCheckError::BadAnswer)
 }
 
 /// In paper mode the bridge's account must be a paper account (checked
 /// before every order; any doubt refuses).
-async fn paper_guard(cfg: &Config) -> Result<(), String> {
+async fn paper_guard(cfg: &Config) -> Result<(), BrokerCheckError> {
     if cfg.approval.trading_mode == TradingMode::Live {
         return Ok(());
     }
@@ -138,7 +140,7 @@ async fn paper_guard(cfg: &Config) -> Result<(), String> {
     if approval::is_paper_account(&acct.account_id) {
         Ok(())
     } else {
-        Err("TRADING_MODE is paper but the bridge account is not a paper account".into())
+        Err(BrokerCheckError::NotPaper)
     }
 }
 
@@ -180,59 +182,79 @@ async fn daily_bars(cfg: &Config, symbol: &Symbol) -> Vec<DailyBar> {
     }
 }
 
-/// `POST {BRIDGE_URL}/orders` with `body` exactly as stored.
-async fn post_order(cfg: &Config, body: &str, key: &str) -> OrderOutcome {
-    match bridge::post_json(cfg, "/orders", body, cfg.bridge_timeout_ms).await {
-        Ok(answer) => approval::order_outcome(answer.status, &answer.body, key),
-        Err(failure) => OrderOutcome::Failed {
-            reason: failure.to_string(),
-        },
+/// `POST {BRIDGE_URL}/orders` with `body` exactly as stored, bounded by
+/// `BRIDGE_ORDER_TIMEOUT_MS`, classified.
+async fn post_order(cfg: &Config, body: &str, key: &str) -> SendResult {
+    match bridge::post_json(cfg, "/orders", body, cfg.approval.orders.order_timeout_ms).await {
+        Ok(answer) => approval::classify_order_answer(answer.status, &answer.body, key),
+        Err(failure) => approval::classify_send_failure(&failure),
     }
 }
 
-/// Sends the stored order of an approved proposal and records the outcome
-/// with its audit row. Same key and byte-identical body on every attempt.
-async fn submit_order(
+/// `GET {BRIDGE_URL}/orders/by-key/{key}`: what the broker has under `key`.
+async fn lookup_order(cfg: &Config, key: &str) -> LookupResult {
+    // Keys are [A-Za-z0-9_.:-] (checked before approval): safe in a path.
+    let path = format!("/orders/by-key/{key}");
+    match bridge::get(cfg, &path, true, cfg.bridge_timeout_ms).await {
+        Ok(answer) => approval::classify_lookup(answer.status, &answer.body, key),
+        Err(failure) => approval::lookup_failure(&failure),
+    }
+}
+
+/// The kill switch mirrored to the bridge (`POST /halt`), best effort: the
+/// Worker's own checks do not depend on it; the outcome is logged.
+async fn mirror_halt(cfg: &Config, halted: bool, reason: &str) {
+    let body = approval::halt_body(halted, reason);
+    let outcome = match bridge::post_json(cfg, "/halt", &body, cfg.bridge_timeout_ms).await {
+        Ok(a) if a.status == 200 => serde_json::json!({ "ok": true }),
+        Ok(a) => serde_json::json!({ "ok": false, "status": a.status }),
+        Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
+    };
+    log(
+        "bridge_halt_mirror",
+        serde_json::json!({ "halted": halted, "outcome": outcome }),
+    );
+}
+
+/// One order-state change of proposal `id`, compare-and-set from `from`, with
+/// its audit row in the same batch. True when it happened.
+struct OrderChange<'a> {
+    id: i64,
+    from: OrderState,
+    to: OrderState,
+    order_id: Option<&'a str>,
+    broker_status: Option<&'a str>,
+    reason: Option<&'a str>,
+    /// This change records a send to the bridge (counts an attempt).
+    sent: bool,
+    action: AuditAction,
+    details: serde_json::Value,
+}
+
+async fn change_order(
     db: &D1Database,
     cfg: &Config,
-    id: i64,
-    key: &str,
-    order_request: &str,
     actor: &str,
-) -> D1Result<OrderOutcome> {
-    let outcome = match paper_guard(cfg).await {
-        Err(reason) => OrderOutcome::Failed { reason },
-        Ok(()) => post_order(cfg, order_request, key).await,
-    };
+    c: OrderChange<'_>,
+) -> D1Result<bool> {
     let at = now().timestamp_millis();
-    let (status, order_id, broker_status, action, details) = match &outcome {
-        OrderOutcome::Submitted {
-            order_id,
-            broker_status,
-            duplicate,
-        } => (
-            "submitted",
-            Some(order_id.as_str()),
-            Some(broker_status.as_str()),
-            AuditAction::OrderSubmitted,
-            serde_json::json!({ "order_id": order_id, "broker_status": broker_status,
-                "duplicate": duplicate, "idempotency_key": key,
-                "trading_mode": cfg.approval.trading_mode.as_str() }),
-        ),
-        OrderOutcome::Failed { reason } => (
-            "submit_failed",
-            None,
-            None,
-            AuditAction::OrderSubmitFailed,
-            serde_json::json!({ "reason": reason, "idempotency_key": key,
-                "trading_mode": cfg.approval.trading_mode.as_str() }),
-        ),
-    };
+    let mut details = c.details;
+    if let Some(obj) = details.as_object_mut() {
+        obj.insert("order_state_from".into(), c.from.as_str().into());
+        obj.insert("order_state".into(), c.to.as_str().into());
+        obj.insert(
+            "trading_mode".into(),
+            cfg.approval.trading_mode.as_str().into(),
+        );
+        if let Some(r) = c.reason {
+            obj.insert("reason".into(), r.into());
+        }
+    }
     let entry = AuditEntry::proposal(
         at,
         actor,
-        action,
-        id,
+        c.action,
+        c.id,
         Some("approved"),
         Some("approved"),
         details,
@@ -240,19 +262,176 @@ async fn submit_order(
     let statements = vec![
         d1::statement(
             db,
-            approval::RECORD_ORDER,
+            approval::SET_ORDER_STATE,
             &[
-                JsValue::from_f64(id as f64),
-                d1::text(status),
-                d1::opt_text(order_id),
-                d1::opt_text(broker_status),
+                JsValue::from_f64(c.id as f64),
+                d1::text(c.to.as_str()),
+                d1::opt_text(c.order_id),
+                d1::opt_text(c.broker_status),
+                d1::opt_text(c.reason),
+                JsValue::from(u32::from(c.sent)),
                 d1::millis(at),
+                d1::text(c.from.as_str()),
             ],
         )?,
         audit_statement(db, audit::INSERT_AUDIT_IF_CHANGED, &entry)?,
     ];
-    batch_changes(db, statements, 0).await?;
-    Ok(outcome)
+    Ok(batch_changes(db, statements, 0).await? == 1)
+}
+
+/// The audit action recording an order reaching `state`.
+fn action_for(state: OrderState) -> AuditAction {
+    match state {
+        OrderState::Submitted => AuditAction::OrderSubmitted,
+        OrderState::SubmitFailed | OrderState::Submitting => AuditAction::OrderSubmitFailed,
+        OrderState::Unknown => AuditAction::OrderUnknown,
+        OrderState::Rejected => AuditAction::OrderRejected,
+        OrderState::Abandoned => AuditAction::OrderAbandoned,
+    }
+}
+
+/// Sends the order of proposal `id`, which is `submitting` (just approved or
+/// claimed for a resend), and records what happened. The paper check and the
+/// kill switch are read immediately before `POST /orders`. Returns the
+/// state recorded and its reason.
+async fn send_order(
+    db: &D1Database,
+    cfg: &Config,
+    id: i64,
+    key: &str,
+    order_request: &str,
+    actor: &str,
+) -> D1Result<(OrderState, Option<String>)> {
+    let from = OrderState::Submitting;
+    let base = serde_json::json!({ "idempotency_key": key });
+    // Not sent: the bridge account could not be confirmed as paper.
+    if let Err(e) = paper_guard(cfg).await {
+        log_error("paper guard", &e);
+        let reason = format!("not sent: {}", e.public_reason());
+        change_order(
+            db,
+            cfg,
+            actor,
+            OrderChange {
+                id,
+                from,
+                to: OrderState::SubmitFailed,
+                order_id: None,
+                broker_status: None,
+                reason: Some(&reason),
+                sent: false,
+                action: AuditAction::OrderSubmitFailed,
+                details: base,
+            },
+        )
+        .await?;
+        return Ok((OrderState::SubmitFailed, Some(reason)));
+    }
+    // The kill switch, read immediately before the send (fails closed).
+    let switch = kill_switch(db).await;
+    let gate = match &switch {
+        Ok(row) => approval::send_gate(Ok(row.as_ref())),
+        Err(e) => {
+            log_error("kill switch before send", e);
+            approval::send_gate(Err("D1 read failed"))
+        }
+    };
+    let (to, reason) = match gate {
+        SendGate::Send => (None, None),
+        SendGate::Abandon { reason } => (Some(OrderState::Abandoned), Some(reason)),
+        SendGate::Hold { reason } => (Some(OrderState::SubmitFailed), Some(reason)),
+    };
+    if let Some(to) = to {
+        let reason = format!("not sent: {}", reason.unwrap_or_default());
+        change_order(
+            db,
+            cfg,
+            actor,
+            OrderChange {
+                id,
+                from,
+                to,
+                order_id: None,
+                broker_status: None,
+                reason: Some(&reason),
+                sent: false,
+                action: action_for(to),
+                details: base,
+            },
+        )
+        .await?;
+        return Ok((to, Some(reason)));
+    }
+    let result = post_order(cfg, order_request, key).await;
+    // 409 idempotency_key_conflict: an order exists; record what it is.
+    let (to, order_id, broker_status, reason, details) = match &result {
+        SendResult::Placed {
+            order_id,
+            broker_status,
+            duplicate,
+        } => (
+            OrderState::Submitted,
+            Some(order_id.clone()),
+            Some(broker_status.clone()),
+            None,
+            serde_json::json!({ "idempotency_key": key, "order_id": order_id,
+                "broker_status": broker_status, "duplicate": duplicate }),
+        ),
+        SendResult::KeyExists => match lookup_order(cfg, key).await {
+            LookupResult::Found {
+                order_id,
+                broker_status,
+            } => (
+                approval::state_of_broker_status(&broker_status),
+                Some(order_id.clone()),
+                Some(broker_status.clone()),
+                None,
+                serde_json::json!({ "idempotency_key": key, "order_id": order_id,
+                    "broker_status": broker_status, "key_conflict": true }),
+            ),
+            other => (
+                OrderState::Unknown,
+                None,
+                None,
+                Some(format!(
+                    "bridge reported an order under this key; lookup: {other:?}"
+                )),
+                serde_json::json!({ "idempotency_key": key, "key_conflict": true }),
+            ),
+        },
+        other => (
+            other.state().unwrap_or(OrderState::Unknown),
+            None,
+            None,
+            other.reason().map(str::to_owned),
+            base,
+        ),
+    };
+    change_order(
+        db,
+        cfg,
+        actor,
+        OrderChange {
+            id,
+            from,
+            to,
+            order_id: order_id.as_deref(),
+            broker_status: broker_status.as_deref(),
+            reason: reason.as_deref(),
+            sent: true,
+            action: action_for(to),
+            details,
+        },
+    )
+    .await?;
+    Ok((to, reason))
+}
+
+fn retry_window(cfg: &Config) -> RetryWindow {
+    RetryWindow {
+        deadline_et: cfg.approval.orders.deadline_et,
+        enforce_market_hours: cfg.market_hours_mode == MarketHoursMode::Enforce,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -284,16 +463,28 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
         }
     };
     let killed = approval::kill_switch_on(switch.as_ref());
+    // Mirror the switch to the bridge once per run (best effort).
+    let halt_reason = match &switch {
+        Some(row) => format!(
+            "Worker kill switch {} (set by {})",
+            if killed { "on" } else { "off" },
+            row.updated_by
+        ),
+        None => "Worker kill switch unreadable or unset: treated as on".to_owned(),
+    };
+    mirror_halt(cfg, killed, &halt_reason).await;
+    // Orders are resolved even while the switch is on (asking the bridge
+    // sends nothing); a resend is then abandoned instead.
+    match resolve_orders(db, cfg, started, killed).await {
+        Ok(n) => summary.orders_retried = n,
+        Err(e) => log_error("resolve orders", &e),
+    }
     if killed {
         log(
             "proposals_cron",
             serde_json::json!({ "skipped": "kill switch is on" }),
         );
     } else {
-        match retry_orders(db, cfg, started).await {
-            Ok(n) => summary.orders_retried = n,
-            Err(e) => log_error("retry orders", &e),
-        }
         match crate::ingest::gate(cfg.market_hours_mode, started) {
             Err(reason) => {
                 summary.skipped.push(serde_json::json!({ "all": reason }));
@@ -312,29 +503,216 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
     );
 }
 
-async fn retry_orders(db: &D1Database, cfg: &Config, at: DateTime<Utc>) -> D1Result<usize> {
-    let rows: Vec<RetryRow> = d1::rows(
+/// Resolves `unknown`, `submit_failed` and stale `submitting` orders: asks
+/// the bridge by key first, records what the broker has, and resends (after
+/// re-pricing with fresh quotes, same checks as the approval) only when the
+/// broker has none and the approval's window is still open; otherwise the
+/// order ends `abandoned`. Returns the rows looked at.
+async fn resolve_orders(
+    db: &D1Database,
+    cfg: &Config,
+    at: DateTime<Utc>,
+    killed: bool,
+) -> D1Result<usize> {
+    let stale_ms = approval::stale_submitting_after_ms(
+        cfg.approval.orders.order_timeout_ms,
+        cfg.bridge_timeout_ms,
+    );
+    let rows: Vec<ResolveRow> = d1::rows(
         db,
-        approval::SELECT_ORDERS_TO_RETRY,
+        approval::SELECT_ORDERS_TO_RESOLVE,
         &[
             ms(at),
-            d1::millis(approval::ORDER_RETRY_MIN_AGE_MS),
-            d1::millis(approval::MAX_ORDER_ATTEMPTS),
+            d1::millis(stale_ms),
+            JsValue::from(approval::MAX_ORDERS_PER_RUN),
         ],
     )
     .await?;
     for r in &rows {
-        submit_order(
-            db,
-            cfg,
-            r.id,
-            &r.idempotency_key,
-            &r.order_request,
-            CRON_ACTOR,
-        )
-        .await?;
+        if let Err(e) = resolve_one(db, cfg, r, killed).await {
+            log_error("resolve order", &e);
+        }
     }
     Ok(rows.len())
+}
+
+async fn resolve_one(db: &D1Database, cfg: &Config, r: &ResolveRow, killed: bool) -> D1Result<()> {
+    let Some(c) = r.candidate() else {
+        return Ok(());
+    };
+    let lookup = lookup_order(cfg, &r.idempotency_key).await;
+    let decision = approval::retry_decision(&c, now(), &lookup, killed, &retry_window(cfg));
+    log(
+        "order_resolve",
+        serde_json::json!({ "proposal": r.id, "state": c.state.as_str(),
+            "lookup": format!("{lookup:?}"), "decision": format!("{decision:?}") }),
+    );
+    let key = r.idempotency_key.as_str();
+    let change = |to, order_id, broker_status, reason, details| OrderChange {
+        id: r.id,
+        from: c.state,
+        to,
+        order_id,
+        broker_status,
+        reason,
+        sent: false,
+        action: action_for(to),
+        details,
+    };
+    match decision {
+        RetryDecision::Record {
+            state,
+            order_id,
+            broker_status,
+        } => {
+            if state != c.state {
+                let details = serde_json::json!({ "idempotency_key": key, "order_id": order_id,
+                    "broker_status": broker_status, "resolved_by": "lookup" });
+                change_order(
+                    db,
+                    cfg,
+                    CRON_ACTOR,
+                    change(state, Some(&order_id), Some(&broker_status), None, details),
+                )
+                .await?;
+            }
+        }
+        RetryDecision::Wait { state, reason } => {
+            if state != c.state {
+                let details = serde_json::json!({ "idempotency_key": key });
+                change_order(
+                    db,
+                    cfg,
+                    CRON_ACTOR,
+                    change(state, None, None, Some(&reason), details),
+                )
+                .await?;
+            }
+        }
+        RetryDecision::Abandon { reason } => {
+            let details = serde_json::json!({ "idempotency_key": key });
+            change_order(
+                db,
+                cfg,
+                CRON_ACTOR,
+                change(OrderState::Abandoned, None, None, Some(&reason), details),
+            )
+            .await?;
+        }
+        RetryDecision::Resend => resend(db, cfg, r, c.state).await?,
+    }
+    Ok(())
+}
+
+/// Re-prices the proposal of `r` from fresh bridge quotes with the approval's
+/// checks; a refusal abandons the order; otherwise claims it (compare-and-set)
+/// with the new order body and sends it.
+async fn resend(db: &D1Database, cfg: &Config, r: &ResolveRow, from: OrderState) -> D1Result<()> {
+    let key = r.idempotency_key.as_str();
+    let abandon = |reason: &str, refusal: serde_json::Value| {
+        let details = serde_json::json!({ "idempotency_key": key, "refusal": refusal });
+        let reason = reason.to_owned();
+        async move {
+            let c = OrderChange {
+                id: r.id,
+                from,
+                to: OrderState::Abandoned,
+                order_id: None,
+                broker_status: None,
+                reason: Some(&reason),
+                sent: false,
+                action: AuditAction::OrderAbandoned,
+                details,
+            };
+            change_order(db, cfg, CRON_ACTOR, c).await.map(|_| ())
+        }
+    };
+    let Ok(proposal) = serde_json::from_str::<Proposal>(&r.proposal_json) else {
+        return abandon("stored proposal cannot be read", serde_json::Value::Null).await;
+    };
+    let at = now();
+    let repriced = match fresh_reprice(cfg, &proposal, at).await {
+        // No fresh quotes: nothing sent; asked again next run (in the window).
+        Err(reason) => {
+            log_error("resend reprice chain", &reason);
+            return Ok(());
+        }
+        Ok(Err(refusal)) => {
+            let json = serde_json::to_value(&refusal).unwrap_or_default();
+            let reason = format!("re-pricing refused: {}", refusal.message);
+            return abandon(&reason, json).await;
+        }
+        Ok(Ok(rp)) => rp,
+    };
+    let order = match approval::order_request(&proposal, &repriced) {
+        Ok(o) => o,
+        Err(e) => {
+            let reason = format!("no order can be built: {}", e.0);
+            return abandon(&reason, serde_json::Value::Null).await;
+        }
+    };
+    let Ok(order_json) = serde_json::to_string(&order) else {
+        return Ok(());
+    };
+    let at_ms = at.timestamp_millis();
+    let entry = AuditEntry::proposal(
+        at_ms,
+        CRON_ACTOR,
+        AuditAction::OrderRetry,
+        r.id,
+        Some("approved"),
+        Some("approved"),
+        serde_json::json!({
+            "idempotency_key": key,
+            "order_state_from": from.as_str(),
+            "order_state": OrderState::Submitting.as_str(),
+            "proposed_mid": proposal.metrics.net_price_mid,
+            "fresh_mid": repriced.metrics.net_price_mid,
+            "price_move": repriced.price_move,
+            "limit_price": order.limit_price,
+            "contracts": order.quantity,
+        }),
+    );
+    let statements = vec![
+        d1::statement(
+            db,
+            approval::CLAIM_RESEND,
+            &[
+                JsValue::from_f64(r.id as f64),
+                d1::text(&order_json),
+                JsValue::from_f64(order.limit_price),
+                JsValue::from(order.quantity),
+                d1::millis(at_ms),
+                d1::text(from.as_str()),
+                match r.order_updated_at {
+                    Some(t) => d1::millis(t),
+                    None => JsValue::NULL,
+                },
+            ],
+        )?,
+        audit_statement(db, audit::INSERT_AUDIT_IF_CHANGED, &entry)?,
+    ];
+    if batch_changes(db, statements, 0).await? != 1 {
+        // Someone else moved it: leave it to them.
+        return Ok(());
+    }
+    send_order(db, cfg, r.id, key, &order_json, CRON_ACTOR).await?;
+    Ok(())
+}
+
+/// Fresh quotes for the proposal's legs from the bridge, then [`reprice`].
+/// `Err` when the quotes could not be fetched (details for the log only).
+async fn fresh_reprice(
+    cfg: &Config,
+    proposal: &Proposal,
+    at: DateTime<Utc>,
+) -> Result<Result<sas_core::strategy::Repriced, sas_core::strategy::RepriceRefusal>, String> {
+    let today = proposals::trade_date(at);
+    let window = approval::reprice_window(proposal, today);
+    let c = chain(cfg, &proposal.symbol, window).await?;
+    let fresh = fresh_quotes(&c, today);
+    let strategy_cfg = proposals::strategy_config(&cfg.approval.limits);
+    Ok(reprice(proposal, &fresh, &strategy_cfg))
 }
 
 async fn generate(
@@ -405,7 +783,7 @@ async fn generate(
             .push(serde_json::json!({ "all": "no ranked underlying without a trade" }));
         return Ok(());
     }
-    let acct = account(cfg).await?;
+    let acct = account(cfg).await.map_err(|e| e.to_string())?;
 
     // Analytics from the chain step when fresh, else computed here.
     let pick_names: Vec<&str> = picks.iter().map(|s| s.symbol.as_str()).collect();
@@ -426,7 +804,7 @@ async fn generate(
     for score in picks {
         summary.considered += 1;
         let sym = score.symbol.clone();
-        let chain = match chain(cfg, &sym, (14, 90, 40)).await {
+        let chain = match chain(cfg, &sym, proposals::GENERATION_CHAIN_WINDOW).await {
             Ok(c) => c,
             Err(e) => {
                 summary
@@ -573,7 +951,7 @@ pub async fn handle(
             Err(e) => error_response(&e),
             Ok(raw) => match approval::parse_kill_switch(&raw) {
                 Err(e) => error_response(&e),
-                Ok(body) => set_kill_switch(db, &actor, body.on, &body.reason).await,
+                Ok(body) => set_kill_switch(db, cfg, &actor, body.on, &body.reason).await,
             },
         },
     }
@@ -605,7 +983,13 @@ fn kill_switch_view(row: Option<&KillSwitchRow>) -> serde_json::Value {
     })
 }
 
-async fn set_kill_switch(db: &D1Database, actor: &str, on: bool, reason: &str) -> Response {
+async fn set_kill_switch(
+    db: &D1Database,
+    cfg: &Config,
+    actor: &str,
+    on: bool,
+    reason: &str,
+) -> Response {
     let before = match kill_switch(db).await {
         Ok(row) => approval::kill_switch_on(row.as_ref()),
         Err(e) => return internal("kill switch", &e),
@@ -636,6 +1020,8 @@ async fn set_kill_switch(db: &D1Database, actor: &str, on: bool, reason: &str) -
     if let Err(e) = db.batch(statements).await {
         return internal("kill switch write", &e);
     }
+    // Mirror to the bridge (best effort; the cron repeats it every run).
+    mirror_halt(cfg, on, &format!("{reason} (by {actor})")).await;
     match kill_switch(db).await {
         Ok(row) => json_response(200, &kill_switch_view(row.as_ref())),
         Err(e) => internal("kill switch", &e),
@@ -868,19 +1254,23 @@ async fn approve(
     else {
         return internal("proposal json", &"stored proposal cannot be read");
     };
+    // Orders are only sent inside the window (New York trading date, market
+    // open, before ORDER_RETRY_DEADLINE_ET): outside it, nothing changes.
+    if let Err(closed) = retry_window(cfg).check(now().timestamp_millis(), now()) {
+        return conflict(
+            "order_window_closed",
+            format!("approval refused: no orders now ({closed})"),
+            &row,
+            None,
+        );
+    }
     // Fail closed: no bridge, no paper account → no approval.
-    if let Err(reason) = paper_guard(cfg).await {
-        log_error("paper guard", &reason);
-        return error_response(&ApiError::new(
-            503,
-            "broker_check_failed",
-            format!("approval refused: {reason}"),
-        ));
+    if let Err(e) = paper_guard(cfg).await {
+        log_error("paper guard", &e);
+        return error_response(&approval::broker_check_refusal(&e));
     }
     let started = now();
-    let window = approval::reprice_window(&proposal, proposals::trade_date(started));
-    let fresh = match chain(cfg, &proposal.symbol, window).await {
-        Ok(c) => fresh_quotes(&c, proposals::trade_date(started)),
+    let repriced = match fresh_reprice(cfg, &proposal, started).await {
         Err(reason) => {
             log_error("reprice chain", &reason);
             return error_response(&ApiError::new(
@@ -889,11 +1279,8 @@ async fn approve(
                 "approval refused: fresh quotes could not be fetched from the bridge",
             ));
         }
-    };
-    let strategy_cfg = proposals::strategy_config(&cfg.approval.limits);
-    let repriced = match reprice(&proposal, &fresh, &strategy_cfg) {
-        Ok(r) => r,
-        Err(refusal) => {
+        Ok(Ok(r)) => r,
+        Ok(Err(refusal)) => {
             let price_moved = matches!(refusal.reason, RefusalCode::PriceMovedBeyondBand { .. });
             let refusal_json = serde_json::to_value(&refusal).unwrap_or_default();
             let entry = AuditEntry::proposal(
@@ -985,7 +1372,7 @@ async fn approve(
         Err(e) => internal("approve", &e),
         Ok(1) => {
             // Approved: send the order (same key on every attempt).
-            let outcome = match submit_order(
+            let outcome = match send_order(
                 db,
                 cfg,
                 id,
@@ -1015,7 +1402,7 @@ async fn approve(
                                 "contracts": order.quantity,
                             }),
                         );
-                        if let Some(OrderOutcome::Failed { reason }) = outcome {
+                        if let Some((_, Some(reason))) = outcome {
                             obj.insert("order_error".into(), serde_json::json!(reason));
                         }
                     }
