@@ -8,10 +8,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Quote, Symbol};
 use serde::{Deserialize, Serialize};
 
+use crate::chain_select::ChainContract;
 use crate::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome, Position};
 
 /// Which backend serves the bridge.
@@ -209,6 +210,27 @@ pub trait Broker: Send + Sync + 'static {
         window: ChainWindow,
     ) -> Result<OptionChain, BrokerError>;
 
+    /// An option-chain snapshot of the listed expiries among `expiries`
+    /// (at most 8; unlisted ones are left out), `strikes` nearest spot each.
+    async fn option_chain_for_expiries(
+        &self,
+        symbol: &Symbol,
+        expiries: &[NaiveDate],
+        strikes: u32,
+    ) -> Result<OptionChain, BrokerError>;
+
+    /// An option-chain snapshot holding exactly `contracts` (at most 8;
+    /// unlisted ones are left out) and spot.
+    async fn option_chain_for_contracts(
+        &self,
+        symbol: &Symbol,
+        contracts: &[ChainContract],
+    ) -> Result<OptionChain, BrokerError>;
+
+    /// The listed option expiries of `symbol` from today on, sorted (IB: the
+    /// security-definition parameters; no market data).
+    async fn chain_expiries(&self, symbol: &Symbol) -> Result<Vec<NaiveDate>, BrokerError>;
+
     /// `days` daily bars (1..=730) ending at the last session before today.
     async fn daily_history(&self, symbol: &Symbol, days: u32)
         -> Result<Vec<DailyBar>, BrokerError>;
@@ -227,6 +249,12 @@ pub trait Broker: Send + Sync + 'static {
 
     /// One order by id (open or final).
     async fn order(&self, order_id: &str) -> Result<Order, BrokerError>;
+
+    /// The order placed under idempotency key `key`, after asking the broker
+    /// (IB: open orders of every API client and today's completed orders).
+    /// `OrderNotFound` means the broker was asked and has none; `Disconnected`
+    /// or `Timeout` means it could not be asked.
+    async fn order_by_key(&self, key: &str) -> Result<Order, BrokerError>;
 
     /// Executions (fills) of the current session, oldest first.
     async fn executions(&self) -> Result<Vec<Execution>, BrokerError>;

@@ -10,8 +10,10 @@
 
 pub mod api;
 pub mod broker;
+pub mod chain_select;
 pub mod clock;
 pub mod config;
+pub mod halt;
 pub mod ib;
 pub mod metrics;
 pub mod orders;

@@ -21,8 +21,12 @@ pub use sas_bridge_api::{is_valid_key, MAX_IDEMPOTENCY_KEY_LEN};
 pub const OPTION_MULTIPLIER: f64 = 100.0;
 
 /// What is traded.
+///
+/// Unknown fields are refused. `deny_unknown_fields` works on this
+/// internally tagged enum (the `type` tag itself is consumed first); it
+/// would not combine with `#[serde(flatten)]`, which is not used here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Instrument {
     /// Shares of a stock or ETF.
     Stock {
@@ -110,8 +114,9 @@ impl OrderAction {
     }
 }
 
-/// One leg of an order.
+/// One leg of an order (unknown fields are refused).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrderLeg {
     /// What this leg trades.
     pub instrument: Instrument,
@@ -285,6 +290,12 @@ pub enum OrderStatus {
     Rejected,
     /// Time in force ran out or the contract expired (final).
     Expired,
+    /// An order exists at the broker under this key but the bridge could
+    /// not read it back (for example a combo leg's contract lookup failed),
+    /// or a send failed in a way that leaves open whether the broker got it.
+    /// Not final: the key blocks every new send, and a later read of the
+    /// broker's orders replaces it with what the broker says.
+    Unknown,
 }
 
 impl OrderStatus {
@@ -297,6 +308,7 @@ impl OrderStatus {
                 | OrderStatus::Submitted
                 | OrderStatus::PartiallyFilled
                 | OrderStatus::PendingCancel
+                | OrderStatus::Unknown
         )
     }
 
@@ -312,6 +324,7 @@ impl OrderStatus {
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Rejected => "rejected",
             OrderStatus::Expired => "expired",
+            OrderStatus::Unknown => "unknown",
         }
     }
 }

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sas_core::market::{
-    Account, ChainWindow, DailyBar, DataType, OptionChain, OptionRight, Quote, Symbol,
+    Account, ChainExpiry, ChainWindow, DailyBar, DataType, OptionChain, OptionRight, Quote, Symbol,
 };
 use sas_sim_market::calendar::next_session_close;
 use sas_sim_market::chain::expiry_close;
@@ -20,6 +20,7 @@ use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMark
 use sas_sim_market::{SimConfig, SimError, SimMarket};
 
 use crate::broker::{Broker, BrokerError, BrokerMode, BrokerStatus, ConnectionState};
+use crate::chain_select::ChainContract;
 use crate::clock::Clock;
 use crate::orders::{
     Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
@@ -571,6 +572,84 @@ impl Broker for SimBroker {
             .map_err(sim_error)
     }
 
+    async fn option_chain_for_expiries(
+        &self,
+        symbol: &Symbol,
+        expiries: &[NaiveDate],
+        strikes: u32,
+    ) -> Result<OptionChain, BrokerError> {
+        let (st, now) = self.synced();
+        let today = now.date_naive();
+        let max_dte = expiries
+            .iter()
+            .filter_map(|e| u32::try_from((*e - today).num_days()).ok())
+            .max()
+            .unwrap_or(0)
+            .min(ChainWindow::MAX_DTE);
+        let window = ChainWindow {
+            min_dte: 0,
+            max_dte,
+            strikes,
+        };
+        let mut chain = st
+            .market
+            .option_chain(symbol, window, now)
+            .map_err(sim_error)?;
+        chain.expiries.retain(|e| expiries.contains(&e.expiry));
+        Ok(chain)
+    }
+
+    async fn option_chain_for_contracts(
+        &self,
+        symbol: &Symbol,
+        contracts: &[ChainContract],
+    ) -> Result<OptionChain, BrokerError> {
+        let (st, now) = self.synced();
+        let today = now.date_naive();
+        let spot = st.market.spot(symbol).map_err(sim_error)?;
+        let dividend_yield = st.market.params(symbol).map_err(sim_error)?.dividend_yield;
+        let mut expiries: Vec<ChainExpiry> = Vec::new();
+        for c in contracts {
+            let quote = match st
+                .market
+                .option_quote(symbol, c.expiry, c.strike, c.right, now)
+            {
+                Ok(q) => q,
+                // Unlisted contracts are left out, as in the window form.
+                Err(SimError::UnknownContract(_)) => continue,
+                Err(e) => return Err(sim_error(e)),
+            };
+            match expiries.iter_mut().find(|e| e.expiry == c.expiry) {
+                Some(e) => e.contracts.push(quote),
+                None => expiries.push(ChainExpiry {
+                    expiry: c.expiry,
+                    dte: u32::try_from((c.expiry - today).num_days()).unwrap_or(0),
+                    contracts: vec![quote],
+                }),
+            }
+        }
+        expiries.sort_by_key(|e| e.expiry);
+        for e in &mut expiries {
+            e.contracts
+                .sort_by(|a, b| a.strike.total_cmp(&b.strike).then(a.right.cmp(&b.right)));
+        }
+        Ok(OptionChain {
+            symbol: symbol.clone(),
+            spot: (spot * 100.0).round() / 100.0,
+            as_of: now,
+            data_type: DataType::Simulated,
+            dividend_yield: Some(dividend_yield),
+            expiries,
+        })
+    }
+
+    async fn chain_expiries(&self, symbol: &Symbol) -> Result<Vec<NaiveDate>, BrokerError> {
+        let (st, now) = self.synced();
+        st.market
+            .expiries(symbol, 0, ChainWindow::MAX_DTE, now)
+            .map_err(sim_error)
+    }
+
     async fn daily_history(
         &self,
         symbol: &Symbol,
@@ -698,6 +777,15 @@ impl Broker for SimBroker {
             .get(order_id)
             .map(|&i| st.orders[i].order.clone())
             .ok_or_else(|| BrokerError::OrderNotFound(order_id.to_string()))
+    }
+
+    async fn order_by_key(&self, key: &str) -> Result<Order, BrokerError> {
+        let (st, _) = self.synced();
+        st.by_key
+            .get(key)
+            .and_then(|&i| st.orders.get(i))
+            .map(|o| o.order.clone())
+            .ok_or_else(|| BrokerError::OrderNotFound(key.to_string()))
     }
 
     async fn executions(&self) -> Result<Vec<Execution>, BrokerError> {

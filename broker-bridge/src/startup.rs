@@ -49,10 +49,11 @@ pub async fn build_broker(
             Ok(broker)
         }
         BrokerMode::Ib => {
-            let ib = crate::ib::IbBroker::start(
+            let ib = crate::ib::IbBroker::start_checked(
                 crate::ib::IbBrokerConfig::from_settings(&config.ib),
                 metrics,
-            )?;
+            )
+            .await?;
             Ok(Arc::new(ib))
         }
     }

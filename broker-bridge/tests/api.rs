@@ -642,6 +642,24 @@ impl Broker for StuckBroker {
     async fn option_chain(&self, _: &Symbol, _: ChainWindow) -> Result<OptionChain, BrokerError> {
         std::future::pending().await
     }
+    async fn option_chain_for_expiries(
+        &self,
+        _: &Symbol,
+        _: &[chrono::NaiveDate],
+        _: u32,
+    ) -> Result<OptionChain, BrokerError> {
+        std::future::pending().await
+    }
+    async fn option_chain_for_contracts(
+        &self,
+        _: &Symbol,
+        _: &[broker_bridge::chain_select::ChainContract],
+    ) -> Result<OptionChain, BrokerError> {
+        std::future::pending().await
+    }
+    async fn chain_expiries(&self, _: &Symbol) -> Result<Vec<chrono::NaiveDate>, BrokerError> {
+        Err(BrokerError::Timeout)
+    }
     async fn daily_history(&self, _: &Symbol, _: u32) -> Result<Vec<DailyBar>, BrokerError> {
         Err(BrokerError::Pacing {
             code: Some(162),
@@ -669,6 +687,9 @@ impl Broker for StuckBroker {
             code: Some(201),
             message: "margin".into(),
         })
+    }
+    async fn order_by_key(&self, _: &str) -> Result<Order, BrokerError> {
+        Err(BrokerError::Timeout)
     }
     async fn executions(&self) -> Result<Vec<Execution>, BrokerError> {
         std::future::pending().await

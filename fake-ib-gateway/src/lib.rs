@@ -48,8 +48,12 @@ pub struct FakeConfig {
     pub port: u16,
     /// Seed of the simulated market.
     pub seed: u64,
-    /// The single managed account.
+    /// The first managed account (where the simulated book trades).
     pub account: String,
+    /// Further managed accounts of the same login (an advisor or a login
+    /// with several accounts): listed in the handshake and in account
+    /// summaries (fixed values), never traded.
+    pub extra_accounts: Vec<String>,
     /// Cash the account starts with.
     pub starting_cash: f64,
     /// Server version announced in the handshake (capped by the client's max).
@@ -69,12 +73,24 @@ impl Default for FakeConfig {
             port: 0,
             seed: 42,
             account: "DU1234567".into(),
+            extra_accounts: Vec::new(),
             starting_cash: 100_000.0,
             server_version: 222,
             max_market_data_lines: 100,
             tick_interval: Duration::from_millis(250),
             enforce_pacing: true,
         }
+    }
+}
+
+impl FakeConfig {
+    /// The managed-accounts list as IB sends it: comma-separated.
+    #[must_use]
+    pub fn managed_accounts(&self) -> String {
+        std::iter::once(self.account.as_str())
+            .chain(self.extra_accounts.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -100,6 +116,8 @@ pub(crate) struct Faults {
     pub pace_next_historical: bool,
     /// Symbol → IB error code for market-data requests (e.g. 354).
     pub denied_market_data: std::collections::HashMap<String, i32>,
+    /// Contract-details requests that name only a contract id fail (200).
+    pub fail_lookup_by_con_id: bool,
 }
 
 /// Counters the test can read.
@@ -162,6 +180,12 @@ impl FakeControls {
         lock(&self.shared.faults)
             .denied_market_data
             .insert(symbol.to_ascii_uppercase(), code);
+    }
+
+    /// Contract-details requests naming only a contract id (how a client
+    /// rebuilds a combo's legs) fail with 200 while `on`.
+    pub fn fail_contract_lookup_by_id(&self, on: bool) {
+        lock(&self.shared.faults).fail_lookup_by_con_id = on;
     }
 
     /// Every order the gateway has accepted, oldest first.

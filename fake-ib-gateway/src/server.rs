@@ -401,7 +401,7 @@ async fn run_session(shared: Arc<Shared>, stream: TcpStream) -> Result<(), FakeE
     let _ = tx.send(wire::encode_message(
         inc::MANAGED_ACCTS,
         &proto::ManagedAccounts {
-            accounts_list: Some(shared.config.account.clone()),
+            accounts_list: Some(shared.config.managed_accounts()),
         },
     ));
     for (code, text) in [
@@ -603,7 +603,7 @@ impl Session {
             out::REQ_MANAGED_ACCTS => self.send_msg(
                 inc::MANAGED_ACCTS,
                 &proto::ManagedAccounts {
-                    accounts_list: Some(self.shared.config.account.clone()),
+                    accounts_list: Some(self.shared.config.managed_accounts()),
                 },
             ),
             out::REQ_CURRENT_TIME => self.send_msg(
@@ -701,6 +701,15 @@ impl Session {
     fn contract_details(&mut self, m: proto::ContractDataRequest) {
         let req_id = m.req_id.unwrap_or(0);
         let contract = m.contract.unwrap_or_default();
+        let by_id_only = contract.con_id.is_some_and(|id| id > 0) && contract.symbol.is_none();
+        if by_id_only && lock(&self.shared.faults).fail_lookup_by_con_id {
+            self.error(
+                req_id,
+                200,
+                "No security definition has been found for the request",
+            );
+            return;
+        }
         let mut st = lock(&self.shared.state);
         let State { market, book } = &mut *st;
         let Some(instrument) = book.instrument_of(&contract, market.as_mut()) else {
@@ -911,6 +920,28 @@ impl Session {
                 _ => continue,
             };
             self.summary_row(req_id, tag, &format!("{value:.2}"), "USD");
+        }
+        // The other accounts of the login: fixed, clearly different values,
+        // sent after the traded account's rows (as IB interleaves them).
+        let extra = self.shared.config.extra_accounts.clone();
+        for account in &extra {
+            for tag in tags.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                let value = match tag {
+                    "NetLiquidation" | "EquityWithLoanValue" | "TotalCashValue" => "1234.00",
+                    "BuyingPower" => "2468.00",
+                    _ => continue,
+                };
+                self.send_msg(
+                    inc::ACCOUNT_SUMMARY,
+                    &proto::AccountSummary {
+                        req_id: Some(req_id),
+                        account: Some(account.clone()),
+                        tag: Some(tag.into()),
+                        value: Some(value.into()),
+                        currency: Some("USD".into()),
+                    },
+                );
+            }
         }
         self.send_msg(
             inc::ACCOUNT_SUMMARY_END,

@@ -7,6 +7,8 @@ use sas_core::CoreError;
 use serde::Serialize;
 
 use crate::broker::BrokerError;
+use crate::chain_select::ChainSelectionError;
+use crate::halt::HaltError;
 
 /// An error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,19 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     }
 
+    /// 409 `trading_halted`: the bridge-side halt is on; nothing was sent.
+    #[must_use]
+    pub fn trading_halted(reason: Option<&str>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "trading_halted",
+            match reason {
+                Some(r) => format!("trading is halted at the bridge: {r}"),
+                None => "trading is halted at the bridge".to_string(),
+            },
+        )
+    }
+
     /// 400 `missing_parameter`.
     #[must_use]
     pub fn missing(param: &str) -> Self {
@@ -76,6 +91,23 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidInput { .. } => "invalid_parameter",
         };
         Self::bad_request(code, e.to_string())
+    }
+}
+
+impl From<ChainSelectionError> for ApiError {
+    fn from(e: ChainSelectionError) -> Self {
+        Self::bad_request("invalid_parameter", e.to_string())
+    }
+}
+
+impl From<HaltError> for ApiError {
+    fn from(e: HaltError) -> Self {
+        tracing::error!(error = %e, "halt change not persisted");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "halt_not_persisted",
+            "the halt file could not be written: a halt still applies until restart, a resume was not made",
+        )
     }
 }
 

@@ -4,13 +4,15 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sas_core::market::{parse_symbol_list, ChainWindow, Quote, Symbol, MAX_SYMBOLS_PER_REQUEST};
+use sas_core::market::{parse_symbol_list, Quote, Symbol, MAX_SYMBOLS_PER_REQUEST};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::AppState;
 use crate::broker::{BrokerError, ConnectionState};
+use crate::chain_select::{ChainParams, ChainSelection};
+use crate::halt::MAX_REASON_CHARS;
 use crate::orders::{is_valid_key, OrderRequest};
 
 #[derive(Serialize)]
@@ -177,6 +179,8 @@ pub(super) struct ChainQuery {
     min_dte: Option<String>,
     max_dte: Option<String>,
     strikes: Option<String>,
+    expiries: Option<String>,
+    contracts: Option<String>,
 }
 
 fn parse_u32(name: &'static str, raw: Option<&str>, default: u32) -> Result<u32, ApiError> {
@@ -198,23 +202,60 @@ fn truncate(s: &str) -> String {
     s.chars().take(32).collect()
 }
 
-/// `GET /chain?symbol=X&min_dte=7&max_dte=60&strikes=20`.
+/// `GET /chain?symbol=X` with one selection: `min_dte`/`max_dte`/`strikes`
+/// (DTE window), `expiries=D1,D2&strikes=N` (at most 8 expiries) or
+/// `contracts=D:K:R,...` (at most 8 contracts).
 pub(super) async fn chain(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ChainQuery>,
 ) -> Result<Response, ApiError> {
     let symbol = required_symbol(q.symbol.as_deref())?;
-    let defaults = ChainWindow::default();
-    let window = ChainWindow {
-        min_dte: parse_u32("min_dte", q.min_dte.as_deref(), defaults.min_dte)?,
-        max_dte: parse_u32("max_dte", q.max_dte.as_deref(), defaults.max_dte)?,
-        strikes: parse_u32("strikes", q.strikes.as_deref(), defaults.strikes)?,
+    let selection = ChainSelection::parse(ChainParams {
+        min_dte: q.min_dte.as_deref(),
+        max_dte: q.max_dte.as_deref(),
+        strikes: q.strikes.as_deref(),
+        expiries: q.expiries.as_deref(),
+        contracts: q.contracts.as_deref(),
+    })?;
+    let broker = state.broker();
+    let chain = match &selection {
+        ChainSelection::Window(window) => {
+            state
+                .bounded_chain(broker.option_chain(&symbol, *window))
+                .await??
+        }
+        ChainSelection::Expiries { expiries, strikes } => {
+            state
+                .bounded_chain(broker.option_chain_for_expiries(&symbol, expiries, *strikes))
+                .await??
+        }
+        ChainSelection::Contracts(contracts) => {
+            state
+                .bounded_chain(broker.option_chain_for_contracts(&symbol, contracts))
+                .await??
+        }
     };
-    window.validate()?;
-    let chain = state
-        .bounded_chain(state.broker().option_chain(&symbol, window))
-        .await??;
     Ok(Json(chain).into_response())
+}
+
+#[derive(Serialize)]
+struct ExpiriesBody {
+    symbol: Symbol,
+    expiries: Vec<chrono::NaiveDate>,
+}
+
+/// `GET /chain/expiries?symbol=X`: listed expiries, no market data.
+pub(super) async fn chain_expiries(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SymbolQuery>,
+) -> Result<Response, ApiError> {
+    let symbol = required_symbol(q.symbol.as_deref())?;
+    let mut expiries = state
+        .bounded(state.broker().chain_expiries(&symbol))
+        .await??;
+    expiries.sort();
+    expiries.dedup();
+    Ok(Json(ExpiriesBody { symbol, expiries }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -258,6 +299,11 @@ pub(super) async fn place_order(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<OrderRequest>,
 ) -> Result<Response, ApiError> {
+    // A bridge-side halt: a direct POST cannot bypass the Worker's kill switch.
+    let halt = state.halt().state();
+    if halt.halted {
+        return Err(ApiError::trading_halted(halt.reason.as_deref()));
+    }
     if let Err(problems) = request.validate() {
         let message = problems
             .iter()
@@ -305,6 +351,55 @@ pub(super) async fn order(
     let id = order_id(&id)?;
     let order = state.bounded(state.broker().order(id)).await??;
     Ok(Json(order).into_response())
+}
+
+/// `GET /orders/by-key/{key}`: the order placed under an idempotency key,
+/// after asking the broker; 404 `order_not_found` when the broker has none.
+pub(super) async fn order_by_key(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    if !is_valid_key(&key) {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "idempotency key must be 1-64 characters of A-Z a-z 0-9 _ - . :",
+        ));
+    }
+    let order = state.bounded(state.broker().order_by_key(&key)).await??;
+    Ok(Json(order).into_response())
+}
+
+/// `GET /halt`.
+pub(super) async fn halt_state(State(state): State<AppState>) -> Response {
+    Json(state.halt().state()).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HaltRequest {
+    halted: bool,
+    reason: String,
+}
+
+/// `POST /halt` `{"halted":bool,"reason":string}`.
+pub(super) async fn set_halt(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<HaltRequest>,
+) -> Result<Response, ApiError> {
+    if request.reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            format!("`reason` is longer than {MAX_REASON_CHARS} characters"),
+        ));
+    }
+    let halted = request.halted;
+    let changed = state.halt().set(halted, request.reason)?;
+    if halted {
+        tracing::warn!(reason = ?changed.reason, "trading halted at the bridge");
+    } else {
+        tracing::warn!(reason = ?changed.reason, "trading resumed at the bridge");
+    }
+    Ok(Json(changed).into_response())
 }
 
 /// `POST /orders/{id}/cancel`.

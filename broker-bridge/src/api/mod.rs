@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::broker::{Broker, BrokerError};
 use crate::config::BridgeToken;
+use crate::halt::Halt;
 use crate::metrics::Metrics;
 use error::ApiError;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     inner: Arc<AppInner>,
     /// Bound on option-chain calls (IB chain snapshots are paced).
     chain_timeout: Duration,
+    /// The bridge-side trading halt.
+    halt: Arc<Halt>,
 }
 
 struct AppInner {
@@ -69,7 +72,22 @@ impl AppState {
                 request_counter: AtomicU64::new(0),
             }),
             chain_timeout: request_timeout,
+            halt: Arc::new(Halt::in_memory()),
         }
+    }
+
+    /// The same state with this halt switch (by default an in-memory one,
+    /// not halted; the binary loads it from `BRIDGE_HALT_FILE`).
+    #[must_use]
+    pub fn with_halt(mut self, halt: Arc<Halt>) -> Self {
+        self.halt = halt;
+        self
+    }
+
+    /// The halt switch.
+    #[must_use]
+    pub fn halt(&self) -> &Halt {
+        &self.halt
     }
 
     /// The same state with a separate bound for option-chain calls (by
@@ -142,11 +160,14 @@ pub fn router(state: AppState) -> Router {
         .route("/quote", get(handlers::quote))
         .route("/quotes", get(handlers::quotes))
         .route("/chain", get(handlers::chain))
+        .route("/chain/expiries", get(handlers::chain_expiries))
+        .route("/halt", get(handlers::halt_state).post(handlers::set_halt))
         .route("/history/daily", get(handlers::daily_history))
         .route(
             "/orders",
             post(handlers::place_order).get(handlers::open_orders),
         )
+        .route("/orders/by-key/{key}", get(handlers::order_by_key))
         .route("/orders/{id}", get(handlers::order))
         .route("/orders/{id}/cancel", post(handlers::cancel_order))
         .route("/executions", get(handlers::executions))
@@ -198,7 +219,25 @@ async fn require_bearer(State(state): State<AppState>, req: Request, next: Next)
     }
 }
 
-/// Request id, structured log line and metrics for every request.
+/// The metrics label of an HTTP method: a fixed set, so made-up methods
+/// (sent before authentication, to any path) cannot grow the label space.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Request id, structured log line and metrics for every request. Labels are
+/// bounded: the matched route pattern (unknown paths are one label,
+/// `unmatched`) and [`method_label`].
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route: Arc<str> = req
@@ -229,7 +268,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         }
         state.metrics().observe_request(
             &route,
-            method.as_str(),
+            method_label(&method),
             status.as_u16(),
             elapsed.as_secs_f64(),
         );

@@ -43,6 +43,7 @@ use sas_core::market::{
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::broker::{Broker, BrokerError, BrokerMode, BrokerStatus};
+use crate::chain_select::{ChainContract, MAX_SELECTED};
 use crate::config::IbSettings;
 use crate::orders::{Execution, Instrument, Order, OrderRequest, PlaceOrderOutcome, Position};
 
@@ -62,7 +63,8 @@ pub struct IbBrokerConfig {
     pub client_id: i32,
     /// Market-data type requested after every connect.
     pub market_data_type: DataType,
-    /// Account to place orders in (the first managed account if `None`).
+    /// The account every call uses (`IB_ACCOUNT`); `None` is allowed only
+    /// when the login manages exactly one account.
     pub account: Option<String>,
     /// Market-data lines the bridge may hold at once (IB allows 100).
     pub max_lines: usize,
@@ -203,6 +205,12 @@ pub(crate) struct Inner {
     book: Mutex<orders::OrderBook>,
     /// Serializes order placement so one key is never placed twice.
     place_lock: tokio::sync::Mutex<()>,
+    /// The one account every call uses, resolved at connect from
+    /// `IB_ACCOUNT` and IB's managed accounts.
+    account: RwLock<Option<String>>,
+    /// Where the outcome of the first connection attempt goes, when the
+    /// starter waits for it ([`IbBroker::start_checked`]).
+    first_connect: Mutex<Option<tokio::sync::oneshot::Sender<FirstConnect>>>,
     /// Serializes open/completed-order refreshes (IB answers them on a
     /// shared channel).
     refresh_lock: tokio::sync::Mutex<()>,
@@ -216,9 +224,41 @@ pub struct IbBroker {
 }
 
 impl IbBroker {
+    /// Starts the session and waits for the first connection attempt: IB
+    /// error 326 (client id in use) or an ambiguous or unmanaged account stops
+    /// the start with a clear message instead of retrying forever. A gateway
+    /// that is not reachable yet does not: the broker starts `disconnected`
+    /// and keeps trying.
+    pub async fn start_checked(
+        cfg: IbBrokerConfig,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<Self, String> {
+        let wait = cfg.request_timeout + Duration::from_secs(2);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let broker = Self::start_with(cfg, metrics, Some(tx))?;
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(FirstConnect::Refused(why))) => {
+                broker.shutdown().await;
+                Err(why)
+            }
+            Ok(Ok(FirstConnect::Connected | FirstConnect::Unreachable)) | Ok(Err(_)) | Err(_) => {
+                Ok(broker)
+            }
+        }
+    }
+
     /// Starts the session supervisor and returns at once; the broker reports
-    /// `disconnected` until the first connection succeeds.
+    /// `disconnected` until the first connection succeeds (and keeps retrying
+    /// whatever the first attempt said; see [`start_checked`](Self::start_checked)).
     pub fn start(cfg: IbBrokerConfig, metrics: &crate::metrics::Metrics) -> Result<Self, String> {
+        Self::start_with(cfg, metrics, None)
+    }
+
+    fn start_with(
+        cfg: IbBrokerConfig,
+        metrics: &crate::metrics::Metrics,
+        first_connect: Option<tokio::sync::oneshot::Sender<FirstConnect>>,
+    ) -> Result<Self, String> {
         let mut problems = Vec::new();
         if cfg.max_lines == 0 || cfg.max_lines >= 100 {
             problems.push(format!(
@@ -252,6 +292,8 @@ impl IbBroker {
             last_tick: Mutex::new(None),
             book: Mutex::new(orders::OrderBook::default()),
             place_lock: tokio::sync::Mutex::new(()),
+            account: RwLock::new(None),
+            first_connect: Mutex::new(first_connect),
             refresh_lock: tokio::sync::Mutex::new(()),
             shutdown: watch::channel(false).0,
         });
@@ -299,7 +341,62 @@ impl Drop for IbBroker {
     }
 }
 
+/// What the first connection attempt found.
+#[derive(Debug)]
+pub(crate) enum FirstConnect {
+    /// Connected, account resolved.
+    Connected,
+    /// Gateway not reachable (yet): keep trying.
+    Unreachable,
+    /// IB refused this bridge for good (326, accounts): do not start.
+    Refused(String),
+}
+
+/// The one account every call uses: `IB_ACCOUNT` when given (it must be one
+/// of the login's managed accounts), else the only managed account. Several
+/// managed accounts without `IB_ACCOUNT` is refused, listing them.
+pub(crate) fn resolve_account(
+    configured: Option<&str>,
+    managed: &[String],
+) -> Result<String, String> {
+    let list = managed.join(", ");
+    match configured {
+        Some(a) if managed.is_empty() || managed.iter().any(|m| m == a) => Ok(a.to_string()),
+        Some(a) => Err(format!(
+            "IB_ACCOUNT {a} is not among the accounts this IB login manages ({list})"
+        )),
+        None => match managed {
+            [one] => Ok(one.clone()),
+            [] => Err("IB reported no managed account; set IB_ACCOUNT".to_string()),
+            _ => Err(format!(
+                "IB_ACCOUNT is required: this IB login manages several accounts ({list})"
+            )),
+        },
+    }
+}
+
 impl Inner {
+    /// The resolved account (`None` before the first connect).
+    pub(crate) fn account(&self) -> Option<String> {
+        self.account
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_account(&self, account: String) {
+        *self.account.write().unwrap_or_else(PoisonError::into_inner) = Some(account);
+    }
+
+    /// Reports the first connection attempt's outcome to a waiting starter.
+    /// Returns true when someone was waiting.
+    fn report_first_connect(&self, outcome: FirstConnect) -> bool {
+        match lock(&self.first_connect).take() {
+            Some(tx) => tx.send(outcome).is_ok(),
+            None => false,
+        }
+    }
+
     fn current_client(&self) -> Option<Arc<Client>> {
         self.client
             .read()
@@ -438,6 +535,165 @@ impl Inner {
             })?;
         lock(&self.con_ids).insert(key, id);
         Ok(id)
+    }
+
+    /// IB's security-definition parameters of `symbol` (no market data):
+    /// listed expiries (sorted, distinct) and strikes, from the SMART row.
+    async fn sec_def_params(
+        self: &Arc<Self>,
+        client: &Client,
+        symbol: &Symbol,
+    ) -> Result<(Vec<NaiveDate>, Vec<f64>), BrokerError> {
+        let inner = self;
+        let under = Instrument::Stock {
+            symbol: symbol.clone(),
+        };
+        let con_id = inner.con_id(&client, &under).await?;
+        let timeout = inner.cfg.request_timeout;
+        let mut sub = tokio::time::timeout(
+            timeout,
+            client
+                .option_chain(symbol.as_str(), SecurityType::Stock, con_id)
+                .subscribe(),
+        )
+        .await
+        .map_err(|_| BrokerError::Timeout)?
+        .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
+        let mut expirations: Vec<String> = Vec::new();
+        let mut strikes: Vec<f64> = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, sub.next()).await {
+                Err(_) => return Err(BrokerError::Timeout),
+                Ok(None) => break,
+                Ok(Some(Ok(SubscriptionItem::Data(c)))) => {
+                    // SMART lists the union of the exchanges' contracts.
+                    if c.exchange == "SMART" || expirations.is_empty() {
+                        expirations = c.expirations;
+                        strikes = c.strikes;
+                    }
+                }
+                Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
+                Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Symbol(symbol))),
+            }
+        }
+        drop(sub);
+        let mut listed: Vec<NaiveDate> = expirations
+            .iter()
+            .filter_map(|e| NaiveDate::parse_from_str(e, "%Y%m%d").ok())
+            .collect();
+        listed.sort();
+        listed.dedup();
+        Ok((listed, strikes))
+    }
+
+    /// Snapshots `jobs` (expiry index, strike, right) over the free
+    /// market-data lines into an option chain.
+    async fn snapshot_chain(
+        self: &Arc<Self>,
+        symbol: &Symbol,
+        spot: f64,
+        quote_data_type: DataType,
+        now: chrono::DateTime<Utc>,
+        expiries: Vec<(NaiveDate, u32)>,
+        jobs: Vec<(usize, f64, OptionRight)>,
+    ) -> Result<OptionChain, BrokerError> {
+        let inner = self;
+        // A pool no larger than the free lines: snapshots never wait long for
+        // a line, and the rate limiter paces the requests.
+        let workers = jobs
+            .len()
+            .min(inner.lines.available_permits().saturating_sub(2).max(1));
+        let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(jobs)));
+        let expiry_dates: Arc<Vec<NaiveDate>> = Arc::new(expiries.iter().map(|e| e.0).collect());
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let inner = inner.clone();
+            let queue = queue.clone();
+            let expiry_dates = expiry_dates.clone();
+            let symbol = symbol.clone();
+            set.spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let next = lock(&queue).pop_front();
+                    let Some((ei, strike, right)) = next else {
+                        break;
+                    };
+                    let Some(expiry) = expiry_dates.get(ei) else {
+                        continue;
+                    };
+                    let contract = convert::option_contract(&symbol, *expiry, strike, right);
+                    let r = inner.snapshot(&contract, Ctx::Contract("option")).await;
+                    let stop = matches!(r, Err(BrokerError::Disconnected { .. }));
+                    done.push((ei, strike, right, r));
+                    if stop {
+                        break;
+                    }
+                }
+                done
+            });
+        }
+        let mut by_expiry: Vec<Vec<OptionQuote>> = vec![Vec::new(); expiries.len()];
+        let mut data_type = None;
+        let mut first_error = None;
+        let mut results = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok(batch) = joined {
+                results.extend(batch);
+            }
+        }
+        for (ei, strike, right, r) in results {
+            match r {
+                Ok(s) => {
+                    data_type = data_type.or(s.data_type);
+                    if let Some(v) = by_expiry.get_mut(ei) {
+                        v.push(OptionQuote {
+                            strike,
+                            right,
+                            bid: s.bid,
+                            ask: s.ask,
+                            last: s.last,
+                            volume: s.volume.map(|v| v.max(0.0) as u64),
+                            open_interest: s.open_interest.map(|v| v.max(0.0) as u64),
+                            greeks: s.greeks,
+                        });
+                    }
+                }
+                // Not every strike is listed for every expiry.
+                Err(BrokerError::UnknownContract { .. }) => {}
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+        let total: usize = by_expiry.iter().map(Vec::len).sum();
+        if let Some(e) = first_error {
+            if total == 0 || matches!(e, BrokerError::Disconnected { .. }) {
+                return Err(e);
+            }
+        }
+        let chain_expiries = expiries
+            .into_iter()
+            .zip(by_expiry)
+            .map(|((expiry, dte), mut contracts)| {
+                contracts.sort_by(|a, b| a.strike.total_cmp(&b.strike).then(a.right.cmp(&b.right)));
+                ChainExpiry {
+                    expiry,
+                    dte,
+                    contracts,
+                }
+            })
+            .collect();
+        Ok(OptionChain {
+            symbol: symbol.clone(),
+            spot,
+            as_of: now,
+            data_type: data_type.unwrap_or(quote_data_type),
+            dividend_yield: None,
+            expiries: chain_expiries,
+        })
     }
 
     /// A one-shot market-data snapshot of `contract` on its own line.
@@ -741,6 +997,12 @@ impl Broker for IbBroker {
 
     async fn account(&self) -> Result<Account, BrokerError> {
         let client = self.inner.client()?;
+        let account = self
+            .inner
+            .account()
+            .ok_or_else(|| BrokerError::Disconnected {
+                reason: "the IB account is not resolved yet".into(),
+            })?;
         let tags = [
             AccountSummaryTags::NET_LIQUIDATION,
             AccountSummaryTags::TOTAL_CASH_VALUE,
@@ -761,13 +1023,7 @@ impl Broker for IbBroker {
                 Err(_) => return Err(BrokerError::Timeout),
                 Ok(None) => break,
                 Ok(Some(Ok(SubscriptionItem::Data(AccountSummaryResult::Summary(s))))) => {
-                    let wanted = self
-                        .inner
-                        .cfg
-                        .account
-                        .as_deref()
-                        .is_none_or(|a| a == s.account);
-                    if wanted {
+                    if account == s.account {
                         values.insert(s.tag.clone(), (s.account, s.value, s.currency));
                     }
                 }
@@ -802,6 +1058,12 @@ impl Broker for IbBroker {
 
     async fn positions(&self) -> Result<Vec<Position>, BrokerError> {
         let client = self.inner.client()?;
+        let account = self
+            .inner
+            .account()
+            .ok_or_else(|| BrokerError::Disconnected {
+                reason: "the IB account is not resolved yet".into(),
+            })?;
         let timeout = self.inner.cfg.request_timeout;
         let mut sub = tokio::time::timeout(timeout, client.positions())
             .await
@@ -814,13 +1076,7 @@ impl Broker for IbBroker {
                 Err(_) => return Err(BrokerError::Timeout),
                 Ok(None) => break,
                 Ok(Some(Ok(SubscriptionItem::Data(PositionUpdate::Position(p))))) => {
-                    let wanted = self
-                        .inner
-                        .cfg
-                        .account
-                        .as_deref()
-                        .is_none_or(|a| a == p.account);
-                    if wanted && p.position != 0.0 {
+                    if account == p.account && p.position != 0.0 {
                         if let Some(inst) = convert::instrument_of(&p.contract) {
                             raw.push((inst, p.position, p.average_cost));
                         }
@@ -915,44 +1171,12 @@ impl Broker for IbBroker {
         let client = inner.client()?;
         let quote = inner.quote(symbol).await?;
         let spot = quote.mid().unwrap_or(quote.last);
-        let under = Instrument::Stock {
-            symbol: symbol.clone(),
-        };
-        let con_id = inner.con_id(&client, &under).await?;
-        let timeout = inner.cfg.request_timeout;
-        let mut sub = tokio::time::timeout(
-            timeout,
-            client
-                .option_chain(symbol.as_str(), SecurityType::Stock, con_id)
-                .subscribe(),
-        )
-        .await
-        .map_err(|_| BrokerError::Timeout)?
-        .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
-        let mut expirations: Vec<String> = Vec::new();
-        let mut strikes: Vec<f64> = Vec::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match tokio::time::timeout_at(deadline, sub.next()).await {
-                Err(_) => return Err(BrokerError::Timeout),
-                Ok(None) => break,
-                Ok(Some(Ok(SubscriptionItem::Data(c)))) => {
-                    // SMART lists the union of the exchanges' contracts.
-                    if c.exchange == "SMART" || expirations.is_empty() {
-                        expirations = c.expirations;
-                        strikes = c.strikes;
-                    }
-                }
-                Ok(Some(Ok(SubscriptionItem::Notice(_)))) => {}
-                Ok(Some(Err(e))) => return Err(map_error(&e, Ctx::Symbol(symbol))),
-            }
-        }
-        drop(sub);
+        let (listed, mut strikes) = inner.sec_def_params(&client, symbol).await?;
         let now = Utc::now();
         let today = now.date_naive();
-        let mut expiries: Vec<(NaiveDate, u32)> = expirations
+        let mut expiries: Vec<(NaiveDate, u32)> = listed
             .iter()
-            .filter_map(|e| NaiveDate::parse_from_str(e, "%Y%m%d").ok())
+            .copied()
             .filter_map(|d| {
                 let dte = u32::try_from((d - today).num_days()).ok()?;
                 (dte >= window.min_dte && dte <= window.max_dte).then_some((d, dte))
@@ -984,101 +1208,93 @@ impl Broker for IbBroker {
                 ),
             });
         }
-        // A pool no larger than the free lines: snapshots never wait long for
-        // a line, and the rate limiter paces the requests.
-        let workers = jobs
-            .len()
-            .min(inner.lines.available_permits().saturating_sub(2).max(1));
-        let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(jobs)));
-        let expiry_dates: Arc<Vec<NaiveDate>> = Arc::new(expiries.iter().map(|e| e.0).collect());
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..workers {
-            let inner = inner.clone();
-            let queue = queue.clone();
-            let expiry_dates = expiry_dates.clone();
-            let symbol = symbol.clone();
-            set.spawn(async move {
-                let mut done = Vec::new();
-                loop {
-                    let next = lock(&queue).pop_front();
-                    let Some((ei, strike, right)) = next else {
-                        break;
-                    };
-                    let Some(expiry) = expiry_dates.get(ei) else {
-                        continue;
-                    };
-                    let contract = convert::option_contract(&symbol, *expiry, strike, right);
-                    let r = inner.snapshot(&contract, Ctx::Contract("option")).await;
-                    let stop = matches!(r, Err(BrokerError::Disconnected { .. }));
-                    done.push((ei, strike, right, r));
-                    if stop {
-                        break;
-                    }
-                }
-                done
+        inner
+            .snapshot_chain(symbol, spot, quote.data_type, now, expiries, jobs)
+            .await
+    }
+
+    async fn option_chain_for_expiries(
+        &self,
+        symbol: &Symbol,
+        wanted: &[NaiveDate],
+        strikes: u32,
+    ) -> Result<OptionChain, BrokerError> {
+        if wanted.is_empty() || wanted.len() > MAX_SELECTED || strikes == 0 {
+            return Err(BrokerError::InvalidRequest {
+                field: "expiries",
+                message: format!("1..={MAX_SELECTED} expiries and at least one strike"),
             });
         }
-        let mut by_expiry: Vec<Vec<OptionQuote>> = vec![Vec::new(); expiries.len()];
-        let mut data_type = None;
-        let mut first_error = None;
-        let mut results = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            if let Ok(batch) = joined {
-                results.extend(batch);
-            }
-        }
-        for (ei, strike, right, r) in results {
-            match r {
-                Ok(s) => {
-                    data_type = data_type.or(s.data_type);
-                    if let Some(v) = by_expiry.get_mut(ei) {
-                        v.push(OptionQuote {
-                            strike,
-                            right,
-                            bid: s.bid,
-                            ask: s.ask,
-                            last: s.last,
-                            volume: s.volume.map(|v| v.max(0.0) as u64),
-                            open_interest: s.open_interest.map(|v| v.max(0.0) as u64),
-                            greeks: s.greeks,
-                        });
-                    }
-                }
-                // Not every strike is listed for every expiry.
-                Err(BrokerError::UnknownContract { .. }) => {}
-                Err(e) => {
-                    if first_error.is_none() {
-                        first_error = Some(e);
-                    }
-                }
-            }
-        }
-        let total: usize = by_expiry.iter().map(Vec::len).sum();
-        if let Some(e) = first_error {
-            if total == 0 || matches!(e, BrokerError::Disconnected { .. }) {
-                return Err(e);
-            }
-        }
-        let chain_expiries = expiries
-            .into_iter()
-            .zip(by_expiry)
-            .map(|((expiry, dte), mut contracts)| {
-                contracts.sort_by(|a, b| a.strike.total_cmp(&b.strike).then(a.right.cmp(&b.right)));
-                ChainExpiry {
-                    expiry,
-                    dte,
-                    contracts,
-                }
+        let inner = &self.inner;
+        let client = inner.client()?;
+        let quote = inner.quote(symbol).await?;
+        let spot = quote.mid().unwrap_or(quote.last);
+        let (listed, mut all_strikes) = inner.sec_def_params(&client, symbol).await?;
+        let now = Utc::now();
+        let today = now.date_naive();
+        let mut expiries: Vec<(NaiveDate, u32)> = wanted
+            .iter()
+            .copied()
+            .filter(|d| listed.contains(d))
+            .filter_map(|d| Some((d, u32::try_from((d - today).num_days()).ok()?)))
+            .collect();
+        expiries.sort();
+        expiries.dedup();
+        all_strikes.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
+        all_strikes.truncate(strikes as usize);
+        all_strikes.sort_by(f64::total_cmp);
+        let jobs: Vec<(usize, f64, OptionRight)> = (0..expiries.len())
+            .flat_map(|ei| {
+                all_strikes
+                    .iter()
+                    .flat_map(move |&k| [OptionRight::Call, OptionRight::Put].map(|r| (ei, k, r)))
             })
             .collect();
-        Ok(OptionChain {
-            symbol: symbol.clone(),
-            spot,
-            as_of: now,
-            data_type: data_type.unwrap_or(quote.data_type),
-            dividend_yield: None,
-            expiries: chain_expiries,
-        })
+        inner
+            .snapshot_chain(symbol, spot, quote.data_type, now, expiries, jobs)
+            .await
+    }
+
+    async fn option_chain_for_contracts(
+        &self,
+        symbol: &Symbol,
+        contracts: &[ChainContract],
+    ) -> Result<OptionChain, BrokerError> {
+        if contracts.is_empty() || contracts.len() > MAX_SELECTED {
+            return Err(BrokerError::InvalidRequest {
+                field: "contracts",
+                message: format!("1..={MAX_SELECTED} contracts"),
+            });
+        }
+        let inner = &self.inner;
+        inner.client()?;
+        let quote = inner.quote(symbol).await?;
+        let spot = quote.mid().unwrap_or(quote.last);
+        let now = Utc::now();
+        let today = now.date_naive();
+        let mut expiries: Vec<(NaiveDate, u32)> = contracts
+            .iter()
+            .filter_map(|c| Some((c.expiry, u32::try_from((c.expiry - today).num_days()).ok()?)))
+            .collect();
+        expiries.sort();
+        expiries.dedup();
+        let jobs: Vec<(usize, f64, OptionRight)> = contracts
+            .iter()
+            .filter_map(|c| {
+                let ei = expiries.iter().position(|(d, _)| *d == c.expiry)?;
+                Some((ei, c.strike, c.right))
+            })
+            .collect();
+        inner
+            .snapshot_chain(symbol, spot, quote.data_type, now, expiries, jobs)
+            .await
+    }
+
+    async fn chain_expiries(&self, symbol: &Symbol) -> Result<Vec<NaiveDate>, BrokerError> {
+        let client = self.inner.client()?;
+        let (listed, _) = self.inner.sec_def_params(&client, symbol).await?;
+        let today = Utc::now().date_naive();
+        Ok(listed.into_iter().filter(|d| *d >= today).collect())
     }
 
     async fn daily_history(
@@ -1148,6 +1364,10 @@ impl Broker for IbBroker {
 
     async fn order(&self, order_id: &str) -> Result<Order, BrokerError> {
         orders::order(&self.inner, order_id).await
+    }
+
+    async fn order_by_key(&self, key: &str) -> Result<Order, BrokerError> {
+        orders::order_by_key(&self.inner, key).await
     }
 
     async fn executions(&self) -> Result<Vec<Execution>, BrokerError> {

@@ -1,11 +1,17 @@
 //! Orders through IB: placement with the idempotency key as `orderRef`,
 //! tracking, cancel, open/completed order refresh, executions.
 //!
-//! Duplicate safety: placement is serialized; a key is looked up in the local
-//! book and then among IB's open and completed orders (by `orderRef`) before
-//! anything is sent. A placement whose outcome is unknown (the socket broke
-//! while sending) is not retried: the next request with the same key looks
-//! the key up at IB again, so it finds the order if it arrived.
+//! Duplicate safety: placement is serialized and runs in its own task, to
+//! completion, whatever happens to the HTTP request that asked for it (a
+//! later request for the same key waits for it). A key is looked up in the
+//! local book and then among IB's open orders of every API client
+//! (`reqAllOpenOrders`) and today's completed orders (by `orderRef`) before
+//! anything is sent. Any key seen at IB blocks a new send: an order the
+//! bridge cannot rebuild (a combo leg's contract lookup failed) is booked as
+//! `unknown` and answered as a duplicate. A placement whose outcome is
+//! unknown (the socket broke while sending) is booked as `unknown` and never
+//! retried; a full read of IB's orders on a later connection either finds it
+//! (and books what IB says) or proves IB never got it (and drops the entry).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -38,6 +44,24 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 struct Tracked {
     order: Order,
     ib_id: i32,
+    /// IB reported an order under this key that the bridge could not
+    /// rebuild: the status stays `unknown` (status messages do not move it)
+    /// until a later refresh rebuilds it.
+    unreadable: bool,
+    /// The send failed on connection `generation` without telling whether IB
+    /// got the order; the status is `unknown` until IB's orders are read.
+    failed_send_generation: Option<u64>,
+}
+
+impl Tracked {
+    fn new(order: Order, ib_id: i32) -> Self {
+        Self {
+            order,
+            ib_id,
+            unreadable: false,
+            failed_send_generation: None,
+        }
+    }
 }
 
 /// Orders, executions and commissions the bridge knows.
@@ -80,7 +104,8 @@ impl OrderBook {
         remaining: f64,
         avg: Option<f64>,
     ) {
-        if let Some(t) = self.by_ib_id_mut(ib_id) {
+        if let Some(t) = self.by_ib_id_mut(ib_id).filter(|t| !t.unreadable) {
+            t.failed_send_generation = None;
             let total = filled + remaining;
             let new = status_of_kind(
                 status,
@@ -175,6 +200,7 @@ fn publish_counts(inner: &Inner) {
         OrderStatus::Cancelled,
         OrderStatus::Rejected,
         OrderStatus::Expired,
+        OrderStatus::Unknown,
     ] {
         inner
             .metrics
@@ -220,7 +246,10 @@ fn orders_allowed(inner: &Inner) -> Result<Arc<Client>, BrokerError> {
 }
 
 fn existing_outcome(t: &Tracked, request: &OrderRequest) -> Result<PlaceOrderOutcome, BrokerError> {
-    if t.order.matches_request(request) {
+    // An order IB holds under this key that the bridge cannot read back
+    // cannot be compared with the request: it exists, state unknown, and
+    // nothing is sent.
+    if t.unreadable || t.order.matches_request(request) {
         Ok(PlaceOrderOutcome {
             order: t.order.clone(),
             duplicate: true,
@@ -233,14 +262,40 @@ fn existing_outcome(t: &Tracked, request: &OrderRequest) -> Result<PlaceOrderOut
     }
 }
 
-/// Places `request` (see the module docs for the duplicate rules).
+/// Places `request` (see the module docs for the duplicate rules). The
+/// placement runs in its own task: dropping the returned future (the HTTP
+/// request went away) does not stop it, and the book ends up saying what IB
+/// said.
 pub(crate) async fn place(
     inner: &Arc<Inner>,
     request: OrderRequest,
 ) -> Result<PlaceOrderOutcome, BrokerError> {
+    let task = inner.clone();
+    tokio::spawn(async move { place_to_completion(&task, request).await })
+        .await
+        .map_err(|e| BrokerError::Internal(format!("order placement task failed: {e}")))?
+}
+
+async fn place_to_completion(
+    inner: &Arc<Inner>,
+    request: OrderRequest,
+) -> Result<PlaceOrderOutcome, BrokerError> {
     let _serial = inner.place_lock.lock().await;
-    if let Some(t) = lock(&inner.book).by_key(&request.idempotency_key) {
-        return existing_outcome(t, &request);
+    let known = lock(&inner.book).by_key(&request.idempotency_key).cloned();
+    if let Some(t) = known {
+        if t.order.status != OrderStatus::Unknown {
+            return existing_outcome(&t, &request);
+        }
+        // Unknown: read IB's orders again (the state may be known now).
+        if let Ok(client) = inner.client() {
+            if let Err(e) = refresh(inner, &client).await {
+                tracing::warn!(error = %e, "could not re-read IB orders for an unknown key");
+            }
+        }
+        if let Some(t) = lock(&inner.book).by_key(&request.idempotency_key) {
+            return existing_outcome(t, &request);
+        }
+        // The entry is gone: IB's full list proved the send never arrived.
     }
     if let Err(errs) = request.validate() {
         return Err(BrokerError::InvalidRequest {
@@ -253,11 +308,7 @@ pub(crate) async fn place(
         });
     }
     let client = orders_allowed(inner)?;
-    let account = inner
-        .cfg
-        .account
-        .clone()
-        .or_else(|| client.handshake_managed_accounts().first().cloned());
+    let account = inner.account();
     // Fail closed: without the explicit live switch, only a known paper
     // account may receive orders.
     if !inner.cfg.allow_live_trading && !account.as_deref().is_some_and(is_paper_account) {
@@ -319,14 +370,22 @@ pub(crate) async fn place(
         updated_at: now,
         status_message: None,
     };
-    lock(&inner.book).orders.push(Tracked { order, ib_id });
+    let generation = *inner.generation.borrow();
+    lock(&inner.book).orders.push(Tracked::new(order, ib_id));
     let mut sub = match client.place_order(ib_id, &contract, &ib_order).await {
         Ok(s) => s,
         Err(e) => {
             // Not retried: the next request with this key asks IB first.
-            lock(&inner.book).orders.retain(|t| t.ib_id != ib_id);
+            let err = map_error(&e, Ctx::Order);
+            if matches!(err, BrokerError::Disconnected { .. } | BrokerError::Timeout) {
+                // The socket failed while sending: IB may or may not have it.
+                mark_unknown(inner, ib_id, generation, &err);
+            } else {
+                // Refused before anything was written: IB never got it.
+                lock(&inner.book).orders.retain(|t| t.ib_id != ib_id);
+            }
             publish_counts(inner);
-            return Err(map_error(&e, Ctx::Order));
+            return Err(err);
         }
     };
     tracing::info!(order_id = ib_id, key = %request.idempotency_key, "order sent to IB");
@@ -334,7 +393,19 @@ pub(crate) async fn place(
     let mut acknowledged = false;
     while !acknowledged {
         let item = match tokio::time::timeout_at(deadline, sub.next()).await {
-            Err(_) | Ok(None) => break,
+            Err(_) => break,
+            Ok(None) => {
+                if !client.is_connected() {
+                    // Sent, then the session ended before IB answered.
+                    let err = BrokerError::Disconnected {
+                        reason: "the IB session ended before IB acknowledged the order".into(),
+                    };
+                    mark_unknown(inner, ib_id, generation, &err);
+                    publish_counts(inner);
+                    return Err(err);
+                }
+                break;
+            }
             Ok(Some(item)) => item,
         };
         match item {
@@ -361,6 +432,8 @@ pub(crate) async fn place(
                         t.order.status_message = Some(message.clone());
                         t.order.updated_at = Utc::now();
                     }
+                } else {
+                    mark_unknown(inner, ib_id, generation, &err);
                 }
                 publish_counts(inner);
                 return Err(err);
@@ -377,6 +450,22 @@ pub(crate) async fn place(
         order,
         duplicate: false,
     })
+}
+
+/// The send of order `ib_id` failed in a way that leaves open whether IB got
+/// it: the book says `unknown` until IB's orders are read again.
+fn mark_unknown(inner: &Inner, ib_id: i32, generation: u64, err: &BrokerError) {
+    let mut book = lock(&inner.book);
+    if let Some(t) = book.by_ib_id_mut(ib_id) {
+        if t.order.status.is_open() {
+            t.order.status = OrderStatus::Unknown;
+            t.order.status_message = Some(format!(
+                "the outcome of the send is unknown ({err}); the bridge asks IB, it never resends"
+            ));
+            t.order.updated_at = Utc::now();
+            t.failed_send_generation = Some(generation);
+        }
+    }
 }
 
 fn apply_place_update(inner: &Inner, ib_id: i32, update: PlaceOrder) {
@@ -473,14 +562,19 @@ async fn drain_orders(
     }
 }
 
-/// Merges IB's open and completed orders into the book (adopting orders
-/// placed under a key this bridge instance never saw).
+/// Merges IB's open orders (of every API client) and today's completed
+/// orders into the book: orders placed under a key this bridge instance
+/// never saw are adopted; one that cannot be rebuilt is still booked, as
+/// `unknown`, so its key blocks every new send.
 pub(crate) async fn refresh(inner: &Arc<Inner>, client: &Client) -> Result<(), BrokerError> {
     let _serial = inner.refresh_lock.lock().await;
+    let generation = *inner.generation.borrow();
     let timeout = inner.cfg.request_timeout;
     let mut found: Vec<OrderData> = Vec::new();
     let mut statuses = Vec::new();
-    let open = tokio::time::timeout(timeout, client.open_orders())
+    // All clients: a changed IB_CLIENT_ID or another bridge must not hide a
+    // working order.
+    let open = tokio::time::timeout(timeout, client.all_open_orders())
         .await
         .map_err(|_| BrokerError::Timeout)?
         .map_err(|e| map_error(&e, Ctx::Other))?;
@@ -492,51 +586,68 @@ pub(crate) async fn refresh(inner: &Arc<Inner>, client: &Client) -> Result<(), B
         .map_err(|e| map_error(&e, Ctx::Other))?;
     drain_orders(completed, deadline, &mut found, &mut statuses).await?;
 
+    let mut seen_keys = std::collections::HashSet::new();
     for d in found {
         let key = d.order.order_ref.clone();
         if key.is_empty() {
             continue; // not placed by the bridge
         }
-        let ib_id = if d.order_id > 0 {
-            d.order_id
-        } else {
-            d.order.order_id
-        };
+        seen_keys.insert(key.clone());
+        let ib_id = ib_id_of(&d);
         let filled = d.order.filled_quantity;
         let quantity = d.order.total_quantity;
         let status = status_of_kind(&d.order_state.status, filled, quantity);
-        let known = {
+        // Known and readable: update. Unreadable: try to rebuild again.
+        let readable = {
             let mut book = lock(&inner.book);
             match book
                 .orders
                 .iter_mut()
                 .find(|t| t.order.idempotency_key == key)
             {
-                Some(t) => {
+                Some(t) if !t.unreadable => {
                     if t.ib_id <= 0 && ib_id > 0 {
                         t.ib_id = ib_id;
                     }
+                    t.failed_send_generation = None;
                     update(&mut t.order, status, filled, None);
-                    true
+                    Some(true)
                 }
-                None => false,
+                Some(_) => Some(false),
+                None => None,
             }
         };
-        if known {
+        if readable == Some(true) {
             continue;
         }
-        match adopt(inner, client, &d, status).await {
+        let tracked = match adopt(inner, client, &d, status).await {
             Ok(tracked) => {
                 tracing::info!(key = %key, order_id = %tracked.order.id, "adopted order found at IB by orderRef");
-                lock(&inner.book).orders.push(tracked);
+                tracked
             }
             Err(e) => {
-                tracing::warn!(key = %key, error = %e, "cannot rebuild an IB order found by orderRef")
+                tracing::warn!(key = %key, error = %e, "an IB order under this key cannot be rebuilt; booked as unknown");
+                unreadable_entry(&d, &e)
             }
-        }
+        };
+        let mut book = lock(&inner.book);
+        book.orders.retain(|t| t.order.idempotency_key != key);
+        book.orders.push(tracked);
     }
     {
         let mut book = lock(&inner.book);
+        // A send whose outcome was unknown, on an earlier connection: IB's
+        // full list (open orders of every client and today's completed ones)
+        // read on a later connection does not have it, so IB never got it.
+        book.orders.retain(|t| {
+            let never_arrived = t.order.status == OrderStatus::Unknown
+                && t.failed_send_generation.is_some_and(|g| g < generation)
+                && !seen_keys.contains(&t.order.idempotency_key);
+            if never_arrived {
+                tracing::info!(key = %t.order.idempotency_key, "an order whose send failed never reached IB; entry dropped");
+            }
+            !never_arrived
+        });
         for s in statuses {
             book.apply_status(
                 s.order_id,
@@ -549,6 +660,50 @@ pub(crate) async fn refresh(inner: &Arc<Inner>, client: &Client) -> Result<(), B
     }
     publish_counts(inner);
     Ok(())
+}
+
+fn ib_id_of(d: &OrderData) -> i32 {
+    if d.order_id > 0 {
+        d.order_id
+    } else {
+        d.order.order_id
+    }
+}
+
+/// The book entry of an IB order under our key that cannot be rebuilt: what
+/// IB said about it, without legs, status `unknown`.
+fn unreadable_entry(d: &OrderData, why: &BrokerError) -> Tracked {
+    let ib_id = ib_id_of(d);
+    let now = Utc::now();
+    Tracked {
+        order: Order {
+            id: if ib_id > 0 {
+                ib_id.to_string()
+            } else {
+                format!("perm-{}", d.order.perm_id)
+            },
+            idempotency_key: d.order.order_ref.clone(),
+            legs: Vec::new(),
+            quantity: d.order.total_quantity.max(0.0) as u32,
+            limit_price: d.order.limit_price.unwrap_or(0.0),
+            tif: match d.order.tif {
+                IbTif::GoodTillCanceled => TimeInForce::Gtc,
+                _ => TimeInForce::Day,
+            },
+            status: OrderStatus::Unknown,
+            filled_quantity: d.order.filled_quantity.max(0.0) as u32,
+            avg_fill_price: None,
+            created_at: now,
+            updated_at: now,
+            status_message: Some(format!(
+                "an order exists at IB under this key but the bridge could not read it back: {}",
+                why.public_message()
+            )),
+        },
+        ib_id,
+        unreadable: true,
+        failed_send_generation: None,
+    }
 }
 
 /// Rebuilds a bridge order from IB's description of it.
@@ -611,11 +766,7 @@ async fn adopt(
             ratio: 1,
         }]
     };
-    let ib_id = if d.order_id > 0 {
-        d.order_id
-    } else {
-        d.order.order_id
-    };
+    let ib_id = ib_id_of(d);
     let id = if ib_id > 0 {
         ib_id.to_string()
     } else {
@@ -623,8 +774,8 @@ async fn adopt(
     };
     let now = Utc::now();
     let filled = d.order.filled_quantity;
-    Ok(Tracked {
-        order: Order {
+    Ok(Tracked::new(
+        Order {
             id,
             idempotency_key: d.order.order_ref.clone(),
             legs,
@@ -642,7 +793,7 @@ async fn adopt(
             status_message: None,
         },
         ib_id,
-    })
+    ))
 }
 
 /// Re-reads orders and executions (after every connect).
@@ -711,6 +862,19 @@ pub(crate) async fn order(inner: &Arc<Inner>, id: &str) -> Result<Order, BrokerE
     lock(&inner.book)
         .get(id)
         .ok_or_else(|| BrokerError::OrderNotFound(id.to_string()))
+}
+
+/// The order placed under `key`, after asking IB (open orders of every
+/// client and today's completed orders). A placement of any key in flight is
+/// waited for first. `OrderNotFound` means IB was asked and has none.
+pub(crate) async fn order_by_key(inner: &Arc<Inner>, key: &str) -> Result<Order, BrokerError> {
+    drop(inner.place_lock.lock().await);
+    let client = inner.client()?;
+    refresh(inner, &client).await?;
+    lock(&inner.book)
+        .by_key(key)
+        .map(|t| t.order.clone())
+        .ok_or_else(|| BrokerError::OrderNotFound(key.to_string()))
 }
 
 /// Requests cancellation and waits briefly for IB's confirmation.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ibapi::{Client, RateLimiter};
 use sas_core::market::DataType;
 
-use super::{convert, lock, orders, Inner};
+use super::{convert, lock, orders, FirstConnect, Inner};
 use crate::broker::ConnectionState;
 
 /// Health of the IB session as the bridge reports it.
@@ -155,6 +155,25 @@ pub(crate) async fn supervise(inner: Arc<Inner>) {
             .connect_with_notice_stream();
         match tokio::time::timeout(inner.cfg.request_timeout, attempt).await {
             Ok(Ok((client, mut notices))) => {
+                let managed = client.handshake_managed_accounts().to_vec();
+                match super::resolve_account(inner.cfg.account.as_deref(), &managed) {
+                    Ok(account) => inner.set_account(account),
+                    Err(why) => {
+                        client.disconnect().await;
+                        tracing::error!(why, "IB account check failed");
+                        if inner.report_first_connect(FirstConnect::Refused(why.clone())) {
+                            lock(&inner.health).disconnected(why);
+                            return;
+                        }
+                        lock(&inner.health).disconnected(why);
+                        tokio::select! {
+                            () = tokio::time::sleep(inner.cfg.max_backoff) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        continue;
+                    }
+                }
+                inner.report_first_connect(FirstConnect::Connected);
                 backoff = Duration::from_millis(250);
                 let client = Arc::new(client);
                 let mdt = convert::ib_market_data_type(inner.cfg.market_data_type);
@@ -208,18 +227,32 @@ pub(crate) async fn supervise(inner: Arc<Inner>) {
                 tracing::warn!(address, "IB Gateway connection lost");
                 client.disconnect().await;
             }
-            Ok(Err(e)) => {
-                let why = match &e {
-                    ibapi::Error::ClientIdInUse { .. } => format!(
-                        "client id {} is in use at IB Gateway (326); retrying",
-                        inner.cfg.client_id
-                    ),
-                    other => format!("cannot connect to IB Gateway at {address}: {other}"),
-                };
+            Ok(Err(ibapi::Error::ClientIdInUse { .. })) => {
+                let client_id = inner.cfg.client_id;
+                // At the first connect this means another bridge (or API
+                // client) holds this client id: refuse to start. Later it can
+                // be our own previous session not yet released: retry.
+                let refused = format!(
+                    "IB error 326: client id {client_id} is already in use at IB Gateway \
+                     {address}; another bridge or API client holds it (set a unique IB_CLIENT_ID)"
+                );
+                if inner.report_first_connect(FirstConnect::Refused(refused.clone())) {
+                    tracing::error!(why = refused, "refusing to start");
+                    lock(&inner.health).disconnected(refused);
+                    return;
+                }
+                let why = format!("client id {client_id} is in use at IB Gateway (326); retrying");
                 tracing::debug!(why, "connect failed");
                 lock(&inner.health).disconnected(why);
             }
+            Ok(Err(e)) => {
+                let why = format!("cannot connect to IB Gateway at {address}: {e}");
+                tracing::debug!(why, "connect failed");
+                inner.report_first_connect(FirstConnect::Unreachable);
+                lock(&inner.health).disconnected(why);
+            }
             Err(_) => {
+                inner.report_first_connect(FirstConnect::Unreachable);
                 lock(&inner.health).disconnected(format!(
                     "IB Gateway at {address} did not complete the handshake in time"
                 ));
