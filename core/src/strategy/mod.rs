@@ -32,8 +32,9 @@ pub use chain::EventCalendar;
 pub use config::{StrategyConfig, WidthRule};
 pub use exits::{ExitPlan, ExitTrigger};
 pub use proposal::{
-    generate_proposals, idempotency_key, reprice, ExistingTrade, FreshField, FreshLegQuote, FreshQuotes,
-    GenerationInputs, Proposal, RepriceRefusal, Repriced, SkipReason, Skipped, UnderlyingCandidate,
+    generate_proposals, idempotency_key, reprice, ExistingTrade, FreshField, FreshLegQuote,
+    FreshQuotes, GenerationInputs, Proposal, RepriceRefusal, Repriced, SkipReason, Skipped,
+    UnderlyingCandidate,
 };
 pub use regime::{select_regime, Direction, PremiumStance, RegimeDecision, RegimeInputs};
 pub use sizing::{size_trade, RiskBook, SizingDecision, SizingRefusal};
