@@ -978,10 +978,13 @@ mod tests {
     fn item15_open_trade_lookback_covers_the_longest_dte() {
         // Generation asks the bridge for expiries up to 90 days out: a trade
         // approved with a 90-DTE leg is open for 90 days.
-        assert!(OPEN_TRADE_LOOKBACK_DAYS >= 90, "{OPEN_TRADE_LOOKBACK_DAYS}");
-        assert!(OPEN_TRADE_LOOKBACK_DAYS >= i64::from(GENERATION_CHAIN_WINDOW.1));
         let cfg = strategy_config(&ProposalLimits::default());
-        assert!(OPEN_TRADE_LOOKBACK_DAYS >= i64::from(cfg.max_dte));
+        for dte in [90, GENERATION_CHAIN_WINDOW.1, cfg.max_dte] {
+            assert!(
+                OPEN_TRADE_LOOKBACK_DAYS >= i64::from(dte),
+                "{OPEN_TRADE_LOOKBACK_DAYS} < {dte}"
+            );
+        }
     }
 
     #[test]
