@@ -765,10 +765,12 @@ pub enum SendResult {
     KeyExists,
     /// 422 `order_rejected`, 400, 403, 413: refused, final.
     Rejected { reason: String },
-    /// Definitely not placed (connection refused, 409 `trading_halted` /
-    /// `order_window_closed`, 503 `broker_disconnected`, 401, 429).
+    /// Definitely not placed (409 `trading_halted` / `order_window_closed`,
+    /// 401).
     NotPlaced { reason: String },
-    /// Maybe placed (timeout, other 5xx, unreadable answer): ask by key.
+    /// Maybe placed (timeout, 5xx including 503 `broker_disconnected` and 504:
+    /// the bridge's placement runs on without the request, see
+    /// docs/bridge-api.md; 429; unreadable answer): ask by key.
     Unknown { reason: String },
 }
 
@@ -844,14 +846,13 @@ pub fn classify_order_answer(status: u16, body: &str, key: &str) -> SendResult {
             },
         },
         (409, Some("idempotency_key_conflict")) => SendResult::KeyExists,
-        (409, Some("trading_halted" | "order_window_closed"))
-        | (503, Some("broker_disconnected")) => SendResult::NotPlaced {
+        (409, Some("trading_halted" | "order_window_closed")) => SendResult::NotPlaced {
             reason: why("not placed"),
         },
-        (401 | 429, _) => SendResult::NotPlaced {
+        (401, _) => SendResult::NotPlaced {
             reason: why("refused before placing"),
         },
-        (400 | 403 | 413 | 422, _) => SendResult::Rejected {
+        (400 | 403 | 413 | 415 | 422, _) => SendResult::Rejected {
             reason: why("order refused"),
         },
         _ => SendResult::Unknown {
@@ -860,15 +861,20 @@ pub fn classify_order_answer(status: u16, body: &str, key: &str) -> SendResult {
     }
 }
 
-/// Classifies a call to `POST /orders` that got no answer: a timeout may have
-/// placed the order (`Unknown`); an unreachable bridge did not (`NotPlaced`).
+/// Classifies a call to `POST /orders` that got no answer: always `Unknown`.
+/// A timeout may have placed the order; so may a "network error", because
+/// the Workers runtime reports a refused connection and one reset after the
+/// bridge read the request the same way (`BridgeFailure::Unreachable`), and
+/// the bridge places an order it has read whatever happens to the request.
+/// Unknown costs one lookup by key on the next run; a wrong "not placed"
+/// could lose track of a working order.
 pub fn classify_send_failure(failure: &BridgeFailure) -> SendResult {
     match failure {
         BridgeFailure::Timeout { after_ms } => SendResult::Unknown {
             reason: format!("bridge did not answer within {after_ms} ms"),
         },
-        BridgeFailure::Unreachable(_) => SendResult::NotPlaced {
-            reason: "bridge unreachable".into(),
+        BridgeFailure::Unreachable(_) => SendResult::Unknown {
+            reason: "bridge unreachable or the connection broke".into(),
         },
     }
 }
@@ -1583,7 +1589,7 @@ mod tests {
         for (status, code) in [
             (409, "trading_halted"),
             (409, "order_window_closed"),
-            (503, "broker_disconnected"),
+            (401, "unauthorized"),
         ] {
             assert!(
                 matches!(
@@ -1595,6 +1601,9 @@ mod tests {
         }
         // May or may not be placed: unknown, resolved by asking.
         for (status, body) in [
+            // The bridge's placement runs on after a broker disconnect.
+            (503, err("broker_disconnected")),
+            (429, err("pacing")),
             (500, err("internal")),
             (502, err("bad_gateway")),
             (503, err("something_else")),
@@ -1618,9 +1627,10 @@ mod tests {
             classify_send_failure(&crate::proxy::BridgeFailure::Timeout { after_ms: 30_000 }),
             SendResult::Unknown { .. }
         ));
+        // The runtime cannot tell "refused" from "reset after sending".
         assert!(matches!(
             classify_send_failure(&crate::proxy::BridgeFailure::Unreachable("refused".into())),
-            SendResult::NotPlaced { .. }
+            SendResult::Unknown { .. }
         ));
         // What each becomes.
         assert_eq!(SendResult::KeyExists.state(), None, "needs a lookup first");
@@ -1633,7 +1643,7 @@ mod tests {
             Some(OrderState::Unknown)
         );
         assert_eq!(
-            classify_order_answer(503, &err("broker_disconnected"), "k1").state(),
+            classify_order_answer(409, &err("trading_halted"), "k1").state(),
             Some(OrderState::SubmitFailed)
         );
         // Bridge internals never end up in the stored reason.
