@@ -76,6 +76,11 @@ pub struct Cli {
     /// IB account id to use when the login has several.
     #[arg(long, env = "IB_ACCOUNT")]
     pub ib_account: Option<String>,
+    /// JSON file keeping the bridge-side trading halt across restarts
+    /// (written on every `POST /halt`; unreadable or corrupt at start =
+    /// halted). Unset: the halt lives in memory only.
+    #[arg(long, env = "BRIDGE_HALT_FILE")]
+    pub halt_file: Option<String>,
     /// Log format: `text` or `json` (env LOG_FORMAT).
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -150,6 +155,8 @@ pub struct BridgeConfig {
     pub ib: IbSettings,
     /// Log format.
     pub log_format: LogFormat,
+    /// Where the trading halt is kept (`None`: in memory only).
+    pub halt_file: Option<std::path::PathBuf>,
 }
 
 /// Every configuration problem found, one line each.
@@ -186,6 +193,35 @@ impl BridgeConfig {
                     cli.listen
                 ));
                 None
+            }
+        };
+
+        let halt_file = match cli.halt_file.as_deref().map(str::trim) {
+            None => None,
+            Some("") => {
+                errs.push("BRIDGE_HALT_FILE is set but empty".to_string());
+                None
+            }
+            Some(path) => {
+                let path = std::path::PathBuf::from(path);
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => std::path::PathBuf::from("."),
+                };
+                if !dir.is_dir() {
+                    errs.push(format!(
+                        "BRIDGE_HALT_FILE {}: directory {} does not exist",
+                        path.display(),
+                        dir.display()
+                    ));
+                }
+                if path.is_dir() {
+                    errs.push(format!(
+                        "BRIDGE_HALT_FILE {} is a directory",
+                        path.display()
+                    ));
+                }
+                Some(path)
             }
         };
 
@@ -348,6 +384,7 @@ impl BridgeConfig {
                     allow_live_trading: cli.allow_live_trading,
                 },
                 log_format,
+                halt_file,
             }),
             _ => Err(ConfigErrors(errs)),
         }
@@ -371,6 +408,24 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn halt_file_must_be_in_an_existing_directory() {
+        let ok = BridgeConfig::from_cli(&cli(&["--halt-file", "/tmp/sas-halt.json"]), Some(TOKEN))
+            .unwrap();
+        assert_eq!(
+            ok.halt_file.as_deref(),
+            Some(std::path::Path::new("/tmp/sas-halt.json"))
+        );
+        let none = BridgeConfig::from_cli(&cli(&[]), Some(TOKEN)).unwrap();
+        assert!(none.halt_file.is_none());
+        let bad = BridgeConfig::from_cli(
+            &cli(&["--halt-file", "/no/such/dir/halt.json"]),
+            Some(TOKEN),
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("BRIDGE_HALT_FILE"), "{bad}");
+    }
 
     fn cli(args: &[&str]) -> Cli {
         let mut v = vec!["broker-bridge"];

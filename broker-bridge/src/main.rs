@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use broker_bridge::api::{router, AppState};
 use broker_bridge::config::{BridgeConfig, Cli};
+use broker_bridge::halt::Halt;
 use broker_bridge::metrics::Metrics;
 use broker_bridge::startup::{build_broker, init_tracing};
 use clap::Parser;
@@ -34,8 +35,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let halt = match &config.halt_file {
+        Some(path) => Halt::load(path.clone()),
+        None => Halt::in_memory(),
+    };
+    let halted = halt.state();
+    if halted.halted {
+        tracing::warn!(reason = ?halted.reason, "trading is halted at start: POST /orders is refused until POST /halt resumes it");
+    }
     let state = AppState::new(broker, &config.token, metrics, config.request_timeout)
-        .with_chain_timeout(config.chain_timeout);
+        .with_chain_timeout(config.chain_timeout)
+        .with_halt(std::sync::Arc::new(halt));
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -464,6 +464,28 @@ mod tests {
     }
 
     #[test]
+    fn unknown_fields_inside_legs_and_instruments_are_refused() {
+        // deny_unknown_fields on the internally tagged Instrument: the `type`
+        // tag is accepted, anything else unknown is refused.
+        assert!(serde_json::from_str::<OrderLeg>(
+            r#"{"instrument":{"type":"stock","symbol":"AAPL"},"action":"buy","stop":1}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<OrderLeg>(
+            r#"{"instrument":{"type":"stock","symbol":"AAPL","exchange":"ARCA"},"action":"buy"}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<OrderLeg>(
+            r#"{"instrument":{"type":"option","symbol":"SPY","expiry":"2026-12-18","strike":600,"right":"P","multiplier":10},"action":"buy"}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<OrderLeg>(
+            r#"{"instrument":{"type":"stock","symbol":"AAPL"},"action":"buy","ratio":1}"#
+        )
+        .is_ok());
+    }
+
+    #[test]
     fn credit_spread_is_valid_and_single_leg_needs_positive_limit() {
         let spread = request(
             vec![put(600.0, OrderAction::Sell), put(595.0, OrderAction::Buy)],

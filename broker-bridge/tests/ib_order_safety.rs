@@ -394,3 +394,39 @@ async fn chain_selections_through_ib_ask_only_for_what_is_named() {
     assert!(gw.controls.market_data_requests() - before <= 3);
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_binary_exits_nonzero_when_ib_says_client_id_in_use() {
+    let gw = gateway().await;
+    let b = broker(&gw, 62).await;
+    let port = gw.addr.port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_broker-bridge"))
+            .args([
+                "--broker",
+                "ib",
+                "--ib-port",
+                port.as_str(),
+                "--ib-client-id",
+                "62",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("BRIDGE_TOKEN", TOKEN)
+            .env_remove("BRIDGE_HALT_FILE")
+            .env_remove("IB_ACCOUNT")
+            .output()
+            .expect("run broker-bridge")
+    });
+    let out = tokio::time::timeout(Duration::from_secs(30), out)
+        .await
+        .expect("the bridge must exit, not retry forever")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("326") && stderr.contains("client id 62"),
+        "{stderr}"
+    );
+    b.shutdown().await;
+}

@@ -548,7 +548,7 @@ impl Inner {
         let under = Instrument::Stock {
             symbol: symbol.clone(),
         };
-        let con_id = inner.con_id(&client, &under).await?;
+        let con_id = inner.con_id(client, &under).await?;
         let timeout = inner.cfg.request_timeout;
         let mut sub = tokio::time::timeout(
             timeout,
