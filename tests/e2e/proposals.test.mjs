@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { startJwks, newKey, signJwt } from '../lib/jwks.mjs';
@@ -15,10 +16,51 @@ const TEAM = 'sas-test.cloudflareaccess.com';
 const AUD = 'sas-test-aud-0123456789';
 // Proposals live this long: short enough to watch one expire in the test.
 const TTL_SECONDS = 120;
+// POST /orders timeout of the Worker; the proxy below can hold the bridge's
+// answer longer than this (the bridge places the order all the same).
+const ORDER_TIMEOUT_MS = 1500;
+
+// A pass-through proxy between the Worker and the bridge that can hold the
+// answer to POST /orders for `delayOrdersMs` after the bridge answered.
+async function startBridgeProxy() {
+  const state = { target: null, delayOrdersMs: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      res.on('error', () => {});
+      const body = Buffer.concat(chunks);
+      const delay = req.method === 'POST' && req.url === '/orders' ? state.delayOrdersMs : 0;
+      const headers = {};
+      for (const h of ['authorization', 'content-type', 'accept']) {
+        if (req.headers[h]) headers[h] = req.headers[h];
+      }
+      try {
+        const r = await fetch(`${state.target}${req.url}`, {
+          method: req.method, headers, body: body.length ? body : undefined,
+        });
+        const out = Buffer.from(await r.arrayBuffer());
+        if (delay) await sleep(delay);
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+        res.end(out);
+      } catch {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end('{"error":"proxy"}');
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    state,
+    url: `http://127.0.0.1:${server.address().port}`,
+    stop: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
 
 describe('proposals, approval workflow, audit log and Access auth', () => {
   let stack;
   let access;
+  let proxy;
   let pending = [];
   const bridgeGet = async (p) => {
     const res = await fetch(`${stack.bridgeUrl}${p}`, {
@@ -35,11 +77,35 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
   });
 
+  // A pending copy of proposal `srcId` under a new key (wide slippage band, so
+  // market drift during the test does not refuse it); returns its id.
+  const cloneProposal = async (srcId, key) => {
+    await stack.d1(`INSERT INTO proposals (idempotency_key, symbol, strategy, status, trade_date,
+      created_at, expires_at, rank, legs, quote_snapshot, analytics_snapshot, score_breakdown, score,
+      entry_mid, entry_natural, max_profit, max_loss, breakevens, probability_of_profit,
+      expected_value, greeks, exit_plan, rationale, contracts, total_max_loss, limit_price,
+      slippage_band, proposal_json)
+      SELECT '${key}', symbol, strategy, 'pending', trade_date, created_at, ${Date.now() + 600_000},
+      rank, legs, quote_snapshot, analytics_snapshot, score_breakdown, score, entry_mid,
+      entry_natural, max_profit, max_loss, breakevens, probability_of_profit, expected_value,
+      greeks, exit_plan, rationale, contracts, total_max_loss, limit_price, 100,
+      json_set(proposal_json, '$.idempotency_key', '${key}', '$.slippage_band', 100)
+      FROM proposals WHERE id = ${Number(srcId)}`);
+    const [row] = await stack.d1(`SELECT id FROM proposals WHERE idempotency_key = '${key}'`);
+    return String(row.id);
+  };
+  const byKey = (key) => bridgeGet(`/orders/by-key/${encodeURIComponent(key)}`);
+  const auditOf = async (id) => (await stack.api(`/audit?proposal=${id}`)).json.entries;
+
   before(async () => {
     access = await startJwks({ teamDomain: TEAM, aud: AUD });
+    proxy = await startBridgeProxy();
     stack = await startStack({
       marketHoursMode: 'ignore',
       vars: {
+        // Every Worker call to the bridge goes through the proxy.
+        BRIDGE_URL: proxy.url,
+        BRIDGE_ORDER_TIMEOUT_MS: String(ORDER_TIMEOUT_MS),
         ACCESS_TEAM_DOMAIN: TEAM,
         ACCESS_AUD: AUD,
         ACCESS_JWKS_URL: access.url,
@@ -51,9 +117,11 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
         MIN_OPTION_VOLUME: '0',
       },
     });
+    proxy.state.target = stack.bridgeUrl;
   });
   after(async () => {
     await stack?.stop();
+    await proxy?.stop();
     await access?.stop();
   });
 
@@ -129,24 +197,133 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     assert.equal(third.json.status, 'approved');
   });
 
-  test('a failed order submission is retried by the cron with the SAME key: no second order', async () => {
+  test('item 4: a failed order is looked up by key before any resend; the broker has it: recorded, not sent again', async () => {
     const p = pending[0];
     const first = await stack.api(`/proposals/${p.id}`);
     const orderId = first.json.order.id;
-    // Simulate a bridge failure recorded after the approval (e.g. a timeout
-    // after the bridge had in fact placed the order).
+    // Simulate a failure recorded after the bridge had in fact placed the order.
     await stack.d1(`UPDATE proposals SET order_status = 'submit_failed' WHERE id = ${Number(p.id)}`);
     await stack.fireCron();
     const after = await stack.api(`/proposals/${p.id}`);
     assert.equal(after.json.order.status, 'submitted', after.text);
-    assert.equal(after.json.order.id, orderId, 'the bridge answered with the existing order');
-    assert.equal(after.json.order.attempts, 2);
-    const audit = await stack.api(`/audit?proposal=${p.id}`);
-    const submitted = audit.json.entries.filter((e) => e.action === 'order_submitted');
+    assert.equal(after.json.order.id, orderId, 'the order found by key');
+    assert.equal(after.json.order.attempts, 1, 'no second POST /orders');
+    const entries = await auditOf(p.id);
+    const submitted = entries.filter((e) => e.action === 'order_submitted');
     assert.equal(submitted.length, 2);
-    assert.equal(submitted[0].details.duplicate, true, 'newest first: the retry was a duplicate');
-    assert.equal(submitted[0].details.idempotency_key, p.idempotency_key);
+    assert.equal(submitted[0].details.resolved_by, 'lookup', 'newest first: resolved by key');
+    assert.equal(submitted[0].details.order_state_from, 'submit_failed');
     assert.equal(submitted[0].actor, 'system:cron');
+    assert.equal(entries.filter((e) => e.action === 'order_retry').length, 0);
+  });
+
+  test('item 5: a timed-out order is unknown, then resolved by key on the next cron run', async () => {
+    const key = `e2e-timeout-${Date.now()}`;
+    const id = await cloneProposal(pending[0].id, key);
+    proxy.state.delayOrdersMs = ORDER_TIMEOUT_MS + 2500;
+    let res;
+    try {
+      res = await post(`/proposals/${id}/approve`);
+    } finally {
+      proxy.state.delayOrdersMs = 0;
+    }
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.status, 'approved');
+    assert.equal(res.json.order.status, 'unknown', res.text);
+    // The bridge placed it all the same.
+    let found;
+    for (let i = 0; i < 40; i += 1) {
+      found = await byKey(key);
+      if (found.status === 200) break;
+      await sleep(250);
+    }
+    assert.equal(found.status, 200, JSON.stringify(found.json));
+    await stack.fireCron();
+    const after = await stack.api(`/proposals/${id}`);
+    assert.equal(after.json.order.status, 'submitted', after.text);
+    assert.equal(after.json.order.id, found.json.id);
+    assert.equal(after.json.order.attempts, 1, 'sent once');
+    const entries = await auditOf(id);
+    assert.equal(entries.filter((e) => e.action === 'order_unknown').length, 1);
+    const [resolved] = entries.filter((e) => e.action === 'order_submitted');
+    assert.equal(resolved.details.resolved_by, 'lookup');
+    assert.equal(resolved.details.order_state_from, 'unknown');
+    assert.equal(entries.filter((e) => e.action === 'order_retry').length, 0);
+  });
+
+  test('item 4: a failed order outside its window (approved on an earlier trading date) is abandoned, never sent', async () => {
+    const key = `e2e-stale-${Date.now()}`;
+    const id = await cloneProposal(pending[0].id, key);
+    const yesterday = Date.now() - 86_400_000;
+    await stack.d1(`UPDATE proposals SET status = 'approved', decided_at = ${yesterday},
+      decided_by = 'api_token', order_status = 'submit_failed', order_attempts = 1,
+      order_updated_at = ${yesterday},
+      order_request = json_set((SELECT order_request FROM proposals WHERE id = ${Number(pending[0].id)}),
+        '$.idempotency_key', '${key}')
+      WHERE id = ${Number(id)}`);
+    await stack.fireCron();
+    const after = await stack.api(`/proposals/${id}`);
+    assert.equal(after.json.order.status, 'abandoned', after.text);
+    assert.match(after.json.order.error, /trading date/);
+    assert.equal((await byKey(key)).status, 404, 'nothing was sent');
+    const entries = await auditOf(id);
+    const [abandoned] = entries.filter((e) => e.action === 'order_abandoned');
+    assert.ok(abandoned, JSON.stringify(entries));
+    assert.equal(abandoned.details.order_state_from, 'submit_failed');
+    // Final: later runs leave it alone.
+    await stack.fireCron();
+    assert.equal((await stack.api(`/proposals/${id}`)).json.order.status, 'abandoned');
+  });
+
+  test('item 4: inside its window, a never-placed order is re-priced and sent once', async () => {
+    const key = `e2e-resend-${Date.now()}`;
+    const id = await cloneProposal(pending[0].id, key);
+    const now = Date.now() - 120_000;
+    await stack.d1(`UPDATE proposals SET status = 'approved', decided_at = ${now},
+      decided_by = 'api_token', order_status = 'submit_failed', order_attempts = 1,
+      order_updated_at = ${now},
+      order_request = json_set((SELECT order_request FROM proposals WHERE id = ${Number(pending[0].id)}),
+        '$.idempotency_key', '${key}')
+      WHERE id = ${Number(id)}`);
+    assert.equal((await byKey(key)).status, 404);
+    await stack.fireCron();
+    const after = await stack.api(`/proposals/${id}`);
+    assert.equal(after.json.order.status, 'submitted', after.text);
+    assert.equal(after.json.order.attempts, 2);
+    const entries = await auditOf(id);
+    const [retry] = entries.filter((e) => e.action === 'order_retry');
+    assert.ok(retry, 'the resend was re-priced and claimed');
+    assert.equal(typeof retry.details.fresh_mid, 'number');
+    const order = await byKey(key);
+    assert.equal(order.status, 200);
+    assert.equal(order.json.id, after.json.order.id);
+    // Another run does not send it again.
+    await stack.fireCron();
+    assert.equal((await stack.api(`/proposals/${id}`)).json.order.attempts, 2);
+  });
+
+  test('item 6: the kill switch turned on between the approval and the send stops the order', async () => {
+    const key = `e2e-kill-${Date.now()}`;
+    const id = await cloneProposal(pending[0].id, key);
+    // Turns the switch on in the same transaction as the approving UPDATE,
+    // i.e. after the approval checked it and before the order is sent.
+    await stack.d1(`CREATE TRIGGER e2e_kill_at_send AFTER UPDATE OF status ON proposals
+      WHEN NEW.id = ${Number(id)} AND NEW.status = 'approved'
+      BEGIN UPDATE settings SET value = 'on' WHERE key = 'kill_switch'; END`);
+    let res;
+    try {
+      res = await post(`/proposals/${id}/approve`);
+    } finally {
+      await stack.d1('DROP TRIGGER IF EXISTS e2e_kill_at_send');
+      await stack.d1("UPDATE settings SET value = 'off' WHERE key = 'kill_switch'");
+    }
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.status, 'approved');
+    assert.equal(res.json.order.status, 'abandoned', res.text);
+    assert.equal(res.json.order.attempts, 0);
+    assert.equal((await byKey(key)).status, 404, 'nothing reached the bridge');
+    const entries = await auditOf(id);
+    assert.equal(entries.filter((e) => e.action === 'order_abandoned').length, 1);
   });
 
   test('Access JWT: valid accepted; wrong aud/iss, expired, bad signature refused', async () => {
@@ -236,12 +413,17 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     const on = await post('/kill-switch', { on: true, reason: 'drill' });
     assert.equal(on.status, 200, on.text);
     assert.equal(on.json.on, true);
+    // item 6 (bridge half): mirrored to the bridge, which refuses orders now.
+    const halt = await bridgeGet('/halt');
+    assert.equal(halt.status, 200, JSON.stringify(halt.json));
+    assert.equal(halt.json.halted, true);
     const refused = await post(`/proposals/${p.id}/approve`);
     assert.equal(refused.status, 409, refused.text);
     assert.equal(refused.json.error, 'kill_switch_on');
     assert.equal(refused.json.status, 'pending');
     const off = await post('/kill-switch', { on: false, reason: 'drill over' });
     assert.equal(off.json.on, false);
+    assert.equal((await bridgeGet('/halt')).json.halted, false);
     assert.equal((await stack.api(`/proposals/${p.id}`)).json.status, 'pending');
   });
 
@@ -286,7 +468,7 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     assert.equal(typeof approved.details.limit_price, 'number');
     assert.equal(approved.details.idempotency_key, pending[0].idempotency_key);
     assert.ok(approved.details.legs.every((l) => typeof l.bid === 'number' && typeof l.ask === 'number'));
-    assert.equal(of(pending[0].id, 'order_submitted').length, 2, 'first submission + idempotent retry');
+    assert.equal(of(pending[0].id, 'order_submitted').length, 2, 'first submission + found by key');
     const [rejected] = of(pending[1].id, 'proposal_rejected');
     assert.equal(rejected.actor, 'access:trader@example.com');
     assert.equal(rejected.details.reason, 'earnings next week');
