@@ -21,9 +21,10 @@ const TTL_SECONDS = 120;
 const ORDER_TIMEOUT_MS = 1500;
 
 // A pass-through proxy between the Worker and the bridge that can hold the
-// answer to POST /orders for `delayOrdersMs` after the bridge answered.
+// answer to POST /orders for `delayOrdersMs` after the bridge answered, and
+// run `beforeForward(method, url)` before forwarding a request.
 async function startBridgeProxy() {
-  const state = { target: null, delayOrdersMs: 0 };
+  const state = { target: null, delayOrdersMs: 0, beforeForward: null };
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -36,6 +37,7 @@ async function startBridgeProxy() {
         if (req.headers[h]) headers[h] = req.headers[h];
       }
       try {
+        if (state.beforeForward) await state.beforeForward(req.method, req.url);
         const r = await fetch(`${state.target}${req.url}`, {
           method: req.method, headers, body: body.length ? body : undefined,
         });
@@ -305,18 +307,29 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
   test('item 6: the kill switch turned on between the approval and the send stops the order', async () => {
     const key = `e2e-kill-${Date.now()}`;
     const id = await cloneProposal(pending[0].id, key);
-    // Turns the switch on in the same transaction as the approving UPDATE,
-    // i.e. after the approval checked it and before the order is sent.
-    await stack.d1(`CREATE TRIGGER e2e_kill_at_send AFTER UPDATE OF status ON proposals
-      WHEN NEW.id = ${Number(id)} AND NEW.status = 'approved'
-      BEGIN UPDATE settings SET value = 'on' WHERE key = 'kill_switch'; END`);
+    // The approval reads GET /account twice: before the approving UPDATE
+    // and right before the send. Turn the switch on (through the API, as the
+    // trader would) while the second one is on its way: after the approval
+    // checked the switch, before the order is sent.
+    let accountCalls = 0;
+    proxy.state.beforeForward = async (method, url) => {
+      if (method === 'GET' && url === '/account') {
+        accountCalls += 1;
+        if (accountCalls === 2) {
+          const on = await post('/kill-switch', { on: true, reason: 'e2e: stop between approval and send' });
+          assert.equal(on.status, 200, on.text);
+        }
+      }
+    };
     let res;
     try {
       res = await post(`/proposals/${id}/approve`);
     } finally {
-      await stack.d1('DROP TRIGGER IF EXISTS e2e_kill_at_send');
-      await stack.d1("UPDATE settings SET value = 'off' WHERE key = 'kill_switch'");
+      proxy.state.beforeForward = null;
+      const off = await post('/kill-switch', { on: false, reason: 'e2e: done' });
+      assert.equal(off.status, 200, off.text);
     }
+    assert.equal(accountCalls, 2, 'the switch was turned on between approval and send');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.status, 'approved');
     assert.equal(res.json.order.status, 'abandoned', res.text);
@@ -474,7 +487,8 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     assert.equal(rejected.details.reason, 'earnings next week');
     const [expired] = of(pending[2].id, 'proposal_expired');
     assert.equal(expired.to_state, 'expired');
-    assert.equal(entries.filter((e) => e.action === 'kill_switch_changed').length, 2);
+    // item 6's on/off around a send, and the kill-switch drill.
+    assert.equal(entries.filter((e) => e.action === 'kill_switch_changed').length, 4);
     const byProposal = await stack.api(`/audit?proposal=${pending[0].id}`);
     assert.ok(byProposal.json.entries.every((e) => e.entity_id === pending[0].id));
     await assert.rejects(stack.d1("UPDATE audit_log SET actor = 'someone else'"), /append-only/);
