@@ -64,7 +64,7 @@ pub struct ApprovalConfig {
     /// `ACCESS_TEAM_DOMAIN` + `ACCESS_AUD` (both or neither), optional
     /// `ACCESS_JWKS_URL` (refused when `ENVIRONMENT=production`).
     pub access: Option<AccessSettings>,
-    /// `ENVIRONMENT=production`.
+    /// `ENVIRONMENT` is `production` or unset (local dev sets `development`).
     pub production: bool,
 }
 
@@ -72,9 +72,10 @@ impl ApprovalConfig {
     /// Reads the settings through `get` (trimmed, blank = unset) and appends
     /// one message per problem to `errors`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> Self {
+        // Production rules unless a local setup opts out explicitly.
         let production = match get("ENVIRONMENT").as_deref() {
-            None | Some("development") | Some("test") => false,
-            Some("production") => true,
+            Some("development") | Some("test") => false,
+            None | Some("production") => true,
             Some(_) => {
                 errors.push(
                     "ENVIRONMENT must be \"development\", \"test\" or \"production\"".to_owned(),
@@ -838,6 +839,7 @@ mod tests {
         assert_eq!(c.limits, ProposalLimits::default());
         assert_eq!(c.access, None);
         let (c, errors) = cfg(&[
+            ("ENVIRONMENT", "development"),
             ("TRADING_MODE", "live"),
             ("ACCESS_TEAM_DOMAIN", "team.cloudflareaccess.com"),
             ("ACCESS_AUD", "aud1"),
