@@ -3,14 +3,16 @@
 //!
 //! Single-threaded by design (`Rc`/`RefCell`): a Workers isolate serves its
 //! concurrent requests on one thread, so "concurrent" means interleaved
-//! futures. The fetch is behind [`JwksFetcher`], so the rules are tested
-//! natively with a counting fake.
+//! futures. A request waiting for another's fetch is never woken by that
+//! request: on Workers, code resumed from another request's context may not
+//! touch its own I/O ("Cannot perform I/O on behalf of a different
+//! request"). It checks the shared outcome after short pauses of its own
+//! ([`JwksFetcher::pause`]) instead. The fetch and the pause are behind
+//! [`JwksFetcher`], so the rules are tested natively with a counting fake.
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 use thiserror::Error;
 
@@ -24,10 +26,16 @@ pub const JWKS_MIN_REFRESH_INTERVAL_MS: i64 = 5 * 1000;
 /// A failed fetch is remembered this long, ms: no new fetch until then.
 pub const JWKS_FAILURE_TTL_MS: i64 = 30 * 1000;
 
+/// Longest a request waits for another request's fetch, in pauses.
+pub const MAX_WAIT_PAUSES: u32 = 200;
+
 /// Fetches the JWKS document (the body of `GET url`). An `Err` says why not
 /// (safe to log: no secret goes into a JWKS request).
 pub trait JwksFetcher {
     fn fetch(&self, url: &str) -> impl Future<Output = Result<String, String>>;
+    /// A short wait (on Workers a timer of the waiting request, ~25 ms)
+    /// between two looks at a fetch in progress.
+    fn pause(&self) -> impl Future<Output = ()>;
 }
 
 /// Why [`KeyCache::verify`] refused a token.
@@ -43,32 +51,29 @@ pub enum KeyCacheError {
 
 type FlightOutcome = Result<Rc<KeySet>, String>;
 
-/// One fetch in progress, awaited by every request that needs keys meanwhile.
+/// One fetch in progress, looked at by every request that needs keys meanwhile.
 #[derive(Default)]
 struct Flight {
     outcome: RefCell<Option<FlightOutcome>>,
-    wakers: RefCell<Vec<Waker>>,
 }
 
 impl Flight {
     fn finish(&self, outcome: FlightOutcome) {
         *self.outcome.borrow_mut() = Some(outcome);
-        for w in self.wakers.borrow_mut().drain(..) {
-            w.wake();
-        }
     }
-}
 
-struct FlightWait(Rc<Flight>);
-
-impl Future for FlightWait {
-    type Output = FlightOutcome;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<FlightOutcome> {
-        if let Some(outcome) = self.0.outcome.borrow().clone() {
-            return Poll::Ready(outcome);
+    /// The outcome, looked at after each of the waiter's own pauses.
+    async fn wait<F: JwksFetcher>(&self, fetcher: &F) -> FlightOutcome {
+        for _ in 0..MAX_WAIT_PAUSES {
+            if let Some(outcome) = self.outcome.borrow().clone() {
+                return outcome;
+            }
+            fetcher.pause().await;
         }
-        self.0.wakers.borrow_mut().push(cx.waker().clone());
-        Poll::Pending
+        self.outcome
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Err("gave up waiting for the fetch in progress".into()))
     }
 }
 
@@ -195,9 +200,12 @@ impl KeyCache {
         let flight = {
             let mut s = self.state.borrow_mut();
             if let Some(flight) = &s.in_flight {
-                let wait = FlightWait(Rc::clone(flight));
+                let flight = Rc::clone(flight);
                 drop(s);
-                return wait.await.map_err(KeyCacheError::KeysUnavailable);
+                return flight
+                    .wait(fetcher)
+                    .await
+                    .map_err(KeyCacheError::KeysUnavailable);
             }
             if let Some((at, why)) = &s.failure {
                 if within(now_ms, *at, JWKS_FAILURE_TTL_MS) {

@@ -367,7 +367,7 @@ fn decode_json<T: for<'de> Deserialize<'de>>(
 mod cache;
 pub use cache::{
     JwksFetcher, KeyCache, KeyCacheError, JWKS_FAILURE_TTL_MS, JWKS_MIN_REFRESH_INTERVAL_MS,
-    JWKS_TTL_MS,
+    JWKS_TTL_MS, MAX_WAIT_PAUSES,
 };
 
 #[cfg(test)]

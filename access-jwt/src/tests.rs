@@ -359,6 +359,7 @@ mod cache {
     use std::task::{Context, Poll, Waker};
 
     use super::*;
+    use crate::MAX_WAIT_PAUSES;
 
     const URL: &str = "https://sas-test.cloudflareaccess.com/cdn-cgi/access/certs";
     const NOW_MS: i64 = NOW * 1000;
@@ -366,6 +367,7 @@ mod cache {
     /// Counts fetches; answers when `open` (else the fetch stays pending).
     struct FakeFetcher {
         calls: Cell<usize>,
+        pauses: Cell<usize>,
         open: Rc<Cell<bool>>,
         answer: RefCell<Result<String, String>>,
     }
@@ -374,6 +376,7 @@ mod cache {
         fn new(answer: Result<String, String>) -> Self {
             Self {
                 calls: Cell::new(0),
+                pauses: Cell::new(0),
                 open: Rc::new(Cell::new(true)),
                 answer: RefCell::new(answer),
             }
@@ -393,6 +396,19 @@ mod cache {
                     Poll::Ready(answer.clone())
                 } else {
                     Poll::Pending
+                }
+            })
+        }
+
+        /// Pending once, ready when polled again (the test polls by hand).
+        fn pause(&self) -> impl Future<Output = ()> {
+            self.pauses.set(self.pauses.get() + 1);
+            let mut first = true;
+            std::future::poll_fn(move |_| {
+                if std::mem::take(&mut first) {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
                 }
             })
         }
@@ -468,6 +484,14 @@ mod cache {
             assert!(poll(f).is_pending());
         }
         assert_eq!(fetcher.calls.get(), 1, "one fetch in flight for all");
+        assert!(
+            fetcher.pauses.get() >= 9,
+            "waiters pause on their own timers"
+        );
+        // Waiters polled before the fetch lands keep waiting.
+        for f in futures.iter_mut().skip(1) {
+            assert!(poll(f).is_pending());
+        }
         fetcher.open.set(true);
         for f in &mut futures {
             match poll(f) {
@@ -564,9 +588,23 @@ mod cache {
             poll(&mut follower),
             Poll::Ready(Err(KeyCacheError::KeysUnavailable(_)))
         ));
+        // A waiter whose fetch never lands gives up after its pauses.
+        let mut leader = Box::pin(cache.verify(&fetcher, URL, &good, &policy, NOW_MS + 2));
+        let mut follower = Box::pin(cache.verify(&fetcher, URL, &good, &policy, NOW_MS + 2));
+        assert!(poll(&mut leader).is_pending());
+        let mut gave_up = false;
+        for _ in 0..=2 * MAX_WAIT_PAUSES {
+            if let Poll::Ready(r) = poll(&mut follower) {
+                assert!(matches!(r, Err(KeyCacheError::KeysUnavailable(_))), "{r:?}");
+                gave_up = true;
+                break;
+            }
+        }
+        assert!(gave_up);
+        drop(leader);
         // Not remembered as a failure: the next request fetches again.
         fetcher.open.set(true);
-        assert!(check(&cache, &fetcher, &good, NOW_MS + 1).is_ok());
-        assert_eq!(fetcher.calls.get(), 2);
+        assert!(check(&cache, &fetcher, &good, NOW_MS + 3).is_ok());
+        assert_eq!(fetcher.calls.get(), 3);
     }
 }

@@ -307,11 +307,11 @@ export async function startStack(opts = {}) {
    * fetch() against the Worker with the API token (unless `auth: false`).
    * State changes (not GET/HEAD) are sent as the Worker requires them: with
    * `content-type: application/json` and a JSON body (`{}` when none is
-   * given); `json: false` sends exactly `headers` and `body` instead.
+   * given); `raw: true` sends exactly `headers` and `body` instead.
    */
-  const api = async (pathAndQuery, { method = 'GET', auth = true, token = apiToken, headers = {}, body, json = true } = {}) => {
+  const api = async (pathAndQuery, { method = 'GET', auth = true, token = apiToken, headers = {}, body, raw = false } = {}) => {
     const stateChange = !['GET', 'HEAD'].includes(method.toUpperCase());
-    const jsonDefaults = json && stateChange;
+    const jsonDefaults = !raw && stateChange;
     const res = await fetch(`${workerUrl}${pathAndQuery}`, {
       method,
       headers: {

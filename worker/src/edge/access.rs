@@ -51,6 +51,11 @@ impl JwksFetcher for WorkersFetch {
         );
         Ok(body)
     }
+
+    /// A timer of the waiting request itself, so it resumes in its own context.
+    async fn pause(&self) {
+        worker::Delay::from(std::time::Duration::from_millis(25)).await;
+    }
 }
 
 /// Verifies an Access token. `None` = refused (the caller answers 401 unless
