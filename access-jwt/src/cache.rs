@@ -197,28 +197,14 @@ impl KeyCache {
         now_ms: i64,
     ) -> Result<Rc<KeySet>, KeyCacheError> {
         self.reset_for(url);
-        let flight = {
-            let mut s = self.state.borrow_mut();
-            if let Some(flight) = &s.in_flight {
-                let flight = Rc::clone(flight);
-                drop(s);
-                return flight
-                    .wait(fetcher)
-                    .await
-                    .map_err(KeyCacheError::KeysUnavailable);
-            }
-            if let Some((at, why)) = &s.failure {
-                if within(now_ms, *at, JWKS_FAILURE_TTL_MS) {
-                    return Err(KeyCacheError::KeysUnavailable(format!(
-                        "recent fetch failed: {why}"
-                    )));
-                }
-            }
-            let flight = Rc::new(Flight::default());
-            s.in_flight = Some(Rc::clone(&flight));
-            s.last_attempt_ms = Some(now_ms);
-            flight
-        };
+        // Decide under the borrow; await only after it ends.
+        let (flight, leader) = self.join_or_start(now_ms)?;
+        if !leader {
+            return flight
+                .wait(fetcher)
+                .await
+                .map_err(KeyCacheError::KeysUnavailable);
+        }
         let guard = FlightGuard {
             cache: self,
             flight: Rc::clone(&flight),
@@ -232,6 +218,27 @@ impl KeyCache {
             .map(Rc::new);
         guard.complete(outcome.clone());
         outcome.map_err(KeyCacheError::KeysUnavailable)
+    }
+
+    /// The fetch in progress (`false`: wait for it), else a new one this
+    /// request leads (`true`), unless a fetch failed within
+    /// [`JWKS_FAILURE_TTL_MS`].
+    fn join_or_start(&self, now_ms: i64) -> Result<(Rc<Flight>, bool), KeyCacheError> {
+        let mut s = self.state.borrow_mut();
+        if let Some(flight) = &s.in_flight {
+            return Ok((Rc::clone(flight), false));
+        }
+        if let Some((at, why)) = &s.failure {
+            if within(now_ms, *at, JWKS_FAILURE_TTL_MS) {
+                return Err(KeyCacheError::KeysUnavailable(format!(
+                    "recent fetch failed: {why}"
+                )));
+            }
+        }
+        let flight = Rc::new(Flight::default());
+        s.in_flight = Some(Rc::clone(&flight));
+        s.last_attempt_ms = Some(now_ms);
+        Ok((flight, true))
     }
 
     /// Ends `flight` with `outcome`; records it at `now_ms` unless `None`
