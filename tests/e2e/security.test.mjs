@@ -50,7 +50,7 @@ async function startCapture() {
   };
 }
 
-/** Sends a raw HTTP/1.1 request head (and `bodyPrefix`), resolves with the status line's code. */
+/** Sends a raw HTTP/1.1 request head and `bodyPrefix`; resolves with the status and the whole answer. */
 function rawRequest(url, head, bodyPrefix, timeoutMs) {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
@@ -59,10 +59,13 @@ function rawRequest(url, head, bodyPrefix, timeoutMs) {
     });
     let data = '';
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer within ${timeoutMs} ms`)); }, timeoutMs);
+    // The whole answer: head and a body of its Content-Length.
     socket.on('data', (chunk) => {
       data += chunk.toString('latin1');
       const m = data.match(/^HTTP\/1\.1 (\d{3})/);
-      if (m && data.includes('\r\n\r\n')) {
+      const split = data.indexOf('\r\n\r\n');
+      const length = Number(data.match(/\r\ncontent-length: *(\d+)/i)?.[1] ?? 0);
+      if (m && split >= 0 && data.length - split - 4 >= length) {
         clearTimeout(timer);
         socket.destroy();
         resolve({ status: Number(m[1]), text: data });
