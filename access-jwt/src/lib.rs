@@ -8,9 +8,12 @@
 //! selected by `kid`, the issuer, the audience (the application's AUD tag), and the
 //! `exp`/`nbf` times with a small leeway.
 //!
-//! This crate is pure: fetching and caching the JWKS is the caller's job. When a
-//! token names a `kid` the cached set does not have, [`AccessJwtError::UnknownKey`]
-//! tells the caller to refresh the set once (Access rotates keys) and retry.
+//! [`verify`] is pure. [`KeyCache`] holds the JWKS between requests: it checks a
+//! token's shape and `kid` before any fetch ([`precheck`]), shares one
+//! in-flight fetch between concurrent requests, refreshes once on an unknown
+//! `kid` (Access rotates keys) at most every few seconds, and remembers a
+//! failed fetch briefly, so a flood of bad tokens costs at most one fetch per
+//! period. The fetch itself is the caller's ([`JwksFetcher`]).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -216,13 +219,28 @@ struct Claims {
     common_name: Option<String>,
 }
 
-/// Verifies `token` against `keys` and `policy` at `now_unix` (seconds).
-pub fn verify(
-    token: &str,
-    keys: &KeySet,
-    policy: &AccessPolicy,
-    now_unix: i64,
-) -> Result<AccessIdentity, AccessJwtError> {
+/// Longest accepted `kid`, in characters.
+pub const MAX_KID_LEN: usize = 128;
+/// Signature length bounds, in bytes (RSA keys of 1024 to 8192 bits).
+const SIGNATURE_LEN: std::ops::RangeInclusive<usize> = 128..=1024;
+
+/// The parts of a token whose shape is right.
+struct Parts<'t> {
+    header_b64: &'t str,
+    claims_b64: &'t str,
+    kid: String,
+    sig_bytes: Vec<u8>,
+}
+
+/// Checks everything about `token` that needs no key: its length, three
+/// base64url parts, a JSON header with `alg` RS256 and a `kid`, and a
+/// signature of a plausible length. Returns the `kid`. Run before any key
+/// set is fetched, so a malformed token never causes a fetch.
+pub fn precheck(token: &str) -> Result<String, AccessJwtError> {
+    split(token).map(|p| p.kid)
+}
+
+fn split(token: &str) -> Result<Parts<'_>, AccessJwtError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(AccessJwtError::Malformed("token too long"));
     }
@@ -243,13 +261,46 @@ pub fn verify(
     }
     let kid = header
         .kid
+        .filter(|k| !k.is_empty())
         .ok_or(AccessJwtError::Malformed("header has no kid"))?;
+    if kid.chars().count() > MAX_KID_LEN {
+        return Err(AccessJwtError::Malformed("kid is too long"));
+    }
+    if decode_b64(claims_b64).is_err() {
+        return Err(AccessJwtError::Malformed("claims are not base64url"));
+    }
+    let sig_bytes =
+        decode_b64(sig_b64).map_err(|_| AccessJwtError::Malformed("signature is not base64url"))?;
+    if !SIGNATURE_LEN.contains(&sig_bytes.len()) {
+        return Err(AccessJwtError::Malformed(
+            "signature has an impossible length",
+        ));
+    }
+    Ok(Parts {
+        header_b64,
+        claims_b64,
+        kid,
+        sig_bytes,
+    })
+}
+
+/// Verifies `token` against `keys` and `policy` at `now_unix` (seconds).
+pub fn verify(
+    token: &str,
+    keys: &KeySet,
+    policy: &AccessPolicy,
+    now_unix: i64,
+) -> Result<AccessIdentity, AccessJwtError> {
+    let Parts {
+        header_b64,
+        claims_b64,
+        kid,
+        sig_bytes,
+    } = split(token)?;
     let key = keys
         .find(&kid)
         .ok_or_else(|| AccessJwtError::UnknownKey(kid.chars().take(64).collect()))?;
 
-    let sig_bytes =
-        decode_b64(sig_b64).map_err(|_| AccessJwtError::Malformed("signature is not base64url"))?;
     let signature =
         Signature::try_from(sig_bytes.as_slice()).map_err(|_| AccessJwtError::BadSignature)?;
     let signed = &token[..header_b64.len() + 1 + claims_b64.len()];
@@ -312,6 +363,12 @@ fn decode_json<T: for<'de> Deserialize<'de>>(
         })
     })
 }
+
+mod cache;
+pub use cache::{
+    JwksFetcher, KeyCache, KeyCacheError, JWKS_FAILURE_TTL_MS, JWKS_MIN_REFRESH_INTERVAL_MS,
+    JWKS_TTL_MS, MAX_WAIT_PAUSES,
+};
 
 #[cfg(test)]
 mod tests;

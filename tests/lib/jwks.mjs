@@ -36,10 +36,14 @@ export function signJwt(key, claims, { kid = key.kid, alg = 'RS256' } = {}) {
  * @param {{teamDomain: string, aud: string}} opts
  */
 export async function startJwks({ teamDomain, aud }) {
-  const state = { keys: [newKey()], fetches: 0 };
+  const state = { keys: [newKey()], fetches: 0, failing: false };
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/cdn-cgi/access/certs') {
       state.fetches += 1;
+      if (state.failing) {
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"injected"}');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ keys: state.keys.map((k) => k.jwk) }));
       return;
@@ -78,6 +82,8 @@ export async function startJwks({ teamDomain, aud }) {
       return key;
     },
     fetches: () => state.fetches,
+    /** While `true`, the JWKS answers HTTP 500. */
+    setFailing: (on) => { state.failing = on; },
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -201,6 +201,8 @@ export async function startStack(opts = {}) {
   const env = toolEnv({ XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME ?? path.join(dir, 'config') });
 
   const workerVars = {
+    // Local stacks opt out of the production rules (JWKS override, http bridge on loopback).
+    ENVIRONMENT: 'development',
     API_TOKEN: apiToken,
     BRIDGE_TOKEN: bridgeToken,
     BRIDGE_URL: bridgeUrl,
@@ -301,12 +303,23 @@ export async function startStack(opts = {}) {
     throw e;
   }
 
-  /** fetch() against the Worker with the API token (unless `auth: false`). */
-  const api = async (pathAndQuery, { method = 'GET', auth = true, token = apiToken, headers = {}, body } = {}) => {
+  /**
+   * fetch() against the Worker with the API token (unless `auth: false`).
+   * State changes (not GET/HEAD) are sent as the Worker requires them: with
+   * `content-type: application/json` and a JSON body (`{}` when none is
+   * given); `raw: true` sends exactly `headers` and `body` instead.
+   */
+  const api = async (pathAndQuery, { method = 'GET', auth = true, token = apiToken, headers = {}, body, raw = false } = {}) => {
+    const stateChange = !['GET', 'HEAD'].includes(method.toUpperCase());
+    const jsonDefaults = !raw && stateChange;
     const res = await fetch(`${workerUrl}${pathAndQuery}`, {
       method,
-      headers: { ...(auth ? { authorization: `Bearer ${token}` } : {}), ...headers },
-      body,
+      headers: {
+        ...(jsonDefaults ? { 'content-type': 'application/json' } : {}),
+        ...(auth ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: jsonDefaults && body === undefined ? '{}' : body,
       signal: AbortSignal.timeout(30_000),
     });
     const text = await res.text();

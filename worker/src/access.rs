@@ -1,16 +1,15 @@
 //! Cloudflare Access authentication (pure): a [`CredentialVerifier`] over a
-//! cached JWKS, and the cache rules (how long keys are trusted, when an
-//! unknown `kid` may trigger a refresh). Fetching the JWKS is `edge::access`.
+//! key set. The cache rules (shape and `kid` checked before any fetch, one
+//! shared in-flight fetch, refresh on an unknown `kid` at most every
+//! [`JWKS_MIN_REFRESH_INTERVAL_MS`], failures remembered
+//! [`JWKS_FAILURE_TTL_MS`]) are [`sas_access_jwt::KeyCache`]; fetching the
+//! JWKS is `edge::access`.
 
 use sas_access_jwt::{verify, AccessJwtError, AccessPolicy, KeySet};
 
 use crate::auth::{CredentialVerifier, PresentedCredentials, Principal};
 
-/// Keys are re-fetched after this long, ms.
-pub const JWKS_TTL_MS: i64 = 10 * 60 * 1000;
-/// An unknown `kid` triggers at most one refresh per this interval, ms (a
-/// stream of forged kids cannot turn into a stream of JWKS fetches).
-pub const JWKS_MIN_REFRESH_INTERVAL_MS: i64 = 5 * 1000;
+pub use sas_access_jwt::{JWKS_FAILURE_TTL_MS, JWKS_MIN_REFRESH_INTERVAL_MS, JWKS_TTL_MS};
 
 /// Validated Access settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,25 +65,6 @@ impl CredentialVerifier for AccessVerifier<'_> {
             AccessCheck::Allowed(p) => Some(p),
             _ => None,
         }
-    }
-}
-
-/// When the cached key set was fetched and last refreshed on demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheClock {
-    /// Last successful fetch, ms.
-    pub fetched_at_ms: i64,
-}
-
-impl CacheClock {
-    /// Whether cached keys may still be used at `now_ms`.
-    pub fn is_fresh(&self, now_ms: i64) -> bool {
-        now_ms >= self.fetched_at_ms && now_ms - self.fetched_at_ms < JWKS_TTL_MS
-    }
-
-    /// Whether an unknown `kid` may trigger a refresh at `now_ms`.
-    pub fn may_refresh(&self, now_ms: i64) -> bool {
-        now_ms < self.fetched_at_ms || now_ms - self.fetched_at_ms >= JWKS_MIN_REFRESH_INTERVAL_MS
     }
 }
 
@@ -188,18 +168,5 @@ mod tests {
             check(&refused[0], &keys, &policy, NOW_MS),
             AccessCheck::Refused(AccessJwtError::WrongAudience)
         ));
-    }
-
-    #[test]
-    fn cache_rules() {
-        let c = CacheClock {
-            fetched_at_ms: 1_000_000,
-        };
-        assert!(c.is_fresh(1_000_000));
-        assert!(c.is_fresh(1_000_000 + JWKS_TTL_MS - 1));
-        assert!(!c.is_fresh(1_000_000 + JWKS_TTL_MS));
-        assert!(!c.is_fresh(999_999));
-        assert!(!c.may_refresh(1_000_000 + JWKS_MIN_REFRESH_INTERVAL_MS - 1));
-        assert!(c.may_refresh(1_000_000 + JWKS_MIN_REFRESH_INTERVAL_MS));
     }
 }

@@ -159,11 +159,7 @@ fn symbol_route(method: &str, rest: &str, query: Option<&str>) -> Result<Route, 
             format!("{SYMBOLS_PREFIX}{{symbol}}/{what} only accepts GET"),
         ));
     }
-    let decoded: String = worker::url::form_urlencoded::parse(format!("s={raw_symbol}").as_bytes())
-        .map(|(_, v)| v.into_owned())
-        .next()
-        .unwrap_or_default();
-    let symbol = Symbol::parse(&decoded).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let symbol = path_symbol(raw_symbol)?;
     let mut q = Query::parse(query.unwrap_or(""))?;
     let route = if what == "metrics" {
         let days = q.bounded(
@@ -188,6 +184,34 @@ fn symbol_route(method: &str, rest: &str, query: Option<&str>) -> Result<Route, 
     };
     q.reject_unused()?;
     Ok(route)
+}
+
+/// The symbol of a `/symbols/{symbol}/...` path segment: percent-escapes
+/// decoded, and the whole segment must be the symbol (`SPY&x=1` or `SPY%26x`
+/// is a 400, never `SPY`).
+fn path_symbol(segment: &str) -> Result<Symbol, ApiError> {
+    let invalid =
+        || ApiError::bad_request(format!("invalid symbol in path: {}", truncate(segment, 32)));
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).ok_or_else(invalid)?;
+            let hex = std::str::from_utf8(hex).map_err(|_| invalid())?;
+            decoded.push(u8::from_str_radix(hex, 16).map_err(|_| invalid())?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
+    // Symbol::parse trims; a path segment is taken exactly as sent.
+    if decoded.trim() != decoded {
+        return Err(invalid());
+    }
+    Symbol::parse(&decoded).map_err(|_| invalid())
 }
 
 /// Matches `method` + `path` + raw `query` (without `?`) to a [`Route`].
@@ -484,6 +508,39 @@ mod tests {
         assert_eq!(err("POST", "/symbols/SPY/chain", None).status, 405);
         assert!(path_requires_auth("/symbols/SPY/metrics"));
         assert!(Route::SymbolChain { symbol: sym("SPY") }.requires_auth());
+    }
+
+    #[test]
+    fn symbol_path_segment_is_strict() {
+        for path in [
+            "/symbols/SPY&x=1/metrics",
+            "/symbols/SPY&x=1/chain",
+            "/symbols/SPY%26x%3D1/metrics",
+            "/symbols/SPY=/metrics",
+            "/symbols/SPY+QQQ/metrics",
+            "/symbols/SPY%20/metrics",
+            "/symbols/%20SPY/metrics",
+            "/symbols/SPY%/metrics",
+            "/symbols/SPY%2/metrics",
+            "/symbols/SPY%zz/metrics",
+            "/symbols/SPY;x/metrics",
+            "/symbols//metrics",
+        ] {
+            let e = err("GET", path, None);
+            assert_eq!((e.status, e.code), (400, "bad_request"), "{path}");
+            assert!(
+                e.message.contains("invalid symbol"),
+                "{path}: {}",
+                e.message
+            );
+        }
+        // Percent-escapes of valid characters are still fine.
+        assert_eq!(
+            route("GET", "/symbols/BRK%2EB/chain", None),
+            Ok(Route::SymbolChain {
+                symbol: sym("BRK.B")
+            })
+        );
     }
 
     #[test]

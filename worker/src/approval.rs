@@ -82,7 +82,7 @@ pub struct ApprovalConfig {
     /// `ACCESS_TEAM_DOMAIN` + `ACCESS_AUD` (both or neither), optional
     /// `ACCESS_JWKS_URL` (refused when `ENVIRONMENT=production`).
     pub access: Option<AccessSettings>,
-    /// `ENVIRONMENT=production`.
+    /// `ENVIRONMENT` is `production` or unset (local dev sets `development`).
     pub production: bool,
     /// `ORDER_RETRY_DEADLINE_ET`, `BRIDGE_ORDER_TIMEOUT_MS`.
     pub orders: OrderSettings,
@@ -154,9 +154,10 @@ impl ApprovalConfig {
     /// Reads the settings through `get` (trimmed, blank = unset) and appends
     /// one message per problem to `errors`.
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>, errors: &mut Vec<String>) -> Self {
+        // Production rules unless a local setup opts out explicitly.
         let production = match get("ENVIRONMENT").as_deref() {
-            None | Some("development") | Some("test") => false,
-            Some("production") => true,
+            Some("development") | Some("test") => false,
+            None | Some("production") => true,
             Some(_) => {
                 errors.push(
                     "ENVIRONMENT must be \"development\", \"test\" or \"production\"".to_owned(),
@@ -383,7 +384,7 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
     Ok(route)
 }
 
-/// Body of `POST /proposals/{id}/approve` (optional; `{}` or empty is fine).
+/// Body of `POST /proposals/{id}/approve`: a JSON object, `{}` or with a `note`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
@@ -457,11 +458,9 @@ fn checked_text(value: &str, field: &str, required: bool) -> Result<Option<Strin
     Ok(Some(v.to_owned()))
 }
 
-/// Parses an approve body: empty, or a JSON object with an optional `note`.
+/// Parses an approve body: a JSON object with an optional `note`. An empty
+/// body is refused (400): an approval is always an explicit JSON request.
 pub fn parse_approve(raw: &[u8]) -> Result<ApproveBody, ApiError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(ApproveBody::default());
-    }
     let body: ApproveBody = parse_json_body(raw)?;
     let note = match body.note {
         None => None,
@@ -1298,7 +1297,8 @@ mod tests {
 
     #[test]
     fn bodies_are_validated() {
-        assert_eq!(parse_approve(b"").unwrap(), ApproveBody::default());
+        assert_eq!(parse_approve(b"").unwrap_err().status, 400);
+        assert_eq!(parse_approve(b"  ").unwrap_err().status, 400);
         assert_eq!(parse_approve(b" {} ").unwrap(), ApproveBody::default());
         assert_eq!(
             parse_approve(br#"{"note":" ok "}"#)
@@ -1385,6 +1385,7 @@ mod tests {
         assert_eq!(c.limits, ProposalLimits::default());
         assert_eq!(c.access, None);
         let (c, errors) = cfg(&[
+            ("ENVIRONMENT", "development"),
             ("TRADING_MODE", "live"),
             ("ACCESS_TEAM_DOMAIN", "team.cloudflareaccess.com"),
             ("ACCESS_AUD", "aud1"),

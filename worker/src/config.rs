@@ -22,6 +22,28 @@ pub enum MarketHoursMode {
     Ignore,
 }
 
+/// Longest accepted Access service-token client id, in characters.
+pub const MAX_CLIENT_ID_LEN: usize = 256;
+
+/// The Cloudflare Access service token the Worker presents to the tunnel in
+/// front of the bridge (`CF-Access-Client-Id` / `CF-Access-Client-Secret`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct BridgeAccessToken {
+    /// `BRIDGE_ACCESS_CLIENT_ID` (e.g. `<hex>.access`).
+    pub client_id: String,
+    /// `BRIDGE_ACCESS_CLIENT_SECRET` (secret).
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for BridgeAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeAccessToken")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Validated Worker configuration.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -29,6 +51,11 @@ pub struct Config {
     pub bridge_url: String,
     /// Bearer token the Worker presents to the bridge (secret).
     pub bridge_token: String,
+    /// Access service token for the tunnel in front of the bridge (optional).
+    pub bridge_access: Option<BridgeAccessToken>,
+    /// Origins allowed to make state-changing requests besides the Worker's
+    /// own (`ALLOWED_ORIGINS`, comma-separated `scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
     /// Bearer token API clients must present (secret).
     pub api_token: String,
     /// Symbols ingested by the cron.
@@ -50,6 +77,8 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("bridge_url", &self.bridge_url)
             .field("bridge_token", &"<redacted>")
+            .field("bridge_access", &self.bridge_access)
+            .field("allowed_origins", &self.allowed_origins)
             .field("api_token", &"<redacted>")
             .field("watchlist", &self.watchlist)
             .field("market_hours_mode", &self.market_hours_mode)
@@ -83,16 +112,6 @@ impl Config {
                 .filter(|v| !v.is_empty())
         };
 
-        let bridge_url = match get("BRIDGE_URL") {
-            None => DEFAULT_BRIDGE_URL.to_owned(),
-            Some(raw) => match validate_base_url(&raw) {
-                Ok(u) => u,
-                Err(e) => {
-                    errors.push(format!("BRIDGE_URL {e}"));
-                    String::new()
-                }
-            },
-        };
         let bridge_token = secret(&get, "BRIDGE_TOKEN", &mut errors);
         let api_token = secret(&get, "API_TOKEN", &mut errors);
         let watchlist = match get("WATCHLIST") {
@@ -132,10 +151,34 @@ impl Config {
         );
         let approval = crate::approval::ApprovalConfig::from_lookup(&get, &mut errors);
         let chains = crate::chains::ChainConfig::from_lookup(&get, &mut errors);
+        let production = approval.production;
+        let bridge_url = match validate_bridge_url(
+            get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
+            production,
+        ) {
+            Ok(u) => u,
+            Err(e) => {
+                errors.push(format!("BRIDGE_URL {e}"));
+                String::new()
+            }
+        };
+        let bridge_access = bridge_access(&get, &mut errors);
+        let allowed_origins = match get("ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(raw) => match crate::gate::parse_allowed_origins(&raw, production) {
+                Ok(list) => list,
+                Err(e) => {
+                    errors.push(format!("ALLOWED_ORIGINS {e}"));
+                    Vec::new()
+                }
+            },
+        };
         if errors.is_empty() {
             Ok(Self {
                 bridge_url,
                 bridge_token,
+                bridge_access,
+                allowed_origins,
                 api_token,
                 watchlist,
                 market_hours_mode,
@@ -166,6 +209,47 @@ fn secret(get: &impl Fn(&str) -> Option<String>, name: &str, errors: &mut Vec<St
     }
 }
 
+/// `BRIDGE_ACCESS_CLIENT_ID` + `BRIDGE_ACCESS_CLIENT_SECRET`: both or neither.
+fn bridge_access(
+    get: &impl Fn(&str) -> Option<String>,
+    errors: &mut Vec<String>,
+) -> Option<BridgeAccessToken> {
+    match (
+        get("BRIDGE_ACCESS_CLIENT_ID"),
+        get("BRIDGE_ACCESS_CLIENT_SECRET").is_some(),
+    ) {
+        (None, false) => None,
+        (Some(client_id), true) => {
+            let mut ok = true;
+            let header_safe = |v: &str| v.chars().all(|c| c.is_ascii_graphic());
+            if client_id.chars().count() > MAX_CLIENT_ID_LEN || !header_safe(&client_id) {
+                errors.push(format!(
+                    "BRIDGE_ACCESS_CLIENT_ID must be at most {MAX_CLIENT_ID_LEN} printable ASCII characters without spaces"
+                ));
+                ok = false;
+            }
+            let before = errors.len();
+            let client_secret = secret(get, "BRIDGE_ACCESS_CLIENT_SECRET", errors);
+            if errors.len() == before && !header_safe(&client_secret) {
+                errors.push(
+                    "BRIDGE_ACCESS_CLIENT_SECRET must be printable ASCII without spaces".to_owned(),
+                );
+            }
+            (ok && errors.len() == before).then_some(BridgeAccessToken {
+                client_id,
+                client_secret,
+            })
+        }
+        _ => {
+            errors.push(
+                "BRIDGE_ACCESS_CLIENT_ID and BRIDGE_ACCESS_CLIENT_SECRET must be set together"
+                    .to_owned(),
+            );
+            None
+        }
+    }
+}
+
 /// Reads an integer setting in `range` through `get`; unset gives `default`,
 /// a bad value pushes one message onto `errors` (and gives `default`).
 pub(crate) fn number(
@@ -189,6 +273,28 @@ pub(crate) fn number(
             }
         },
     }
+}
+
+/// The bridge URL rules: `https://` in production; `http://` only to a
+/// loopback host (the bridge on the same machine) outside production.
+fn validate_bridge_url(raw: &str, production: bool) -> Result<String, &'static str> {
+    let url = validate_base_url(raw)?;
+    if url.starts_with("http://") {
+        if production {
+            return Err("must use https when ENVIRONMENT=production (or is unset)");
+        }
+        let parsed = worker::Url::parse(&url).map_err(|_| "is not a valid URL")?;
+        let loopback = match parsed.host() {
+            Some(worker::url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(worker::url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(worker::url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if !loopback {
+            return Err("may use http only to a loopback host (ENVIRONMENT=development)");
+        }
+    }
+    Ok(url)
 }
 
 /// Accepts `http://` or `https://` URLs with a host, no query or fragment;
@@ -228,8 +334,12 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_only_secrets_are_set() {
-        let cfg = Config::from_lookup(lookup(&[("API_TOKEN", TOKEN_A), ("BRIDGE_TOKEN", TOKEN_B)]))
-            .unwrap();
+        let cfg = Config::from_lookup(lookup(&[
+            ("API_TOKEN", TOKEN_A),
+            ("BRIDGE_TOKEN", TOKEN_B),
+            ("ENVIRONMENT", "development"),
+        ]))
+        .unwrap();
         assert_eq!(cfg.bridge_url, DEFAULT_BRIDGE_URL);
         assert_eq!(cfg.watchlist.len(), DEFAULT_WATCHLIST.len());
         assert_eq!(cfg.market_hours_mode, MarketHoursMode::Enforce);
@@ -285,6 +395,147 @@ mod tests {
         assert_eq!(cfg.market_hours_mode, MarketHoursMode::Ignore);
         assert_eq!(cfg.bridge_timeout_ms, 2500);
         assert_eq!(cfg.retention_days, 3);
+    }
+
+    #[test]
+    fn production_guard_is_opt_in_unset_environment_means_production() {
+        let secrets = [("API_TOKEN", TOKEN_A), ("BRIDGE_TOKEN", TOKEN_B)];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = secrets.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_lookup(lookup(&v))
+        };
+        let access = [
+            ("ACCESS_TEAM_DOMAIN", "team.cloudflareaccess.com"),
+            ("ACCESS_AUD", "aud1"),
+            ("ACCESS_JWKS_URL", "http://127.0.0.1:9999/certs"),
+            ("BRIDGE_URL", "https://bridge.example.com"),
+        ];
+        // ENVIRONMENT unset: production rules, the JWKS override is refused.
+        let errs = with(&access).unwrap_err().to_string();
+        assert!(errs.contains("ACCESS_JWKS_URL"), "{errs}");
+        // ...and so is an http bridge, the default one included.
+        let errs = with(&[("BRIDGE_URL", "http://bridge.example.com")]).unwrap_err();
+        assert!(
+            errs.to_string().contains("BRIDGE_URL must use https"),
+            "{errs}"
+        );
+        let errs = with(&[]).unwrap_err();
+        assert!(
+            errs.to_string().contains("BRIDGE_URL must use https"),
+            "{errs}"
+        );
+        let cfg = with(&[("BRIDGE_URL", "https://bridge.example.com")]).unwrap();
+        assert!(cfg.approval.production);
+        // Local development opts out explicitly: override and loopback http.
+        let mut dev = access.to_vec();
+        dev.push(("ENVIRONMENT", "development"));
+        let cfg = with(&dev).unwrap();
+        assert!(!cfg.approval.production);
+        assert_eq!(
+            cfg.approval.access.unwrap().jwks_url,
+            "http://127.0.0.1:9999/certs"
+        );
+        for url in [
+            "http://127.0.0.1:8081",
+            "http://localhost:8081",
+            "http://[::1]:8081",
+        ] {
+            let cfg = with(&[("ENVIRONMENT", "development"), ("BRIDGE_URL", url)]);
+            assert!(cfg.is_ok(), "{url}: {cfg:?}");
+        }
+        // Even in development, plain http leaves the machine only by https.
+        let errs = with(&[
+            ("ENVIRONMENT", "development"),
+            ("BRIDGE_URL", "http://192.168.1.5:8081"),
+        ])
+        .unwrap_err();
+        assert!(errs.to_string().contains("loopback"), "{errs}");
+    }
+
+    #[test]
+    fn bridge_access_service_token_is_both_or_neither_and_validated() {
+        let base = [
+            ("API_TOKEN", TOKEN_A),
+            ("BRIDGE_TOKEN", TOKEN_B),
+            ("ENVIRONMENT", "development"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_lookup(lookup(&v))
+        };
+        assert_eq!(with(&[]).unwrap().bridge_access, None);
+        let cfg = with(&[
+            ("BRIDGE_ACCESS_CLIENT_ID", "abc.access"),
+            ("BRIDGE_ACCESS_CLIENT_SECRET", TOKEN_B),
+        ])
+        .unwrap();
+        let access = cfg.bridge_access.clone().unwrap();
+        assert_eq!(
+            (access.client_id.as_str(), access.client_secret.as_str()),
+            ("abc.access", TOKEN_B)
+        );
+        assert!(!format!("{cfg:?}").contains(TOKEN_B));
+        for (extra, needle) in [
+            (
+                &[("BRIDGE_ACCESS_CLIENT_ID", "abc.access")][..],
+                "set together",
+            ),
+            (
+                &[("BRIDGE_ACCESS_CLIENT_SECRET", TOKEN_B)][..],
+                "set together",
+            ),
+            (
+                &[
+                    ("BRIDGE_ACCESS_CLIENT_ID", "abc.access"),
+                    ("BRIDGE_ACCESS_CLIENT_SECRET", "short"),
+                ][..],
+                "BRIDGE_ACCESS_CLIENT_SECRET is shorter",
+            ),
+            (
+                &[
+                    ("BRIDGE_ACCESS_CLIENT_ID", "a b"),
+                    ("BRIDGE_ACCESS_CLIENT_SECRET", TOKEN_B),
+                ][..],
+                "BRIDGE_ACCESS_CLIENT_ID must be",
+            ),
+        ] {
+            let errs = with(extra).unwrap_err().to_string();
+            assert!(errs.contains(needle), "{needle}: {errs}");
+            assert!(
+                !errs.contains(TOKEN_B) && !errs.contains("short\""),
+                "{errs}"
+            );
+        }
+    }
+
+    #[test]
+    fn allowed_origins_are_read_and_every_bad_one_listed() {
+        let base = [
+            ("API_TOKEN", TOKEN_A),
+            ("BRIDGE_TOKEN", TOKEN_B),
+            ("BRIDGE_URL", "https://b.example"),
+        ];
+        let mut v = base.to_vec();
+        v.push((
+            "ALLOWED_ORIGINS",
+            "https://dash.example.com, https://x.example/",
+        ));
+        let cfg = Config::from_lookup(lookup(&v)).unwrap();
+        assert_eq!(
+            cfg.allowed_origins,
+            ["https://dash.example.com", "https://x.example"]
+        );
+        let mut v = base.to_vec();
+        v.push(("ALLOWED_ORIGINS", "http://dash.example.com,nope"));
+        let errs = Config::from_lookup(lookup(&v)).unwrap_err().to_string();
+        assert!(
+            errs.contains("ALLOWED_ORIGINS")
+                && errs.contains("nope")
+                && errs.contains("http://dash"),
+            "{errs}"
+        );
     }
 
     #[test]

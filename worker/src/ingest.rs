@@ -86,6 +86,20 @@ pub fn gate(mode: MarketHoursMode, now: DateTime<Utc>) -> Result<(), String> {
     }
 }
 
+/// Market-data pruning of one run: `(cutoff_ms, keep_ms)` bound to
+/// [`crate::store::PRUNE_MARKET_DATA`] (older than the retention, and never
+/// within the retention of the newest stored row), or `None`: only a run
+/// that writes quotes prunes, so skipped (market closed) and failed runs
+/// never shrink the history.
+pub fn market_data_prune(
+    quotes_written: usize,
+    started: DateTime<Utc>,
+    retention_days: u32,
+) -> Option<(i64, i64)> {
+    let keep = chrono::Duration::days(i64::from(retention_days));
+    (quotes_written > 0).then(|| ((started - keep).timestamp_millis(), keep.num_milliseconds()))
+}
+
 /// One symbol the bridge could not quote.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BridgeSymbolError {
@@ -319,6 +333,19 @@ mod tests {
         let batch = parse_bridge_quotes(&body, &wl(&["AAPL"])).unwrap();
         assert_eq!(batch.quotes.len(), 1);
         assert_eq!(batch.quotes[0].last, 190.0);
+    }
+
+    #[test]
+    fn market_data_pruning_runs_only_on_runs_that_ingested() {
+        let saturday = DateTime::parse_from_rfc3339("2026-11-21T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // Skipped and failed runs write nothing and prune nothing.
+        assert_eq!(market_data_prune(0, saturday, 1), None);
+        let (cutoff, keep) = market_data_prune(10, saturday, 2).unwrap();
+        assert_eq!(cutoff, saturday.timestamp_millis() - 2 * 86_400_000);
+        assert_eq!(keep, 2 * 86_400_000);
+        assert!(crate::store::PRUNE_MARKET_DATA.contains("MAX(ts)"));
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl std::fmt::Display for BridgeFailure {
 }
 
 /// The headers of every request the Worker sends to the bridge: JSON in
-/// and out, and the bearer token when `authenticated`.
+/// and out, the bearer token when `authenticated`, and the Access service
+/// token for the tunnel in front of the bridge when configured (on every
+/// call, `/health` included: Access guards the whole hostname).
 pub fn bridge_headers(
     cfg: &Config,
     authenticated: bool,
@@ -36,6 +38,10 @@ pub fn bridge_headers(
     }
     if authenticated {
         h.push(("Authorization", format!("Bearer {}", cfg.bridge_token)));
+    }
+    if let Some(access) = &cfg.bridge_access {
+        h.push(("CF-Access-Client-Id", access.client_id.clone()));
+        h.push(("CF-Access-Client-Secret", access.client_secret.clone()));
     }
     h
 }
@@ -122,6 +128,48 @@ fn client_error_code(code: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut vars = vec![
+            ("API_TOKEN", "a".repeat(40)),
+            ("BRIDGE_TOKEN", "b".repeat(40)),
+            ("BRIDGE_URL", "https://bridge.example.com".to_owned()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    }
+
+    fn header<'h>(h: &'h [(&'static str, String)], name: &str) -> Option<&'h str> {
+        h.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn bridge_access_service_token_headers_are_sent_when_configured() {
+        let secret = "s".repeat(64);
+        let cfg = config(&[
+            ("BRIDGE_ACCESS_CLIENT_ID", "abc123.access"),
+            ("BRIDGE_ACCESS_CLIENT_SECRET", &secret),
+        ]);
+        for (authenticated, body) in [(true, true), (true, false), (false, false)] {
+            let h = bridge_headers(&cfg, authenticated, body);
+            assert_eq!(header(&h, "CF-Access-Client-Id"), Some("abc123.access"));
+            assert_eq!(header(&h, "CF-Access-Client-Secret"), Some(secret.as_str()));
+        }
+        // The secret never shows in the configuration's debug form (logs).
+        assert!(!format!("{cfg:?}").contains(&secret));
+        // Absent when not configured.
+        let plain = bridge_headers(&config(&[]), true, true);
+        assert_eq!(header(&plain, "CF-Access-Client-Id"), None);
+        assert_eq!(header(&plain, "CF-Access-Client-Secret"), None);
+        assert!(header(&plain, "Authorization").is_some());
+    }
 
     #[test]
     fn success_passes_through() {

@@ -25,8 +25,11 @@ pub const INSERT_RUN_NO_WRITE: &str = "INSERT INTO ingest_runs \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) \
 RETURNING id, trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error";
 
-/// Deletes market data older than `?1` (Unix ms).
-pub const PRUNE_MARKET_DATA: &str = "DELETE FROM market_data WHERE ts < ?1";
+/// Deletes market data older than `?1` (Unix ms), but never within `?2` ms
+/// of the newest row stored before this run's insert (it runs first in the
+/// batch): after a long gap the newest N days that exist are kept.
+pub const PRUNE_MARKET_DATA: &str = "DELETE FROM market_data \
+WHERE ts < MIN(?1, (SELECT MAX(ts) FROM market_data) - ?2)";
 
 /// Keeps the newest [`KEPT_RUNS`] run records.
 pub const PRUNE_RUNS: &str =

@@ -1,52 +1,42 @@
-//! Cloudflare Access on the Workers runtime: fetches the team's JWKS, keeps
-//! it in isolate memory for [`JWKS_TTL_MS`](crate::access::JWKS_TTL_MS), and
-//! refreshes it once when a token names an unknown key.
+//! Cloudflare Access on the Workers runtime: the JWKS fetch behind
+//! [`sas_access_jwt::KeyCache`], which keeps the keys in isolate memory for
+//! [`JWKS_TTL_MS`](crate::access::JWKS_TTL_MS), checks a token's shape and
+//! `kid` before any fetch, shares one in-flight fetch between concurrent
+//! requests and remembers a failed fetch for
+//! [`JWKS_FAILURE_TTL_MS`](crate::access::JWKS_FAILURE_TTL_MS).
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use sas_access_jwt::KeySet;
-use worker::{
-    console_error, console_log, AbortSignal, Fetch, Headers, Method, Request, RequestInit,
-};
+use sas_access_jwt::{AccessJwtError, JwksFetcher, KeyCache, KeyCacheError};
+use worker::{console_log, AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::access::{check, AccessCheck, AccessSettings, CacheClock};
+use crate::access::AccessSettings;
 use crate::auth::Principal;
 
 /// Bound on one JWKS fetch, ms.
 const JWKS_FETCH_TIMEOUT_MS: u32 = 3_000;
 
-struct CachedKeys {
-    url: String,
-    keys: Rc<KeySet>,
-    clock: CacheClock,
-}
-
 thread_local! {
     // Workers isolates are single-threaded: module state shared by the
     // requests an isolate serves.
-    static CACHE: RefCell<Option<CachedKeys>> = const { RefCell::new(None) };
+    static CACHE: Rc<KeyCache> = Rc::new(KeyCache::new());
 }
 
-fn cached(url: &str) -> Option<(Rc<KeySet>, CacheClock)> {
-    CACHE.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|k| k.url == url)
-            .map(|k| (Rc::clone(&k.keys), k.clock))
-    })
-}
+/// `GET` of the JWKS with the Workers `fetch`, bounded by a timeout.
+struct WorkersFetch;
 
-async fn fetch_keys(url: &str, now_ms: i64) -> Option<Rc<KeySet>> {
-    let headers = Headers::new();
-    headers.set("Accept", "application/json").ok()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(url, &init).ok()?;
-    let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(
-        JWKS_FETCH_TIMEOUT_MS,
-    ));
-    let outcome = async {
+impl JwksFetcher for WorkersFetch {
+    async fn fetch(&self, url: &str) -> Result<String, String> {
+        let headers = Headers::new();
+        headers
+            .set("Accept", "application/json")
+            .map_err(|e| e.to_string())?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get).with_headers(headers);
+        let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+        let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(
+            JWKS_FETCH_TIMEOUT_MS,
+        ));
         let mut response = Fetch::Request(request)
             .send_with_signal(&signal)
             .await
@@ -55,82 +45,48 @@ async fn fetch_keys(url: &str, now_ms: i64) -> Option<Rc<KeySet>> {
             return Err(format!("JWKS answered HTTP {}", response.status_code()));
         }
         let body = response.text().await.map_err(|e| e.to_string())?;
-        KeySet::from_json(&body).map_err(|e| e.to_string())
+        console_log!(
+            "{}",
+            serde_json::json!({ "event": "jwks_fetched", "bytes": body.len() })
+        );
+        Ok(body)
     }
-    .await;
-    match outcome {
-        Ok(keys) => {
-            let keys = Rc::new(keys);
-            CACHE.with(|c| {
-                *c.borrow_mut() = Some(CachedKeys {
-                    url: url.to_owned(),
-                    keys: Rc::clone(&keys),
-                    clock: CacheClock {
-                        fetched_at_ms: now_ms,
-                    },
-                });
-            });
-            console_log!(
-                "{}",
-                serde_json::json!({ "event": "jwks_fetched", "keys": keys.len() })
-            );
-            Some(keys)
-        }
-        Err(e) => {
-            console_error!(
-                "{}",
-                serde_json::json!({ "event": "jwks_fetch_failed", "error": crate::api::truncate(&e, 160) })
-            );
-            None
-        }
+
+    /// A timer of the waiting request itself, so it resumes in its own context.
+    async fn pause(&self) {
+        worker::Delay::from(std::time::Duration::from_millis(25)).await;
     }
 }
 
-/// Verifies an Access token: cached keys while fresh, one refresh when the
-/// token names a key the cache lacks. `None` = refused (the caller answers
-/// 401 unless another credential is accepted). Fails closed when the JWKS
-/// cannot be fetched.
+/// Verifies an Access token. `None` = refused (the caller answers 401 unless
+/// another credential is accepted). Fails closed when no JWKS can be had.
 pub async fn verify_token(
     settings: &AccessSettings,
     token: &str,
     now_ms: i64,
 ) -> Option<Principal> {
-    let (keys, refreshed) = match cached(&settings.jwks_url) {
-        Some((keys, clock)) if clock.is_fresh(now_ms) => (keys, false),
-        _ => (fetch_keys(&settings.jwks_url, now_ms).await?, true),
-    };
-    match check(token, &keys, &settings.policy, now_ms) {
-        AccessCheck::Allowed(p) => Some(p),
-        AccessCheck::Refused(e) => {
-            log_refusal(&e.to_string());
+    let cache = CACHE.with(Rc::clone);
+    match cache
+        .verify(
+            &WorkersFetch,
+            &settings.jwks_url,
+            token,
+            &settings.policy,
+            now_ms,
+        )
+        .await
+    {
+        Ok(identity) => Some(Principal::AccessIdentity(identity.label())),
+        Err(e) => {
+            let reason = match &e {
+                KeyCacheError::Token(AccessJwtError::UnknownKey(_)) => "unknown key id".to_owned(),
+                other => crate::api::truncate(&other.to_string(), 160),
+            };
+            console_log!(
+                "{}",
+                serde_json::json!({ "event": "access_jwt_refused", "reason": reason })
+            );
             None
         }
-        AccessCheck::UnknownKey => {
-            let may_refresh = !refreshed
-                && cached(&settings.jwks_url).is_none_or(|(_, clock)| clock.may_refresh(now_ms));
-            if !may_refresh {
-                log_refusal("unknown key id");
-                return None;
-            }
-            let keys = fetch_keys(&settings.jwks_url, now_ms).await?;
-            match check(token, &keys, &settings.policy, now_ms) {
-                AccessCheck::Allowed(p) => Some(p),
-                AccessCheck::UnknownKey => {
-                    log_refusal("unknown key id after refresh");
-                    None
-                }
-                AccessCheck::Refused(e) => {
-                    log_refusal(&e.to_string());
-                    None
-                }
-            }
-        }
     }
-}
-
-fn log_refusal(reason: &str) {
-    console_log!(
-        "{}",
-        serde_json::json!({ "event": "access_jwt_refused", "reason": reason })
-    );
 }

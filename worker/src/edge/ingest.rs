@@ -17,20 +17,12 @@ pub async fn run(
     trigger: Trigger,
     started: DateTime<Utc>,
 ) -> Result<IngestRun> {
-    let prune_before = started - chrono::Duration::days(i64::from(cfg.retention_days));
-    let prune = |db: &D1Database| -> Result<Vec<worker::D1PreparedStatement>> {
-        Ok(vec![
-            d1::statement(
-                db,
-                store::PRUNE_MARKET_DATA,
-                &[d1::millis(prune_before.timestamp_millis())],
-            )?,
-            d1::statement(db, store::PRUNE_RUNS, &[])?,
-        ])
-    };
+    // Run records are pruned on every run; market data only by a run that
+    // writes quotes (see `ingest::market_data_prune`).
+    let prune_runs = |db: &D1Database| d1::statement(db, store::PRUNE_RUNS, &[]);
 
     if let Err(reason) = ingest::gate(cfg.market_hours_mode, started) {
-        let mut statements = prune(db)?;
+        let mut statements = vec![prune_runs(db)?];
         statements.push(run_statement(
             db,
             store::INSERT_RUN_NO_WRITE,
@@ -54,7 +46,7 @@ pub async fn run(
         Ok(answer) => ingest::parse_bridge_quotes(&answer.body, &cfg.watchlist),
     };
     let watchlist_len = i64::try_from(cfg.watchlist.len()).unwrap_or(i64::MAX);
-    let mut statements = prune(db)?;
+    let mut statements = vec![prune_runs(db)?];
     match outcome {
         Err(reason) => {
             statements.push(run_statement(
@@ -82,6 +74,16 @@ pub async fn run(
                     error.as_deref(),
                 )?);
             } else {
+                if let Some((cutoff_ms, keep_ms)) =
+                    ingest::market_data_prune(batch.quotes.len(), started, cfg.retention_days)
+                {
+                    // Before the insert: "newest" is the newest row that existed.
+                    statements.push(d1::statement(
+                        db,
+                        store::PRUNE_MARKET_DATA,
+                        &[d1::millis(cutoff_ms), d1::millis(keep_ms)],
+                    )?);
+                }
                 statements.push(d1::statement(
                     db,
                     store::INSERT_QUOTES,

@@ -18,6 +18,7 @@ use worker::{console_error, console_log, D1Database, Env, Headers, Request, Resp
 use crate::api::{self, ApiError, Route};
 use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
 use crate::config::{Config, ConfigErrors};
+use crate::gate;
 use crate::ingest::Trigger;
 use crate::store::{self, HistoryRow, LatestRow};
 use crate::views;
@@ -119,6 +120,41 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     if route.requires_auth() && principal.is_none() {
         return error_response(&ApiError::unauthorized());
     }
+    // One gate for every state change: JSON content type, allowed Origin
+    // (none only for bearer-token clients), bounded body.
+    if gate::is_state_changing(&method) {
+        let allowed: &[String] = config.as_ref().map_or(&[], |c| &c.allowed_origins);
+        let own_origin = req
+            .url()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let (content_type, origin, content_length) = (
+            header("Content-Type"),
+            header("Origin"),
+            header("Content-Length"),
+        );
+        let head = gate::RequestHead {
+            method: &method,
+            content_type: content_type.as_deref(),
+            origin: origin.as_deref(),
+            content_length: content_length.as_deref(),
+            own_origin: &own_origin,
+            bearer_authenticated: principal == Some(crate::auth::Principal::ApiToken),
+        };
+        if let Err(e) = gate::check_head(&head, allowed) {
+            log_gate_refusal(&method, &path, &e);
+            return error_response(&e.into());
+        }
+        if route == Route::IngestMarket {
+            if let Err(e) = read_body(&mut req)
+                .await
+                .and_then(|b| gate::parse_empty_object(&b).map_err(ApiError::from))
+            {
+                return error_response(&e);
+            }
+        }
+    }
     let route = match (route, &config, &principal, env.d1(DB_BINDING)) {
         (Route::Approval(r), Ok(cfg), Some(p), Ok(db)) => {
             return proposals::handle(r, &mut req, &db, cfg, p).await
@@ -135,6 +171,38 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             Ok(db) => protected(route, &db, &cfg, started).await,
         },
     }
+}
+
+fn log_gate_refusal(method: &str, path: &str, e: &gate::GateError) {
+    let line = serde_json::json!({
+        "event": "request_refused",
+        "method": crate::api::truncate(method, 16),
+        "path": crate::api::truncate(path, 64),
+        "reason": e.to_string(),
+    })
+    .to_string();
+    console_log!("{line}");
+}
+
+/// Reads a state-changing request's body: a declared `Content-Length` above
+/// the bound is refused before reading (the gate checked it); a body without
+/// one is read chunk by chunk and refused as soon as it passes the bound. An
+/// empty body is refused (state changes take a JSON body).
+pub(crate) async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+
+    let declared = req.headers().get("Content-Length").ok().flatten();
+    gate::check_declared_length(declared.as_deref())?;
+    let mut body = gate::BoundedBody::default();
+    // No body stream at all is an empty body.
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::bad_request("request body could not be read"))?;
+            body.push(&chunk)?;
+        }
+    }
+    Ok(body.finish()?)
 }
 
 async fn protected(

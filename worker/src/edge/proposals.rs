@@ -958,21 +958,7 @@ pub async fn handle(
 }
 
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::bad_request("request body could not be read"))?;
-    if bytes.len() > approval::MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            413,
-            "payload_too_large",
-            format!(
-                "request body is larger than {} bytes",
-                approval::MAX_BODY_BYTES
-            ),
-        ));
-    }
-    Ok(bytes)
+    crate::edge::read_body(req).await
 }
 
 fn kill_switch_view(row: Option<&KillSwitchRow>) -> serde_json::Value {
