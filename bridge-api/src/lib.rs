@@ -1,122 +1,29 @@
-//! The bridge ↔ Worker wire contract. Today it holds the money rules of the
-//! wire, written once and used by both sides: which accounts are paper
-//! accounts, and what an idempotency key (IB `orderRef`) looks like.
-//! Pure: no I/O; builds for native and wasm32.
+//! The bridge ↔ Worker wire contract: every request and response body of the
+//! broker bridge's HTTP API, its error codes, and the money rules of the wire
+//! (paper accounts, idempotency keys). The bridge serves these types and the
+//! Worker reads them; nothing else declares them. Pure: no I/O; builds for
+//! native and wasm32. `docs/bridge-api.md` describes the routes.
+//!
+//! - [`health`]: `GET /health` body, broker mode, session state.
+//! - [`account`]: `GET /account`, `GET /positions`, [`is_paper_account`].
+//! - [`market`]: `GET /quote`, `/quotes`, `/chain`, `/chain/expiries`,
+//!   `/history/daily` bodies (market types re-exported from `sas-core`).
+//! - [`chain`]: the `GET /chain` query (window, expiries or contracts).
+//! - [`orders`]: order request and its validation, order, order status,
+//!   placement outcome, executions.
+//! - [`halt`]: `GET /halt` / `POST /halt`.
+//! - [`error`]: [`ErrorCode`] (with its HTTP status) and the error body.
+//! - [`key`]: [`IdempotencyKey`] and the one key rule.
 
-use std::fmt;
+pub mod account;
+pub mod chain;
+pub mod error;
+pub mod halt;
+pub mod health;
+pub mod key;
+pub mod market;
+pub mod orders;
 
-use serde::{Deserialize, Deserializer, Serialize};
-
-/// Longest idempotency key, characters.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 64;
-
-/// Whether `account` is a paper-trading account, the only kind SAS sends
-/// orders to unless live trading is switched on explicitly on both sides.
-///
-/// - `DU…`: an IB paper account (individual paper accounts and the paper
-///   client sub-accounts of an advisor).
-/// - `SIM-…`: the bridge's simulated broker.
-///
-/// `DF…` is an IB *paper advisor master* account; it is not accepted: SAS
-/// trades one trader's own account, and an order must name the `DU…` account
-/// it is for. Everything else (`U…` live individual, `F…` live advisor, blank)
-/// is live or unknown and refused.
-#[must_use]
-pub fn is_paper_account(account: &str) -> bool {
-    let a = account.trim();
-    let rest = a
-        .strip_prefix("DU")
-        .or_else(|| a.strip_prefix("SIM-"))
-        .unwrap_or("");
-    !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// Whether `key` is a well-formed idempotency key: 1..=64 characters of
-/// `A-Z a-z 0-9 _ - . :`.
-#[must_use]
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY_LEN
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-}
-
-/// A validated idempotency key: the one key that travels from a proposal to
-/// the bridge and on to IB as `orderRef`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct IdempotencyKey(String);
-
-/// Why a string is not an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidKey;
-
-impl fmt::Display for InvalidKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("must be 1-64 characters of A-Z a-z 0-9 _ - . :")
-    }
-}
-
-impl std::error::Error for InvalidKey {}
-
-impl IdempotencyKey {
-    /// Parses `raw` (not trimmed: a key is compared byte for byte).
-    pub fn parse(raw: &str) -> Result<Self, InvalidKey> {
-        if is_valid_key(raw) {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(InvalidKey)
-        }
-    }
-
-    /// The key as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for IdempotencyKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paper_accounts_are_du_and_the_simulator_only() {
-        assert!(is_paper_account("DU1234567"));
-        assert!(is_paper_account(" DU1234567 "));
-        assert!(is_paper_account("SIM-PAPER"));
-        for live_or_unknown in [
-            "U1234567", "F123", "DF123456", "DU", "SIM-", "SIM", "", "du123", "DU12 34",
-        ] {
-            assert!(!is_paper_account(live_or_unknown), "{live_or_unknown:?}");
-        }
-    }
-
-    #[test]
-    fn keys_are_checked_once() {
-        assert!(is_valid_key("abc-123_x.y:z"));
-        assert!(!is_valid_key(""));
-        assert!(!is_valid_key(&"a".repeat(65)));
-        assert!(is_valid_key(&"a".repeat(64)));
-        assert!(!is_valid_key("a/b"));
-        assert!(!is_valid_key("a b"));
-        let k: IdempotencyKey =
-            serde_json::from_str("\"p-2026-12-01-SPY\"").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(k.as_str(), "p-2026-12-01-SPY");
-        assert!(serde_json::from_str::<IdempotencyKey>("\"bad key\"").is_err());
-    }
-}
+pub use account::is_paper_account;
+pub use error::{ErrorBody, ErrorCode};
+pub use key::{is_valid_key, IdempotencyKey, InvalidKey, MAX_IDEMPOTENCY_KEY_LEN};

@@ -10,55 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Quote, Symbol};
-use serde::{Deserialize, Serialize};
 
-use crate::chain_select::ChainContract;
-use crate::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome, Position};
-
-/// Which backend serves the bridge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BrokerMode {
-    /// In-process simulated market (`sas-sim-market`), paper account.
-    Sim,
-    /// Interactive Brokers through `ibapi`.
-    Ib,
-}
-
-impl BrokerMode {
-    /// Wire name (`"sim"` / `"ib"`).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BrokerMode::Sim => "sim",
-            BrokerMode::Ib => "ib",
-        }
-    }
-}
-
-/// Health of the broker session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionState {
-    /// Session up, data flowing.
-    Connected,
-    /// Session up but impaired (for example a data farm down, or stale ticks).
-    Degraded,
-    /// No session: requests needing the broker fail with `Disconnected`.
-    Disconnected,
-}
-
-impl ConnectionState {
-    /// Wire name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectionState::Connected => "connected",
-            ConnectionState::Degraded => "degraded",
-            ConnectionState::Disconnected => "disconnected",
-        }
-    }
-}
+use sas_bridge_api::account::Position;
+use sas_bridge_api::chain::ChainContract;
+use sas_bridge_api::health::{BrokerMode, ConnectionState};
+use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
 
 /// A snapshot of the broker session's health.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use sas_core::market::{parse_symbol_list, DataType, Symbol, DEFAULT_WATCHLIST};
 
-use crate::broker::BrokerMode;
+use sas_bridge_api::health::BrokerMode;
 
 /// Shortest accepted `BRIDGE_TOKEN`.
 pub const MIN_TOKEN_LEN: usize = 32;

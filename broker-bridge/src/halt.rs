@@ -11,33 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// Longest accepted halt reason, in characters.
-pub const MAX_REASON_CHARS: usize = 500;
-
-/// The halt as `GET /halt` shows it and the file stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HaltState {
-    /// Whether new orders are refused.
-    pub halted: bool,
-    /// Why (as given by whoever changed it, or why the file was unusable).
-    pub reason: Option<String>,
-    /// When the current state began (`None` when it never changed).
-    pub since: Option<DateTime<Utc>>,
-}
-
-impl HaltState {
-    fn running() -> Self {
-        Self {
-            halted: false,
-            reason: None,
-            since: None,
-        }
-    }
-}
+use chrono::Utc;
+use sas_bridge_api::halt::HaltState;
 
 /// Why a halt change could not be made durable.
 #[derive(Debug, thiserror::Error)]

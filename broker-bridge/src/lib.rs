@@ -2,7 +2,6 @@
 //! session (the simulated market or Interactive Brokers).
 //!
 //! - [`broker`]: the `Broker` trait, `BrokerError`, session status.
-//! - [`orders`]: order/execution/position types and request validation.
 //! - [`sim`]: `SimBroker` over `sas-sim-market` with a paper account.
 //! - [`config`]: CLI/env configuration validated as a whole.
 //! - [`api`]: the axum router (`api::router`).
@@ -10,13 +9,11 @@
 
 pub mod api;
 pub mod broker;
-pub mod chain_select;
 pub mod clock;
 pub mod config;
 pub mod halt;
 pub mod ib;
 pub mod metrics;
-pub mod orders;
 pub mod sim;
 pub mod startup;
 

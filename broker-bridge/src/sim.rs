@@ -19,12 +19,14 @@ use sas_sim_market::chain::expiry_close;
 use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMarket, Side};
 use sas_sim_market::{SimConfig, SimError, SimMarket};
 
-use crate::broker::{Broker, BrokerError, BrokerMode, BrokerStatus, ConnectionState};
-use crate::chain_select::ChainContract;
+use crate::broker::{Broker, BrokerError, BrokerStatus};
 use crate::clock::Clock;
-use crate::orders::{
+use sas_bridge_api::account::Position;
+use sas_bridge_api::chain::ChainContract;
+use sas_bridge_api::health::{BrokerMode, ConnectionState};
+use sas_bridge_api::orders::{
     Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
-    Position, TimeInForce,
+    TimeInForce,
 };
 
 /// Commission per option contract.

@@ -6,11 +6,12 @@ use std::time::Duration;
 use sas_core::market::Symbol;
 use sas_sim_market::SymbolParams;
 
-use crate::broker::{Broker, BrokerMode};
+use crate::broker::Broker;
 use crate::clock::SystemClock;
 use crate::config::{BridgeConfig, LogFormat};
 use crate::metrics::Metrics;
 use crate::sim::{spawn_ticker, SimBroker, SimBrokerConfig};
+use sas_bridge_api::health::BrokerMode;
 
 /// Symbols the simulated broker knows: its built-in table plus the watchlist.
 #[must_use]

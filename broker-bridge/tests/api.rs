@@ -9,16 +9,18 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use broker_bridge::api::{router, AppState};
-use broker_bridge::broker::{Broker, BrokerError, BrokerMode, BrokerStatus, ConnectionState};
+use broker_bridge::broker::{Broker, BrokerError, BrokerStatus};
 use broker_bridge::clock::ManualClock;
 use broker_bridge::config::{BridgeConfig, Cli};
 use broker_bridge::metrics::Metrics;
-use broker_bridge::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome, Position};
 use broker_bridge::sim::{SimBroker, SimBrokerConfig};
 use broker_bridge::startup::sim_universe;
 use chrono::{TimeDelta, TimeZone, Utc};
 use clap::Parser;
 use http_body_util::BodyExt;
+use sas_bridge_api::account::Position;
+use sas_bridge_api::health::{BrokerMode, ConnectionState};
+use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
 use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Quote, Symbol};
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -653,7 +655,7 @@ impl Broker for StuckBroker {
     async fn option_chain_for_contracts(
         &self,
         _: &Symbol,
-        _: &[broker_bridge::chain_select::ChainContract],
+        _: &[sas_bridge_api::chain::ChainContract],
     ) -> Result<OptionChain, BrokerError> {
         std::future::pending().await
     }

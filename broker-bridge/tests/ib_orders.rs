@@ -8,13 +8,14 @@ mod ib_support;
 
 use std::time::Duration;
 
-use broker_bridge::broker::{Broker, BrokerError, ConnectionState};
+use broker_bridge::broker::{Broker, BrokerError};
 use broker_bridge::ib::IbBroker;
-use broker_bridge::orders::{
-    Instrument, OrderAction, OrderLeg, OrderRequest, OrderStatus, TimeInForce,
-};
 use fake_ib_gateway::OrderPhase;
 use ib_support::*;
+use sas_bridge_api::health::ConnectionState;
+use sas_bridge_api::orders::{
+    Instrument, OrderAction, OrderLeg, OrderRequest, OrderStatus, TimeInForce,
+};
 use sas_core::market::{ChainWindow, OptionRight, Symbol};
 
 fn spy() -> Symbol {

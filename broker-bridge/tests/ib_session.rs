@@ -11,11 +11,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use broker_bridge::api::{router, AppState};
-use broker_bridge::broker::{Broker, BrokerError, ConnectionState};
+use broker_bridge::broker::{Broker, BrokerError};
 use broker_bridge::metrics::Metrics;
-use broker_bridge::orders::{Instrument, OrderAction, OrderLeg, OrderRequest, TimeInForce};
 use http_body_util::BodyExt;
 use ib_support::*;
+use sas_bridge_api::health::ConnectionState;
+use sas_bridge_api::orders::{Instrument, OrderAction, OrderLeg, OrderRequest, TimeInForce};
 use sas_core::market::{DataType, Symbol};
 use tower::ServiceExt;
 

@@ -3,12 +3,12 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use sas_bridge_api::error::{ErrorBody, ErrorCode};
 use sas_core::CoreError;
-use serde::Serialize;
 
 use crate::broker::BrokerError;
-use crate::chain_select::ChainSelectionError;
 use crate::halt::HaltError;
+use sas_bridge_api::chain::ChainSelectionError;
 
 /// An error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,20 +16,22 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human text naming the problem.
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
 impl ApiError {
-    /// Any error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error answered with its code's HTTP status.
+    pub fn of(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::new(status, code, message)
+    }
+
+    /// Any error, with an explicit status (only `/health` departs from the
+    /// code's own status).
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -38,57 +40,56 @@ impl ApiError {
     }
 
     /// 400 with a code.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert_eq!(code.http_status(), 400, "{code}");
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     /// 401 without detail.
     #[must_use]
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or invalid bearer token",
-        )
+        Self::of(ErrorCode::Unauthorized, "missing or invalid bearer token")
     }
 
     /// 404 for unknown routes.
     #[must_use]
     pub fn route_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        Self::of(ErrorCode::NotFound, "no such route")
     }
 
     /// 409 `trading_halted`: the bridge-side halt is on; nothing was sent.
     #[must_use]
     pub fn trading_halted(reason: Option<&str>) -> Self {
-        Self::new(
-            StatusCode::CONFLICT,
-            "trading_halted",
-            match reason {
-                Some(r) => format!("trading is halted at the bridge: {r}"),
-                None => "trading is halted at the bridge".to_string(),
-            },
-        )
+        Self::of(ErrorCode::TradingHalted, halted_message(reason))
     }
 
     /// 400 `missing_parameter`.
     #[must_use]
     pub fn missing(param: &str) -> Self {
         Self::bad_request(
-            "missing_parameter",
+            ErrorCode::MissingParameter,
             format!("query parameter `{param}` is required"),
         )
+    }
+}
+
+/// The message of `409 trading_halted`.
+#[must_use]
+pub fn halted_message(reason: Option<&str>) -> String {
+    match reason {
+        Some(r) => format!("trading is halted at the bridge: {r}"),
+        None => "trading is halted at the bridge".to_string(),
     }
 }
 
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         let code = match &e {
-            CoreError::InvalidSymbol(_) => "invalid_symbol",
-            CoreError::EmptySymbolList => "empty_symbol_list",
-            CoreError::TooManySymbols { .. } => "too_many_symbols",
-            CoreError::DuplicateSymbol(_) => "duplicate_symbol",
-            CoreError::InvalidInput { .. } => "invalid_parameter",
+            CoreError::InvalidSymbol(_) => ErrorCode::InvalidSymbol,
+            CoreError::EmptySymbolList => ErrorCode::EmptySymbolList,
+            CoreError::TooManySymbols { .. } => ErrorCode::TooManySymbols,
+            CoreError::DuplicateSymbol(_) => ErrorCode::DuplicateSymbol,
+            CoreError::InvalidInput { .. } => ErrorCode::InvalidParameter,
         };
         Self::bad_request(code, e.to_string())
     }
@@ -96,48 +97,39 @@ impl From<CoreError> for ApiError {
 
 impl From<ChainSelectionError> for ApiError {
     fn from(e: ChainSelectionError) -> Self {
-        Self::bad_request("invalid_parameter", e.to_string())
+        Self::bad_request(ErrorCode::InvalidParameter, e.to_string())
     }
 }
 
 impl From<HaltError> for ApiError {
     fn from(e: HaltError) -> Self {
         tracing::error!(error = %e, "halt change not persisted");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "halt_not_persisted",
+        Self::of(
+            ErrorCode::HaltNotPersisted,
             "the halt file could not be written: a halt still applies until restart, a resume was not made",
         )
     }
 }
 
 impl BrokerError {
-    /// HTTP status and code of this error.
+    /// The wire code of this error (its HTTP status is the code's).
     #[must_use]
-    pub fn http_status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            BrokerError::UnknownSymbol { .. } => (StatusCode::BAD_REQUEST, "unknown_symbol"),
-            BrokerError::UnknownContract { .. } => (StatusCode::BAD_REQUEST, "unknown_contract"),
-            BrokerError::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
-            BrokerError::NoMarketDataPermission { .. } => {
-                (StatusCode::FORBIDDEN, "no_market_data_permission")
-            }
-            BrokerError::Pacing { .. } => (StatusCode::TOO_MANY_REQUESTS, "pacing"),
-            BrokerError::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "order_rejected"),
-            BrokerError::OrderNotFound(_) => (StatusCode::NOT_FOUND, "order_not_found"),
-            BrokerError::NotCancellable { .. } => (StatusCode::CONFLICT, "order_not_cancellable"),
-            BrokerError::IdempotencyConflict { .. } => {
-                (StatusCode::CONFLICT, "idempotency_key_conflict")
-            }
-            BrokerError::Disconnected { .. } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "broker_disconnected")
-            }
-            BrokerError::OrderWindowClosed { .. } => (StatusCode::CONFLICT, "order_window_closed"),
-            BrokerError::LiveTradingDisabled { .. } => {
-                (StatusCode::FORBIDDEN, "live_trading_disabled")
-            }
-            BrokerError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-            BrokerError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            BrokerError::UnknownSymbol { .. } => ErrorCode::UnknownSymbol,
+            BrokerError::UnknownContract { .. } => ErrorCode::UnknownContract,
+            BrokerError::InvalidRequest { .. } => ErrorCode::InvalidRequest,
+            BrokerError::NoMarketDataPermission { .. } => ErrorCode::NoMarketDataPermission,
+            BrokerError::Pacing { .. } => ErrorCode::Pacing,
+            BrokerError::Rejected { .. } => ErrorCode::OrderRejected,
+            BrokerError::OrderNotFound(_) => ErrorCode::OrderNotFound,
+            BrokerError::NotCancellable { .. } => ErrorCode::OrderNotCancellable,
+            BrokerError::IdempotencyConflict { .. } => ErrorCode::IdempotencyKeyConflict,
+            BrokerError::Disconnected { .. } => ErrorCode::BrokerDisconnected,
+            BrokerError::OrderWindowClosed { .. } => ErrorCode::OrderWindowClosed,
+            BrokerError::LiveTradingDisabled { .. } => ErrorCode::LiveTradingDisabled,
+            BrokerError::Timeout => ErrorCode::Timeout,
+            BrokerError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -173,8 +165,7 @@ impl From<BrokerError> for ApiError {
         if let BrokerError::Internal(detail) = &e {
             tracing::error!(detail = %detail, "internal broker error");
         }
-        let (status, code) = e.http_status_and_code();
-        Self::new(status, code, e.public_message())
+        Self::of(e.code(), e.public_message())
     }
 }
 
@@ -182,7 +173,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: self.code,
-            message: &self.message,
+            message: self.message,
         };
         (self.status, axum::Json(body)).into_response()
     }

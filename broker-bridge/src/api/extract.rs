@@ -8,6 +8,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use sas_bridge_api::error::ErrorCode;
+
 use super::error::ApiError;
 
 /// Query string deserialized into `T`; malformed → 400 `invalid_query`.
@@ -24,10 +26,14 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(v)) => Ok(Self(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::bad_request("invalid_query", e.body_text()))
-            }
-            Err(e) => Err(ApiError::bad_request("invalid_query", e.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                e.body_text(),
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                e.body_text(),
+            )),
         }
     }
 }
@@ -47,27 +53,25 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::of(
+                ErrorCode::UnsupportedMediaType,
                 "expected Content-Type: application/json",
             )),
             Err(JsonRejection::JsonSyntaxError(e)) => {
-                Err(ApiError::bad_request("invalid_body", e.body_text()))
+                Err(ApiError::bad_request(ErrorCode::InvalidBody, e.body_text()))
             }
             Err(JsonRejection::JsonDataError(e)) => {
-                Err(ApiError::bad_request("invalid_body", e.body_text()))
+                Err(ApiError::bad_request(ErrorCode::InvalidBody, e.body_text()))
             }
             Err(JsonRejection::BytesRejection(e))
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
+                Err(ApiError::of(
+                    ErrorCode::BodyTooLarge,
                     "request body is too large",
                 ))
             }
-            Err(e) => Err(ApiError::bad_request("invalid_body", e.body_text())),
+            Err(e) => Err(ApiError::bad_request(ErrorCode::InvalidBody, e.body_text())),
         }
     }
 }
@@ -88,6 +92,6 @@ where
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| Self(v))
-            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.body_text()))
     }
 }

@@ -4,62 +4,49 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use sas_core::market::{parse_symbol_list, Quote, Symbol, MAX_SYMBOLS_PER_REQUEST};
-use serde::{Deserialize, Serialize};
+use sas_bridge_api::account::PositionsBody;
+use sas_bridge_api::chain::{ChainParams, ChainSelection};
+use sas_bridge_api::error::ErrorCode;
+use sas_bridge_api::halt::{HaltRequest, MAX_REASON_CHARS};
+use sas_bridge_api::health::{ConnectionState, HealthBody};
+use sas_bridge_api::is_valid_key;
+use sas_bridge_api::market::{
+    ExpiriesBody, HistoryBody, QuotesBody, SymbolError, MAX_HISTORY_DAYS,
+};
+use sas_bridge_api::orders::{ExecutionsBody, OrderRequest, OrdersBody};
+use sas_core::market::{parse_symbol_list, Symbol, MAX_SYMBOLS_PER_REQUEST};
+use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::AppState;
-use crate::broker::{BrokerError, ConnectionState};
-use crate::chain_select::{ChainParams, ChainSelection};
-use crate::halt::MAX_REASON_CHARS;
-use crate::orders::{is_valid_key, OrderRequest};
-
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    broker: &'static str,
-    connected: bool,
-    state: &'static str,
-    since: chrono::DateTime<chrono::Utc>,
-    uptime_seconds: u64,
-    version: &'static str,
-    market_data_type: &'static str,
-    /// Why the session is degraded or down (broker text, no secrets).
-    reason: Option<String>,
-    /// Broker API server version, when connected to a real gateway.
-    server_version: Option<i32>,
-    /// Seconds since the last market-data tick, when one arrived.
-    last_tick_age_seconds: Option<f64>,
-}
+use crate::broker::BrokerError;
 
 /// `GET /health` (no auth): minimal liveness and broker session state.
 pub(super) async fn health(State(state): State<AppState>) -> Response {
     let status = match state.bounded(state.broker().status()).await {
         Ok(s) => s,
         Err(_) => {
+            // An unhealthy bridge: 503 here, not the code's usual 504.
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
+                ErrorCode::Timeout,
                 "broker status did not answer in time",
             )
-            .into_response()
+            .into_response();
         }
     };
-    let (word, code) = match status.state {
-        ConnectionState::Connected => ("ok", StatusCode::OK),
-        ConnectionState::Degraded => ("degraded", StatusCode::OK),
-        ConnectionState::Disconnected => ("down", StatusCode::SERVICE_UNAVAILABLE),
-    };
-    let body = Health {
+    let word = status.state.health_status();
+    let code = StatusCode::from_u16(word.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let body = HealthBody {
         status: word,
-        broker: state.broker().mode().as_str(),
+        broker: state.broker().mode(),
         connected: status.state != ConnectionState::Disconnected,
-        state: status.state.as_str(),
+        state: status.state,
         since: status.since,
         uptime_seconds: state.inner.started.elapsed().as_secs(),
-        version: env!("CARGO_PKG_VERSION"),
-        market_data_type: status.market_data_type.as_str(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        market_data_type: status.market_data_type,
         reason: status.reason,
         server_version: status.server_version,
         last_tick_age_seconds: status.last_tick_age.map(|d| d.as_secs_f64()),
@@ -71,11 +58,6 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
 pub(super) async fn account(State(state): State<AppState>) -> Result<Response, ApiError> {
     let account = state.bounded(state.broker().account()).await??;
     Ok(Json(account).into_response())
-}
-
-#[derive(Serialize)]
-struct PositionsBody {
-    positions: Vec<crate::orders::Position>,
 }
 
 /// `GET /positions`.
@@ -114,19 +96,6 @@ pub(super) struct SymbolsQuery {
     symbols: Option<String>,
 }
 
-#[derive(Serialize)]
-struct SymbolError {
-    symbol: String,
-    error: &'static str,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct QuotesBody {
-    quotes: Vec<Quote>,
-    errors: Vec<SymbolError>,
-}
-
 /// `GET /quotes?symbols=A,B`: per-symbol errors never fail the whole list.
 pub(super) async fn quotes(
     State(state): State<AppState>,
@@ -147,7 +116,7 @@ pub(super) async fn quotes(
         match result {
             Ok(quote) => body.quotes.push(quote),
             Err(e) => {
-                let (_, code) = e.http_status_and_code();
+                let code = e.code();
                 if matches!(
                     e,
                     BrokerError::Disconnected { .. }
@@ -188,7 +157,7 @@ fn parse_u32(name: &'static str, raw: Option<&str>, default: u32) -> Result<u32,
         None => Ok(default),
         Some(s) => s.trim().parse::<u32>().map_err(|_| {
             ApiError::bad_request(
-                "invalid_parameter",
+                ErrorCode::InvalidParameter,
                 format!(
                     "`{name}` must be a non-negative integer, got {:?}",
                     truncate(s)
@@ -238,12 +207,6 @@ pub(super) async fn chain(
     Ok(Json(chain).into_response())
 }
 
-#[derive(Serialize)]
-struct ExpiriesBody {
-    symbol: Symbol,
-    expiries: Vec<chrono::NaiveDate>,
-}
-
 /// `GET /chain/expiries?symbol=X`: listed expiries, no market data.
 pub(super) async fn chain_expiries(
     State(state): State<AppState>,
@@ -264,15 +227,6 @@ pub(super) struct HistoryQuery {
     days: Option<String>,
 }
 
-/// Most daily bars one request may ask for.
-pub const MAX_HISTORY_DAYS: u32 = 730;
-
-#[derive(Serialize)]
-struct HistoryBody {
-    symbol: Symbol,
-    bars: Vec<sas_core::market::DailyBar>,
-}
-
 /// `GET /history/daily?symbol=X&days=N`.
 pub(super) async fn daily_history(
     State(state): State<AppState>,
@@ -283,7 +237,7 @@ pub(super) async fn daily_history(
     let days = parse_u32("days", Some(raw_days), 0)?;
     if days == 0 || days > MAX_HISTORY_DAYS {
         return Err(ApiError::bad_request(
-            "invalid_parameter",
+            ErrorCode::InvalidParameter,
             format!("`days` must be 1..={MAX_HISTORY_DAYS}, got {days}"),
         ));
     }
@@ -310,7 +264,7 @@ pub(super) async fn place_order(
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(ApiError::bad_request("invalid_order", message));
+        return Err(ApiError::bad_request(ErrorCode::InvalidOrder, message));
     }
     let outcome = state.bounded(state.broker().place_order(request)).await??;
     let status = if outcome.duplicate {
@@ -319,11 +273,6 @@ pub(super) async fn place_order(
         StatusCode::CREATED
     };
     Ok((status, Json(outcome)).into_response())
-}
-
-#[derive(Serialize)]
-struct OrdersBody {
-    orders: Vec<crate::orders::Order>,
 }
 
 /// `GET /orders`: working orders.
@@ -337,7 +286,7 @@ fn order_id(raw: &str) -> Result<&str, ApiError> {
         Ok(raw)
     } else {
         Err(ApiError::bad_request(
-            "invalid_order_id",
+            ErrorCode::InvalidOrderId,
             "order id must be 1-64 characters of A-Z a-z 0-9 _ - . :",
         ))
     }
@@ -361,7 +310,7 @@ pub(super) async fn order_by_key(
 ) -> Result<Response, ApiError> {
     if !is_valid_key(&key) {
         return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "idempotency key must be 1-64 characters of A-Z a-z 0-9 _ - . :",
         ));
     }
@@ -374,13 +323,6 @@ pub(super) async fn halt_state(State(state): State<AppState>) -> Response {
     Json(state.halt().state()).into_response()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HaltRequest {
-    halted: bool,
-    reason: String,
-}
-
 /// `POST /halt` `{"halted":bool,"reason":string}`.
 pub(super) async fn set_halt(
     State(state): State<AppState>,
@@ -388,7 +330,7 @@ pub(super) async fn set_halt(
 ) -> Result<Response, ApiError> {
     if request.reason.chars().count() > MAX_REASON_CHARS {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("`reason` is longer than {MAX_REASON_CHARS} characters"),
         ));
     }
@@ -410,11 +352,6 @@ pub(super) async fn cancel_order(
     let id = order_id(&id)?;
     let order = state.bounded(state.broker().cancel_order(id)).await??;
     Ok(Json(order).into_response())
-}
-
-#[derive(Serialize)]
-struct ExecutionsBody {
-    executions: Vec<crate::orders::Execution>,
 }
 
 /// `GET /executions`.

@@ -24,6 +24,7 @@ use crate::config::BridgeToken;
 use crate::halt::Halt;
 use crate::metrics::Metrics;
 use error::ApiError;
+use sas_bridge_api::error::ErrorCode;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -191,12 +192,7 @@ pub fn router(state: AppState) -> Router {
 /// A panicking handler becomes a JSON 500 without detail (logged instead).
 fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    ApiError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-    )
-    .into_response()
+    ApiError::of(ErrorCode::Internal, "internal error").into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -204,9 +200,8 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+    ApiError::of(
+        ErrorCode::MethodNotAllowed,
         "method not allowed on this route",
     )
 }
@@ -249,7 +244,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| crate::orders::is_valid_key(v))
+        .filter(|v| sas_bridge_api::is_valid_key(v))
         .map_or_else(|| state.next_request_id(), str::to_string);
     let span = tracing::info_span!("request", id = %request_id, method = %method, route = %route);
     let mut response = async move {

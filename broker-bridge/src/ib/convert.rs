@@ -6,7 +6,7 @@ use ibapi::contracts::{ComboLeg, Contract, Currency, Exchange, LegAction, Securi
 use sas_core::market::{DataType, OptionRight, Symbol};
 
 use crate::broker::BrokerError;
-use crate::orders::{Instrument, OrderAction, OrderStatus};
+use sas_bridge_api::orders::{Instrument, OrderAction, OrderStatus};
 
 /// IB codes meaning "no market-data permission".
 pub const NO_PERMISSION_CODES: [i32; 6] = [354, 10089, 10090, 10091, 10167, 10168];

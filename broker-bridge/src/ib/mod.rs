@@ -42,10 +42,12 @@ use sas_core::market::{
 };
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::broker::{Broker, BrokerError, BrokerMode, BrokerStatus};
-use crate::chain_select::{ChainContract, MAX_SELECTED};
+use crate::broker::{Broker, BrokerError, BrokerStatus};
 use crate::config::IbSettings;
-use crate::orders::{Execution, Instrument, Order, OrderRequest, PlaceOrderOutcome, Position};
+use sas_bridge_api::account::Position;
+use sas_bridge_api::chain::{ChainContract, MAX_SELECTED};
+use sas_bridge_api::health::BrokerMode;
+use sas_bridge_api::orders::{Execution, Instrument, Order, OrderRequest, PlaceOrderOutcome};
 
 pub use convert::parse_ib_time;
 pub use metrics::IbMetrics;

@@ -31,8 +31,9 @@ use sas_core::calendar::utc_to_eastern;
 
 use super::convert::{self, map_error, Ctx};
 use super::{lock, Inner};
-use crate::broker::{BrokerError, ConnectionState};
-use crate::orders::{
+use crate::broker::BrokerError;
+use sas_bridge_api::health::ConnectionState;
+use sas_bridge_api::orders::{
     Execution, Instrument, Order, OrderAction, OrderLeg, OrderRequest, OrderStatus,
     PlaceOrderOutcome, TimeInForce,
 };

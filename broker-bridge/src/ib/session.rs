@@ -10,7 +10,7 @@ use ibapi::{Client, RateLimiter};
 use sas_core::market::DataType;
 
 use super::{convert, lock, orders, FirstConnect, Inner};
-use crate::broker::ConnectionState;
+use sas_bridge_api::health::ConnectionState;
 
 /// Health of the IB session as the bridge reports it.
 #[derive(Debug, Clone)]

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use broker_bridge::broker::{Broker, ConnectionState};
+use broker_bridge::broker::Broker;
 use broker_bridge::config::{BridgeConfig, Cli};
 use broker_bridge::ib::{IbBroker, IbBrokerConfig};
 use broker_bridge::metrics::Metrics;
 use clap::Parser;
 use fake_ib_gateway::{FakeConfig, FakeGateway};
+use sas_bridge_api::health::ConnectionState;
 
 pub const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 

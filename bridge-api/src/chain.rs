@@ -1,4 +1,4 @@
-//! Which part of an option chain `GET /chain` asks for: the DTE window
+//! The query of `GET /chain`: which part of an option chain is asked for: the DTE window
 //! (`min_dte`/`max_dte`/`strikes`), an explicit expiry list
 //! (`expiries=2026-12-18,2027-01-15` with `strikes`), or explicit contracts
 //! (`contracts=2026-12-18:600:P,...`). The explicit forms are capped at
@@ -218,6 +218,7 @@ impl ChainSelection {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,11 +1,15 @@
-//! Order, execution and position types of the bridge API, and the request
-//! validation every broker relies on. Pure data: no I/O.
+//! `POST /orders`, `GET /orders`, `GET /orders/{id}`, `GET /orders/by-key/{key}`,
+//! `POST /orders/{id}/cancel` and `GET /executions`: the order, order status
+//! and execution bodies, and the request validation every broker relies on
+//! (a wire rule). Pure data: no I/O.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sas_core::market::{OptionRight, Symbol};
 use serde::{Deserialize, Serialize};
+
+use crate::key::is_valid_key;
 
 /// Most legs in one order (iron condors have four).
 pub const MAX_LEGS: usize = 4;
@@ -15,8 +19,6 @@ pub const MAX_LEG_RATIO: u32 = 10;
 pub const MAX_ORDER_QUANTITY: u32 = 1_000;
 /// Largest absolute limit price.
 pub const MAX_LIMIT_PRICE: f64 = 100_000.0;
-/// Idempotency keys: the one rule of the wire contract.
-pub use sas_bridge_api::{is_valid_key, MAX_IDEMPOTENCY_KEY_LEN};
 /// Shares per option contract.
 pub const OPTION_MULTIPLIER: f64 = 100.0;
 
@@ -401,24 +403,22 @@ pub struct Execution {
     pub commission: Option<f64>,
 }
 
-/// A holding.
+/// `GET /orders` body: working orders.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Position {
-    /// Instrument held.
-    pub instrument: Instrument,
-    /// Signed units (negative = short).
-    pub quantity: f64,
-    /// Average cost per unit (per share or per contract's price, not × 100).
-    pub avg_cost: f64,
-    /// Current mark per unit, when a market is available.
-    pub market_price: Option<f64>,
-    /// quantity × mark × multiplier.
-    pub market_value: Option<f64>,
-    /// market_value − quantity × avg_cost × multiplier.
-    pub unrealized_pnl: Option<f64>,
+pub struct OrdersBody {
+    /// The orders.
+    pub orders: Vec<Order>,
+}
+
+/// `GET /executions` body: one entry per leg fill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionsBody {
+    /// The fills.
+    pub executions: Vec<Execution>,
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

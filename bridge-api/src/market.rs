@@ -1,0 +1,58 @@
+//! `GET /quote`, `GET /quotes`, `GET /chain`, `GET /chain/expiries` and
+//! `GET /history/daily`. The market types themselves (quote, chain, bar) are
+//! declared once in `sas-core` and re-exported here; this module adds the
+//! bodies that wrap them. The `/chain` query is in [`crate::chain`].
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+
+/// One bar of [`HistoryBody::bars`].
+pub use sas_core::market::DailyBar;
+/// `GET /chain` body.
+pub use sas_core::market::OptionChain;
+/// `GET /quote` body, and one entry of [`QuotesBody::quotes`].
+pub use sas_core::market::Quote;
+pub use sas_core::market::{DataType, Symbol, MAX_SYMBOLS_PER_REQUEST};
+
+/// Most daily bars one `GET /history/daily` may ask for.
+pub const MAX_HISTORY_DAYS: u32 = 730;
+
+/// One symbol `GET /quotes` could not serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymbolError {
+    /// The symbol as asked.
+    pub symbol: String,
+    /// Why (the code the same failure has as a whole response).
+    pub error: ErrorCode,
+    /// Human text.
+    pub message: String,
+}
+
+/// `GET /quotes` body: one unknown symbol never fails the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotesBody {
+    /// Quotes served, in the order asked.
+    pub quotes: Vec<Quote>,
+    /// Symbols not served.
+    pub errors: Vec<SymbolError>,
+}
+
+/// `GET /chain/expiries` body: listed expiries from today on, sorted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiriesBody {
+    /// Underlying.
+    pub symbol: Symbol,
+    /// Expiries, sorted, distinct.
+    pub expiries: Vec<NaiveDate>,
+}
+
+/// `GET /history/daily` body: bars oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryBody {
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Daily bars.
+    pub bars: Vec<DailyBar>,
+}
