@@ -95,7 +95,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Settings for the IB broker (used by `crate::ib` when `--broker ib`).
+/// Settings for the IB broker (read by `crate::ib` when `--broker ib`; this
+/// module does not depend on `ib`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct IbSettings {
     /// Gateway host.
@@ -279,7 +280,7 @@ impl BridgeConfig {
             300_000,
             &mut errs,
         );
-        let reset_window_et = crate::ib::parse_reset_window(&cli.ib_reset_window_et)
+        let reset_window_et = parse_reset_window(&cli.ib_reset_window_et)
             .map_err(|e| errs.push(format!("--ib-reset-window-et: {e}")));
 
         let sim_cash = match cli.sim_cash.trim().parse::<f64>() {
@@ -403,9 +404,45 @@ fn millis_in(raw: &str, flag: &str, max: u64, errs: &mut Vec<String>) -> Option<
     }
 }
 
+/// Parses a reset window `HH:MM-HH:MM` (US Eastern time; may wrap midnight)
+/// or `off`, for the `--ib-reset-window-et` setting.
+pub fn parse_reset_window(
+    text: &str,
+) -> Result<Option<(chrono::NaiveTime, chrono::NaiveTime)>, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let bad = || format!("reset window must be HH:MM-HH:MM (UTC) or `off`, got {text:?}");
+    let (a, b) = t.split_once('-').ok_or_else(bad)?;
+    let start = chrono::NaiveTime::parse_from_str(a.trim(), "%H:%M").map_err(|_| bad())?;
+    let end = chrono::NaiveTime::parse_from_str(b.trim(), "%H:%M").map_err(|_| bad())?;
+    if start == end {
+        return Err(format!("reset window {text:?} is empty"));
+    }
+    Ok(Some((start, end)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_window_parses() {
+        let t = |h, m| chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        assert_eq!(
+            parse_reset_window("04:45-05:45"),
+            Ok(Some((t(4, 45), t(5, 45))))
+        );
+        assert_eq!(
+            parse_reset_window(" 23:45 - 00:45 "),
+            Ok(Some((t(23, 45), t(0, 45))))
+        );
+        assert_eq!(parse_reset_window("off"), Ok(None));
+        assert!(parse_reset_window("4-5").is_err());
+        assert!(parse_reset_window("05:00-05:00").is_err());
+        assert!(parse_reset_window("25:00-01:00").is_err());
+    }
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 

@@ -118,23 +118,6 @@ impl IbBrokerConfig {
     }
 }
 
-/// Parses a reset window `HH:MM-HH:MM` (US Eastern time; may wrap midnight)
-/// or `off`, for the `--ib-reset-window-et` setting.
-pub fn parse_reset_window(text: &str) -> Result<Option<(NaiveTime, NaiveTime)>, String> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    let bad = || format!("reset window must be HH:MM-HH:MM (UTC) or `off`, got {text:?}");
-    let (a, b) = t.split_once('-').ok_or_else(bad)?;
-    let start = NaiveTime::parse_from_str(a.trim(), "%H:%M").map_err(|_| bad())?;
-    let end = NaiveTime::parse_from_str(b.trim(), "%H:%M").map_err(|_| bad())?;
-    if start == end {
-        return Err(format!("reset window {text:?} is empty"));
-    }
-    Ok(Some((start, end)))
-}
-
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -1380,23 +1363,6 @@ impl Broker for IbBroker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reset_window_parses() {
-        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
-        assert_eq!(
-            parse_reset_window("04:45-05:45"),
-            Ok(Some((t(4, 45), t(5, 45))))
-        );
-        assert_eq!(
-            parse_reset_window(" 23:45 - 00:45 "),
-            Ok(Some((t(23, 45), t(0, 45))))
-        );
-        assert_eq!(parse_reset_window("off"), Ok(None));
-        assert!(parse_reset_window("4-5").is_err());
-        assert!(parse_reset_window("05:00-05:00").is_err());
-        assert!(parse_reset_window("25:00-01:00").is_err());
-    }
 
     #[test]
     fn history_duration_covers_requested_bars() {
