@@ -1188,23 +1188,25 @@ pub fn broker_check_refusal(e: &BrokerCheckError) -> ApiError {
     )
 }
 
-/// The chain window that covers every leg's expiry for re-pricing quotes:
-/// `(min_dte, max_dte, strikes)`.
-pub fn reprice_window(p: &Proposal, today: NaiveDate) -> (u32, u32, u32) {
-    let dtes: Vec<u32> = p
-        .legs
+/// The bridge path of the fresh quotes re-pricing needs: exactly the
+/// proposal's own legs (`/chain?symbol=…&contracts=expiry:strike:right,…`),
+/// a handful of market-data requests whatever the chain looks like.
+pub fn reprice_chain_path(p: &Proposal) -> String {
+    let contracts: Vec<String> = sas_core::strategy::requests::reprice_contracts(p)
         .iter()
-        .map(|l| u32::try_from((l.expiry - today).num_days().max(0)).unwrap_or(u32::MAX))
+        .map(|k| {
+            let right = match k.right {
+                OptionRight::Call => 'C',
+                OptionRight::Put => 'P',
+            };
+            format!("{}:{}:{right}", k.expiry, k.strike)
+        })
         .collect();
-    let min = dtes.iter().copied().min().unwrap_or(0).saturating_sub(1);
-    let max = dtes
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .saturating_add(1)
-        .min(730);
-    (min, max.max(min), 60)
+    format!(
+        "/chain?symbol={}&contracts={}",
+        p.symbol,
+        contracts.join(",")
+    )
 }
 
 #[cfg(test)]
@@ -1489,12 +1491,31 @@ mod tests {
             ..r.clone()
         };
         assert!(order_request(&p, &bigger).is_err());
-        // The re-pricing window covers every leg's expiry.
-        let (lo, hi, _) = reprice_window(&p, p.trade_date);
+    }
+
+    #[test]
+    fn item14_reprice_asks_for_the_proposals_own_legs_only() {
+        let p = crate::proposals::tests_support::one_proposal();
+        let path = reprice_chain_path(&p);
+        let (head, contracts) = path.split_once("&contracts=").unwrap();
+        assert_eq!(head, format!("/chain?symbol={}", p.symbol));
+        let named: Vec<&str> = contracts.split(',').collect();
+        assert_eq!(named.len(), p.legs.len(), "{path}");
         for l in &p.legs {
-            let dte = u32::try_from((l.expiry - p.trade_date).num_days()).unwrap();
-            assert!(lo <= dte && dte <= hi);
+            let right = if l.right == OptionRight::Call {
+                'C'
+            } else {
+                'P'
+            };
+            assert!(
+                named.contains(&format!("{}:{}:{right}", l.expiry, l.strike).as_str()),
+                "{path}"
+            );
         }
+        // At most 8 contracts (the bridge's cap), a fraction of a second at
+        // IB's pacing of about 48 snapshot requests a second.
+        assert!(named.len() <= 8);
+        assert!(!path.contains("min_dte") && !path.contains("strikes"));
     }
 
     #[test]

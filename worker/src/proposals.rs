@@ -24,13 +24,46 @@ pub const MAX_METRICS_AGE_MINUTES: i64 = 45;
 /// Trend score (-1..=1) per percent-per-day of the 20-day log-price slope:
 /// 0.25 %/day (about 5 % over 20 sessions) is a full-strength trend.
 pub const TREND_PCT_PER_DAY_AT_FULL: f64 = 0.25;
-/// The chain window generation asks the bridge for: `(min_dte, max_dte,
-/// strikes)`. Its `max_dte` is the longest DTE a proposed leg can have.
-pub const GENERATION_CHAIN_WINDOW: (u32, u32, u32) = (14, 90, 40);
+/// The longest DTE a proposed leg can have (a calendar's back month: front
+/// at most 35 days plus a gap of at most 49 with the default strategy
+/// configuration; a test keeps the configuration within it).
+pub const LONGEST_LEG_DTE: u32 = 90;
 /// Approved trades count as open (for limits and heat) this many days after
 /// their trade date: the longest DTE a leg can have (a trade is open until
 /// its last leg expires), plus a week of margin.
-pub const OPEN_TRADE_LOOKBACK_DAYS: i64 = GENERATION_CHAIN_WINDOW.1 as i64 + 7;
+pub const OPEN_TRADE_LOOKBACK_DAYS: i64 = LONGEST_LEG_DTE as i64 + 7;
+
+/// Bridge path of the listed expiries of `symbol` (no market data).
+pub fn expiries_path(symbol: &Symbol) -> String {
+    format!("/chain/expiries?symbol={symbol}")
+}
+
+/// Bridge path of the chain generation asks for: the picked `expiries`,
+/// [`sas_core::strategy::requests::GENERATION_STRIKES`] strikes nearest spot each.
+pub fn generation_chain_path(symbol: &Symbol, expiries: &[NaiveDate]) -> String {
+    let list: Vec<String> = expiries.iter().map(NaiveDate::to_string).collect();
+    format!(
+        "/chain?symbol={symbol}&expiries={}&strikes={}",
+        list.join(","),
+        sas_core::strategy::requests::GENERATION_STRIKES
+    )
+}
+
+#[derive(Deserialize)]
+struct ExpiriesBody {
+    symbol: Symbol,
+    expiries: Vec<NaiveDate>,
+}
+
+/// Parses the bridge's `GET /chain/expiries` answer for `symbol`.
+pub fn parse_expiries(body: &str, symbol: &Symbol) -> Result<Vec<NaiveDate>, String> {
+    let parsed: ExpiriesBody = serde_json::from_str(body)
+        .map_err(|_| "bridge /chain/expiries answer is not an expiry list".to_owned())?;
+    if &parsed.symbol != symbol {
+        return Err("bridge /chain/expiries answered for another symbol".into());
+    }
+    Ok(parsed.expiries)
+}
 
 /// Proposal states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -976,15 +1009,37 @@ mod tests {
 
     #[test]
     fn item15_open_trade_lookback_covers_the_longest_dte() {
-        // Generation asks the bridge for expiries up to 90 days out: a trade
-        // approved with a 90-DTE leg is open for 90 days.
+        // A trade is open until its last leg expires: the longest leg any
+        // strategy can build (single expiries up to max_dte, a calendar's
+        // back month up to front + gap) is within the lookback.
         let cfg = strategy_config(&ProposalLimits::default());
-        for dte in [90, GENERATION_CHAIN_WINDOW.1, cfg.max_dte] {
+        let calendar_back = cfg.calendar_front_max_dte + cfg.calendar_max_gap_days;
+        assert!(calendar_back <= LONGEST_LEG_DTE && cfg.max_dte <= LONGEST_LEG_DTE);
+        for dte in [90, LONGEST_LEG_DTE, cfg.max_dte, calendar_back] {
             assert!(
                 OPEN_TRADE_LOOKBACK_DAYS >= i64::from(dte),
                 "{OPEN_TRADE_LOOKBACK_DAYS} < {dte}"
             );
         }
+    }
+
+    #[test]
+    fn item14_generation_asks_for_picked_expiries_and_parses_the_list() {
+        let spy = Symbol::parse("SPY").unwrap();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(expiries_path(&spy), "/chain/expiries?symbol=SPY");
+        assert_eq!(
+            generation_chain_path(&spy, &[d("2026-12-31"), d("2027-01-15")]),
+            "/chain?symbol=SPY&expiries=2026-12-31,2027-01-15&strikes=40"
+        );
+        let body = r#"{"symbol":"SPY","expiries":["2026-12-04","2026-12-31"]}"#;
+        assert_eq!(
+            parse_expiries(body, &spy).unwrap(),
+            vec![d("2026-12-04"), d("2026-12-31")]
+        );
+        let qqq = Symbol::parse("QQQ").unwrap();
+        assert!(parse_expiries(body, &qqq).is_err());
+        assert!(parse_expiries("{}", &spy).is_err());
     }
 
     #[test]

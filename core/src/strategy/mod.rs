@@ -22,6 +22,7 @@ pub mod exits;
 pub mod proposal;
 pub mod rationale;
 pub mod regime;
+pub mod requests;
 pub mod sizing;
 pub mod synthetic;
 pub mod types;

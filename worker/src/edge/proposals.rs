@@ -144,16 +144,9 @@ async fn paper_guard(cfg: &Config) -> Result<(), BrokerCheckError> {
     }
 }
 
-async fn chain(
-    cfg: &Config,
-    symbol: &Symbol,
-    window: (u32, u32, u32),
-) -> Result<OptionChain, String> {
-    let path = format!(
-        "/chain?symbol={symbol}&min_dte={}&max_dte={}&strikes={}",
-        window.0, window.1, window.2
-    );
-    let answer = bridge::get(cfg, &path, true, cfg.bridge_timeout_ms)
+/// `GET {BRIDGE_URL}{path}` for a chain of `symbol` (any selection).
+async fn chain(cfg: &Config, symbol: &Symbol, path: &str) -> Result<OptionChain, String> {
+    let answer = bridge::get(cfg, path, true, cfg.bridge_timeout_ms)
         .await
         .map_err(|e| e.to_string())?;
     if answer.status != 200 {
@@ -165,6 +158,42 @@ async fn chain(
         return Err("bridge /chain answered for another symbol".into());
     }
     Ok(chain)
+}
+
+/// The chain generation needs: the broker's expiry list first (no market
+/// data), then strikes of the few expiries the strategies would use
+/// ([`sas_core::strategy::requests::generation_expiries`]).
+async fn generation_chain(
+    cfg: &Config,
+    symbol: &Symbol,
+    today: chrono::NaiveDate,
+    strategy_cfg: &sas_core::strategy::StrategyConfig,
+) -> Result<OptionChain, String> {
+    let answer = bridge::get(
+        cfg,
+        &proposals::expiries_path(symbol),
+        true,
+        cfg.bridge_timeout_ms,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if answer.status != 200 {
+        return Err(format!(
+            "bridge /chain/expiries answered HTTP {}",
+            answer.status
+        ));
+    }
+    let available = proposals::parse_expiries(&answer.body, symbol)?;
+    let picked = sas_core::strategy::requests::generation_expiries(&available, today, strategy_cfg);
+    if picked.is_empty() {
+        return Err("no listed expiry fits any strategy's DTE window".into());
+    }
+    chain(
+        cfg,
+        symbol,
+        &proposals::generation_chain_path(symbol, &picked),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -708,8 +737,12 @@ async fn fresh_reprice(
     at: DateTime<Utc>,
 ) -> Result<Result<sas_core::strategy::Repriced, sas_core::strategy::RepriceRefusal>, String> {
     let today = proposals::trade_date(at);
-    let window = approval::reprice_window(proposal, today);
-    let c = chain(cfg, &proposal.symbol, window).await?;
+    let c = chain(
+        cfg,
+        &proposal.symbol,
+        &approval::reprice_chain_path(proposal),
+    )
+    .await?;
     let fresh = fresh_quotes(&c, today);
     let strategy_cfg = proposals::strategy_config(&cfg.approval.limits);
     Ok(reprice(proposal, &fresh, &strategy_cfg))
@@ -804,7 +837,7 @@ async fn generate(
     for score in picks {
         summary.considered += 1;
         let sym = score.symbol.clone();
-        let chain = match chain(cfg, &sym, proposals::GENERATION_CHAIN_WINDOW).await {
+        let chain = match generation_chain(cfg, &sym, today, &strategy_cfg).await {
             Ok(c) => c,
             Err(e) => {
                 summary
