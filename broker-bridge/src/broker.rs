@@ -16,6 +16,16 @@ use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
 use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
 
+/// A check a broker makes right before it sends a new order, after it took
+/// its placement lock: a halt switched on while a request waited behind
+/// another placement still stops it. The bridge-side [`crate::halt::Halt`]
+/// is one.
+pub trait OrderGate: Send + Sync {
+    /// `Err` (normally [`BrokerError::TradingHalted`]) when no new order may
+    /// be sent now.
+    fn check(&self) -> Result<(), BrokerError>;
+}
+
 /// A snapshot of the broker session's health.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerStatus {
@@ -131,6 +141,13 @@ pub enum BrokerError {
     LiveTradingDisabled {
         /// The account orders would be placed in (empty when unknown).
         account: String,
+    },
+    /// The bridge-side halt is on (seen when the placement was about to be
+    /// sent); nothing was sent. HTTP 409 `trading_halted`.
+    #[error("trading is halted at the bridge{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    TradingHalted {
+        /// Why, as given by whoever halted.
+        reason: Option<String>,
     },
     /// The broker did not answer in time. HTTP 504 `timeout`.
     #[error("the broker did not answer in time")]

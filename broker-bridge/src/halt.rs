@@ -14,6 +14,8 @@ use std::sync::{Mutex, PoisonError};
 use chrono::Utc;
 use sas_bridge_api::halt::HaltState;
 
+use crate::broker::{BrokerError, OrderGate};
+
 /// Why a halt change could not be made durable.
 #[derive(Debug, thiserror::Error)]
 pub enum HaltError {
@@ -101,6 +103,20 @@ impl Halt {
                 }
                 Err(e)
             }
+        }
+    }
+}
+
+/// The IB broker asks the halt again right before it sends an order.
+impl OrderGate for Halt {
+    fn check(&self) -> Result<(), BrokerError> {
+        let state = self.state();
+        if state.halted {
+            Err(BrokerError::TradingHalted {
+                reason: state.reason,
+            })
+        } else {
+            Ok(())
         }
     }
 }

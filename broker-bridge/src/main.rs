@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 
 use broker_bridge::api::{router, AppState};
+use broker_bridge::broker::OrderGate;
 use broker_bridge::config::{BridgeConfig, Cli};
 use broker_bridge::halt::Halt;
 use broker_bridge::metrics::Metrics;
-use broker_bridge::startup::{build_broker, init_tracing};
+use broker_bridge::startup::{build_gated_broker, init_tracing};
 use clap::Parser;
 
 #[tokio::main]
@@ -26,8 +27,13 @@ async fn main() -> ExitCode {
     };
     init_tracing(config.log_format);
 
+    let halt = std::sync::Arc::new(match &config.halt_file {
+        Some(path) => Halt::load(path.clone()),
+        None => Halt::in_memory(),
+    });
     let metrics = Metrics::new();
-    let broker = match build_broker(&config, &metrics).await {
+    let gate: std::sync::Arc<dyn OrderGate> = halt.clone();
+    let broker = match build_gated_broker(&config, &metrics, Some(gate)).await {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the broker");
@@ -35,17 +41,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let halt = match &config.halt_file {
-        Some(path) => Halt::load(path.clone()),
-        None => Halt::in_memory(),
-    };
     let halted = halt.state();
     if halted.halted {
         tracing::warn!(reason = ?halted.reason, "trading is halted at start: POST /orders is refused until POST /halt resumes it");
     }
     let state = AppState::new(broker, &config.token, metrics, config.request_timeout)
         .with_chain_timeout(config.chain_timeout)
-        .with_halt(std::sync::Arc::new(halt));
+        .with_halt(halt);
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sas_core::market::Symbol;
 use sas_sim_market::SymbolParams;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, OrderGate};
 use crate::clock::SystemClock;
 use crate::config::{BridgeConfig, LogFormat};
 use crate::metrics::Metrics;
@@ -27,10 +27,22 @@ pub fn sim_universe(watchlist: &[Symbol]) -> Vec<Symbol> {
     out
 }
 
-/// Builds the broker selected by `--broker`.
+/// Builds the broker selected by `--broker`, without an order gate.
 pub async fn build_broker(
     config: &BridgeConfig,
     metrics: &Metrics,
+) -> Result<Arc<dyn Broker>, String> {
+    build_gated_broker(config, metrics, None).await
+}
+
+/// Builds the broker selected by `--broker`; `gate` (the bridge-side halt)
+/// is asked again right before every IB order is sent. The simulated broker
+/// places under one lock without waiting, so the HTTP handler's check is
+/// its last one.
+pub async fn build_gated_broker(
+    config: &BridgeConfig,
+    metrics: &Metrics,
+    gate: Option<Arc<dyn OrderGate>>,
 ) -> Result<Arc<dyn Broker>, String> {
     match config.broker {
         BrokerMode::Sim => {
@@ -55,6 +67,9 @@ pub async fn build_broker(
                 metrics,
             )
             .await?;
+            if let Some(gate) = gate {
+                ib.set_order_gate(gate);
+            }
             Ok(Arc::new(ib))
         }
     }

@@ -17,6 +17,7 @@ use axum::Router;
 use broker_bridge::api::{router, AppState};
 use broker_bridge::broker::Broker;
 use broker_bridge::config::{BridgeConfig, Cli};
+use broker_bridge::halt::Halt;
 use broker_bridge::ib::IbBroker;
 use broker_bridge::metrics::Metrics;
 use broker_bridge::startup::build_broker;
@@ -427,6 +428,86 @@ async fn bridge_binary_exits_nonzero_when_ib_says_client_id_in_use() {
     assert!(
         stderr.contains("326") && stderr.contains("client id 62"),
         "{stderr}"
+    );
+    b.shutdown().await;
+}
+
+async fn http_post(app: &Router, uri: &str, body: &Value) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn halt_stops_an_order_queued_behind_an_in_flight_placement() {
+    let gw = gateway().await;
+    // One message per second: the first placement holds the placement lock
+    // for seconds (it re-reads IB's orders, then sends), the second waits.
+    let mut cfg = ib_config(&gw, 56);
+    cfg.messages_per_second = 1;
+    let b = Arc::new(broker_with(cfg, &Metrics::new()).await);
+    let halt = Arc::new(Halt::in_memory());
+    b.set_order_gate(halt.clone());
+    tokio::time::sleep(Duration::from_secs(5)).await; // resync after connect
+    let app = router(
+        AppState::new(
+            b.clone(),
+            &config_with_token(),
+            Metrics::new(),
+            Duration::from_secs(60),
+        )
+        .with_halt(halt),
+    );
+    let order = |key: &str| serde_json::to_value(resting_stock_order(key)).unwrap();
+
+    let first = tokio::spawn({
+        let (app, body) = (app.clone(), order("halt-first"));
+        async move { http_post(&app, "/orders", &body).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Passes the handler's halt check (not halted yet), then queues.
+    let queued = tokio::spawn({
+        let (app, body) = (app.clone(), order("halt-queued"));
+        async move { http_post(&app, "/orders", &body).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!first.is_finished(), "the first placement ended too soon");
+    let (status, body) = http_post(
+        &app,
+        "/halt",
+        &serde_json::json!({"halted": true, "reason": "kill switch on"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = tokio::time::timeout(Duration::from_secs(50), queued)
+        .await
+        .expect("the queued order answers")
+        .unwrap();
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"], "trading_halted", "{body}");
+    assert_eq!(
+        body["message"], "trading is halted at the bridge: kill switch on",
+        "{body}"
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(50), first).await;
+    assert!(
+        gw.controls
+            .orders()
+            .iter()
+            .all(|o| o.order_ref != "halt-queued"),
+        "an order queued before the halt reached IB after it"
     );
     b.shutdown().await;
 }

@@ -60,7 +60,10 @@ impl ApiError {
     /// 409 `trading_halted`: the bridge-side halt is on; nothing was sent.
     #[must_use]
     pub fn trading_halted(reason: Option<&str>) -> Self {
-        Self::of(ErrorCode::TradingHalted, halted_message(reason))
+        BrokerError::TradingHalted {
+            reason: reason.map(str::to_string),
+        }
+        .into()
     }
 
     /// 400 `missing_parameter`.
@@ -70,15 +73,6 @@ impl ApiError {
             ErrorCode::MissingParameter,
             format!("query parameter `{param}` is required"),
         )
-    }
-}
-
-/// The message of `409 trading_halted`.
-#[must_use]
-pub fn halted_message(reason: Option<&str>) -> String {
-    match reason {
-        Some(r) => format!("trading is halted at the bridge: {r}"),
-        None => "trading is halted at the bridge".to_string(),
     }
 }
 
@@ -128,6 +122,7 @@ impl BrokerError {
             BrokerError::Disconnected { .. } => ErrorCode::BrokerDisconnected,
             BrokerError::OrderWindowClosed { .. } => ErrorCode::OrderWindowClosed,
             BrokerError::LiveTradingDisabled { .. } => ErrorCode::LiveTradingDisabled,
+            BrokerError::TradingHalted { .. } => ErrorCode::TradingHalted,
             BrokerError::Timeout => ErrorCode::Timeout,
             BrokerError::Internal(_) => ErrorCode::Internal,
         }

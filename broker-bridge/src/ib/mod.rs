@@ -190,6 +190,9 @@ pub(crate) struct Inner {
     book: Mutex<orders::OrderBook>,
     /// Serializes order placement so one key is never placed twice.
     place_lock: tokio::sync::Mutex<()>,
+    /// Asked right before an order is sent, under `place_lock` (the
+    /// bridge-side halt); `None` sends without asking.
+    order_gate: RwLock<Option<Arc<dyn crate::broker::OrderGate>>>,
     /// The one account every call uses, resolved at connect from
     /// `IB_ACCOUNT` and IB's managed accounts.
     account: RwLock<Option<String>>,
@@ -277,6 +280,7 @@ impl IbBroker {
             last_tick: Mutex::new(None),
             book: Mutex::new(orders::OrderBook::default()),
             place_lock: tokio::sync::Mutex::new(()),
+            order_gate: RwLock::new(None),
             account: RwLock::new(None),
             first_connect: Mutex::new(first_connect),
             refresh_lock: tokio::sync::Mutex::new(()),
@@ -284,6 +288,17 @@ impl IbBroker {
         });
         let supervisor = tokio::spawn(session::supervise(inner.clone()));
         Ok(Self { inner, supervisor })
+    }
+
+    /// Sets the check made right before every order is sent, after the
+    /// placement lock is taken (the binary passes the bridge-side halt), so
+    /// a request that waited behind another placement is checked again.
+    pub fn set_order_gate(&self, gate: Arc<dyn crate::broker::OrderGate>) {
+        *self
+            .inner
+            .order_gate
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(gate);
     }
 
     /// Waits until the session is connected (or degraded), up to `timeout`.

@@ -355,6 +355,17 @@ async fn place_to_completion(
     if let Some(account) = account {
         ib_order.account = account;
     }
+    // The last check before the send, under the placement lock: a halt
+    // switched on while this request waited behind another placement (or
+    // while the orders above were re-read) stops it here; nothing is sent.
+    let gate = inner
+        .order_gate
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(gate) = gate {
+        gate.check()?;
+    }
     let ib_id = client.next_order_id();
     let now = Utc::now();
     let order = Order {
