@@ -66,7 +66,8 @@ pub struct Cli {
     #[arg(long, env = "IB_MARKET_DATA_TYPE", default_value = "delayed")]
     pub ib_market_data_type: String,
     /// Allow orders to a live (non-paper) IB account. Off by default: the IB
-    /// broker refuses orders unless the account is a paper account (`DU…`/`DF…`).
+    /// broker refuses orders unless the account is a paper account (`DU…`;
+    /// `DF…` advisor masters are refused too).
     #[arg(long, env = "BRIDGE_ALLOW_LIVE_TRADING", default_value_t = false)]
     pub allow_live_trading: bool,
     /// IB's daily reset window in US Eastern time, `HH:MM-HH:MM` (may wrap
