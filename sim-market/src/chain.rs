@@ -242,7 +242,8 @@ impl SimMarket {
             0.0
         };
         let half = tick / 2.0
-            + liquidity
+            + self.spread_multiplier(symbol)
+                * liquidity
                 * vol_ratio
                 * (time_value * (0.004 + 0.006 * m.min(4.0)) + intrinsic * 0.001 + price * dated);
         let bid = (((price - half) / tick).floor() * tick).max(0.0);

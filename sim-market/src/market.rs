@@ -142,6 +142,25 @@ pub struct SimMarket {
     step_index: u64,
     states: Vec<SymbolState>,
     index: HashMap<Symbol, usize>,
+    /// Test controls per symbol: a price factor and a spread multiplier
+    /// applied on top of the seeded path (see [`SimMarket::shift_price`]).
+    overrides: HashMap<Symbol, Override>,
+}
+
+/// A test control's effect on one symbol.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Override {
+    price_factor: f64,
+    spread_multiplier: f64,
+}
+
+impl Default for Override {
+    fn default() -> Self {
+        Self {
+            price_factor: 1.0,
+            spread_multiplier: 1.0,
+        }
+    }
 }
 
 impl SimMarket {
@@ -179,6 +198,7 @@ impl SimMarket {
             step_index: 0,
             states,
             index,
+            overrides: HashMap::new(),
         })
     }
 
@@ -277,9 +297,55 @@ impl SimMarket {
         }
     }
 
-    /// Current model (mid) price of the underlying.
+    /// Current model (mid) price of the underlying (the seeded path times
+    /// any price factor set by [`SimMarket::shift_price`]).
     pub fn spot(&self, symbol: &Symbol) -> Result<f64, SimError> {
-        self.state(symbol).map(|s| s.price)
+        let factor = self.override_of(symbol).price_factor;
+        self.state(symbol).map(|s| s.price * factor)
+    }
+
+    fn override_of(&self, symbol: &Symbol) -> Override {
+        self.overrides.get(symbol).copied().unwrap_or_default()
+    }
+
+    /// Test control: moves the underlying by `pct` percent from here on (the
+    /// seeded path continues, scaled). Deterministic: the same calls at the
+    /// same steps give the same prices. Option prices follow the spot.
+    pub fn shift_price(&mut self, symbol: &Symbol, pct: f64) -> Result<(), SimError> {
+        self.state(symbol)?;
+        if !pct.is_finite() || pct <= -90.0 || pct > 900.0 {
+            return Err(SimError::InvalidInput {
+                field: "move_pct",
+                reason: "must be a finite percentage above -90 and at most 900".into(),
+            });
+        }
+        let o = self.overrides.entry(symbol.clone()).or_default();
+        o.price_factor *= 1.0 + pct / 100.0;
+        Ok(())
+    }
+
+    /// Test control: multiplies the bid/ask spreads of the underlying and
+    /// its options by `multiplier` (1 = the seeded spreads).
+    pub fn set_spread_multiplier(
+        &mut self,
+        symbol: &Symbol,
+        multiplier: f64,
+    ) -> Result<(), SimError> {
+        self.state(symbol)?;
+        if !multiplier.is_finite() || !(1.0..=100.0).contains(&multiplier) {
+            return Err(SimError::InvalidInput {
+                field: "spread_multiplier",
+                reason: "must be between 1 and 100".into(),
+            });
+        }
+        self.overrides.entry(symbol.clone()).or_default().spread_multiplier = multiplier;
+        Ok(())
+    }
+
+    /// The spread multiplier set by [`SimMarket::set_spread_multiplier`].
+    #[must_use]
+    pub fn spread_multiplier(&self, symbol: &Symbol) -> f64 {
+        self.override_of(symbol).spread_multiplier
     }
 
     /// Current annualized volatility of the underlying (base × stochastic
@@ -309,10 +375,12 @@ impl SimMarket {
         let vol_ratio = (st.vol() / st.params.annual_vol).max(1.0);
         let jitter = unit(&[tag::SPREAD, seed, st.key, step]);
         let widen = if jitter < 0.15 { 1.0 } else { 0.0 };
-        let spread_cents = (f64::from(st.params.base_spread_cents) * vol_ratio + widen)
+        let o = self.override_of(symbol);
+        let spread_cents = ((f64::from(st.params.base_spread_cents) * vol_ratio + widen)
+            * o.spread_multiplier)
             .round()
             .max(1.0) as i64;
-        let mid_cents = st.price * 100.0;
+        let mid_cents = st.price * o.price_factor * 100.0;
         let bid_cents = ((mid_cents - spread_cents as f64 / 2.0).round() as i64).max(1);
         let ask_cents = bid_cents + spread_cents;
         let u = unit(&[tag::LAST, seed, st.key, step]);
@@ -358,6 +426,32 @@ mod tests {
             .map(|s| sym(s))
             .collect();
         SimMarket::new(SimConfig::new(seed, symbols, start)).unwrap()
+    }
+
+    #[test]
+    fn controls_move_the_price_and_widen_spreads_deterministically() {
+        let mut a = market(7);
+        let mut b = market(7);
+        a.advance_to(30);
+        b.advance_to(30);
+        let spy = sym("SPY");
+        let before = a.spot(&spy).unwrap();
+        let q0 = a.quote(&spy).unwrap();
+        a.shift_price(&spy, -3.0).unwrap();
+        assert!((a.spot(&spy).unwrap() / before - 0.97).abs() < 1e-12);
+        a.set_spread_multiplier(&spy, 4.0).unwrap();
+        let q1 = a.quote(&spy).unwrap();
+        assert!(q1.ask - q1.bid >= 3.0 * (q0.ask - q0.bid) - 0.011);
+        assert!(q1.bid < q0.bid * 0.98);
+        // The seeded path continues under the factor; same calls, same prices.
+        b.shift_price(&spy, -3.0).unwrap();
+        b.set_spread_multiplier(&spy, 4.0).unwrap();
+        a.advance_to(60);
+        b.advance_to(60);
+        assert_eq!(a.spot(&spy).unwrap(), b.spot(&spy).unwrap());
+        assert!(a.shift_price(&spy, f64::NAN).is_err());
+        assert!(a.set_spread_multiplier(&spy, 0.5).is_err());
+        assert!(a.shift_price(&sym("ZZZZ"), 1.0).is_err());
     }
 
     #[test]
