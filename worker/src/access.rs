@@ -9,17 +9,8 @@ use sas_access_jwt::{verify, AccessJwtError, AccessPolicy, KeySet};
 
 use crate::auth::{CredentialVerifier, PresentedCredentials, Principal};
 
+pub use crate::config::approval::AccessSettings;
 pub use sas_access_jwt::{JWKS_FAILURE_TTL_MS, JWKS_MIN_REFRESH_INTERVAL_MS, JWKS_TTL_MS};
-
-/// Validated Access settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessSettings {
-    /// Issuer and audience the tokens must carry.
-    pub policy: AccessPolicy,
-    /// Where the JWKS is fetched from (the team's certs URL unless overridden
-    /// for local tests).
-    pub jwks_url: String,
-}
 
 /// Why a token was refused, or that the keys must be refreshed.
 #[derive(Debug, Clone, PartialEq, Eq)]

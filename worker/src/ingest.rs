@@ -132,7 +132,7 @@ pub fn parse_bridge_quotes(body: &str, watchlist: &[Symbol]) -> Result<QuoteBatc
     let parsed: BridgeQuotesBody = serde_json::from_str(body).map_err(|e| {
         format!(
             "bridge answered with malformed quotes JSON: {}",
-            crate::api::truncate(&e.to_string(), 120)
+            crate::error::truncate(&e.to_string(), 120)
         )
     })?;
     let mut quotes: Vec<Quote> = Vec::with_capacity(watchlist.len());
@@ -141,7 +141,7 @@ pub fn parse_bridge_quotes(body: &str, watchlist: &[Symbol]) -> Result<QuoteBatc
         let symbol_hint = raw
             .get("symbol")
             .and_then(|s| s.as_str())
-            .map(|s| crate::api::truncate(s, 12));
+            .map(|s| crate::error::truncate(s, 12));
         match serde_json::from_value::<Quote>(raw) {
             Ok(q) => match check_quote(&q) {
                 Ok(()) => {
@@ -172,7 +172,7 @@ pub fn parse_bridge_quotes(body: &str, watchlist: &[Symbol]) -> Result<QuoteBatc
                         .errors
                         .iter()
                         .find(|e| e.symbol.eq_ignore_ascii_case(s.as_str()))
-                        .map(|e| crate::api::truncate(&e.error, 40))
+                        .map(|e| crate::error::truncate(&e.error, 40))
                 })
                 .unwrap_or_else(|| "no quote returned".to_owned());
             (s.to_string(), reason)
@@ -243,7 +243,7 @@ pub fn batch_outcome(batch: &QuoteBatch) -> (RunStatus, Option<String>) {
         } else {
             ""
         };
-        crate::api::truncate(&format!("{prefix}{}", list.join(", ")), MAX_ERROR_LEN)
+        crate::error::truncate(&format!("{prefix}{}", list.join(", ")), MAX_ERROR_LEN)
     });
     (status, error)
 }

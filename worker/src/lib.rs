@@ -18,6 +18,7 @@ pub mod auth;
 pub mod chains;
 pub mod config;
 mod edge;
+pub mod error;
 pub mod gate;
 pub mod ingest;
 pub mod metrics;

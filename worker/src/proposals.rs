@@ -10,8 +10,8 @@ use sas_core::market::Symbol;
 use sas_core::strategy::{ExistingTrade, Proposal, RegimeInputs, StrategyConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::approval::OrderState;
 use crate::audit::iso_ms;
+pub use crate::config::approval::ProposalLimits;
 
 /// Most proposals `GET /proposals` returns.
 pub const MAX_PROPOSALS_LIMIT: u32 = 200;
@@ -107,32 +107,6 @@ impl ProposalStatus {
     /// and only to one of the three final states.
     pub fn can_become(self, to: ProposalStatus) -> bool {
         self == ProposalStatus::Pending && to != ProposalStatus::Pending
-    }
-}
-
-/// Proposal limits of the Worker (validated configuration), applied on top of
-/// core's defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProposalLimits {
-    /// At most this many proposals per trading day.
-    pub max_per_day: u32,
-    /// At most this many open or pending trades per symbol.
-    pub max_open_per_symbol: u32,
-    /// Shorter proposal lifetime than the end of the trading day, seconds.
-    pub ttl_seconds: Option<u32>,
-    /// Liquidity filter override: least daily volume of every leg (core's
-    /// default when `None`).
-    pub min_option_volume: Option<u64>,
-}
-
-impl Default for ProposalLimits {
-    fn default() -> Self {
-        Self {
-            max_per_day: 5,
-            max_open_per_symbol: 1,
-            ttl_seconds: None,
-            min_option_volume: None,
-        }
     }
 }
 
@@ -761,6 +735,55 @@ pub struct GenerationSummary {
 }
 
 /// Test fixtures shared by the unit tests of this crate.
+/// The Worker's state of an approved proposal's order
+/// (`proposals.order_status`; see docs/approval-workflow.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Being sent (by the approving request or a cron resend).
+    Submitting,
+    /// The bridge has the order (`broker_order_status` says how it is doing).
+    Submitted,
+    /// Definitely not placed (bridge unreachable, broker disconnected, trading
+    /// halted, order window closed): may be resent inside the window.
+    SubmitFailed,
+    /// The answer was lost (timeout, 5xx, unreadable): the cron asks the
+    /// bridge by key; never resent before the bridge says "none".
+    Unknown,
+    /// Refused by the bridge or the broker: final.
+    Rejected,
+    /// Not (re)sent and never will be (window closed, re-pricing refused,
+    /// kill switch on, attempts used up): final.
+    Abandoned,
+}
+
+impl OrderState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Submitting => "submitting",
+            OrderState::Submitted => "submitted",
+            OrderState::SubmitFailed => "submit_failed",
+            OrderState::Unknown => "unknown",
+            OrderState::Rejected => "rejected",
+            OrderState::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "submitting" => OrderState::Submitting,
+            "submitted" => OrderState::Submitted,
+            "submit_failed" => OrderState::SubmitFailed,
+            "unknown" => OrderState::Unknown,
+            "rejected" => OrderState::Rejected,
+            "abandoned" => OrderState::Abandoned,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::*;

@@ -1,7 +1,7 @@
 //! Mapping of broker-bridge answers to Worker answers (pure).
 
-use crate::api::ApiError;
 use crate::config::Config;
+use crate::error::ApiError;
 
 /// Why a bridge call produced no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub fn map_response(status: u16, body: &str) -> Result<serde_json::Value, ApiErr
                 (Some(code), Some(message)) => Err(ApiError::new(
                     status,
                     client_error_code(code),
-                    crate::api::truncate(message, 200),
+                    crate::error::truncate(message, 200),
                 )),
                 _ => Err(bad_gateway(status)),
             }

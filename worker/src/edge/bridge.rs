@@ -73,7 +73,7 @@ async fn send(
                 after_ms: timeout_ms,
             }
         } else {
-            BridgeFailure::Unreachable(crate::api::truncate(&e.to_string(), 160))
+            BridgeFailure::Unreachable(crate::error::truncate(&e.to_string(), 160))
         }
     };
     let mut response = Fetch::Request(request)

@@ -7,13 +7,13 @@ use sas_core::market::{DailyBar, Symbol};
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Response, Result};
 
-use crate::api::ApiError;
 use crate::chains::{
     self, BarMerge, ChainStepSummary, IvHistoryRow, RowsLedger, SqlStatement, SqlValue,
     StatementMeta, StoredBarsRow,
 };
 use crate::config::Config;
 use crate::edge::{bridge, d1, error_response, internal, json_response, now};
+use crate::error::ApiError;
 use crate::ingest::{iso, IngestRun};
 use crate::metrics::{
     self, ChainExpiryRow, LatestMetricsRow, MetricsInterval, MetricsRow, SpotRow,

@@ -15,9 +15,10 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Env, Headers, Request, Response};
 
-use crate::api::{self, ApiError, Route};
+use crate::api::{self, Route};
 use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
 use crate::config::{Config, ConfigErrors};
+use crate::error::ApiError;
 use crate::gate;
 use crate::ingest::Trigger;
 use crate::store::{self, HistoryRow, LatestRow};
@@ -176,8 +177,8 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
 fn log_gate_refusal(method: &str, path: &str, e: &gate::GateError) {
     let line = serde_json::json!({
         "event": "request_refused",
-        "method": crate::api::truncate(method, 16),
-        "path": crate::api::truncate(path, 64),
+        "method": crate::error::truncate(method, 16),
+        "path": crate::error::truncate(path, 64),
         "reason": e.to_string(),
     })
     .to_string();

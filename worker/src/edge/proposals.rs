@@ -16,7 +16,6 @@ use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, D1PreparedStatement, Request, Response};
 
 use super::{bridge, d1, error_response, json_response, now};
-use crate::api::ApiError;
 use crate::approval::{
     self, ApprovalRoute, BrokerCheckError, KillSwitchRow, LookupResult, OrderState, ResolveRow,
     RetryDecision, RetryWindow, SendGate, SendResult, TradingMode,
@@ -24,6 +23,7 @@ use crate::approval::{
 use crate::audit::{self, actor_label, AuditAction, AuditEntry, AuditRow, AuditView, CRON_ACTOR};
 use crate::auth::Principal;
 use crate::config::{Config, MarketHoursMode};
+use crate::error::ApiError;
 use crate::proposals::{
     self, ExistingRow, GenerationSummary, MetricsRow, ProposalList, ProposalRecord, ProposalRow,
     ProposalView, VolSnapshot,
@@ -137,7 +137,7 @@ async fn paper_guard(cfg: &Config) -> Result<(), BrokerCheckError> {
         return Ok(());
     }
     let acct = account(cfg).await?;
-    if approval::is_paper_account(&acct.account_id) {
+    if sas_bridge_api::is_paper_account(&acct.account_id) {
         Ok(())
     } else {
         Err(BrokerCheckError::NotPaper)

@@ -2,6 +2,15 @@
 //! (`[vars]` in wrangler.toml, secrets from `wrangler secret put`, `.dev.vars`
 //! or `--var`), validated as a whole so that every problem is reported at once.
 
+pub mod approval;
+pub mod chains;
+pub mod origins;
+
+/// At most `max` characters of `s` (for echoing user input in messages).
+pub fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 use sas_core::market::{parse_symbol_list, Symbol, DEFAULT_WATCHLIST, MAX_SYMBOLS_PER_REQUEST};
 
 /// Shortest accepted secret (bearer tokens), in characters.
@@ -67,9 +76,9 @@ pub struct Config {
     /// Days of market data kept in D1.
     pub retention_days: u32,
     /// Proposal limits, trading mode and Cloudflare Access (see [`crate::approval`]).
-    pub approval: crate::approval::ApprovalConfig,
+    pub approval: approval::ApprovalConfig,
     /// Option-chain step and score weights (see [`crate::chains`]).
-    pub chains: crate::chains::ChainConfig,
+    pub chains: chains::ChainConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -149,8 +158,8 @@ impl Config {
             1..=365,
             &mut errors,
         );
-        let approval = crate::approval::ApprovalConfig::from_lookup(&get, &mut errors);
-        let chains = crate::chains::ChainConfig::from_lookup(&get, &mut errors);
+        let approval = approval::ApprovalConfig::from_lookup(&get, &mut errors);
+        let chains = chains::ChainConfig::from_lookup(&get, &mut errors);
         let production = approval.production;
         let bridge_url = match validate_bridge_url(
             get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
@@ -165,7 +174,7 @@ impl Config {
         let bridge_access = bridge_access(&get, &mut errors);
         let allowed_origins = match get("ALLOWED_ORIGINS") {
             None => Vec::new(),
-            Some(raw) => match crate::gate::parse_allowed_origins(&raw, production) {
+            Some(raw) => match origins::parse_allowed_origins(&raw, production) {
                 Ok(list) => list,
                 Err(e) => {
                     errors.push(format!("ALLOWED_ORIGINS {e}"));
