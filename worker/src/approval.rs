@@ -6,14 +6,17 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sas_core::calendar::{utc_to_eastern, MarketCalendar, MarketStatus};
-use sas_core::market::{OptionRight, Symbol};
+use sas_core::market::OptionRight;
 use sas_core::strategy::{LegAction, Proposal, Repriced};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 use crate::error::{truncate, ApiError, Query};
 use crate::proposals::{ProposalStatus, DEFAULT_PROPOSALS_LIMIT, MAX_PROPOSALS_LIMIT};
 use crate::proxy::BridgeFailure;
+use sas_bridge_api::halt::HaltRequest;
+use sas_bridge_api::orders::{Order, PlaceOrderOutcome};
+use sas_bridge_api::{ErrorBody, ErrorCode};
 
 pub use crate::config::approval::*;
 pub use crate::proposals::OrderState;
@@ -381,35 +384,9 @@ updated_by = excluded.updated_by";
 // The order
 // ---------------------------------------------------------------------------
 
-/// An option contract of an order leg (bridge `Instrument::Option`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderInstrument {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub symbol: Symbol,
-    pub expiry: NaiveDate,
-    pub strike: f64,
-    pub right: OptionRight,
-}
-
-/// One leg of the order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderLegRequest {
-    pub instrument: OrderInstrument,
-    pub action: String,
-    pub ratio: u32,
-}
-
-/// The `POST /orders` body (see docs/bridge-api.md and the bridge's
-/// `OrderRequest`): limit price per combo unit, positive = debit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderRequest {
-    pub idempotency_key: String,
-    pub legs: Vec<OrderLegRequest>,
-    pub quantity: u32,
-    pub limit_price: f64,
-    pub tif: String,
-}
+/// The `POST /orders` body, its legs and instruments: the bridge's own types
+/// (`sas_bridge_api::orders`), limit price per combo unit, positive = debit.
+pub use sas_bridge_api::orders::{Instrument, OrderAction, OrderLeg, OrderRequest, TimeInForce};
 
 /// Why no order can be built (approval refused, nothing changes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,7 +405,7 @@ pub fn order_request(p: &Proposal, r: &Repriced) -> Result<OrderRequest, OrderBu
             "the proposal's idempotency key is not accepted by the bridge".into(),
         ));
     }
-    if r.legs.is_empty() || r.legs.len() > 4 {
+    if r.legs.is_empty() || r.legs.len() > sas_bridge_api::orders::MAX_LEGS {
         return Err(OrderBuildError("an order has 1 to 4 legs".into()));
     }
     if r.contracts == 0 || r.contracts > p.sizing.contracts {
@@ -437,7 +414,7 @@ pub fn order_request(p: &Proposal, r: &Repriced) -> Result<OrderRequest, OrderBu
         ));
     }
     let limit_price = to_cents(r.limit_price);
-    if !limit_price.is_finite() || limit_price.abs() > 100_000.0 {
+    if !limit_price.is_finite() || limit_price.abs() > sas_bridge_api::orders::MAX_LIMIT_PRICE {
         return Err(OrderBuildError("limit price is not a usable price".into()));
     }
     if r.legs.len() == 1 && limit_price <= 0.0 {
@@ -448,28 +425,35 @@ pub fn order_request(p: &Proposal, r: &Repriced) -> Result<OrderRequest, OrderBu
     let legs = r
         .legs
         .iter()
-        .map(|l| OrderLegRequest {
-            instrument: OrderInstrument {
-                kind: "option".into(),
+        .map(|l| OrderLeg {
+            instrument: Instrument::Option {
                 symbol: p.symbol.clone(),
                 expiry: l.expiry,
                 strike: l.strike,
                 right: l.right,
             },
             action: match l.action {
-                LegAction::Buy => "buy".into(),
-                LegAction::Sell => "sell".into(),
+                LegAction::Buy => OrderAction::Buy,
+                LegAction::Sell => OrderAction::Sell,
             },
             ratio: l.ratio.max(1),
         })
         .collect();
-    Ok(OrderRequest {
+    let request = OrderRequest {
         idempotency_key: p.idempotency_key.clone(),
         legs,
         quantity: r.contracts,
         limit_price,
-        tif: "day".into(),
-    })
+        tif: TimeInForce::Day,
+    };
+    // The bridge's own validation, so nothing it would refuse is approved.
+    if let Err(errs) = request.validate() {
+        let first = errs.first().map(ToString::to_string).unwrap_or_default();
+        return Err(OrderBuildError(format!(
+            "the bridge would refuse the order: {first}"
+        )));
+    }
+    Ok(request)
 }
 
 /// The bridge's answer to `POST /orders` (or the lack of one), classified.
@@ -520,26 +504,12 @@ impl SendResult {
     }
 }
 
-#[derive(Deserialize)]
-struct PlaceOrderAnswer {
-    order: PlacedOrder,
-    #[serde(default)]
-    duplicate: bool,
-}
-
-#[derive(Deserialize)]
-struct PlacedOrder {
-    id: String,
-    idempotency_key: String,
-    status: String,
-}
-
 /// The `error` code of a bridge error body (`{"error":code,"message":...}`),
 /// bounded; only the code is ever kept, never the message.
-fn error_code(body: &str) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(body)
+fn error_code(body: &str) -> Option<ErrorCode> {
+    serde_json::from_str::<ErrorBody>(body)
         .ok()
-        .and_then(|v| v["error"].as_str().map(|c| truncate(c, 40)))
+        .map(|b| b.error)
 }
 
 /// Classifies the bridge's answer (`status`, `body`) to `POST /orders` for
@@ -549,14 +519,14 @@ pub fn classify_order_answer(status: u16, body: &str, key: &str) -> SendResult {
     let why = |what: &str| {
         format!(
             "bridge answered HTTP {status} ({}): {what}",
-            code.as_deref().unwrap_or("no error code")
+            code.map_or("no error code", ErrorCode::as_str)
         )
     };
-    match (status, code.as_deref()) {
-        (200 | 201, _) => match serde_json::from_str::<PlaceOrderAnswer>(body) {
+    match (status, code) {
+        (200 | 201, _) => match serde_json::from_str::<PlaceOrderOutcome>(body) {
             Ok(a) if a.order.idempotency_key == key => SendResult::Placed {
                 order_id: truncate(&a.order.id, 64),
-                broker_status: truncate(&a.order.status, 32),
+                broker_status: a.order.status.as_str().to_owned(),
                 duplicate: a.duplicate,
             },
             Ok(_) => SendResult::Unknown {
@@ -566,10 +536,12 @@ pub fn classify_order_answer(status: u16, body: &str, key: &str) -> SendResult {
                 reason: format!("bridge answered HTTP {status} without a readable order"),
             },
         },
-        (409, Some("idempotency_key_conflict")) => SendResult::KeyExists,
-        (409, Some("trading_halted" | "order_window_closed")) => SendResult::NotPlaced {
-            reason: why("not placed"),
-        },
+        (409, Some(ErrorCode::IdempotencyKeyConflict)) => SendResult::KeyExists,
+        (409, Some(ErrorCode::TradingHalted | ErrorCode::OrderWindowClosed)) => {
+            SendResult::NotPlaced {
+                reason: why("not placed"),
+            }
+        }
         (401, _) => SendResult::NotPlaced {
             reason: why("refused before placing"),
         },
@@ -600,14 +572,6 @@ pub fn classify_send_failure(failure: &BridgeFailure) -> SendResult {
     }
 }
 
-/// The order as the bridge reports it (`GET /orders/by-key/{key}`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-struct LookedUpOrder {
-    id: String,
-    idempotency_key: String,
-    status: String,
-}
-
 /// The bridge's answer to `GET /orders/by-key/{key}`, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupResult {
@@ -625,10 +589,10 @@ pub enum LookupResult {
 /// Classifies the answer (`status`, `body`) to `GET /orders/by-key/{key}`.
 pub fn classify_lookup(status: u16, body: &str, key: &str) -> LookupResult {
     match status {
-        200 => match serde_json::from_str::<LookedUpOrder>(body) {
+        200 => match serde_json::from_str::<Order>(body) {
             Ok(o) if o.idempotency_key == key => LookupResult::Found {
                 order_id: truncate(&o.id, 64),
-                broker_status: truncate(&o.status, 32),
+                broker_status: o.status.as_str().to_owned(),
             },
             Ok(_) => LookupResult::Unavailable {
                 reason: "bridge answered with an order of another key".into(),
@@ -637,11 +601,11 @@ pub fn classify_lookup(status: u16, body: &str, key: &str) -> LookupResult {
                 reason: "bridge answer is not an order".into(),
             },
         },
-        404 if error_code(body).as_deref() == Some("order_not_found") => LookupResult::NotFound,
+        404 if error_code(body) == Some(ErrorCode::OrderNotFound) => LookupResult::NotFound,
         _ => LookupResult::Unavailable {
             reason: format!(
                 "order lookup answered HTTP {status} ({})",
-                error_code(body).as_deref().unwrap_or("no error code")
+                error_code(body).map_or("no error code", ErrorCode::as_str)
             ),
         },
     }
@@ -858,7 +822,11 @@ pub fn send_gate(read: Result<Option<&KillSwitchRow>, &str>) -> SendGate {
 
 /// Body of the bridge's `POST /halt` mirroring the kill switch.
 pub fn halt_body(halted: bool, reason: &str) -> String {
-    serde_json::json!({ "halted": halted, "reason": truncate(reason, 200) }).to_string()
+    serde_json::to_string(&HaltRequest {
+        halted,
+        reason: truncate(reason, 200),
+    })
+    .unwrap_or_default()
 }
 
 /// Why the paper-account check before an approval or order failed. Its
@@ -1276,21 +1244,33 @@ mod tests {
         }
     }
 
-    fn found(status: &str) -> LookupResult {
-        classify_lookup(
-            200,
-            &format!(
-                r#"{{"id":"9","idempotency_key":"k1","legs":[],"quantity":1,"limit_price":1.0,
-                "tif":"day","status":"{status}","filled_quantity":0,"avg_fill_price":null,
-                "created_at":"x","updated_at":"x","status_message":null}}"#
-            ),
-            "k1",
+    /// A bridge `Order` body (the one place tests spell it: a field the
+    /// bridge adds costs one line here).
+    fn order_json(id: &str, key: &str, status: &str) -> String {
+        serde_json::json!({
+            "id": id, "idempotency_key": key, "legs": [], "quantity": 1,
+            "limit_price": 1.0, "tif": "day", "status": status, "filled_quantity": 0,
+            "avg_fill_price": null, "created_at": "2026-11-18T15:00:00Z",
+            "updated_at": "2026-11-18T15:00:00Z", "status_message": null,
+        })
+        .to_string()
+    }
+
+    fn placed_json(id: &str, key: &str, status: &str, duplicate: bool) -> String {
+        format!(
+            r#"{{"order":{},"duplicate":{duplicate}}}"#,
+            order_json(id, key, status)
         )
+    }
+
+    fn found(status: &str) -> LookupResult {
+        classify_lookup(200, &order_json("9", "k1", status), "k1")
     }
 
     #[test]
     fn item5_bridge_answers_to_post_orders_are_classified() {
-        let order = r#"{"order":{"id":"17","idempotency_key":"k1","status":"submitted"}}"#;
+        let order = placed_json("17", "k1", "submitted", false);
+        let order = order.as_str();
         assert_eq!(
             classify_order_answer(201, order, "k1"),
             SendResult::Placed {
@@ -1299,8 +1279,8 @@ mod tests {
                 duplicate: false
             }
         );
-        let dup =
-            r#"{"order":{"id":"17","idempotency_key":"k1","status":"filled"},"duplicate":true}"#;
+        let dup = placed_json("17", "k1", "filled", true);
+        let dup = dup.as_str();
         assert!(matches!(
             classify_order_answer(200, dup, "k1"),
             SendResult::Placed {
@@ -1353,10 +1333,7 @@ mod tests {
             (503, err("something_else")),
             (504, err("gateway_timeout")),
             (201, "not json".to_owned()),
-            (
-                200,
-                r#"{"order":{"id":"1","idempotency_key":"other","status":"submitted"}}"#.to_owned(),
-            ),
+            (200, placed_json("1", "other", "submitted", false)),
             (409, err("some_new_conflict")),
         ] {
             assert!(
@@ -1410,10 +1387,7 @@ mod tests {
             (503, r#"{"error":"broker_disconnected"}"#),
             (504, ""),
             (200, "garbage"),
-            (
-                200,
-                r#"{"id":"9","idempotency_key":"other","status":"filled"}"#,
-            ),
+            (200, order_json("9", "other", "filled").as_str()),
         ] {
             assert!(
                 matches!(

@@ -22,6 +22,7 @@ use sas_core::score::FactorInputs;
 use serde::{Deserialize, Serialize};
 
 use crate::config::truncate;
+use sas_bridge_api::market::HistoryBody;
 
 /// Daily bars fetched for a symbol with no usable stored history.
 pub const BOOTSTRAP_HISTORY_DAYS: u32 = 300;
@@ -73,12 +74,6 @@ pub fn parse_chain(body: &str, symbol: &Symbol) -> Result<OptionChain, String> {
         return Err("chain has no expiries".to_owned());
     }
     Ok(chain)
-}
-
-#[derive(Deserialize)]
-struct HistoryBody {
-    symbol: Symbol,
-    bars: Vec<DailyBar>,
 }
 
 /// Interprets a bridge `/history/daily` body for `symbol`: bars sorted by

@@ -8,6 +8,7 @@ use sas_core::market::{Quote, Symbol};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MarketHoursMode;
+use sas_bridge_api::market::SymbolError;
 
 /// Longest error text stored in a run record.
 pub const MAX_ERROR_LEN: usize = 500;
@@ -100,22 +101,6 @@ pub fn market_data_prune(
     (quotes_written > 0).then(|| ((started - keep).timestamp_millis(), keep.num_milliseconds()))
 }
 
-/// One symbol the bridge could not quote.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct BridgeSymbolError {
-    pub symbol: String,
-    pub error: String,
-    #[serde(default)]
-    pub message: String,
-}
-
-#[derive(Deserialize)]
-struct BridgeQuotesBody {
-    quotes: Vec<serde_json::Value>,
-    #[serde(default)]
-    errors: Vec<BridgeSymbolError>,
-}
-
 /// The usable part of a bridge `/quotes` answer for one watchlist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuoteBatch {
@@ -129,15 +114,25 @@ pub struct QuoteBatch {
 /// shape is an error (the whole run fails); individual bad quotes only fail
 /// their symbol.
 pub fn parse_bridge_quotes(body: &str, watchlist: &[Symbol]) -> Result<QuoteBatch, String> {
-    let parsed: BridgeQuotesBody = serde_json::from_str(body).map_err(|e| {
-        format!(
-            "bridge answered with malformed quotes JSON: {}",
-            crate::error::truncate(&e.to_string(), 120)
-        )
-    })?;
+    // The body is `sas_bridge_api::market::QuotesBody`, read one quote at a
+    // time so that a malformed quote fails only its symbol.
+    let parsed: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(body).map_err(|e| {
+            format!(
+                "bridge answered with malformed quotes JSON: {}",
+                crate::error::truncate(&e.to_string(), 120)
+            )
+        })?;
+    let Some(serde_json::Value::Array(raw_quotes)) = parsed.get("quotes") else {
+        return Err("bridge answered with malformed quotes JSON: no quotes list".into());
+    };
+    let errors: Vec<SymbolError> = parsed
+        .get("errors")
+        .and_then(|e| serde_json::from_value(e.clone()).ok())
+        .unwrap_or_default();
     let mut quotes: Vec<Quote> = Vec::with_capacity(watchlist.len());
     let mut invalid: Vec<(String, String)> = Vec::new();
-    for raw in parsed.quotes {
+    for raw in raw_quotes.iter().cloned() {
         let symbol_hint = raw
             .get("symbol")
             .and_then(|s| s.as_str())
@@ -168,11 +163,10 @@ pub fn parse_bridge_quotes(body: &str, watchlist: &[Symbol]) -> Result<QuoteBatc
                 .find(|(name, _)| name == s.as_str())
                 .map(|(_, r)| r.clone())
                 .or_else(|| {
-                    parsed
-                        .errors
+                    errors
                         .iter()
                         .find(|e| e.symbol.eq_ignore_ascii_case(s.as_str()))
-                        .map(|e| crate::error::truncate(&e.error, 40))
+                        .map(|e| e.error.as_str().to_owned())
                 })
                 .unwrap_or_else(|| "no quote returned".to_owned());
             (s.to_string(), reason)

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::iso_ms;
 pub use crate::config::approval::ProposalLimits;
+use sas_bridge_api::market::ExpiriesBody;
 
 /// Most proposals `GET /proposals` returns.
 pub const MAX_PROPOSALS_LIMIT: u32 = 200;
@@ -47,12 +48,6 @@ pub fn generation_chain_path(symbol: &Symbol, expiries: &[NaiveDate]) -> String 
         list.join(","),
         sas_core::strategy::requests::GENERATION_STRIKES
     )
-}
-
-#[derive(Deserialize)]
-struct ExpiriesBody {
-    symbol: Symbol,
-    expiries: Vec<NaiveDate>,
 }
 
 /// Parses the bridge's `GET /chain/expiries` answer for `symbol`.

@@ -4,6 +4,8 @@
 //! conditional statement written in the same D1 batch as its audit row.
 
 use chrono::{DateTime, Duration, Utc};
+use sas_bridge_api::account::Account;
+use sas_bridge_api::market::HistoryBody;
 use sas_core::analytics::chain::{analyze, ChainHistory};
 use sas_core::market::{DailyBar, OptionChain, Symbol};
 use sas_core::strategy::proposal::RefusalCode;
@@ -11,7 +13,6 @@ use sas_core::strategy::{
     generate_proposals, reprice, FreshLegQuote, FreshQuotes, GenerationInputs, Proposal,
     UnderlyingCandidate,
 };
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, D1PreparedStatement, Request, Response};
 
@@ -114,13 +115,7 @@ fn internal(context: &str, e: &dyn std::fmt::Display) -> Response {
 // Bridge calls
 // ---------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct AccountBody {
-    account_id: String,
-    net_liquidation: f64,
-}
-
-async fn account(cfg: &Config) -> Result<AccountBody, BrokerCheckError> {
+async fn account(cfg: &Config) -> Result<Account, BrokerCheckError> {
     let answer = bridge::get(cfg, "/account", true, cfg.bridge_timeout_ms)
         .await
         .map_err(BrokerCheckError::Bridge)?;
@@ -194,11 +189,6 @@ async fn generation_chain(
         &proposals::generation_chain_path(symbol, &picked),
     )
     .await
-}
-
-#[derive(Deserialize)]
-struct HistoryBody {
-    bars: Vec<DailyBar>,
 }
 
 async fn daily_bars(cfg: &Config, symbol: &Symbol) -> Vec<DailyBar> {
