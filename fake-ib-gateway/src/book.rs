@@ -248,6 +248,9 @@ pub struct BookOrder {
     pub filled: f64,
     pub avg_fill: f64,
     pub completed_time: Option<String>,
+    /// Fill plan: at most this many units fill until the cap is lifted
+    /// (`None`: everything fills once marketable).
+    pub fill_cap: Option<f64>,
 }
 
 impl BookOrder {
@@ -272,9 +275,15 @@ impl BookOrder {
 
     /// `OrderStatus` message for this order.
     pub fn status(&self) -> proto::OrderStatus {
+        self.status_as(self.phase.as_str())
+    }
+
+    /// `OrderStatus` message for this order with another status text (IB's
+    /// transient `PreSubmitted` and `PendingCancel`).
+    pub fn status_as(&self, status: &str) -> proto::OrderStatus {
         proto::OrderStatus {
             order_id: Some(self.order_id),
-            status: Some(self.phase.as_str().into()),
+            status: Some(status.into()),
             filled: Some(fmt_qty(self.filled)),
             remaining: Some(fmt_qty(if self.phase == OrderPhase::Cancelled {
                 0.0
@@ -338,6 +347,9 @@ pub struct ExecRecord {
     pub contract: proto::Contract,
     pub commission: f64,
     pub realized_pnl: f64,
+    /// The commission report was sent (or may be): `false` while the test
+    /// holds commission reports back.
+    pub commission_released: bool,
 }
 
 /// A held position.
@@ -353,6 +365,11 @@ pub struct Holding {
 pub enum OrderEvent {
     /// Order accepted or changed: send `OpenOrder` + `OrderStatus`.
     Updated(Box<BookOrder>),
+    /// A transient status only (`PreSubmitted`, `PendingCancel`).
+    Status {
+        order: Box<BookOrder>,
+        status: &'static str,
+    },
     /// A fill: `ExecutionDetails` then `CommissionAndFeesReport`.
     Executed {
         client_id: i32,
@@ -376,6 +393,10 @@ pub struct Book {
     pub orders: Vec<BookOrder>,
     pub positions: HashMap<i32, Holding>,
     pub executions: Vec<ExecRecord>,
+    /// Fill plan for the next placed order (see [`BookOrder::fill_cap`]).
+    pub next_fill_cap: Option<f64>,
+    /// Commission reports of new fills are held until released.
+    pub hold_commissions: bool,
     next_perm_id: i64,
     next_exec: u64,
 }
@@ -390,6 +411,8 @@ impl Book {
             orders: Vec::new(),
             positions: HashMap::new(),
             executions: Vec::new(),
+            next_fill_cap: None,
+            hold_commissions: false,
             next_perm_id: 1_000_000_000,
             next_exec: 0,
         }
@@ -478,9 +501,17 @@ impl Book {
             filled: 0.0,
             avg_fill: 0.0,
             completed_time: None,
+            fill_cap: self.next_fill_cap.take(),
         };
         self.orders.push(book_order.clone());
-        let mut events = vec![OrderEvent::Updated(Box::new(book_order))];
+        // IB's sequence for a new order: PreSubmitted, then Submitted.
+        let mut events = vec![
+            OrderEvent::Status {
+                order: Box::new(book_order.clone()),
+                status: "PreSubmitted",
+            },
+            OrderEvent::Updated(Box::new(book_order)),
+        ];
         events.extend(self.match_resting(market, now));
         Ok(events)
     }
@@ -609,9 +640,14 @@ impl Book {
                 ),
             });
         }
+        let pending = OrderEvent::Status {
+            order: Box::new(order.clone()),
+            status: "PendingCancel",
+        };
+        // What filled stays filled; the rest is cancelled.
         order.phase = OrderPhase::Cancelled;
         order.completed_time = Some(ib_time(now));
-        Ok(vec![OrderEvent::Updated(Box::new(order.clone()))])
+        Ok(vec![pending, OrderEvent::Updated(Box::new(order.clone()))])
     }
 
     /// Fills every resting order the market now crosses.
@@ -622,34 +658,32 @@ impl Book {
     ) -> Vec<OrderEvent> {
         let mut events = Vec::new();
         for idx in 0..self.orders.len() {
-            if self.orders[idx].phase != OrderPhase::Submitted {
+            let o = &self.orders[idx];
+            if o.phase != OrderPhase::Submitted {
                 continue;
             }
-            let Some(fill) = marketable_price(&self.orders[idx], market) else {
+            let fillable = o.fill_cap.map_or(o.quantity, |c| c.min(o.quantity)) - o.filled;
+            if fillable <= 0.0 {
+                continue;
+            }
+            let Some(fill) = marketable_price(o, market) else {
                 continue;
             };
-            events.extend(self.fill(idx, fill, market, now));
+            events.extend(self.fill(idx, fill, fillable, now));
         }
         events
     }
 
-    fn fill(
-        &mut self,
-        idx: usize,
-        fill: Fill,
-        market: &mut dyn MarketSource,
-        now: DateTime<Utc>,
-    ) -> Vec<OrderEvent> {
-        let _ = market;
+    /// Fills `qty` units of order `idx` (all that is left, or a part).
+    fn fill(&mut self, idx: usize, fill: Fill, qty: f64, now: DateTime<Utc>) -> Vec<OrderEvent> {
         let order = self.orders[idx].clone();
-        let qty = order.quantity - order.filled;
+        let cum = order.filled + qty;
         let mut events = Vec::new();
         let time = ib_time(now);
-        let mut total_commission = 0.0;
-        for (con_id, instrument, side, units, price) in &fill.legs {
-            let units = units * qty;
+        let released = !self.hold_commissions;
+        for (con_id, instrument, side, per_unit, price) in &fill.legs {
+            let units = per_unit * qty;
             let commission = commission_for(instrument, units);
-            total_commission += commission;
             let realized = self.apply_position(*con_id, instrument, *side, units, *price);
             self.cash -= side.sign() * units * price * instrument.multiplier() + commission;
             self.next_exec += 1;
@@ -665,13 +699,14 @@ impl Book {
                     price: Some(*price),
                     perm_id: Some(order.perm_id),
                     client_id: Some(order.client_id),
-                    cum_qty: Some(fmt_qty(units)),
+                    cum_qty: Some(fmt_qty(per_unit * cum)),
                     avg_price: Some(*price),
                     order_ref: Some(order.order_ref.clone()),
                 },
                 contract: instrument.to_proto(*con_id),
                 commission,
                 realized_pnl: realized,
+                commission_released: released,
             };
             self.executions.push(record.clone());
             events.push(OrderEvent::Executed {
@@ -694,13 +729,14 @@ impl Book {
                     price: Some(fill.net_price),
                     perm_id: Some(order.perm_id),
                     client_id: Some(order.client_id),
-                    cum_qty: Some(fmt_qty(qty)),
+                    cum_qty: Some(fmt_qty(cum)),
                     avg_price: Some(fill.net_price),
                     order_ref: Some(order.order_ref.clone()),
                 },
                 contract: order.contract.clone(),
                 commission: 0.0,
                 realized_pnl: 0.0,
+                commission_released: released,
             };
             self.executions.push(record.clone());
             events.push(OrderEvent::Executed {
@@ -708,14 +744,49 @@ impl Book {
                 record: Box::new(record),
             });
         }
-        let _ = total_commission;
         let o = &mut self.orders[idx];
-        o.filled = o.quantity;
-        o.avg_fill = fill.net_price;
-        o.phase = OrderPhase::Filled;
-        o.completed_time = Some(time);
+        o.avg_fill = ((o.avg_fill * o.filled + fill.net_price * qty) / cum * 10_000.0).round()
+            / 10_000.0;
+        o.filled = cum;
+        if o.filled >= o.quantity - 1e-9 {
+            o.phase = OrderPhase::Filled;
+            o.completed_time = Some(time);
+        }
         events.insert(0, OrderEvent::Updated(Box::new(o.clone())));
         events
+    }
+
+    /// Assignment (or exercise) of the option position `con_id`: the
+    /// option leaves the book and the underlying's stock position changes by
+    /// 100 shares per contract at the strike (a short put or a long call
+    /// buys, a short call or a long put sells). Returns the stock's contract
+    /// id and the shares delivered; `None` when `con_id` is not an option
+    /// held.
+    pub fn assign(&mut self, con_id: i32) -> Option<(i32, f64)> {
+        let Some(Instrument::Option {
+            symbol,
+            strike,
+            right,
+            ..
+        }) = self.registry.get(con_id).cloned()
+        else {
+            return None;
+        };
+        let held = self.positions.get(&con_id)?.quantity;
+        if held == 0.0 {
+            return None;
+        }
+        let shares = match right {
+            OptionRight::Call => held * 100.0,
+            OptionRight::Put => -held * 100.0,
+        };
+        self.positions.remove(&con_id);
+        let stock = Instrument::Stock { symbol };
+        let stock_id = self.registry.con_id(&stock);
+        let side = if shares > 0.0 { Side::Buy } else { Side::Sell };
+        self.apply_position(stock_id, &stock, side, shares.abs(), strike);
+        self.cash -= shares * strike;
+        Some((stock_id, shares))
     }
 
     /// Adds a fill to the position; returns realized P&L.
@@ -939,7 +1010,12 @@ mod tests {
             order: Some(limit("BUY", "10", 599.95, "k1")),
         };
         let events = book.place(7, req, &mut m, now).unwrap();
-        assert_eq!(events.len(), 1, "only the acknowledgement");
+        assert_eq!(events.len(), 2, "only the acknowledgement");
+        assert!(
+            matches!(&events[0], OrderEvent::Status { status: "PreSubmitted", .. }),
+            "PreSubmitted comes first"
+        );
+        assert!(matches!(&events[1], OrderEvent::Updated(o) if o.phase == OrderPhase::Submitted));
         assert_eq!(book.orders[0].phase, OrderPhase::Submitted);
         assert!(book.match_resting(&mut m, now).is_empty());
         m.stock = (599.80, 599.90);
@@ -957,6 +1033,86 @@ mod tests {
         let h = book.positions.values().next().unwrap();
         assert_eq!(h.quantity, 10.0);
         assert!((book.cash - (100_000.0 - 5_999.0 - 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_capped_order_fills_part_then_the_rest_when_released() {
+        let mut m = HandMarket {
+            stock: (599.80, 599.90),
+            ..Default::default()
+        };
+        let mut book = Book::new("DU1".into(), 100_000.0);
+        let now = Utc::now();
+        book.next_fill_cap = Some(4.0);
+        let req = proto::PlaceOrderRequest {
+            order_id: Some(1),
+            contract: Some(stock_contract()),
+            order: Some(limit("BUY", "10", 600.00, "k1")),
+        };
+        book.place(7, req, &mut m, now).unwrap();
+        let o = &book.orders[0];
+        assert_eq!((o.phase, o.filled), (OrderPhase::Submitted, 4.0));
+        assert_eq!(o.status().remaining.as_deref(), Some("6"));
+        assert!(book.match_resting(&mut m, now).is_empty(), "capped");
+        book.orders[0].fill_cap = None;
+        let events = book.match_resting(&mut m, now);
+        let exec = events
+            .iter()
+            .find_map(|e| match e {
+                OrderEvent::Executed { record, .. } => Some(record.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(exec.details.shares.as_deref(), Some("6"));
+        assert_eq!(exec.details.cum_qty.as_deref(), Some("10"));
+        assert_eq!(book.orders[0].phase, OrderPhase::Filled);
+        assert_eq!(book.positions.values().next().unwrap().quantity, 10.0);
+    }
+
+    #[test]
+    fn cancel_of_a_partly_filled_order_keeps_the_fill_and_a_filled_order_refuses() {
+        let mut m = HandMarket {
+            stock: (599.80, 599.90),
+            ..Default::default()
+        };
+        let mut book = Book::new("DU1".into(), 100_000.0);
+        let now = Utc::now();
+        book.next_fill_cap = Some(3.0);
+        for (id, key) in [(1, "k1"), (2, "k2")] {
+            let req = proto::PlaceOrderRequest {
+                order_id: Some(id),
+                contract: Some(stock_contract()),
+                order: Some(limit("BUY", "5", 600.00, key)),
+            };
+            book.place(7, req, &mut m, now).unwrap();
+        }
+        let events = book.cancel(7, 1, now).unwrap();
+        assert!(matches!(&events[0], OrderEvent::Status { status: "PendingCancel", .. }));
+        let o = &book.orders[0];
+        assert_eq!((o.phase, o.filled), (OrderPhase::Cancelled, 3.0));
+        assert_eq!(book.orders[1].phase, OrderPhase::Filled);
+        assert_eq!(book.cancel(7, 2, now).unwrap_err().code, 161);
+        assert_eq!(book.positions.values().next().unwrap().quantity, 8.0);
+    }
+
+    #[test]
+    fn assignment_of_a_short_put_delivers_stock_at_the_strike() {
+        let mut book = Book::new("DU1".into(), 100_000.0);
+        let put = Instrument::Option {
+            symbol: Symbol::parse("SPY").unwrap(),
+            expiry: NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+            strike: 600.0,
+            right: OptionRight::Put,
+        };
+        let id = book.registry.con_id(&put);
+        book.apply_position(id, &put, Side::Sell, 2.0, 1.5);
+        let (stock_id, shares) = book.assign(id).unwrap();
+        assert_eq!(shares, 200.0);
+        assert!(!book.positions.contains_key(&id));
+        let h = &book.positions[&stock_id];
+        assert_eq!((h.quantity, h.avg_cost), (200.0, 600.0));
+        assert!((book.cash - (100_000.0 - 120_000.0)).abs() < 1e-6);
+        assert_eq!(book.assign(id), None, "nothing left to assign");
     }
 
     #[test]

@@ -11,6 +11,15 @@
 //! than the limit once the market crosses, cancel), executions with
 //! commissions, combo (BAG) orders whose legs are referenced by contract id,
 //! market-data snapshots and streams with model greeks, daily bars.
+//!
+//! Order lifecycle as IB reports it: `PreSubmitted` then `Submitted` on
+//! placement; fills as `Submitted` with filled/remaining until `Filled`;
+//! each execution followed by its commission report; cancel as
+//! `PendingCancel`, `Cancelled` and notice 202 (a filled order answers 161).
+//! Test controls: partial fills ([`FakeControls::partial_fill_next_order`]),
+//! held commission reports, assignment of an option into stock. Every
+//! executions request (so every new connection's) replays the whole day's
+//! fills with the same exec ids, as IB does.
 
 pub mod book;
 pub mod market;
@@ -186,6 +195,65 @@ impl FakeControls {
     /// rebuilds a combo's legs) fail with 200 while `on`.
     pub fn fail_contract_lookup_by_id(&self, on: bool) {
         lock(&self.shared.faults).fail_lookup_by_con_id = on;
+    }
+
+    /// Fill plan of the next placed order: at most `units` fill (a partial
+    /// fill when the order is larger) until [`release_fills`](Self::release_fills);
+    /// never released, the rest never fills.
+    pub fn partial_fill_next_order(&self, units: f64) {
+        lock(&self.shared.state).book.next_fill_cap = Some(units);
+    }
+
+    /// Lifts the fill cap of every order: the rest fills once marketable
+    /// (matched on the next tick).
+    pub fn release_fills(&self) {
+        let mut st = lock(&self.shared.state);
+        for o in &mut st.book.orders {
+            o.fill_cap = None;
+        }
+    }
+
+    /// While `on`, the commission report of each new fill is held back (the
+    /// execution is sent alone, and executions requests omit it) until
+    /// [`release_commissions`](Self::release_commissions).
+    pub fn hold_commissions(&self, on: bool) {
+        lock(&self.shared.state).book.hold_commissions = on;
+    }
+
+    /// Sends the held commission reports (after their executions, as IB
+    /// does) and stops holding.
+    pub fn release_commissions(&self) {
+        self.shared.release_commissions();
+    }
+
+    /// Assigns the option position `con_id`: it leaves the account and the
+    /// underlying's stock position changes by 100 shares per contract at the
+    /// strike, as `reqPositions` then shows. Returns the stock's contract id
+    /// and the signed shares; `None` when no such option is held.
+    pub fn assign(&self, con_id: i32) -> Option<(i32, f64)> {
+        lock(&self.shared.state).book.assign(con_id)
+    }
+
+    /// Every execution of the day the gateway would replay: (exec id,
+    /// order ref, contract id, shares).
+    pub fn executions(&self) -> Vec<(String, String, i32, f64)> {
+        lock(&self.shared.state)
+            .book
+            .executions
+            .iter()
+            .map(|r| {
+                (
+                    r.details.exec_id.clone().unwrap_or_default(),
+                    r.details.order_ref.clone().unwrap_or_default(),
+                    r.contract.con_id.unwrap_or(0),
+                    r.details
+                        .shares
+                        .as_deref()
+                        .and_then(|q| q.parse().ok())
+                        .unwrap_or(0.0),
+                )
+            })
+            .collect()
     }
 
     /// Every order the gateway has accepted, oldest first.

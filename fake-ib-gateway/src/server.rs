@@ -104,7 +104,29 @@ impl Shared {
         }
     }
 
-    fn deliver_events(&self, events: Vec<OrderEvent>) {
+    /// Sends every held commission report to the client that owns the
+    /// order, and marks it released.
+    pub fn release_commissions(&self) {
+        let held: Vec<crate::book::ExecRecord> = {
+            let mut st = lock(&self.state);
+            st.book.hold_commissions = false;
+            st.book
+                .executions
+                .iter_mut()
+                .filter(|r| !r.commission_released)
+                .map(|r| {
+                    r.commission_released = true;
+                    r.clone()
+                })
+                .collect()
+        };
+        for r in held {
+            let frame = wire::encode_message(inc::COMMISSION_REPORT, &commission_report(&r));
+            self.send_to_client(r.details.client_id.unwrap_or(0), &[frame]);
+        }
+    }
+
+    pub(crate) fn deliver_events(&self, events: Vec<OrderEvent>) {
         for ev in events {
             match ev {
                 OrderEvent::Updated(order) => {
@@ -114,18 +136,30 @@ impl Shared {
                     ];
                     self.send_to_client(order.client_id, &frames);
                 }
+                OrderEvent::Status { order, status } => {
+                    let frames = vec![wire::encode_message(
+                        inc::ORDER_STATUS,
+                        &order.status_as(status),
+                    )];
+                    self.send_to_client(order.client_id, &frames);
+                }
                 OrderEvent::Executed { client_id, record } => {
-                    let frames = vec![
-                        wire::encode_message(
-                            inc::EXECUTION_DATA,
-                            &proto::ExecutionDetails {
-                                req_id: Some(-1),
-                                contract: Some(record.contract.clone()),
-                                execution: Some(record.details.clone()),
-                            },
-                        ),
-                        wire::encode_message(inc::COMMISSION_REPORT, &commission_report(&record)),
-                    ];
+                    let mut frames = vec![wire::encode_message(
+                        inc::EXECUTION_DATA,
+                        &proto::ExecutionDetails {
+                            req_id: Some(-1),
+                            contract: Some(record.contract.clone()),
+                            execution: Some(record.details.clone()),
+                        },
+                    )];
+                    // IB sends the commission report after the execution;
+                    // a test may hold it back (see `hold_commissions`).
+                    if record.commission_released {
+                        frames.push(wire::encode_message(
+                            inc::COMMISSION_REPORT,
+                            &commission_report(&record),
+                        ));
+                    }
                     self.send_to_client(client_id, &frames);
                 }
             }
@@ -1018,9 +1052,14 @@ impl Session {
             .cancel(self.client_id, order_id, now);
         match result {
             Ok(events) => {
+                // PendingCancel, then Cancelled, then notice 202.
                 for ev in &events {
-                    if let OrderEvent::Updated(o) = ev {
-                        self.send_msg(inc::ORDER_STATUS, &o.status());
+                    match ev {
+                        OrderEvent::Updated(o) => self.send_msg(inc::ORDER_STATUS, &o.status()),
+                        OrderEvent::Status { order, status } => {
+                            self.send_msg(inc::ORDER_STATUS, &order.status_as(status));
+                        }
+                        OrderEvent::Executed { .. } => {}
                     }
                 }
                 self.error(order_id, 202, "Order Canceled - reason:");
@@ -1087,8 +1126,11 @@ impl Session {
                     execution: Some(r.details.clone()),
                 },
             );
-            // Each execution is followed by its commission report.
-            self.send_msg(inc::COMMISSION_REPORT, &commission_report(r));
+            // Each execution is followed by its commission report (unless
+            // the test holds it back).
+            if r.commission_released {
+                self.send_msg(inc::COMMISSION_REPORT, &commission_report(r));
+            }
         }
         self.send_msg(
             inc::EXECUTION_DATA_END,
