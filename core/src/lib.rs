@@ -6,6 +6,10 @@ pub mod analytics;
 pub mod calendar;
 pub mod error;
 pub mod market;
+pub mod money;
+pub mod orders;
+pub mod portfolio;
+pub mod reconcile;
 pub mod score;
 pub mod strategy;
 
