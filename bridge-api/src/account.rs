@@ -43,6 +43,10 @@ pub struct Position {
     pub market_value: Option<f64>,
     /// market_value − quantity × avg_cost × multiplier.
     pub unrealized_pnl: Option<f64>,
+    /// The broker's contract id (IB `conId`; the simulated broker gives a
+    /// stable synthetic id), when known: the identity reconciliation joins on.
+    #[serde(default)]
+    pub con_id: Option<i64>,
 }
 
 /// `GET /positions` body.

@@ -12,6 +12,7 @@
 //! - [`orders`]: order request and its validation, order, order status,
 //!   placement outcome, executions.
 //! - [`halt`]: `GET /halt` / `POST /halt`.
+//! - [`sim`]: `POST /sim/control` (simulated broker only).
 //! - [`error`]: [`ErrorCode`] (with its HTTP status) and the error body.
 //! - [`key`]: [`IdempotencyKey`] and the one key rule.
 
@@ -23,6 +24,7 @@ pub mod health;
 pub mod key;
 pub mod market;
 pub mod orders;
+pub mod sim;
 
 pub use account::is_paper_account;
 pub use error::{ErrorBody, ErrorCode};

@@ -399,8 +399,27 @@ pub struct Execution {
     pub quantity: u32,
     /// Price per unit.
     pub price: f64,
-    /// Commission charged, in account currency.
+    /// Commission charged, in account currency. `null` until the broker
+    /// reported it (IB sends the commission report after the execution).
     pub commission: Option<f64>,
+    /// The order's idempotency key (IB `orderRef`), when the order carried
+    /// one: joins fills to the trade that placed them.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// The broker's contract id of `instrument` (IB `conId`; the simulated
+    /// broker gives a stable synthetic id), when known.
+    #[serde(default)]
+    pub con_id: Option<i64>,
+}
+
+/// `GET /executions` query: `key` keeps only the fills of the order placed
+/// under that idempotency key (IB `orderRef`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionsQuery {
+    /// Idempotency key to filter by.
+    #[serde(default)]
+    pub key: Option<String>,
 }
 
 /// `GET /orders` body: working orders.
@@ -523,6 +542,16 @@ mod tests {
         }
         let empty = request(vec![], 1.0);
         assert!(empty.validate().is_err());
+    }
+
+    #[test]
+    fn executions_without_the_new_fields_still_parse() {
+        let e: Execution = serde_json::from_str(
+            r#"{"exec_id":"x","order_id":"1","time":"2026-12-01T00:00:00Z","instrument":{"type":"stock","symbol":"SPY"},"action":"buy","quantity":1,"price":1.0,"commission":null}"#,
+        )
+        .unwrap();
+        assert_eq!(e.idempotency_key, None);
+        assert_eq!(e.con_id, None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use sas_bridge_api::halt::{HaltRequest, HaltState};
 use sas_bridge_api::health::HealthBody;
 use sas_bridge_api::market::{ExpiriesBody, HistoryBody, OptionChain, Quote, QuotesBody};
 use sas_bridge_api::orders::{ExecutionsBody, Order, OrderRequest, OrdersBody, PlaceOrderOutcome};
+use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -72,6 +73,9 @@ const BODIES: &[(&str, Check)] = &[
     ("halt_state.json", round_trip::<HaltState>),
     ("halt_request.json", round_trip::<HaltRequest>),
     ("halt_set.json", round_trip::<HaltState>),
+    // POST /sim/control request and answer (simulated broker only)
+    ("sim_control_request.json", round_trip::<SimControlRequest>),
+    ("sim_control.json", round_trip::<SimControlOutcome>),
     // Error bodies
     ("error_trading_halted.json", round_trip::<ErrorBody>),
     ("error_order_not_found.json", round_trip::<ErrorBody>),
@@ -104,4 +108,20 @@ fn recorded_order_request_is_valid_and_statuses_are_read() {
     let order: Order = serde_json::from_str(&text).unwrap();
     assert_eq!(order.status.as_str(), "cancelled");
     assert!(!order.status.is_open());
+    // Every recorded execution names its order's key and contract id, and
+    // each position its contract id: what positions and reconciliation join on.
+    let text = std::fs::read_to_string(fixtures().join("executions.json")).unwrap();
+    let body: ExecutionsBody = serde_json::from_str(&text).unwrap();
+    let placed: Order =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("order.json")).unwrap())
+            .unwrap();
+    for e in &body.executions {
+        assert_eq!(e.idempotency_key.as_deref(), Some(placed.idempotency_key.as_str()));
+        assert!(e.con_id.is_some_and(|c| c > 0));
+    }
+    let text = std::fs::read_to_string(fixtures().join("positions.json")).unwrap();
+    let positions: sas_bridge_api::account::PositionsBody = serde_json::from_str(&text).unwrap();
+    for p in &positions.positions {
+        assert!(body.executions.iter().any(|e| e.con_id == p.con_id));
+    }
 }

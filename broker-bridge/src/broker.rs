@@ -15,6 +15,16 @@ use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
 use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
+use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
+
+/// Test controls of the simulated broker (`POST /sim/control`). Only the
+/// simulated broker has them; the route exists only when
+/// [`Broker::sim_control`] returns one.
+pub trait SimControl: Send + Sync {
+    /// Applies a control: moves an underlying, widens its spreads, sets the
+    /// fill mode. A refused request changes nothing.
+    fn apply(&self, request: &SimControlRequest) -> Result<SimControlOutcome, BrokerError>;
+}
 
 /// A check a broker makes right before it sends a new order, after it took
 /// its placement lock: a halt switched on while a request waited behind
@@ -163,6 +173,12 @@ pub trait Broker: Send + Sync + 'static {
     /// Which backend this is.
     fn mode(&self) -> BrokerMode;
 
+    /// The simulated broker's test controls; `None` (the default) for real
+    /// brokers, and then `POST /sim/control` does not exist.
+    fn sim_control(&self) -> Option<&dyn SimControl> {
+        None
+    }
+
     /// Session health. Must answer quickly without network I/O.
     async fn status(&self) -> BrokerStatus;
 
@@ -229,6 +245,8 @@ pub trait Broker: Send + Sync + 'static {
     /// or `Timeout` means it could not be asked.
     async fn order_by_key(&self, key: &str) -> Result<Order, BrokerError>;
 
-    /// Executions (fills) of the current session, oldest first.
+    /// Executions (fills) of the current session, oldest first, each once
+    /// (a fill the broker reports again, e.g. IB's replay of the day's fills
+    /// on a new connection, is not repeated).
     async fn executions(&self) -> Result<Vec<Execution>, BrokerError>;
 }

@@ -19,7 +19,7 @@ use sas_sim_market::chain::expiry_close;
 use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMarket, Side};
 use sas_sim_market::{SimConfig, SimError, SimMarket};
 
-use crate::broker::{Broker, BrokerError, BrokerStatus};
+use crate::broker::{Broker, BrokerError, BrokerStatus, SimControl};
 use crate::clock::Clock;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
@@ -28,6 +28,7 @@ use sas_bridge_api::orders::{
     Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
     TimeInForce,
 };
+use sas_bridge_api::sim::{FillMode, SimControlOutcome, SimControlRequest};
 
 /// Commission per option contract.
 pub const OPTION_COMMISSION_PER_CONTRACT: f64 = 0.65;
@@ -60,6 +61,34 @@ struct SimOrder {
     order: Order,
     /// Day orders expire at the session close.
     expires_at: Option<DateTime<Utc>>,
+    /// Σ (fill price × units) over the order's fills, for the average.
+    fill_value: f64,
+    /// Fills so far (partial fills make several).
+    fills: u32,
+}
+
+/// A stable synthetic contract id for an instrument (the simulator's
+/// stand-in for IB's `conId`): FNV-1a of its display form, positive 31 bits.
+#[must_use]
+pub fn sim_con_id(instrument: &Instrument) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in instrument.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::try_from(h & 0x7fff_ffff).unwrap_or(1).max(1)
+}
+
+/// SplitMix64 of the inputs: the seeded draw behind partial fills.
+fn mix(parts: &[u64]) -> u64 {
+    let mut z: u64 = 0x9e37_79b9_7f4a_7c15;
+    for p in parts {
+        z = z.wrapping_add(*p).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+    }
+    z
 }
 
 struct SimState {
@@ -75,6 +104,10 @@ struct SimState {
     executions: Vec<Execution>,
     next_order_id: u64,
     next_exec_id: u64,
+    /// Market seed (partial fills are drawn from it).
+    seed: u64,
+    /// How marketable orders fill (`POST /sim/control`).
+    fill_mode: FillMode,
 }
 
 /// The simulated broker.
@@ -148,6 +181,8 @@ impl SimBroker {
                 executions: Vec::new(),
                 next_order_id: 1,
                 next_exec_id: 1,
+                seed: config.seed,
+                fill_mode: FillMode::Full,
             }),
             clock,
             since: start,
@@ -259,10 +294,18 @@ impl SimState {
             );
             return false;
         }
+        if self.fill_mode == FillMode::None
+            || (self.fill_mode == FillMode::Partial && so.fills > 0)
+        {
+            return true;
+        }
         match self.fill_prices(&so.order, now) {
             Ok(Some(prices)) => {
-                self.fill(idx, &prices, now);
-                false
+                let units = self.units_to_fill(idx);
+                self.fill(idx, &prices, units, now);
+                self.orders
+                    .get(idx)
+                    .is_some_and(|so| so.order.status.is_open())
             }
             Ok(None) => true,
             Err(_) => {
@@ -332,13 +375,33 @@ impl SimState {
             .map(|_| markets.iter().map(|m| 0.5 * (m.bid + m.ask)).collect()))
     }
 
-    fn fill(&mut self, idx: usize, prices: &[f64], now: DateTime<Utc>) {
+    /// Order units the next fill of order `idx` takes: everything left in
+    /// `full` mode; in `partial` mode a draw from (seed, order id, fill
+    /// number) in 1..left (1 when only one unit is left).
+    fn units_to_fill(&self, idx: usize) -> u32 {
+        let Some(so) = self.orders.get(idx) else {
+            return 0;
+        };
+        let left = so.order.quantity.saturating_sub(so.order.filled_quantity);
+        if self.fill_mode != FillMode::Partial || left <= 1 {
+            return left;
+        }
+        let id: u64 = so.order.id.parse().unwrap_or(0);
+        let draw = mix(&[self.seed, id, u64::from(so.fills)]);
+        1 + u32::try_from(draw % u64::from(left - 1)).unwrap_or(0)
+    }
+
+    /// Fills `fill_units` order units of order `idx` at the per-leg `prices`.
+    fn fill(&mut self, idx: usize, prices: &[f64], fill_units: u32, now: DateTime<Utc>) {
         let Some(order) = self.orders.get(idx).map(|so| so.order.clone()) else {
             return;
         };
+        if fill_units == 0 {
+            return;
+        }
         let mut net = 0.0;
         for (leg, &price) in order.legs.iter().zip(prices) {
-            let units = order.quantity * leg.ratio;
+            let units = fill_units * leg.ratio;
             let commission = if leg.instrument.is_option() {
                 OPTION_COMMISSION_PER_CONTRACT * f64::from(units)
             } else {
@@ -357,18 +420,28 @@ impl SimState {
                 quantity: units,
                 price: (price * 10_000.0).round() / 10_000.0,
                 commission: Some(cents(commission)),
+                idempotency_key: Some(order.idempotency_key.clone()),
+                con_id: Some(sim_con_id(&leg.instrument)),
             });
             self.next_exec_id += 1;
         }
         if let Some(so) = self.orders.get_mut(idx) {
-            so.order.status = OrderStatus::Filled;
-            so.order.filled_quantity = order.quantity;
             // Single legs report the price per unit; combos the signed net
             // (positive debit, negative credit), like their limit.
-            so.order.avg_fill_price = Some(match prices {
+            let price = match prices {
                 [single] => *single,
                 _ => cents(net),
-            });
+            };
+            so.fills += 1;
+            so.fill_value += price * f64::from(fill_units);
+            so.order.filled_quantity += fill_units;
+            so.order.status = if so.order.filled_quantity >= so.order.quantity {
+                OrderStatus::Filled
+            } else {
+                OrderStatus::PartiallyFilled
+            };
+            let avg = so.fill_value / f64::from(so.order.filled_quantity);
+            so.order.avg_fill_price = Some((avg * 10_000.0).round() / 10_000.0);
             so.order.updated_at = now;
         }
     }
@@ -444,6 +517,7 @@ impl SimState {
                     market_price: mark.map(|m| (m * 10_000.0).round() / 10_000.0),
                     market_value: value,
                     unrealized_pnl: value.map(|v| cents(v - h.quantity * h.avg_cost * mult)),
+                    con_id: Some(sim_con_id(&h.instrument)),
                 }
             })
             .collect()
@@ -518,10 +592,72 @@ impl SimState {
     }
 }
 
+impl SimControl for SimBroker {
+    fn apply(&self, request: &SimControlRequest) -> Result<SimControlOutcome, BrokerError> {
+        let invalid = |field: &'static str, message: &str| BrokerError::InvalidRequest {
+            field,
+            message: message.to_string(),
+        };
+        let market_change = request.move_pct.is_some() || request.spread_multiplier.is_some();
+        if !market_change && request.fill.is_none() {
+            return Err(invalid(
+                "body",
+                "give at least one of move_pct, spread_multiplier, fill",
+            ));
+        }
+        let symbol = match &request.symbol {
+            Some(raw) => Some(Symbol::parse(raw).map_err(|e| invalid("symbol", &e.to_string()))?),
+            None if market_change => {
+                return Err(invalid(
+                    "symbol",
+                    "required with move_pct or spread_multiplier",
+                ))
+            }
+            None => None,
+        };
+        let (mut st, now) = self.synced();
+        if let Some(symbol) = &symbol {
+            // Check both before changing either, so a refused request
+            // changes nothing.
+            st.market.spot(symbol).map_err(sim_error)?;
+            if let Some(m) = request.spread_multiplier {
+                if !m.is_finite() || !(1.0..=100.0).contains(&m) {
+                    return Err(invalid("spread_multiplier", "must be between 1 and 100"));
+                }
+            }
+            if let Some(pct) = request.move_pct {
+                st.market.shift_price(symbol, pct).map_err(sim_error)?;
+            }
+            if let Some(m) = request.spread_multiplier {
+                st.market
+                    .set_spread_multiplier(symbol, m)
+                    .map_err(sim_error)?;
+            }
+        }
+        if let Some(fill) = request.fill {
+            st.fill_mode = fill;
+        }
+        // Resting orders see the new market (and fill mode) at once.
+        st.process_all_working(now);
+        let quote = match &symbol {
+            Some(s) => Some(st.market.quote(s).map_err(sim_error)?),
+            None => None,
+        };
+        Ok(SimControlOutcome {
+            fill: st.fill_mode,
+            quote,
+        })
+    }
+}
+
 #[async_trait]
 impl Broker for SimBroker {
     fn mode(&self) -> BrokerMode {
         BrokerMode::Sim
+    }
+
+    fn sim_control(&self) -> Option<&dyn SimControl> {
+        Some(self)
     }
 
     async fn status(&self) -> BrokerStatus {
@@ -728,7 +864,12 @@ impl Broker for SimBroker {
             TimeInForce::Gtc => None,
         };
         let idx = st.orders.len();
-        st.orders.push(SimOrder { order, expires_at });
+        st.orders.push(SimOrder {
+            order,
+            expires_at,
+            fill_value: 0.0,
+            fills: 0,
+        });
         st.by_id.insert(id, idx);
         st.by_key.insert(request.idempotency_key, idx);
         if st.process_working(idx, now) {
@@ -793,5 +934,28 @@ impl Broker for SimBroker {
     async fn executions(&self) -> Result<Vec<Execution>, BrokerError> {
         let (st, _) = self.synced();
         Ok(st.executions.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn synthetic_contract_ids_are_stable() {
+        // Pinned: reconciliation joins on these ids across bridge restarts
+        // and releases (bridge-api's fixtures carry the same values).
+        let put = Instrument::Option {
+            symbol: Symbol::parse("SPY").unwrap(),
+            expiry: NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+            strike: 600.0,
+            right: OptionRight::Put,
+        };
+        assert_eq!(sim_con_id(&put), 631_432_577);
+        let stock = Instrument::Stock {
+            symbol: Symbol::parse("SPY").unwrap(),
+        };
+        assert_ne!(sim_con_id(&stock), sim_con_id(&put));
     }
 }

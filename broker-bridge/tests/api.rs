@@ -974,3 +974,177 @@ async fn ticker_keeps_the_market_current_and_stops_with_the_broker() {
         .expect("ticker stops once the broker is dropped")
         .unwrap();
 }
+
+/// A marketable SPY put credit spread of `quantity` under `key`.
+async fn marketable_spread(app: &Router, key: &str, quantity: u32) -> String {
+    let (_, chain) = get(app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=10").await;
+    let expiry = &chain["expiries"][0];
+    let puts: Vec<&Value> = expiry["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["right"] == "P")
+        .collect();
+    let (short, long) = (puts[3], puts[1]);
+    let mid = |c: &Value| 0.5 * (c["bid"].as_f64().unwrap() + c["ask"].as_f64().unwrap());
+    let limit = ((mid(long) - mid(short) + 0.10) * 100.0).round() / 100.0;
+    let leg = |c: &Value, action: &str| json!({"instrument": {"type": "option", "symbol": "SPY", "expiry": expiry["expiry"], "strike": c["strike"], "right": "P"}, "action": action});
+    json!({
+        "idempotency_key": key,
+        "legs": [leg(short, "sell"), leg(long, "buy")],
+        "quantity": quantity, "limit_price": limit
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn seeded_partial_fills_are_deterministic_and_the_rest_fills_in_full_mode() {
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let h = harness();
+        let (s, c) = post(&h.app, "/sim/control", r#"{"fill":"partial"}"#).await;
+        assert_eq!((s, &c["fill"]), (StatusCode::OK, &json!("partial")), "{c}");
+        let body = marketable_spread(&h.app, "pcs-partial", 7).await;
+        let (s, placed) = post(&h.app, "/orders", &body).await;
+        assert_eq!(s, StatusCode::CREATED, "{placed}");
+        let order = &placed["order"];
+        assert_eq!(order["status"], "partially_filled", "{order}");
+        let filled = order["filled_quantity"].as_u64().unwrap();
+        assert!((1..7).contains(&filled), "{order}");
+        // A combo fills at or inside its limit (a credit: at least the limit's).
+        let avg = order["avg_fill_price"].as_f64().unwrap();
+        assert!(avg <= order["limit_price"].as_f64().unwrap() + 1e-9, "{order}");
+        // Partial mode fills each order once; time passing adds nothing.
+        h.clock.advance(TimeDelta::seconds(30));
+        let id = order["id"].as_str().unwrap().to_string();
+        let (_, again) = get(&h.app, &format!("/orders/{id}")).await;
+        assert_eq!(again["filled_quantity"], filled);
+        // Executions by key: one per leg, the filled units, key and contract id.
+        let (_, ex) = get(&h.app, "/executions?key=pcs-partial").await;
+        let ex = ex["executions"].as_array().unwrap().clone();
+        assert_eq!(ex.len(), 2);
+        for e in &ex {
+            assert_eq!(e["quantity"], filled);
+            assert_eq!(e["idempotency_key"], "pcs-partial");
+            assert!(e["con_id"].as_i64().unwrap() > 0);
+            assert!((e["commission"].as_f64().unwrap() - 0.65 * filled as f64).abs() < 1e-9);
+        }
+        let (_, other) = get(&h.app, "/executions?key=someone-else").await;
+        assert_eq!(other["executions"], json!([]));
+        // Positions carry the same contract ids, sized by the partial fill.
+        let (_, pos) = get(&h.app, "/positions").await;
+        for p in pos["positions"].as_array().unwrap() {
+            let e = ex.iter().find(|e| e["con_id"] == p["con_id"]).unwrap();
+            let sign = if e["action"] == "sell" { -1.0 } else { 1.0 };
+            assert_eq!(p["quantity"].as_f64().unwrap(), sign * filled as f64, "{p}");
+        }
+        // Full mode again: the rest fills at once.
+        let (_, c) = post(&h.app, "/sim/control", r#"{"fill":"full"}"#).await;
+        assert_eq!(c["fill"], "full");
+        let (_, done) = get(&h.app, &format!("/orders/{id}")).await;
+        assert_eq!((&done["status"], &done["filled_quantity"]), (&json!("filled"), &json!(7)));
+        let (_, ex) = get(&h.app, "/executions?key=pcs-partial").await;
+        let units: u64 = ex["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["quantity"].as_u64().unwrap())
+            .sum();
+        assert_eq!(units, 14, "7 of each leg, nothing counted twice");
+        seen.push((filled, ex));
+    }
+    assert_eq!(seen[0], seen[1], "same seed, same fills");
+}
+
+#[tokio::test]
+async fn cancel_of_a_partially_filled_sim_order_keeps_the_filled_part() {
+    let h = harness();
+    post(&h.app, "/sim/control", r#"{"fill":"partial"}"#).await;
+    let (_, placed) = post(&h.app, "/orders", &marketable_spread(&h.app, "pcs-c", 5).await).await;
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    let filled = placed["order"]["filled_quantity"].as_u64().unwrap();
+    assert!(filled > 0 && filled < 5, "{placed}");
+    let (s, cancelled) = post(&h.app, &format!("/orders/{id}/cancel"), "").await;
+    assert_eq!(s, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["filled_quantity"], filled);
+    // Full mode later does not revive it.
+    post(&h.app, "/sim/control", r#"{"fill":"full"}"#).await;
+    let (_, pos) = get(&h.app, "/positions").await;
+    for p in pos["positions"].as_array().unwrap() {
+        assert_eq!(p["quantity"].as_f64().unwrap().abs(), filled as f64, "{p}");
+    }
+    // With fill none a marketable order rests untouched.
+    post(&h.app, "/sim/control", r#"{"fill":"none"}"#).await;
+    let (_, rest) = post(&h.app, "/orders", &marketable_spread(&h.app, "pcs-n", 1).await).await;
+    assert_eq!(rest["order"]["status"], "submitted", "{rest}");
+    let (_, ex) = get(&h.app, "/executions?key=pcs-n").await;
+    assert_eq!(ex["executions"], json!([]));
+}
+
+#[tokio::test]
+async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit_fills() {
+    let h = harness();
+    let (_, q0) = get(&h.app, "/quote?symbol=AAPL").await;
+    let (bid0, ask0) = (q0["bid"].as_f64().unwrap(), q0["ask"].as_f64().unwrap());
+    // Buy 10 AAPL, then rest a sell 2% above the bid: it cannot fill...
+    let (_, bought) = post(&h.app, "/orders", &stock_order("buy-aapl", "buy", 10, ask0)).await;
+    assert_eq!(bought["order"]["status"], "filled", "{bought}");
+    let target = ((bid0 * 1.02) * 100.0).round() / 100.0;
+    let (_, exit) = post(&h.app, "/orders", &stock_order("tp-aapl", "sell", 10, target)).await;
+    assert_eq!(exit["order"]["status"], "submitted", "{exit}");
+    // ...until the control moves AAPL up 3%: the take-profit fills at once.
+    let (s, c) = post(&h.app, "/sim/control", r#"{"symbol":"AAPL","move_pct":3.0}"#).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert!(c["quote"]["bid"].as_f64().unwrap() > bid0 * 1.025, "{c}");
+    let id = exit["order"]["id"].as_str().unwrap();
+    let (_, o) = get(&h.app, &format!("/orders/{id}")).await;
+    assert_eq!(o["status"], "filled", "{o}");
+    assert!(o["avg_fill_price"].as_f64().unwrap() >= target);
+    // Spreads widen on request, on the stock and its options.
+    let (_, before) = get(&h.app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await;
+    let (_, c) = post(&h.app, "/sim/control", r#"{"symbol":"SPY","spread_multiplier":4.0}"#).await;
+    let (_, after) = get(&h.app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await;
+    let spread = |c: &Value| c["ask"].as_f64().unwrap() - c["bid"].as_f64().unwrap();
+    let (_, spy) = get(&h.app, "/quote?symbol=SPY").await;
+    assert_eq!(spread(&c["quote"]), spread(&spy));
+    let b = &before["expiries"][0]["contracts"][0];
+    let a = &after["expiries"][0]["contracts"][0];
+    assert!(spread(a) > 2.0 * spread(b), "{a} vs {b}");
+    // Bad requests change nothing and say why; JSON and the token required.
+    for (body, status, code) in [
+        (r#"{"move_pct":1.0}"#, StatusCode::BAD_REQUEST, "invalid_request"),
+        (r#"{}"#, StatusCode::BAD_REQUEST, "invalid_request"),
+        (r#"{"symbol":"ZZZZ","move_pct":1.0}"#, StatusCode::BAD_REQUEST, "unknown_symbol"),
+        (r#"{"symbol":"SPY","spread_multiplier":0.1}"#, StatusCode::BAD_REQUEST, "invalid_request"),
+        (r#"{"symbol":"SPY","move_pct":1.0,"spread_multiplier":0.1}"#, StatusCode::BAD_REQUEST, "invalid_request"),
+        (r#"{"fill":"sometimes"}"#, StatusCode::BAD_REQUEST, "invalid_body"),
+        (r#"{"fill":"full","extra":1}"#, StatusCode::BAD_REQUEST, "invalid_body"),
+    ] {
+        let (s, b) = post(&h.app, "/sim/control", body).await;
+        assert_error(s, &b, status, code);
+    }
+    let (_, spy_after) = get(&h.app, "/quote?symbol=SPY").await;
+    assert!((spy_after["bid"].as_f64().unwrap() / spy["bid"].as_f64().unwrap() - 1.0).abs() < 0.005);
+    let (s, b, _) = send(&h.app, Method::POST, "/sim/control", None, Some(r#"{"fill":"none"}"#)).await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (s, _) = get(&h.app, "/executions?key=has%20space").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn control_route_is_absent_in_ib_mode() {
+    let cfg = config();
+    let app = router(AppState::new(
+        Arc::new(StuckBroker),
+        &cfg.token,
+        Metrics::new(),
+        Duration::from_millis(50),
+    ));
+    let (s, b) = post(&app, "/sim/control", r#"{"symbol":"SPY","move_pct":-3.0}"#).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    // In sim mode the same request is served.
+    let h = harness();
+    let (s, _) = post(&h.app, "/sim/control", r#"{"symbol":"SPY","move_pct":-3.0}"#).await;
+    assert_eq!(s, StatusCode::OK);
+}

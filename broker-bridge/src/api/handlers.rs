@@ -13,7 +13,8 @@ use sas_bridge_api::is_valid_key;
 use sas_bridge_api::market::{
     ExpiriesBody, HistoryBody, QuotesBody, SymbolError, MAX_HISTORY_DAYS,
 };
-use sas_bridge_api::orders::{ExecutionsBody, OrderRequest, OrdersBody};
+use sas_bridge_api::orders::{ExecutionsBody, ExecutionsQuery, OrderRequest, OrdersBody};
+use sas_bridge_api::sim::SimControlRequest;
 use sas_core::market::{parse_symbol_list, Symbol, MAX_SYMBOLS_PER_REQUEST};
 use serde::Deserialize;
 
@@ -354,10 +355,37 @@ pub(super) async fn cancel_order(
     Ok(Json(order).into_response())
 }
 
-/// `GET /executions`.
-pub(super) async fn executions(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let executions = state.bounded(state.broker().executions()).await??;
+/// `GET /executions[?key=<idempotency key>]`.
+pub(super) async fn executions(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ExecutionsQuery>,
+) -> Result<Response, ApiError> {
+    if let Some(key) = &query.key {
+        if !is_valid_key(key) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "`key` must be 1-64 characters of A-Z a-z 0-9 _ - . :",
+            ));
+        }
+    }
+    let mut executions = state.bounded(state.broker().executions()).await??;
+    if let Some(key) = &query.key {
+        executions.retain(|e| e.idempotency_key.as_deref() == Some(key.as_str()));
+    }
     Ok(Json(ExecutionsBody { executions }).into_response())
+}
+
+/// `POST /sim/control` (simulated broker only).
+pub(super) async fn sim_control(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<SimControlRequest>,
+) -> Result<Response, ApiError> {
+    let control = state
+        .broker()
+        .sim_control()
+        .ok_or_else(ApiError::route_not_found)?;
+    let outcome = control.apply(&request)?;
+    Ok(Json(outcome).into_response())
 }
 
 /// `GET /metrics`: Prometheus text format.

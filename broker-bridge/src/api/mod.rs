@@ -155,7 +155,7 @@ impl AppState {
 
 /// Builds the router: `/health` open, everything else behind the bearer token.
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
+    let mut protected = Router::new()
         .route("/account", get(handlers::account))
         .route("/positions", get(handlers::positions))
         .route("/quote", get(handlers::quote))
@@ -172,8 +172,12 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}", get(handlers::order))
         .route("/orders/{id}/cancel", post(handlers::cancel_order))
         .route("/executions", get(handlers::executions))
-        .route("/metrics", get(handlers::metrics))
-        .route_layer(middleware::from_fn_with_state(
+        .route("/metrics", get(handlers::metrics));
+    // Test controls exist only with the simulated broker (404 in IB mode).
+    if state.broker().sim_control().is_some() {
+        protected = protected.route("/sim/control", post(handlers::sim_control));
+    }
+    let protected = protected.route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_bearer,
         ));

@@ -1078,7 +1078,7 @@ impl Broker for IbBroker {
                 Ok(Some(Ok(SubscriptionItem::Data(PositionUpdate::Position(p))))) => {
                     if account == p.account && p.position != 0.0 {
                         if let Some(inst) = convert::instrument_of(&p.contract) {
-                            raw.push((inst, p.position, p.average_cost));
+                            raw.push((inst, p.position, p.average_cost, p.contract.contract_id));
                         }
                     }
                 }
@@ -1089,7 +1089,7 @@ impl Broker for IbBroker {
         }
         drop(sub);
         let mut marks = tokio::task::JoinSet::new();
-        for (idx, (inst, _, _)) in raw.iter().enumerate() {
+        for (idx, (inst, _, _, _)) in raw.iter().enumerate() {
             let inner = self.inner.clone();
             let inst = inst.clone();
             marks.spawn(async move {
@@ -1121,7 +1121,7 @@ impl Broker for IbBroker {
         Ok(raw
             .into_iter()
             .zip(mark_of)
-            .map(|((instrument, quantity, avg_cost_ib), mark)| {
+            .map(|((instrument, quantity, avg_cost_ib, con_id), mark)| {
                 let mult = instrument.multiplier();
                 let avg_cost = avg_cost_ib / mult;
                 let market_value = mark.map(|m| quantity * m * mult);
@@ -1132,6 +1132,7 @@ impl Broker for IbBroker {
                     avg_cost,
                     market_price: mark,
                     market_value,
+                    con_id: (con_id > 0).then_some(i64::from(con_id)),
                 }
             })
             .collect())

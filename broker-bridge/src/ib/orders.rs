@@ -130,6 +130,23 @@ impl OrderBook {
             ibapi::orders::ExecutionSide::Sold => OrderAction::Sell,
             _ => OrderAction::Buy,
         };
+        let con_id = d.contract.contract_id;
+        if con_id > 0 {
+            self.instruments.entry(con_id).or_insert(instrument.clone());
+        }
+        // The order's key: IB repeats `orderRef` on every execution; else
+        // the order this bridge knows under that IB order id.
+        let key = Some(e.order_reference.clone())
+            .filter(|k| !k.is_empty())
+            .or_else(|| {
+                self.orders
+                    .iter()
+                    .find(|t| t.ib_id == e.order_id && e.order_id > 0)
+                    .map(|t| t.order.idempotency_key.clone())
+            });
+        // A fill seen before (IB replays the day's fills on every new
+        // connection and in every executions request) keeps its entry:
+        // keyed by exec id, it is never counted twice.
         let exec = Execution {
             exec_id: e.execution_id.clone(),
             order_id: e.order_id.to_string(),
@@ -139,6 +156,8 @@ impl OrderBook {
             quantity: e.shares.max(0.0) as u32,
             price: e.price,
             commission: self.commissions.get(&e.execution_id).copied(),
+            idempotency_key: key,
+            con_id: (con_id > 0).then_some(i64::from(con_id)),
         };
         self.executions.insert(exec.exec_id.clone(), exec);
     }
@@ -164,9 +183,15 @@ fn update(order: &mut Order, status: OrderStatus, filled: f64, avg: Option<f64>)
     if !order.status.is_open() && status.is_open() {
         return;
     }
+    let filled_units = filled.max(0.0) as u32;
+    // An older report (fewer units filled) never undoes a newer fill; a
+    // final status still applies, keeping the larger filled count.
+    if filled_units < order.filled_quantity && status.is_open() {
+        return;
+    }
     order.status = status;
-    order.filled_quantity = filled.max(0.0) as u32;
-    if filled > 0.0 {
+    order.filled_quantity = order.filled_quantity.max(filled_units);
+    if filled_units >= order.filled_quantity && filled > 0.0 {
         if let Some(a) = avg.filter(|a| *a != 0.0 && a.is_finite()) {
             order.avg_fill_price = Some(a);
         }
@@ -996,5 +1021,32 @@ mod tests {
         update(&mut o, OrderStatus::Submitted, 0.0, None);
         assert_eq!(o.status, OrderStatus::Filled);
         assert_eq!(o.filled_quantity, 1);
+    }
+
+    #[test]
+    fn an_older_report_never_undoes_a_newer_fill() {
+        let now = Utc::now();
+        let mut o = Order {
+            id: "1".into(),
+            idempotency_key: "k".into(),
+            legs: vec![],
+            quantity: 5,
+            limit_price: 1.0,
+            tif: TimeInForce::Day,
+            status: OrderStatus::Submitted,
+            filled_quantity: 0,
+            avg_fill_price: None,
+            created_at: now,
+            updated_at: now,
+            status_message: None,
+        };
+        update(&mut o, OrderStatus::PartiallyFilled, 3.0, Some(1.0));
+        update(&mut o, OrderStatus::PartiallyFilled, 2.0, Some(0.9));
+        assert_eq!((o.status, o.filled_quantity), (OrderStatus::PartiallyFilled, 3));
+        assert_eq!(o.avg_fill_price, Some(1.0));
+        update(&mut o, OrderStatus::Submitted, 0.0, None);
+        assert_eq!((o.status, o.filled_quantity), (OrderStatus::PartiallyFilled, 3));
+        update(&mut o, OrderStatus::Cancelled, 3.0, None);
+        assert_eq!((o.status, o.filled_quantity), (OrderStatus::Cancelled, 3));
     }
 }
