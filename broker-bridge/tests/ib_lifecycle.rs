@@ -322,3 +322,33 @@ async fn assignment_shows_a_stock_position_and_the_option_gone() {
     assert_eq!(long.quantity, 2.0, "the long leg is untouched");
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_order_of_another_client_id_is_not_cancellable_and_stays_working() {
+    // The documented limitation: IB lets a client cancel only its own orders.
+    let gw = gateway().await;
+    let b = broker(&gw, 47).await;
+    let resting = OrderRequest {
+        idempotency_key: "life-other".into(),
+        legs: vec![OrderLeg {
+            instrument: Instrument::Stock {
+                symbol: Symbol::parse("AAPL").unwrap(),
+            },
+            action: OrderAction::Buy,
+            ratio: 1,
+        }],
+        quantity: 5,
+        limit_price: 1.00,
+        tif: TimeInForce::Gtc,
+    };
+    let placed = b.place_order(resting).await.unwrap();
+    b.shutdown().await;
+    drop(b);
+    let other = broker(&gw, 48).await;
+    let adopted = other.order_by_key("life-other").await.unwrap();
+    assert_eq!(adopted.id, placed.order.id);
+    let err = other.cancel_order(&adopted.id).await.unwrap_err();
+    assert!(matches!(err, BrokerError::NotCancellable { .. }), "{err:?}");
+    assert_eq!(gw.controls.orders()[0].status, OrderPhase::Submitted);
+    other.shutdown().await;
+}
