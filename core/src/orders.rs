@@ -286,24 +286,45 @@ impl Order {
 
     /// The bridge accepted the order.
     pub fn on_send_accepted(&mut self) -> Result<Applied, OrderError> {
-        self.transition(OrderStatus::Submitted)
+        self.from_submitting(OrderStatus::Submitted)
+    }
+
+    /// Answers to our own send only apply while it is in flight.
+    fn from_submitting(&mut self, to: OrderStatus) -> Result<Applied, OrderError> {
+        if self.status == OrderStatus::Submitting {
+            self.transition(to)
+        } else {
+            Err(OrderError::IllegalTransition {
+                from: self.status,
+                to,
+            })
+        }
     }
 
     /// The send's answer was lost (timeout, connection drop): the order may
     /// or may not be at the broker. Only a read of the broker resolves it.
     pub fn on_send_lost(&mut self) -> Result<Applied, OrderError> {
-        self.transition(OrderStatus::Unknown)
+        self.from_submitting(OrderStatus::Unknown)
     }
 
     /// The bridge refused the order before it reached the broker.
     pub fn on_send_refused(&mut self) -> Result<Applied, OrderError> {
-        self.transition(OrderStatus::Rejected)
+        self.from_submitting(OrderStatus::Rejected)
     }
 
     /// A cancel was sent. Not allowed before the order is known at the
     /// broker (`submitting`, `unknown`) or when it is already terminal.
     pub fn on_cancel_requested(&mut self) -> Result<Applied, OrderError> {
-        self.transition(OrderStatus::CancelPending)
+        match self.status {
+            OrderStatus::Submitted | OrderStatus::Working | OrderStatus::PartiallyFilled => {
+                self.transition(OrderStatus::CancelPending)
+            }
+            OrderStatus::CancelPending => Ok(Applied::Unchanged),
+            from => Err(OrderError::IllegalTransition {
+                from,
+                to: OrderStatus::CancelPending,
+            }),
+        }
     }
 
     /// Applies a broker report. On error the order is unchanged.
