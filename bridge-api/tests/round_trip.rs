@@ -116,7 +116,10 @@ fn recorded_order_request_is_valid_and_statuses_are_read() {
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("order.json")).unwrap())
             .unwrap();
     for e in &body.executions {
-        assert_eq!(e.idempotency_key.as_deref(), Some(placed.idempotency_key.as_str()));
+        assert_eq!(
+            e.idempotency_key.as_deref(),
+            Some(placed.idempotency_key.as_str())
+        );
         assert!(e.con_id.is_some_and(|c| c > 0));
     }
     let text = std::fs::read_to_string(fixtures().join("positions.json")).unwrap();

@@ -294,8 +294,7 @@ impl SimState {
             );
             return false;
         }
-        if self.fill_mode == FillMode::None
-            || (self.fill_mode == FillMode::Partial && so.fills > 0)
+        if self.fill_mode == FillMode::None || (self.fill_mode == FillMode::Partial && so.fills > 0)
         {
             return true;
         }

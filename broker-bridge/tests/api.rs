@@ -1013,7 +1013,10 @@ async fn seeded_partial_fills_are_deterministic_and_the_rest_fills_in_full_mode(
         assert!((1..7).contains(&filled), "{order}");
         // A combo fills at or inside its limit (a credit: at least the limit's).
         let avg = order["avg_fill_price"].as_f64().unwrap();
-        assert!(avg <= order["limit_price"].as_f64().unwrap() + 1e-9, "{order}");
+        assert!(
+            avg <= order["limit_price"].as_f64().unwrap() + 1e-9,
+            "{order}"
+        );
         // Partial mode fills each order once; time passing adds nothing.
         h.clock.advance(TimeDelta::seconds(30));
         let id = order["id"].as_str().unwrap().to_string();
@@ -1042,7 +1045,10 @@ async fn seeded_partial_fills_are_deterministic_and_the_rest_fills_in_full_mode(
         let (_, c) = post(&h.app, "/sim/control", r#"{"fill":"full"}"#).await;
         assert_eq!(c["fill"], "full");
         let (_, done) = get(&h.app, &format!("/orders/{id}")).await;
-        assert_eq!((&done["status"], &done["filled_quantity"]), (&json!("filled"), &json!(7)));
+        assert_eq!(
+            (&done["status"], &done["filled_quantity"]),
+            (&json!("filled"), &json!(7))
+        );
         let (_, ex) = get(&h.app, "/executions?key=pcs-partial").await;
         let units: u64 = ex["executions"]
             .as_array()
@@ -1060,7 +1066,12 @@ async fn seeded_partial_fills_are_deterministic_and_the_rest_fills_in_full_mode(
 async fn cancel_of_a_partially_filled_sim_order_keeps_the_filled_part() {
     let h = harness();
     post(&h.app, "/sim/control", r#"{"fill":"partial"}"#).await;
-    let (_, placed) = post(&h.app, "/orders", &marketable_spread(&h.app, "pcs-c", 5).await).await;
+    let (_, placed) = post(
+        &h.app,
+        "/orders",
+        &marketable_spread(&h.app, "pcs-c", 5).await,
+    )
+    .await;
     let id = placed["order"]["id"].as_str().unwrap().to_string();
     let filled = placed["order"]["filled_quantity"].as_u64().unwrap();
     assert!(filled > 0 && filled < 5, "{placed}");
@@ -1076,7 +1087,12 @@ async fn cancel_of_a_partially_filled_sim_order_keeps_the_filled_part() {
     }
     // With fill none a marketable order rests untouched.
     post(&h.app, "/sim/control", r#"{"fill":"none"}"#).await;
-    let (_, rest) = post(&h.app, "/orders", &marketable_spread(&h.app, "pcs-n", 1).await).await;
+    let (_, rest) = post(
+        &h.app,
+        "/orders",
+        &marketable_spread(&h.app, "pcs-n", 1).await,
+    )
+    .await;
     assert_eq!(rest["order"]["status"], "submitted", "{rest}");
     let (_, ex) = get(&h.app, "/executions?key=pcs-n").await;
     assert_eq!(ex["executions"], json!([]));
@@ -1091,10 +1107,20 @@ async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit
     let (_, bought) = post(&h.app, "/orders", &stock_order("buy-aapl", "buy", 10, ask0)).await;
     assert_eq!(bought["order"]["status"], "filled", "{bought}");
     let target = ((bid0 * 1.02) * 100.0).round() / 100.0;
-    let (_, exit) = post(&h.app, "/orders", &stock_order("tp-aapl", "sell", 10, target)).await;
+    let (_, exit) = post(
+        &h.app,
+        "/orders",
+        &stock_order("tp-aapl", "sell", 10, target),
+    )
+    .await;
     assert_eq!(exit["order"]["status"], "submitted", "{exit}");
     // ...until the control moves AAPL up 3%: the take-profit fills at once.
-    let (s, c) = post(&h.app, "/sim/control", r#"{"symbol":"AAPL","move_pct":3.0}"#).await;
+    let (s, c) = post(
+        &h.app,
+        "/sim/control",
+        r#"{"symbol":"AAPL","move_pct":3.0}"#,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{c}");
     assert!(c["quote"]["bid"].as_f64().unwrap() > bid0 * 1.025, "{c}");
     let id = exit["order"]["id"].as_str().unwrap();
@@ -1103,7 +1129,12 @@ async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit
     assert!(o["avg_fill_price"].as_f64().unwrap() >= target);
     // Spreads widen on request, on the stock and its options.
     let (_, before) = get(&h.app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await;
-    let (_, c) = post(&h.app, "/sim/control", r#"{"symbol":"SPY","spread_multiplier":4.0}"#).await;
+    let (_, c) = post(
+        &h.app,
+        "/sim/control",
+        r#"{"symbol":"SPY","spread_multiplier":4.0}"#,
+    )
+    .await;
     let (_, after) = get(&h.app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await;
     let spread = |c: &Value| c["ask"].as_f64().unwrap() - c["bid"].as_f64().unwrap();
     let (_, spy) = get(&h.app, "/quote?symbol=SPY").await;
@@ -1113,20 +1144,53 @@ async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit
     assert!(spread(a) > 2.0 * spread(b), "{a} vs {b}");
     // Bad requests change nothing and say why; JSON and the token required.
     for (body, status, code) in [
-        (r#"{"move_pct":1.0}"#, StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            r#"{"move_pct":1.0}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
         (r#"{}"#, StatusCode::BAD_REQUEST, "invalid_request"),
-        (r#"{"symbol":"ZZZZ","move_pct":1.0}"#, StatusCode::BAD_REQUEST, "unknown_symbol"),
-        (r#"{"symbol":"SPY","spread_multiplier":0.1}"#, StatusCode::BAD_REQUEST, "invalid_request"),
-        (r#"{"symbol":"SPY","move_pct":1.0,"spread_multiplier":0.1}"#, StatusCode::BAD_REQUEST, "invalid_request"),
-        (r#"{"fill":"sometimes"}"#, StatusCode::BAD_REQUEST, "invalid_body"),
-        (r#"{"fill":"full","extra":1}"#, StatusCode::BAD_REQUEST, "invalid_body"),
+        (
+            r#"{"symbol":"ZZZZ","move_pct":1.0}"#,
+            StatusCode::BAD_REQUEST,
+            "unknown_symbol",
+        ),
+        (
+            r#"{"symbol":"SPY","spread_multiplier":0.1}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            r#"{"symbol":"SPY","move_pct":1.0,"spread_multiplier":0.1}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            r#"{"fill":"sometimes"}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            r#"{"fill":"full","extra":1}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
     ] {
         let (s, b) = post(&h.app, "/sim/control", body).await;
         assert_error(s, &b, status, code);
     }
     let (_, spy_after) = get(&h.app, "/quote?symbol=SPY").await;
-    assert!((spy_after["bid"].as_f64().unwrap() / spy["bid"].as_f64().unwrap() - 1.0).abs() < 0.005);
-    let (s, b, _) = send(&h.app, Method::POST, "/sim/control", None, Some(r#"{"fill":"none"}"#)).await;
+    assert!(
+        (spy_after["bid"].as_f64().unwrap() / spy["bid"].as_f64().unwrap() - 1.0).abs() < 0.005
+    );
+    let (s, b, _) = send(
+        &h.app,
+        Method::POST,
+        "/sim/control",
+        None,
+        Some(r#"{"fill":"none"}"#),
+    )
+    .await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
     let (s, _) = get(&h.app, "/executions?key=has%20space").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -1145,6 +1209,11 @@ async fn control_route_is_absent_in_ib_mode() {
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
     // In sim mode the same request is served.
     let h = harness();
-    let (s, _) = post(&h.app, "/sim/control", r#"{"symbol":"SPY","move_pct":-3.0}"#).await;
+    let (s, _) = post(
+        &h.app,
+        "/sim/control",
+        r#"{"symbol":"SPY","move_pct":-3.0}"#,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
 }

@@ -83,9 +83,7 @@ async fn wait_order(b: &IbBroker, id: &str, status: OrderStatus, filled: u32) {
         }
     })
     .await
-    .unwrap_or_else(|_| {
-        panic!("order {id} never reached {status:?} with {filled} filled")
-    });
+    .unwrap_or_else(|_| panic!("order {id} never reached {status:?} with {filled} filled"));
 }
 
 /// The executions of the order placed under `key`, as `GET
@@ -170,7 +168,10 @@ async fn cancel_of_a_partially_filled_order_leaves_the_filled_part() {
         assert!(p.con_id.is_some_and(|c| c > 0));
     }
     let again = b.cancel_order(&id).await.unwrap_err();
-    assert!(matches!(again, BrokerError::NotCancellable { .. }), "{again:?}");
+    assert!(
+        matches!(again, BrokerError::NotCancellable { .. }),
+        "{again:?}"
+    );
     b.shutdown().await;
 }
 
@@ -270,7 +271,10 @@ async fn fill_replay_after_a_gateway_restart_does_not_double_count() {
         .count();
     assert_eq!(replayable, 6);
     let order = b.order(&id).await.unwrap();
-    assert_eq!((order.status, order.filled_quantity), (OrderStatus::Filled, 2));
+    assert_eq!(
+        (order.status, order.filled_quantity),
+        (OrderStatus::Filled, 2)
+    );
 
     // A bridge restart reads them fresh, once each.
     b.shutdown().await;
@@ -305,7 +309,9 @@ async fn assignment_shows_a_stock_position_and_the_option_gone() {
     assert_eq!(shares, 200.0);
     let positions = b.positions().await.unwrap();
     assert!(
-        positions.iter().all(|p| p.con_id != Some(short_id) && &p.instrument != short),
+        positions
+            .iter()
+            .all(|p| p.con_id != Some(short_id) && &p.instrument != short),
         "the assigned put is gone: {positions:?}"
     );
     let stock = positions
@@ -314,7 +320,10 @@ async fn assignment_shows_a_stock_position_and_the_option_gone() {
         .expect("stock delivered");
     assert_eq!(stock.quantity, 200.0);
     assert_eq!(stock.con_id, Some(i64::from(stock_id)));
-    assert!((stock.avg_cost - strike).abs() < 1e-9, "bought at the strike");
+    assert!(
+        (stock.avg_cost - strike).abs() < 1e-9,
+        "bought at the strike"
+    );
     let long = positions
         .iter()
         .find(|p| p.instrument == req.legs[0].instrument)

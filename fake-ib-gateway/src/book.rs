@@ -745,8 +745,8 @@ impl Book {
             });
         }
         let o = &mut self.orders[idx];
-        o.avg_fill = ((o.avg_fill * o.filled + fill.net_price * qty) / cum * 10_000.0).round()
-            / 10_000.0;
+        o.avg_fill =
+            ((o.avg_fill * o.filled + fill.net_price * qty) / cum * 10_000.0).round() / 10_000.0;
         o.filled = cum;
         if o.filled >= o.quantity - 1e-9 {
             o.phase = OrderPhase::Filled;
@@ -1012,7 +1012,13 @@ mod tests {
         let events = book.place(7, req, &mut m, now).unwrap();
         assert_eq!(events.len(), 2, "only the acknowledgement");
         assert!(
-            matches!(&events[0], OrderEvent::Status { status: "PreSubmitted", .. }),
+            matches!(
+                &events[0],
+                OrderEvent::Status {
+                    status: "PreSubmitted",
+                    ..
+                }
+            ),
             "PreSubmitted comes first"
         );
         assert!(matches!(&events[1], OrderEvent::Updated(o) if o.phase == OrderPhase::Submitted));
@@ -1087,7 +1093,13 @@ mod tests {
             book.place(7, req, &mut m, now).unwrap();
         }
         let events = book.cancel(7, 1, now).unwrap();
-        assert!(matches!(&events[0], OrderEvent::Status { status: "PendingCancel", .. }));
+        assert!(matches!(
+            &events[0],
+            OrderEvent::Status {
+                status: "PendingCancel",
+                ..
+            }
+        ));
         let o = &book.orders[0];
         assert_eq!((o.phase, o.filled), (OrderPhase::Cancelled, 3.0));
         assert_eq!(book.orders[1].phase, OrderPhase::Filled);

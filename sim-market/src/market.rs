@@ -338,7 +338,10 @@ impl SimMarket {
                 reason: "must be between 1 and 100".into(),
             });
         }
-        self.overrides.entry(symbol.clone()).or_default().spread_multiplier = multiplier;
+        self.overrides
+            .entry(symbol.clone())
+            .or_default()
+            .spread_multiplier = multiplier;
         Ok(())
     }
 

@@ -178,9 +178,9 @@ pub fn router(state: AppState) -> Router {
         protected = protected.route("/sim/control", post(handlers::sim_control));
     }
     let protected = protected.route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_bearer,
-        ));
+        state.clone(),
+        require_bearer,
+    ));
 
     Router::new()
         .route("/health", get(handlers::health))

@@ -1042,10 +1042,16 @@ mod tests {
         };
         update(&mut o, OrderStatus::PartiallyFilled, 3.0, Some(1.0));
         update(&mut o, OrderStatus::PartiallyFilled, 2.0, Some(0.9));
-        assert_eq!((o.status, o.filled_quantity), (OrderStatus::PartiallyFilled, 3));
+        assert_eq!(
+            (o.status, o.filled_quantity),
+            (OrderStatus::PartiallyFilled, 3)
+        );
         assert_eq!(o.avg_fill_price, Some(1.0));
         update(&mut o, OrderStatus::Submitted, 0.0, None);
-        assert_eq!((o.status, o.filled_quantity), (OrderStatus::PartiallyFilled, 3));
+        assert_eq!(
+            (o.status, o.filled_quantity),
+            (OrderStatus::PartiallyFilled, 3)
+        );
         update(&mut o, OrderStatus::Cancelled, 3.0, None);
         assert_eq!((o.status, o.filled_quantity), (OrderStatus::Cancelled, 3));
     }
