@@ -36,8 +36,8 @@ pub enum Route {
     MarketHistory { symbol: Symbol, days: u32 },
     /// `GET /search/opportunities?limit=N`.
     Opportunities { limit: u32 },
-    /// `/proposals...`, `/audit`, `/kill-switch` (see [`crate::approval`]).
-    Approval(crate::approval::ApprovalRoute),
+    /// `/proposals...`, `/audit`, `/kill-switch` (see [`crate::approvals`]).
+    Approval(crate::approvals::ApprovalRoute),
     /// `GET /symbols/{symbol}/metrics?days=N&interval=daily|intraday`.
     SymbolMetrics {
         symbol: Symbol,
@@ -75,7 +75,7 @@ pub fn path_requires_auth(path: &str) -> bool {
     };
     PROTECTED_PATHS.contains(&path)
         || path.starts_with(SYMBOLS_PREFIX)
-        || crate::approval::is_protected_path(path)
+        || crate::approvals::is_protected_path(path)
 }
 
 /// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
@@ -167,7 +167,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     if let Some(rest) = path.strip_prefix(SYMBOLS_PREFIX) {
         return symbol_route(method, rest, query);
     }
-    if let Some(approval_route) = crate::approval::route(method, path, query) {
+    if let Some(approval_route) = crate::approvals::route(method, path, query) {
         return approval_route.map(Route::Approval);
     }
     let (allowed, build): (&str, RouteBuilder) = match path {

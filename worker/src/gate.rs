@@ -21,7 +21,7 @@ use thiserror::Error;
 use crate::error::ApiError;
 
 /// Largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = crate::approval::MAX_BODY_BYTES;
+pub const MAX_BODY_BYTES: usize = crate::approvals::MAX_BODY_BYTES;
 
 /// Why the gate refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -12,9 +12,10 @@
 
 pub mod access;
 pub mod api;
-pub mod approval;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod bridge;
 pub mod chains;
 pub mod config;
 mod edge;

@@ -332,7 +332,7 @@ ORDER BY order_updated_at LIMIT ?3";
 pub struct ResolveRow {
     pub id: i64,
     pub idempotency_key: String,
-    pub order_status: String,
+    pub order_status: OrderState,
     pub order_attempts: i64,
     pub decided_at: Option<i64>,
     pub order_updated_at: Option<i64>,
@@ -343,7 +343,7 @@ impl ResolveRow {
     /// The facts [`retry_decision`] needs; `None` when the stored state is not
     /// one the cron resolves.
     pub fn candidate(&self) -> Option<RetryCandidate> {
-        let state = OrderState::parse(&self.order_status)?;
+        let state = self.order_status;
         matches!(
             state,
             OrderState::Unknown | OrderState::SubmitFailed | OrderState::Submitting

@@ -75,7 +75,7 @@ pub struct Config {
     pub bridge_timeout_ms: u32,
     /// Days of market data kept in D1.
     pub retention_days: u32,
-    /// Proposal limits, trading mode and Cloudflare Access (see [`crate::approval`]).
+    /// Proposal limits, trading mode and Cloudflare Access (see [`crate::approvals`]).
     pub approval: approval::ApprovalConfig,
     /// Option-chain step and score weights (see [`crate::chains`]).
     pub chains: chains::ChainConfig,

@@ -8,11 +8,7 @@ use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 use crate::config::Config;
 use crate::proxy::{bridge_headers, BridgeFailure};
 
-/// A bridge answer.
-pub struct BridgeAnswer {
-    pub status: u16,
-    pub body: String,
-}
+pub use crate::bridge::BridgeAnswer;
 
 /// `GET {BRIDGE_URL}{path_and_query}`, with the bearer token when `authenticated`,
 /// bounded by `timeout_ms` including reading the body.

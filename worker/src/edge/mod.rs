@@ -50,7 +50,7 @@ fn json_response<T: Serialize>(status: u16, body: &T) -> Response {
     raw_json_response(status, text)
 }
 
-fn raw_json_response(status: u16, text: String) -> Response {
+pub(super) fn raw_json_response(status: u16, text: String) -> Response {
     let headers = Headers::new();
     // Static, valid header names and values: setting them cannot fail.
     let _ = headers.set("Content-Type", "application/json; charset=utf-8");

@@ -1,0 +1,125 @@
+//! What the approval workflows need from storage. Every method that changes
+//! a proposal is ONE conditional statement written in the same batch as its
+//! audit row (the audit row is inserted only when the statement changed the
+//! row); the SQL of each is named on the method and is the source of truth.
+
+use crate::approvals::{KillSwitchRow, OrderState, ResolveRow};
+use crate::audit::{AuditEntry, AuditRow};
+use crate::proposals::{ProposalRow, ProposalStatus};
+
+/// A storage failure (D1 error, batch failure); details for the log only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+/// pending → approved with the order to send ([`super::APPROVE`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval<'a> {
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: &'a str,
+    pub note: Option<&'a str>,
+    pub limit_price: f64,
+    pub contracts: u32,
+    pub order_json: &'a str,
+}
+
+/// One order-state change, compare-and-set from `from`
+/// ([`super::SET_ORDER_STATE`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderStateChange<'a> {
+    pub id: i64,
+    pub from: OrderState,
+    pub to: OrderState,
+    pub order_id: Option<&'a str>,
+    pub broker_status: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    /// This change records a send (adds one attempt).
+    pub sent: bool,
+    pub at_ms: i64,
+}
+
+/// A cron resend claimed with the re-priced order ([`super::CLAIM_RESEND`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResendClaim<'a> {
+    pub id: i64,
+    pub order_json: &'a str,
+    pub limit_price: f64,
+    pub contracts: u32,
+    pub at_ms: i64,
+    pub from: OrderState,
+    pub order_updated_at: Option<i64>,
+}
+
+/// Storage of proposals, their orders, the kill switch and the audit log.
+/// The futures are not `Send` (D1), hence `async fn` with static dispatch.
+#[allow(async_fn_in_trait)]
+pub trait ApprovalStore {
+    /// One proposal with its stored `Proposal` JSON (`select_proposal_sql`).
+    async fn proposal(&self, id: i64) -> Result<Option<ProposalRow>, StoreError>;
+    /// Newest first, optionally of one status (`select_proposals_sql`).
+    async fn proposals(
+        &self,
+        status: Option<ProposalStatus>,
+        limit: u32,
+    ) -> Result<Vec<ProposalRow>, StoreError>;
+    /// [`super::SELECT_KILL_SWITCH`].
+    async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError>;
+    /// [`super::SET_KILL_SWITCH`] + [`crate::audit::INSERT_AUDIT`], one batch.
+    async fn set_kill_switch(
+        &self,
+        on: bool,
+        at_ms: i64,
+        actor: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// [`super::APPROVE`] + audit if changed, one batch; true when it won.
+    async fn approve(&self, a: &Approval<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// [`super::REJECT`] + audit if changed, one batch; true when it won.
+    async fn reject(
+        &self,
+        id: i64,
+        at_ms: i64,
+        actor: &str,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// [`super::EXPIRE_ONE`] + audit if changed, one batch.
+    async fn expire_one(
+        &self,
+        id: i64,
+        at_ms: i64,
+        actor: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// [`super::AUDIT_OVERDUE`] + [`super::EXPIRE_OVERDUE`], one batch; the
+    /// number expired.
+    async fn expire_overdue(&self, at_ms: i64, actor: &str) -> Result<usize, StoreError>;
+    /// [`super::SET_ORDER_STATE`] + audit if changed, one batch.
+    async fn set_order_state(
+        &self,
+        c: &OrderStateChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// [`super::CLAIM_RESEND`] + audit if changed, one batch.
+    async fn claim_resend(
+        &self,
+        c: &ResendClaim<'_>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// [`super::SELECT_ORDERS_TO_RESOLVE`].
+    async fn orders_to_resolve(
+        &self,
+        at_ms: i64,
+        stale_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ResolveRow>, StoreError>;
+    /// [`crate::audit::INSERT_AUDIT`] alone (a refusal that changes nothing).
+    async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// [`crate::audit::SELECT_AUDIT`] / [`crate::audit::SELECT_AUDIT_OF_PROPOSAL`].
+    async fn audit_log(
+        &self,
+        limit: u32,
+        proposal: Option<i64>,
+    ) -> Result<Vec<AuditRow>, StoreError>;
+}
