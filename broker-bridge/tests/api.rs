@@ -1194,6 +1194,11 @@ async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
     let (s, _) = get(&h.app, "/executions?key=has%20space").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+    // A misspelt filter is refused, never answered with every fill.
+    let (s, _) = get(&h.app, "/executions?keys=buy-aapl").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, ex) = get(&h.app, "/executions?key=buy-aapl").await;
+    assert_eq!(ex["executions"].as_array().unwrap().len(), 1, "{ex}");
 }
 
 #[tokio::test]
