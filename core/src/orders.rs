@@ -286,11 +286,11 @@ impl Order {
 
     /// The bridge accepted the order.
     pub fn on_send_accepted(&mut self) -> Result<Applied, OrderError> {
-        self.from_submitting(OrderStatus::Submitted)
+        self.answer_to_send(OrderStatus::Submitted)
     }
 
     /// Answers to our own send only apply while it is in flight.
-    fn from_submitting(&mut self, to: OrderStatus) -> Result<Applied, OrderError> {
+    fn answer_to_send(&mut self, to: OrderStatus) -> Result<Applied, OrderError> {
         if self.status == OrderStatus::Submitting {
             self.transition(to)
         } else {
@@ -304,12 +304,12 @@ impl Order {
     /// The send's answer was lost (timeout, connection drop): the order may
     /// or may not be at the broker. Only a read of the broker resolves it.
     pub fn on_send_lost(&mut self) -> Result<Applied, OrderError> {
-        self.from_submitting(OrderStatus::Unknown)
+        self.answer_to_send(OrderStatus::Unknown)
     }
 
     /// The bridge refused the order before it reached the broker.
     pub fn on_send_refused(&mut self) -> Result<Applied, OrderError> {
-        self.from_submitting(OrderStatus::Rejected)
+        self.answer_to_send(OrderStatus::Rejected)
     }
 
     /// A cancel was sent. Not allowed before the order is known at the

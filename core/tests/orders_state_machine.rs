@@ -2,6 +2,8 @@
 //! report undoing a newer fill, late fills on cancelled orders applied,
 //! unknown resolved only by reading the broker.
 
+#![allow(clippy::unwrap_used)] // test crate: helpers outside #[test] fns unwrap fixtures
+
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use sas_core::orders::*;

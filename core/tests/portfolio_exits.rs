@@ -1,5 +1,7 @@
 //! Exit rules: never on an untrustworthy mark; one example per rule.
 
+#![allow(clippy::unwrap_used)] // test crate: helpers outside #[test] fns unwrap fixtures
+
 mod positions_support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

@@ -2,6 +2,8 @@
 //! commission reports before or after their executions) and exact P&L
 //! (realized + unrealized = value change of the fills − commissions).
 
+#![allow(clippy::unwrap_used)] // test crate: helpers outside #[test] fns unwrap fixtures
+
 mod positions_support;
 
 use chrono::Duration;

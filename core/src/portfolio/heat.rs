@@ -64,13 +64,13 @@ fn units_at_risk(trade: &ApprovedTrade, pos: Option<&Position>, entry: Option<&O
         .filter(|p| p.status == PositionStatus::Open)
         .map_or(0, |p| u64::from(p.open_units()));
     let may_fill = match entry {
-        None => {
-            if pos.is_some_and(|p| p.status != PositionStatus::Pending) {
-                0
-            } else {
-                u64::from(trade.units)
-            }
-        }
+        // Not sent, or its order record is missing: whatever the entry has
+        // not filled may still fill.
+        None => u64::from(
+            trade
+                .units
+                .saturating_sub(pos.map_or(0, |p| p.entry_filled_units)),
+        ),
         Some(o) if o.status.is_live() => u64::from(o.unfilled()),
         Some(_) => 0,
     };
