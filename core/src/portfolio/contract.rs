@@ -102,3 +102,25 @@ impl fmt::Display for ContractId {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_ids_round_trip_through_json() {
+        let sym = Symbol::parse("SPY").unwrap();
+        let expiry = NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
+        let put = ContractId::option(sym.clone(), OptionRight::Put, expiry, 97.5).unwrap();
+        let json = serde_json::to_string(&put).unwrap();
+        assert_eq!(
+            json,
+            r#"{"symbol":"SPY","type":"option","right":"P","expiry":"2027-01-15","strike":97500000}"#
+        );
+        assert_eq!(serde_json::from_str::<ContractId>(&json).unwrap(), put);
+        let stock = ContractId::stock(sym);
+        let json = serde_json::to_string(&stock).unwrap();
+        assert_eq!(serde_json::from_str::<ContractId>(&json).unwrap(), stock);
+        assert_eq!(put.to_string(), "SPY 2027-01-15 97.5 P");
+    }
+}
