@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sas_core::analytics::chain::{analyze, ChainHistory, SkipCounts};
@@ -705,125 +703,14 @@ duration_ms = ?10, finished_at = ?11, symbols_ok = ?12, symbols_failed = ?13 WHE
 RETURNING id, trigger, started_at, finished_at, status, symbols_ok, symbols_failed, rows_written, error";
 
 /// Runs the futures produced by `tasks` with at most `limit` in flight,
-/// returning their outputs in the order of `tasks`.
+/// returning their outputs in the order of `tasks` (`futures-util`'s
+/// ordered buffer).
 pub async fn run_bounded<T, F>(tasks: Vec<F>, limit: usize) -> Vec<T>
 where
     F: Future<Output = T>,
 {
-    BoundedJoin::new(tasks, limit.max(1)).await
-}
-
-/// Awaits two futures concurrently and returns both outputs.
-pub async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    Join2 {
-        a: Box::pin(a),
-        b: Box::pin(b),
-        out_a: None,
-        out_b: None,
-    }
-    .await
-}
-
-/// Future behind [`join2`].
-struct Join2<A: Future, B: Future> {
-    a: Pin<Box<A>>,
-    b: Pin<Box<B>>,
-    out_a: Option<A::Output>,
-    out_b: Option<B::Output>,
-}
-
-impl<A: Future, B: Future> Unpin for Join2<A, B> {}
-
-impl<A: Future, B: Future> Future for Join2<A, B> {
-    type Output = (A::Output, B::Output);
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if this.out_a.is_none() {
-            if let Poll::Ready(v) = this.a.as_mut().poll(cx) {
-                this.out_a = Some(v);
-            }
-        }
-        if this.out_b.is_none() {
-            if let Poll::Ready(v) = this.b.as_mut().poll(cx) {
-                this.out_b = Some(v);
-            }
-        }
-        match (this.out_a.take(), this.out_b.take()) {
-            (Some(a), Some(b)) => Poll::Ready((a, b)),
-            (a, b) => {
-                this.out_a = a;
-                this.out_b = b;
-                Poll::Pending
-            }
-        }
-    }
-}
-
-/// Future behind [`run_bounded`].
-struct BoundedJoin<T, F: Future<Output = T>> {
-    pending: std::collections::VecDeque<(usize, Pin<Box<F>>)>,
-    running: Vec<(usize, Pin<Box<F>>)>,
-    done: Vec<Option<T>>,
-    limit: usize,
-}
-
-impl<T, F: Future<Output = T>> BoundedJoin<T, F> {
-    fn new(tasks: Vec<F>, limit: usize) -> Self {
-        let n = tasks.len();
-        Self {
-            pending: tasks
-                .into_iter()
-                .enumerate()
-                .map(|(i, f)| (i, Box::pin(f)))
-                .collect(),
-            running: Vec::new(),
-            done: (0..n).map(|_| None).collect(),
-            limit,
-        }
-    }
-}
-
-impl<T, F: Future<Output = T>> Unpin for BoundedJoin<T, F> {}
-
-impl<T, F: Future<Output = T>> Future for BoundedJoin<T, F> {
-    type Output = Vec<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<T>> {
-        let this = self.get_mut();
-        loop {
-            while this.running.len() < this.limit {
-                match this.pending.pop_front() {
-                    Some(task) => this.running.push(task),
-                    None => break,
-                }
-            }
-            let mut progressed = false;
-            let mut i = 0;
-            while i < this.running.len() {
-                let (idx, fut) = &mut this.running[i];
-                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-                    let idx = *idx;
-                    this.done[idx] = Some(out);
-                    this.running.swap_remove(i);
-                    progressed = true;
-                } else {
-                    i += 1;
-                }
-            }
-            if this.running.is_empty() && this.pending.is_empty() {
-                return Poll::Ready(
-                    std::mem::take(&mut this.done)
-                        .into_iter()
-                        .flatten()
-                        .collect(),
-                );
-            }
-            if !progressed {
-                return Poll::Pending;
-            }
-        }
-    }
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(tasks).buffered(limit.max(1)).collect().await
 }
 
 #[cfg(test)]
@@ -832,7 +719,9 @@ mod tests {
     use sas_core::market::{ChainExpiry, DataType, OptionQuote, OptionRight, SourceGreeks};
     use sas_core::score::ScoreWeights;
     use std::cell::Cell;
+    use std::pin::Pin;
     use std::rc::Rc;
+    use std::task::{Context, Poll};
 
     fn sym(s: &str) -> Symbol {
         Symbol::parse(s).unwrap()
@@ -1404,7 +1293,10 @@ mod tests {
             in_flight: in_flight.clone(),
             peak: peak.clone(),
         };
-        assert_eq!(block_on(join2(step(5, 1), step(1, 2))), (1, 2));
+        assert_eq!(
+            block_on(futures_util::future::join(step(5, 1), step(1, 2))),
+            (1, 2)
+        );
         assert_eq!(peak.get(), 2, "both ran at the same time");
         let empty: Vec<Steps> = Vec::new();
         assert!(block_on(run_bounded(empty, 3)).is_empty());

@@ -92,7 +92,7 @@ async fn chain_step(db: &D1Database, cfg: &Config) -> ChainStepSummary {
     let names: Vec<&str> = cfg.watchlist.iter().map(|s| s.as_str()).collect();
     let list = d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned()));
     let from = (today - Duration::days(chains::IV_HISTORY_LOOKBACK_DAYS)).format("%Y-%m-%d");
-    let history = chains::join2(
+    let history = futures_util::future::join(
         d1::rows::<StoredBarsRow>(db, chains::SELECT_DAILY_BARS, std::slice::from_ref(&list)),
         d1::rows::<IvHistoryRow>(
             db,
@@ -153,7 +153,7 @@ async fn one_symbol(
     let days = chains::history_days_to_fetch(&stored, today);
     // The chain and the daily bars are fetched at the same time.
     let chain_path = chains::chain_path(symbol, &cfg.chains.window);
-    let (chain_body, fetched) = chains::join2(
+    let (chain_body, fetched) = futures_util::future::join(
         bridge_json(cfg, &chain_path),
         fetch_history(cfg, symbol, days),
     )
@@ -352,7 +352,7 @@ pub async fn opportunities(
     let list = d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned()));
     let since = started - Duration::days(i64::from(cfg.retention_days));
     let since = d1::millis(since.timestamp_millis());
-    let (snapshots, latest) = chains::join2(
+    let (snapshots, latest) = futures_util::future::join(
         d1::snapshots(db, &[list.clone(), since.clone()]),
         d1::rows::<LatestMetricsRow>(db, metrics::SELECT_LATEST_METRICS, &[list, since]),
     )
