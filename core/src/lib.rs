@@ -12,6 +12,7 @@ pub mod orders;
 pub mod portfolio;
 pub mod quality;
 pub mod reconcile;
+pub mod risk;
 pub mod score;
 pub mod strategy;
 
