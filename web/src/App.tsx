@@ -1,72 +1,180 @@
-import { useEffect, useState } from 'react';
+import { QueryClientProvider, useIsFetching, useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useCallback, useEffect, useMemo, useReducer, useState } from 'react';
+import { NavLink, Outlet, createHashRouter, RouterProvider, useLocation } from 'react-router';
+import { ApiError } from './api';
 import { ErrorBanner } from './components/ErrorBanner';
-import { HealthPanel } from './components/HealthPanel';
-import { OpportunitiesPanel } from './components/OpportunitiesPanel';
-import { ProposalsPanel } from './components/ProposalsPanel';
-import { QuotesPanel } from './components/QuotesPanel';
-import { RunsPanel } from './components/RunsPanel';
 import { TokenForm } from './components/TokenForm';
 import { formatTime } from './format';
-import { useDashboard } from './useDashboard';
+import { ControlPage } from './pages/ControlPage';
+import { MarketPage } from './pages/MarketPage';
+import { ProposalDetailPage } from './pages/ProposalDetailPage';
+import { ProposalsPage } from './pages/ProposalsPage';
+import { isMissingRoute, isUnauthorized, SessionContext, useSession, type BannerError, type Session } from './queries';
+import { storeToken } from './token';
+import { useNow } from './useNow';
 
-/** Re-renders every `ms` so relative ages ("12 min ago") stay current between fetches. */
-function useNow(ms: number): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = window.setInterval(() => setNow(Date.now()), ms);
-    return () => window.clearInterval(timer);
-  }, [ms]);
-  return now;
+/** Failed reads of the queries on screen, plus whether any of them needs a token. */
+function useQueryProblems() {
+  const client = useQueryClient();
+  const [, bump] = useReducer((x: number) => x + 1, 0);
+  const [dismissed, setDismissed] = useState<Set<string>>(() => new Set());
+  useEffect(
+    () =>
+      client.getQueryCache().subscribe(() => {
+        // Cache events fire while other components render: update afterwards.
+        window.setTimeout(bump, 0);
+      }),
+    [client],
+  );
+  const errors: BannerError[] = [];
+  const seen = new Set<string>();
+  let needsToken = false;
+  let lastUpdated = 0;
+  for (const query of client.getQueryCache().findAll({ type: 'active' })) {
+    lastUpdated = Math.max(lastUpdated, query.state.dataUpdatedAt);
+    const error = query.state.error;
+    if (!error || query.state.status !== 'error') continue;
+    if (isUnauthorized(error)) {
+      needsToken = true;
+      continue;
+    }
+    const path = String(query.queryKey[1] ?? '');
+    const source = path.split('?')[0] ?? path;
+    // A proposals route the Worker lacks hides its section quietly.
+    if (source.startsWith('/proposals') && isMissingRoute(error)) continue;
+    const key = `${query.queryHash}:${query.state.errorUpdatedAt}`;
+    if (dismissed.has(key)) continue;
+    const entry: BannerError =
+      error instanceof ApiError
+        ? { source: source.startsWith('/market/history') ? '/market/history' : source, code: error.code, message: error.message }
+        : { source, code: 'client_error', message: 'Unexpected error while loading data.' };
+    const id = `${entry.source}:${entry.code}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    errors.push(entry);
+  }
+  const dismiss = () => {
+    const keys = new Set(dismissed);
+    for (const q of client.getQueryCache().findAll({ type: 'active' })) {
+      if (q.state.status === 'error') keys.add(`${q.queryHash}:${q.state.errorUpdatedAt}`);
+    }
+    setDismissed(keys);
+  };
+  return { errors, needsToken, lastUpdated: lastUpdated || null, dismiss };
 }
 
-export function App() {
-  const { state, token, refresh, applyToken, forgetToken, dismissErrors } = useDashboard();
-  const now = Math.max(useNow(15_000), state.lastUpdated ?? 0);
-  const placeholder =
-    state.lastUpdated === null
-      ? 'Loading…'
-      : state.needsToken
-        ? 'Needs a valid API token.'
-        : 'Could not load: see the message above.';
+const NAV = [
+  { to: '/', label: 'Market', end: true },
+  { to: '/proposals', label: 'Proposals', end: false },
+  { to: '/control', label: 'Control', end: false },
+];
+
+function Layout() {
+  const client = useQueryClient();
+  const session = useSession();
+  const fetching = useIsFetching() > 0;
+  const { errors, needsToken, lastUpdated, dismiss } = useQueryProblems();
+  const now = Math.max(useNow(), lastUpdated ?? 0);
+  const location = useLocation();
+  useEffect(() => {
+    // New page: move focus to the main region so keyboard and screen-reader users start there.
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [location.pathname]);
 
   return (
     <>
+      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        Skip to content
+      </a>
       <header className="topbar">
         <h1>SAS</h1>
-        <span className="muted small" data-testid="last-updated" aria-live="off">
-          {state.lastUpdated ? `Updated ${formatTime(new Date(state.lastUpdated).toISOString(), now)}` : 'Loading…'}
-        </span>
+        <nav aria-label="Pages" className="nav">
+          {NAV.map((item) => (
+            <NavLink key={item.to} to={item.to} end={item.end} className="nav-link" data-testid={`nav-${item.label.toLowerCase()}`}>
+              {item.label}
+            </NavLink>
+          ))}
+        </nav>
         <span className="spacer" />
+        <span className="muted small updated" data-testid="last-updated" aria-live="off">
+          {lastUpdated ? `Updated ${formatTime(new Date(lastUpdated).toISOString(), now)}` : 'Loading…'}
+        </span>
         <button
           type="button"
-          onClick={() => void refresh()}
-          disabled={state.loading}
+          onClick={() => void client.refetchQueries({ type: 'active' })}
+          disabled={fetching}
           aria-label="Refresh all data"
           data-testid="refresh-button"
-          aria-busy={state.loading}
+          aria-busy={fetching}
         >
-          {state.loading ? 'Refreshing…' : 'Refresh'}
+          {fetching ? 'Refreshing…' : 'Refresh'}
         </button>
       </header>
-      <main>
-        <ErrorBanner errors={state.errors} onDismiss={dismissErrors} />
-        {state.needsToken ? <TokenForm hadToken={token !== null} onSubmit={applyToken} /> : null}
-        <HealthPanel placeholder={placeholder} health={state.health} fetchedAt={state.healthFetchedAt} now={now} />
-        <ProposalsPanel proposals={state.proposals} now={now} />
-        <div className="layout">
-          <QuotesPanel placeholder={placeholder} quotes={state.quotes} history={state.history} now={now} />
-          <OpportunitiesPanel placeholder={placeholder} opportunities={state.opportunities} now={now} />
-          <RunsPanel placeholder={placeholder} runs={state.runs} now={now} />
-        </div>
+      <main id="main" tabIndex={-1}>
+        <ErrorBanner errors={errors} onDismiss={dismiss} />
+        {needsToken ? <TokenForm hadToken={session.token !== null} onSubmit={session.applyToken} /> : null}
+        <Outlet />
       </main>
       <footer className="footer muted small">
-        <span>Refreshes every minute.</span>
-        {token ? (
-          <button type="button" className="link-button small" onClick={forgetToken} data-testid="forget-token">
+        <span>Refreshes every 30–60 s while this tab is visible.</span>
+        {session.token ? (
+          <button type="button" className="link-button small" onClick={session.forgetToken} data-testid="forget-token">
             Forget API token
           </button>
         ) : null}
       </footer>
     </>
+  );
+}
+
+
+function NotFound() {
+  return (
+    <section className="panel">
+      <h2>Page not found</h2>
+      <p>
+        <NavLink to="/">Go to the market page</NavLink>
+      </p>
+    </section>
+  );
+}
+
+function makeRouter() {
+  // Hash routing: deep links (#/proposals/12) work from the Worker's [assets]
+  // and from Cloudflare Pages without any server-side SPA fallback.
+  return createHashRouter([
+    {
+      path: '/',
+      element: <Layout />,
+      children: [
+        { index: true, element: <MarketPage /> },
+        { path: 'proposals', element: <ProposalsPage /> },
+        { path: 'proposals/:id', element: <ProposalDetailPage /> },
+        { path: 'control', element: <ControlPage /> },
+        { path: '*', element: <NotFound /> },
+      ],
+    },
+  ]);
+}
+
+export function App({ client, initialToken }: { client: QueryClient; initialToken: string | null }) {
+  const [token, setToken] = useState<string | null>(initialToken);
+  const applyToken = useCallback((value: string) => {
+    const trimmed = value.trim();
+    storeToken(trimmed === '' ? null : trimmed);
+    setToken(trimmed === '' ? null : trimmed);
+  }, []);
+  const forgetToken = useCallback(() => {
+    storeToken(null);
+    setToken(null);
+  }, []);
+  const session = useMemo<Session>(() => ({ token, applyToken, forgetToken }), [token, applyToken, forgetToken]);
+  const router = useMemo(() => makeRouter(), []);
+  return (
+    <QueryClientProvider client={client}>
+      <SessionContext.Provider value={session}>
+        <RouterProvider router={router} />
+      </SessionContext.Provider>
+    </QueryClientProvider>
   );
 }

@@ -92,17 +92,136 @@ export interface IngestRuns {
   runs: IngestRun[];
 }
 
+export interface OptionQuote {
+  bid: number | null;
+  ask: number | null;
+  mid: number | null;
+  iv?: number | null;
+  delta?: number | null;
+  open_interest?: number | null;
+  volume?: number | null;
+}
+
+export interface Leg {
+  action: 'buy' | 'sell' | string;
+  right: 'C' | 'P' | string;
+  strike: number;
+  expiry: string;
+  dte?: number;
+  ratio: number;
+  quote?: OptionQuote | null;
+}
+
+export interface Greeks {
+  delta: number | null;
+  gamma: number | null;
+  theta_per_day: number | null;
+  vega_per_point: number | null;
+}
+
+export interface ExitPlan {
+  take_profit?: { mark_value: number | null; pnl: number | null } | null;
+  stop_loss?: { mark_value: number | null; pnl: number | null } | null;
+  stop_capped_at_max_loss?: boolean;
+  time_exit_date?: string | null;
+  time_exit_dte?: number | null;
+  trailing_stop_fraction?: number | null;
+}
+
+export interface OrderView {
+  status: string;
+  id: string | null;
+  broker_status: string | null;
+  attempts?: number;
+  limit_price: number | null;
+  contracts: number | null;
+  updated_at: string | null;
+  error: string | null;
+}
+
 export interface Proposal {
   id: string;
   symbol: string;
   strategy: string;
+  /** pending | approved | rejected | expired (older Workers omit it: pending). */
+  status?: string;
   created_at: string;
   expires_at: string | null;
   rationale: string;
-  entry: { net_price_mid: number | null } | null;
+  entry: {
+    net_price_mid: number | null;
+    net_price_natural?: number | null;
+    limit_price?: number | null;
+    slippage_band?: number | null;
+  } | null;
   max_profit: number | null;
   max_loss: number | null;
+  breakevens?: number[];
+  probability_of_profit?: number | null;
+  expected_value?: number | null;
+  greeks?: Greeks | null;
+  contracts?: number | null;
+  total_max_loss?: number | null;
   score: number | null;
+  score_breakdown?: { coverage?: number; score?: number; factors: Factor[] } | null;
+  legs?: Leg[];
+  exit_plan?: ExitPlan | null;
+  decided_at?: string | null;
+  decided_by?: string | null;
+  decision_reason?: string | null;
+  order?: OrderView | null;
+}
+
+export interface PayoffPoint {
+  underlying: number;
+  pnl: number;
+}
+
+export interface ProposalDetail extends Proposal {
+  quote_snapshot?: { spot?: number | null; chain_as_of?: string | null; data_type?: string | null } | null;
+  analytics_snapshot?: {
+    regime?: { rule?: string; stance?: string; direction?: string; reasons?: Array<Record<string, unknown>> };
+  } | null;
+  payoff_curve?: PayoffPoint[];
+}
+
+/** 200 answer of `POST /proposals/{id}/approve`. */
+export interface ApproveResult extends Proposal {
+  repriced?: { contracts?: number; limit_price?: number; net_price_mid?: number; price_move?: number } | null;
+  order_error?: string | null;
+}
+
+/** Fresh numbers of a refused re-pricing (409 price_moved / 422 no_longer_valid). */
+export interface Refusal {
+  reason?: { code: string; proposed?: number; fresh?: number; band?: number } & Record<string, unknown>;
+  message?: string;
+  new_numbers?: {
+    net_price_mid?: number;
+    net_price_natural?: number;
+    max_profit?: number | null;
+    max_loss?: number;
+    breakevens?: number[];
+    probability_of_profit?: number;
+    expected_value?: number;
+  } | null;
+}
+
+export interface KillSwitch {
+  on: boolean;
+  updated_at: string | null;
+  updated_by: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  entity: string;
+  entity_id: string;
+  from_state: string | null;
+  to_state: string | null;
+  details: Record<string, unknown> | null;
 }
 
 export interface Proposals {
@@ -114,13 +233,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly path: string;
+  /** The whole JSON error body (409s carry `status`, `proposal`, `refusal`). */
+  readonly body: Record<string, unknown> | null;
 
-  constructor(status: number, code: string, message: string, path: string) {
+  constructor(status: number, code: string, message: string, path: string, body: Record<string, unknown> | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.path = path;
+    this.body = body;
   }
 }
 
@@ -137,29 +259,48 @@ export function apiBase(): string {
 async function errorFromResponse(response: Response, path: string): Promise<ApiError> {
   let code = `http_${response.status}`;
   let message = response.statusText || `HTTP ${response.status}`;
+  let record: Record<string, unknown> | null = null;
   try {
     const body: unknown = await response.json();
     if (body && typeof body === 'object') {
-      const record = body as Record<string, unknown>;
+      record = body as Record<string, unknown>;
       if (typeof record.error === 'string') code = record.error;
       if (typeof record.message === 'string') message = record.message;
     }
   } catch {
     // Not JSON: keep the status text.
   }
-  return new ApiError(response.status, code, message, path);
+  return new ApiError(response.status, code, message, path, record);
 }
 
 /** GETs `path` and parses JSON. Sends the bearer token when one is known. */
 export async function getJson<T>(path: string, token: string | null, signal?: AbortSignal): Promise<T> {
+  return requestJson<T>('GET', path, token, undefined, signal);
+}
+
+/** POSTs a JSON body (the Worker's state-change gate wants `application/json`). */
+export async function postJson<T>(path: string, token: string | null, body: unknown): Promise<T> {
+  return requestJson<T>('POST', path, token, body);
+}
+
+async function requestJson<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  token: string | null,
+  body: unknown,
+  signal?: AbortSignal,
+): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
+  if (method === 'POST') headers['Content-Type'] = 'application/json';
   let response: Response;
   try {
     response = await fetch(`${apiBase()}${path}`, {
+      method,
       headers,
       credentials: 'same-origin',
       cache: 'no-store',
+      ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
       ...(signal ? { signal } : {}),
     });
   } catch (cause) {

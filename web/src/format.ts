@@ -78,3 +78,30 @@ export function humanize(snake: string): string {
   const text = snake.replace(/_/g, ' ').trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** Dollars: "$1,578", "-$243", two decimals under $100. */
+export function formatMoney(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  const abs = Math.abs(value);
+  const digits = abs < 100 ? 2 : 0;
+  const text = abs.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${value < 0 ? '-' : ''}$${text}`;
+}
+
+/** A fraction as a percentage: 0.529 → "52.9%". */
+export function formatPercent(value: number | null | undefined, decimals = 1): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${(value * 100).toFixed(decimals)}%`;
+}
+
+/** A leg in trader shorthand: "Buy 1 × 275 P 2027-01-08". */
+export function legLabel(leg: { action: string; ratio: number; strike: number; right: string; expiry: string }): string {
+  const action = leg.action.charAt(0).toUpperCase() + leg.action.slice(1);
+  return `${action} ${leg.ratio} × ${formatPrice(leg.strike)} ${leg.right} ${leg.expiry}`;
+}
+
+/** Entry per share as the trader says it: "4.85 debit" / "1.20 credit" (positive = debit). */
+export function formatEntry(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${formatPrice(Math.abs(value))} ${value >= 0 ? 'debit' : 'credit'}`;
+}

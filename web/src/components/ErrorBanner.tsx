@@ -1,4 +1,4 @@
-import type { BannerError } from '../useDashboard';
+import type { BannerError } from '../queries';
 
 interface ErrorBannerProps {
   errors: BannerError[];

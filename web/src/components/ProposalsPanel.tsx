@@ -1,3 +1,4 @@
+import { Link } from 'react-router';
 import type { Proposal } from '../api';
 import { formatNumber, formatPrice, formatTime, humanize } from '../format';
 
@@ -16,7 +17,9 @@ export function ProposalsPanel({ proposals, now }: ProposalsPanelProps) {
         {proposals.map((p) => (
           <li key={p.id} className="proposal" data-testid="proposal" data-proposal-id={p.id}>
             <div className="opp-head">
-              <h3 className="symbol">{p.symbol}</h3>
+              <h3 className="symbol">
+                <Link to={`/proposals/${encodeURIComponent(p.id)}`}>{p.symbol}</Link>
+              </h3>
               <span>{humanize(p.strategy)}</span>
               {p.score !== null ? <span className="score">{formatNumber(p.score, 1)}</span> : null}
             </div>

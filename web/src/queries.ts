@@ -1,0 +1,159 @@
+// Server state through TanStack Query: one client, one hook per API read, the
+// mutations of the approval workflow. Polling runs only while the tab is
+// visible (refetchIntervalInBackground: false) and everything refetches when
+// the window regains focus.
+
+import {
+  QueryClient,
+  useMutation,
+  useQueries,
+  useQuery,
+  useQueryClient,
+  type Query,
+} from '@tanstack/react-query';
+import { createContext, useContext } from 'react';
+import {
+  ApiError,
+  getJson,
+  postJson,
+  type ApproveResult,
+  type AuditEntry,
+  type Health,
+  type History,
+  type IngestRuns,
+  type KillSwitch,
+  type LatestQuotes,
+  type Opportunities,
+  type Proposal,
+  type ProposalDetail,
+  type Proposals,
+} from './api';
+
+/** How often market data and system state reload on their own. */
+export const MARKET_REFRESH_MS = 60_000;
+/** Proposals change with the cron and with decisions: poll a bit faster. */
+export const PROPOSALS_REFRESH_MS = 30_000;
+
+/** A failed call as shown in the banner. */
+export interface BannerError {
+  source: string;
+  code: string;
+  message: string;
+}
+
+export function isUnauthorized(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 401 || error.status === 403) && error.code !== 'origin_not_allowed';
+}
+
+/** A route the Worker does not have: 404, or a non-JSON page served in its place. */
+export function isMissingRoute(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 404 || error.code === 'not_json');
+}
+
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        staleTime: 10_000,
+        refetchOnWindowFocus: true,
+        refetchIntervalInBackground: false,
+        // 4xx answers do not get better by asking again.
+        retry: (count, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && count < 1,
+      },
+    },
+  });
+}
+
+export interface Session {
+  token: string | null;
+  applyToken: (value: string) => void;
+  forgetToken: () => void;
+}
+
+export const SessionContext = createContext<Session>({ token: null, applyToken: () => {}, forgetToken: () => {} });
+
+export function useSession(): Session {
+  return useContext(SessionContext);
+}
+
+function useGet<T>(path: string | null, refetchInterval: number, auth = true) {
+  const { token } = useSession();
+  return useQuery<T, Error>({
+    queryKey: ['api', path, auth ? token : null],
+    queryFn: ({ signal }) => getJson<T>(path ?? '', auth ? token : null, signal),
+    enabled: path !== null,
+    refetchInterval,
+  });
+}
+
+export const useHealth = () => useGet<Health>('/health', MARKET_REFRESH_MS, false);
+export const useLatestQuotes = () => useGet<LatestQuotes>('/market/latest', MARKET_REFRESH_MS);
+export const useOpportunities = () => useGet<Opportunities>('/search/opportunities?limit=10', MARKET_REFRESH_MS);
+export const useRuns = (limit = 10) => useGet<IngestRuns>(`/ingest/runs?limit=${limit}`, MARKET_REFRESH_MS);
+export const useKillSwitch = () => useGet<KillSwitch>('/kill-switch', MARKET_REFRESH_MS);
+export const useProposals = (status: 'pending' | null, limit = 100) =>
+  useGet<Proposals>(status ? `/proposals?status=${status}&limit=${limit}` : `/proposals?limit=${limit}`, PROPOSALS_REFRESH_MS);
+export const useProposal = (id: string) =>
+  useGet<ProposalDetail>(`/proposals/${encodeURIComponent(id)}`, PROPOSALS_REFRESH_MS);
+export const useAudit = (proposal: string) =>
+  useGet<{ entries: AuditEntry[] }>(
+    proposal.trim() === '' ? '/audit?limit=100' : `/audit?limit=100&proposal=${encodeURIComponent(proposal.trim())}`,
+    MARKET_REFRESH_MS,
+  );
+
+/** 2-day price history of each symbol, one request each, all at once. */
+export function useHistories(symbols: string[]) {
+  const { token } = useSession();
+  return useQueries({
+    queries: symbols.map((symbol) => {
+      const path = `/market/history?symbol=${encodeURIComponent(symbol)}&days=2`;
+      return {
+        queryKey: ['api', path, token],
+        queryFn: ({ signal }: { signal: AbortSignal }) => getJson<History>(path, token, signal),
+        refetchInterval: MARKET_REFRESH_MS,
+      };
+    }),
+  });
+}
+
+function invalidateProposals(client: ReturnType<typeof useQueryClient>) {
+  return client.invalidateQueries({
+    predicate: (q: Query) => {
+      const path = q.queryKey[1];
+      return typeof path === 'string' && (path.startsWith('/proposals') || path.startsWith('/audit'));
+    },
+  });
+}
+
+export function useApprove(id: string) {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<ApproveResult, ApiError, { note?: string }>({
+    mutationFn: (body) => postJson<ApproveResult>(`/proposals/${encodeURIComponent(id)}/approve`, token, body),
+    onSettled: () => invalidateProposals(client),
+  });
+}
+
+export function useReject(id: string) {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<Proposal, ApiError, { reason: string }>({
+    mutationFn: (body) => postJson<Proposal>(`/proposals/${encodeURIComponent(id)}/reject`, token, body),
+    onSettled: () => invalidateProposals(client),
+  });
+}
+
+export function useSetKillSwitch() {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<KillSwitch, ApiError, { on: boolean; reason: string }>({
+    mutationFn: (body) => postJson<KillSwitch>('/kill-switch', token, body),
+    onSettled: () =>
+      client.invalidateQueries({
+        predicate: (q: Query) => {
+          const path = q.queryKey[1];
+          return typeof path === 'string' && (path === '/kill-switch' || path.startsWith('/audit'));
+        },
+      }),
+  });
+}
