@@ -5,7 +5,7 @@ import { explainActionError, orderStateText, refusalLines } from '../src/message
 
 test('money, percent, entry and leg formats', () => {
   assert.equal(formatMoney(1578.0000001), '$1,578');
-  assert.equal(formatMoney(-242.75), '-$242.75');
+  assert.equal(formatMoney(-42.75), '-$42.75');
   assert.equal(formatMoney(null), '—');
   assert.equal(formatPercent(0.5291), '52.9%');
   assert.equal(formatEntry(4.87), '4.87 debit');
