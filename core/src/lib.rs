@@ -9,6 +9,7 @@ pub mod error;
 pub mod market;
 pub mod money;
 pub mod orders;
+pub mod performance;
 pub mod portfolio;
 pub mod quality;
 pub mod reconcile;
