@@ -1,0 +1,208 @@
+// Real-browser test of the trading cockpit (Proposals, Market, Control) against
+// the real local stack: bridge (simulated broker) + `wrangler dev --local`.
+//
+// Run: node_modules/.bin/node --test --test-concurrency=1 tests/browser/cockpit.test.mjs
+// Needs: worker/build, target/release/broker-bridge, web/node_modules (npm ci), /usr/bin/chromium.
+// Screenshots land in tests/artifacts/ (gitignored).
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startStack } from '../lib/stack.mjs';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const webDir = path.join(repoRoot, 'web');
+const artifactsDir = path.join(repoRoot, 'tests', 'artifacts');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WIDE = { width: 1280, height: 900 };
+const PHONE = { width: 375, height: 812 };
+const AXE = readFileSync(path.join(webDir, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+function buildWeb() {
+  const viteBin = path.join(webDir, 'node_modules', 'vite', 'bin', 'vite.js');
+  const result = spawnSync(process.execPath, [viteBin, 'build', '--logLevel', 'error'], {
+    cwd: webDir, encoding: 'utf8', env: { ...process.env, VITE_API_BASE: '' },
+  });
+  if (result.status !== 0) throw new Error(`vite build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** Runs axe-core in the page; returns the serious and critical violations. */
+async function axeSerious(page) {
+  await page.addScriptTag({ content: AXE });
+  const violations = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+describe('trading cockpit in a real browser against the local stack', { timeout: 900_000 }, () => {
+  let stack;
+  let browser;
+  let pending;
+
+  before(async () => {
+    mkdirSync(artifactsDir, { recursive: true });
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
+    buildWeb();
+    // Same settings as tests/e2e/proposals.test.mjs so the cron generates proposals at any hour.
+    stack = await startStack({ marketHoursMode: 'ignore', vars: { MIN_OPTION_VOLUME: '0', TRADING_MODE: 'paper' } });
+    for (let i = 0; i < 3; i += 1) {
+      await stack.fireCron();
+      await new Promise((r) => setTimeout(r, 1_100));
+    }
+    const res = await stack.api('/proposals?status=pending');
+    assert.equal(res.status, 200, res.text);
+    pending = res.json.proposals;
+    assert.ok(pending.length >= 3, `the cron generated ${pending.length} proposals`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function open(viewport, hashPath = '/') {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    // Token first (stored, stripped), then the route.
+    await page.goto(`${stack.workerUrl}/#token=${stack.apiToken}`);
+    await page.locator('[data-testid=nav-market]').waitFor();
+    if (hashPath !== '/') await page.goto(`${stack.workerUrl}/#${hashPath}`);
+    return { context, page, errors };
+  }
+
+  test('approve through the UI: confirm → re-pricing shown → submitted', async () => {
+    const p = pending[0];
+    const { context, page, errors } = await open(WIDE, '/proposals');
+    try {
+      await page.locator(`[data-testid=proposal-item][data-proposal-id="${p.id}"] [data-testid=proposal-link]`).click();
+      await page.getByTestId('proposal-detail').waitFor();
+      await page.getByTestId('payoff-chart').waitFor();
+      assert.equal(await page.getByTestId('leg-row').count(), p.legs.length);
+      assert.equal((await page.getByTestId('rationale').textContent()).trim(), p.rationale);
+      await page.getByTestId('approve-button').click();
+      await page.getByTestId('approve-confirm').waitFor();
+      // Slow the approval down in the browser so the re-pricing state is observable.
+      await page.route('**/approve', async (route) => {
+        await new Promise((r) => setTimeout(r, 800));
+        await route.continue();
+      });
+      const button = page.getByTestId('approve-confirm-button');
+      await button.click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=approve-confirm-button]')?.textContent === 'Re-pricing…');
+      assert.equal(await button.getAttribute('aria-busy'), 'true');
+      const result = page.getByTestId('approve-result');
+      await result.waitFor({ timeout: 30_000 });
+      assert.equal(await result.getAttribute('data-order-status'), 'submitted', await result.textContent());
+      assert.match(await result.textContent(), /Order submitted/);
+      const after = await stack.api(`/proposals/${p.id}`);
+      assert.equal(after.json.status, 'approved');
+      assert.equal(after.json.order.status, 'submitted');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('reject with a reason', async () => {
+    const p = pending[1];
+    const { context, page } = await open(PHONE, `/proposals/${p.id}`);
+    try {
+      await page.getByTestId('reject-button').click();
+      const confirm = page.getByTestId('reject-confirm-button');
+      assert.ok(await confirm.isDisabled(), 'no rejection without a reason');
+      await page.getByLabel('Reason for rejecting (required)').fill('spread too wide for me');
+      await confirm.click();
+      await page.getByTestId('reject-result').waitFor();
+      const after = await stack.api(`/proposals/${p.id}`);
+      assert.equal(after.json.status, 'rejected');
+      assert.equal(after.json.decision_reason, 'spread too wide for me');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('kill switch on (from the Control page) → approval refused visibly; then off again', async () => {
+    const p = pending[2];
+    const { context, page } = await open(WIDE, '/control');
+    try {
+      await page.getByTestId('kill-switch-toggle').click();
+      await page.getByLabel('Reason (required, audited)').fill('browser test drill');
+      await page.getByTestId('kill-switch-confirm-button').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=kill-switch]')?.getAttribute('data-on') === 'true');
+      assert.equal((await stack.api('/kill-switch')).json.on, true);
+
+      await page.goto(`${stack.workerUrl}/#/proposals/${p.id}`);
+      await page.getByTestId('approve-button').click();
+      await page.getByTestId('approve-confirm-button').click();
+      const refusal = page.getByTestId('action-refusal');
+      await refusal.waitFor();
+      assert.equal(await refusal.getAttribute('data-kind'), 'kill_switch_on');
+      assert.match(await refusal.textContent(), /kill switch is on/);
+      assert.equal((await stack.api(`/proposals/${p.id}`)).json.status, 'pending');
+      await page.screenshot({ path: path.join(artifactsDir, 'cockpit-kill-switch-refusal-1280.png'), fullPage: true });
+
+      // The audit log, filtered to this proposal, shows the refusal.
+      await page.goto(`${stack.workerUrl}/#/control`);
+      await page.getByTestId('audit-filter').fill(p.id);
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.locator(`[data-testid=audit-entry][data-entity-id="${p.id}"]`).first().waitFor();
+      const others = await page.locator(`[data-testid=audit-entry]:not([data-entity-id="${p.id}"])`).count();
+      assert.equal(others, 0, 'filter shows only this proposal');
+
+      await page.getByTestId('kill-switch-toggle').click();
+      await page.getByLabel('Reason (required, audited)').fill('drill over');
+      await page.getByTestId('kill-switch-confirm-button').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=kill-switch]')?.getAttribute('data-on') === 'false');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('every page: screenshots at 375 and 1280 px, zero serious/critical axe findings, no overflow on the phone', async () => {
+    const pages = [
+      { name: 'market', hash: '/', ready: '[data-testid=quote-row]' },
+      { name: 'proposals', hash: '/proposals', ready: '[data-testid=proposal-item]' },
+      { name: 'proposal-detail', hash: `/proposals/${pending[0].id}`, ready: '[data-testid=payoff-chart] canvas' },
+      { name: 'control', hash: '/control', ready: '[data-testid=audit-entry]' },
+    ];
+    const findings = {};
+    for (const scheme of ['light', 'dark']) {
+      for (const [label, viewport] of [['375', PHONE], ['1280', WIDE]]) {
+        const context = await browser.newContext({ viewport, colorScheme: scheme });
+        const page = await context.newPage();
+        try {
+          await page.goto(`${stack.workerUrl}/#token=${stack.apiToken}`);
+          for (const target of pages) {
+            await page.goto(`${stack.workerUrl}/#${target.hash}`);
+            await page.locator(target.ready).first().waitFor();
+            await page.waitForFunction(() => document.querySelector('[data-testid=refresh-button]')?.getAttribute('aria-busy') === 'false');
+            if (scheme === 'light') {
+              await page.screenshot({ path: path.join(artifactsDir, `cockpit-${target.name}-${label}.png`), fullPage: true });
+            }
+            const serious = await axeSerious(page);
+            if (serious.length > 0) findings[`${target.name}@${label}/${scheme}`] = serious;
+            if (viewport === PHONE) {
+              const width = await page.evaluate(() => document.documentElement.scrollWidth);
+              assert.ok(width <= PHONE.width, `${target.name}: page is ${width}px wide on a phone`);
+            }
+          }
+        } finally {
+          await context.close();
+        }
+      }
+    }
+    assert.deepEqual(findings, {}, 'serious or critical accessibility findings');
+  });
+});
