@@ -115,7 +115,7 @@ export function ProposalDetailPage() {
         ) : (
           <p className="muted">No payoff curve.</p>
         )}
-        <p className="muted small">P&L of the whole position ($) against the underlying at expiry; vertical lines: spot and breakevens.</p>
+        <p className="muted small">P&L per contract set ($) against the underlying at expiry; vertical lines: spot and breakevens.</p>
       </section>
 
       <section className="panel" aria-labelledby="greeks-heading">
