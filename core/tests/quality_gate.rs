@@ -290,40 +290,36 @@ fn verdict_and_counts_serialize_as_codes() {
 /// the gate must catch.
 fn arb_quote() -> impl Strategy<Value = OptionQuote> {
     let price = prop_oneof![
-        4 => (0.05f64..20.0).prop_map(Some),
+        12 => (0.05f64..20.0).prop_map(Some),
         1 => Just(Some(0.0)),
         1 => (-5.0f64..0.0).prop_map(Some),
         1 => Just(Some(f64::NAN)),
         1 => Just(None),
     ];
     let width = prop_oneof![
-        4 => 0.01f64..0.5,
+        12 => 0.01f64..0.5,
         1 => Just(0.0),       // locked
         1 => -1.0f64..-0.01,  // crossed
         1 => 1.0f64..10.0,    // wide
     ];
     let iv = prop_oneof![
-        3 => (0.05f64..2.0).prop_map(Some),
-        1 => Just(None),
+        10 => (0.05f64..2.0).prop_map(Some),
+        2 => Just(None),
         1 => (-1.0f64..0.01).prop_map(Some),
         1 => (5.0f64..50.0).prop_map(Some),
         1 => Just(Some(f64::INFINITY)),
     ];
-    let delta = prop_oneof![
-        3 => (-1.0f64..=1.0).prop_map(Some),
-        1 => Just(None),
-        1 => (1.0001f64..3.0).prop_map(Some),
-        1 => (-3.0f64..-1.0001).prop_map(Some),
-        1 => Just(Some(f64::NAN)),
-    ];
+    // (kind, magnitude): 0-7 sign-consistent |delta| <= 1, 8 none, 9 wrong
+    // sign, 10 above 1, 11 NaN.
+    let delta = (0u8..12, 0.0f64..=1.0);
     let greek = prop_oneof![
-        3 => (0.0f64..0.5).prop_map(Some),
-        1 => Just(None),
+        10 => (0.0f64..0.5).prop_map(Some),
+        2 => Just(None),
         1 => (-0.5f64..-1e-9).prop_map(Some),
     ];
     (
         prop_oneof![Just(OptionRight::Call), Just(OptionRight::Put)],
-        prop_oneof![8 => (60u32..=140).prop_map(f64::from), 1 => Just(0.0), 1 => Just(f64::NAN)],
+        prop_oneof![12 => (60u32..=140).prop_map(f64::from), 1 => Just(0.0), 1 => Just(f64::NAN)],
         price,
         width,
         iv,
@@ -332,21 +328,34 @@ fn arb_quote() -> impl Strategy<Value = OptionQuote> {
         greek,
     )
         .prop_map(
-            |(right, strike, bid, width, iv, delta, gamma, vega)| OptionQuote {
-                strike,
-                right,
-                bid,
-                ask: bid.map(|b| b + width),
-                last: None,
-                volume: None,
-                open_interest: None,
-                greeks: SourceGreeks {
-                    iv,
-                    delta,
-                    gamma,
-                    theta: None,
-                    vega,
-                },
+            |(right, strike, bid, width, iv, (kind, mag), gamma, vega)| {
+                let sign = match right {
+                    OptionRight::Call => 1.0,
+                    OptionRight::Put => -1.0,
+                };
+                let delta = match kind {
+                    0..=7 => Some(sign * mag),
+                    8 => None,
+                    9 => Some(-sign * mag.max(0.01)),
+                    10 => Some(sign * (1.0001 + mag)),
+                    _ => Some(f64::NAN),
+                };
+                OptionQuote {
+                    strike,
+                    right,
+                    bid,
+                    ask: bid.map(|b| b + width),
+                    last: None,
+                    volume: None,
+                    open_interest: None,
+                    greeks: SourceGreeks {
+                        iv,
+                        delta,
+                        gamma,
+                        theta: None,
+                        vega,
+                    },
+                }
             },
         )
 }
@@ -365,7 +374,7 @@ fn arb_chain() -> impl Strategy<Value = OptionChain> {
     (
         prop::collection::vec(
             (
-                prop_oneof![Just(-1i64), 1i64..90],
+                prop_oneof![1 => Just(-1i64), 5 => 1i64..90],
                 prop::collection::vec(arb_quote(), 0..24),
             ),
             0..4,
