@@ -451,7 +451,8 @@ pub fn pre_trade_checks(
 }
 
 /// The largest size (≤ the request's `contracts`, ≤ the volatility cap)
-/// that passes every check; otherwise the report of one contract.
+/// that passes every check (it may be one below the exact largest when a
+/// float floor errs low: never above); otherwise the refused report.
 pub fn size_within_limits(
     req: &TradeRequest,
     book: &BookInputs,
@@ -477,11 +478,8 @@ pub fn size_within_limits(
             n = by_loss as u32;
         }
     }
-    for _ in 0..64 {
-        if n == 0 {
-            break;
-        }
-        let r = pre_trade_checks(
+    let try_n = |n: u32| {
+        pre_trade_checks(
             &TradeRequest {
                 contracts: n,
                 ..req.clone()
@@ -490,20 +488,21 @@ pub fn size_within_limits(
             state,
             cfg,
             now,
-        );
+        )
+    };
+    let mut last = None;
+    for _ in 0..64 {
+        if n == 0 {
+            break;
+        }
+        let r = try_n(n);
         if r.approved {
             return Ok((n, r));
         }
+        last = Some(r);
         n -= 1;
     }
-    Err(pre_trade_checks(
-        &TradeRequest {
-            contracts: 1,
-            ..req.clone()
-        },
-        book,
-        state,
-        cfg,
-        now,
-    ))
+    // Refused: the smallest size tried, or one contract (none when none
+    // was asked) when the floors already ruled everything out.
+    Err(last.unwrap_or_else(|| try_n(req.contracts.min(1))))
 }
