@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod calendar;
+pub mod entry;
 pub mod error;
 pub mod market;
 pub mod money;

@@ -57,19 +57,45 @@ pub fn history_path(symbol: &Symbol, days: u32) -> String {
     format!("/history/daily?symbol={symbol}&days={days}")
 }
 
+/// Why one symbol of the chain step failed (stored in the run's
+/// `chain_failures`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainReadError {
+    #[error("malformed chain JSON: {0}")]
+    MalformedChain(String),
+    #[error("chain is for {0} instead")]
+    ChainOfOtherSymbol(Symbol),
+    #[error("chain has no valid spot price")]
+    NoSpot,
+    #[error("chain has no expiries")]
+    NoExpiries,
+    #[error("malformed daily history JSON: {0}")]
+    MalformedHistory(String),
+    #[error("daily history is for {0} instead")]
+    HistoryOfOtherSymbol(Symbol),
+    #[error("daily history is inconsistent")]
+    InconsistentHistory,
+    #[error("{0}")]
+    Bridge(crate::bridge::BridgeFailure),
+    #[error("bridge answered HTTP {status} to {path}")]
+    BridgeStatus { status: u16, path: String },
+    #[error("D1 write failed")]
+    WriteFailed,
+}
+
 /// Interprets a bridge `/chain` body for `symbol`. Any shape problem fails the
 /// symbol (individual bad contracts are counted later by the analytics).
-pub fn parse_chain(body: &str, symbol: &Symbol) -> Result<OptionChain, String> {
+pub fn parse_chain(body: &str, symbol: &Symbol) -> Result<OptionChain, ChainReadError> {
     let chain: OptionChain = serde_json::from_str(body)
-        .map_err(|e| format!("malformed chain JSON: {}", truncate(&e.to_string(), 120)))?;
+        .map_err(|e| ChainReadError::MalformedChain(truncate(&e.to_string(), 120)))?;
     if &chain.symbol != symbol {
-        return Err(format!("chain is for {} instead", chain.symbol));
+        return Err(ChainReadError::ChainOfOtherSymbol(chain.symbol));
     }
     if !(chain.spot.is_finite() && chain.spot > 0.0) {
-        return Err("chain has no valid spot price".to_owned());
+        return Err(ChainReadError::NoSpot);
     }
     if chain.expiries.is_empty() {
-        return Err("chain has no expiries".to_owned());
+        return Err(ChainReadError::NoExpiries);
     }
     Ok(chain)
 }
@@ -77,15 +103,11 @@ pub fn parse_chain(body: &str, symbol: &Symbol) -> Result<OptionChain, String> {
 /// Interprets a bridge `/history/daily` body for `symbol`: bars sorted by
 /// date, duplicates dropped, bars with non-finite or non-positive prices or
 /// inconsistent OHLC dropped.
-pub fn parse_history(body: &str, symbol: &Symbol) -> Result<Vec<DailyBar>, String> {
-    let parsed: HistoryBody = serde_json::from_str(body).map_err(|e| {
-        format!(
-            "malformed daily history JSON: {}",
-            truncate(&e.to_string(), 120)
-        )
-    })?;
+pub fn parse_history(body: &str, symbol: &Symbol) -> Result<Vec<DailyBar>, ChainReadError> {
+    let parsed: HistoryBody = serde_json::from_str(body)
+        .map_err(|e| ChainReadError::MalformedHistory(truncate(&e.to_string(), 120)))?;
     if &parsed.symbol != symbol {
-        return Err(format!("daily history is for {} instead", parsed.symbol));
+        return Err(ChainReadError::HistoryOfOtherSymbol(parsed.symbol));
     }
     Ok(clean_bars(parsed.bars))
 }
@@ -809,12 +831,15 @@ mod tests {
         assert_eq!(w.realized_vol, ScoreWeights::default().realized_vol);
         assert!(parse_score_weights("vega=1")
             .unwrap_err()
+            .to_string()
             .contains("unknown factor"));
         assert!(parse_score_weights("range")
             .unwrap_err()
+            .to_string()
             .contains("name=weight"));
         assert!(parse_score_weights("range=x")
             .unwrap_err()
+            .to_string()
             .contains("not a number"));
         assert!(
             parse_score_weights("realized_vol=0,range=0,iv_rank=0,volume=0,momentum=0").is_err()
@@ -879,21 +904,25 @@ mod tests {
         assert_eq!(parsed.expiries.len(), 2);
         assert!(parse_chain(&body, &sym("MSFT"))
             .unwrap_err()
+            .to_string()
             .contains("instead"));
         assert!(parse_chain("<html>", &sym("AAPL"))
             .unwrap_err()
+            .to_string()
             .starts_with("malformed chain JSON"));
         let mut bad = chain();
         bad.spot = 0.0;
         let body = serde_json::to_string(&bad).unwrap();
         assert!(parse_chain(&body, &sym("AAPL"))
             .unwrap_err()
+            .to_string()
             .contains("spot"));
         let mut empty = chain();
         empty.expiries.clear();
         let body = serde_json::to_string(&empty).unwrap();
         assert!(parse_chain(&body, &sym("AAPL"))
             .unwrap_err()
+            .to_string()
             .contains("no expiries"));
     }
 

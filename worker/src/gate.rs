@@ -279,7 +279,8 @@ mod tests {
             "http://localhost:5173,ftp://x,https://ok.example,https://a.example/x",
             true,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("http://localhost:5173 (https only")
                 && e.contains("ftp://x")

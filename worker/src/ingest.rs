@@ -73,17 +73,41 @@ pub struct IngestRun {
     pub error: Option<String>,
 }
 
+/// The market is closed: the run is skipped with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("market closed ({reason}); next open {next_open}")]
+pub struct MarketClosed {
+    pub reason: String,
+    pub next_open: String,
+}
+
+/// The bridge's `/quotes` answer is not a quotes body (the run fails).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bridge answered with malformed quotes JSON: {0}")]
+pub struct MalformedQuotes(pub String);
+
+/// Why a run stored no quotes (the run's `error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    Bridge(crate::bridge::BridgeFailure),
+    #[error("bridge answered HTTP {0}")]
+    Status(u16),
+    #[error(transparent)]
+    Malformed(#[from] MalformedQuotes),
+}
+
 /// Whether the run should fetch quotes, or be recorded as skipped with a reason.
-pub fn gate(mode: MarketHoursMode, now: DateTime<Utc>) -> Result<(), String> {
+pub fn gate(mode: MarketHoursMode, now: DateTime<Utc>) -> Result<(), MarketClosed> {
     if mode == MarketHoursMode::Ignore {
         return Ok(());
     }
     match MarketCalendar::status(now) {
         MarketStatus::Open(_) => Ok(()),
-        MarketStatus::Closed { reason, next_open } => Err(format!(
-            "market closed ({reason}); next open {}",
-            iso(next_open)
-        )),
+        MarketStatus::Closed { reason, next_open } => Err(MarketClosed {
+            reason: reason.to_string(),
+            next_open: iso(next_open),
+        }),
     }
 }
 
@@ -113,18 +137,16 @@ pub struct QuoteBatch {
 /// Interprets a bridge `/quotes` body. A body that is not the expected JSON
 /// shape is an error (the whole run fails); individual bad quotes only fail
 /// their symbol.
-pub fn parse_bridge_quotes(body: &str, watchlist: &[Symbol]) -> Result<QuoteBatch, String> {
+pub fn parse_bridge_quotes(
+    body: &str,
+    watchlist: &[Symbol],
+) -> Result<QuoteBatch, MalformedQuotes> {
     // The body is `sas_bridge_api::market::QuotesBody`, read one quote at a
     // time so that a malformed quote fails only its symbol.
-    let parsed: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(body).map_err(|e| {
-            format!(
-                "bridge answered with malformed quotes JSON: {}",
-                crate::error::truncate(&e.to_string(), 120)
-            )
-        })?;
+    let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)
+        .map_err(|e| MalformedQuotes(crate::error::truncate(&e.to_string(), 120)))?;
     let Some(serde_json::Value::Array(raw_quotes)) = parsed.get("quotes") else {
-        return Err("bridge answered with malformed quotes JSON: no quotes list".into());
+        return Err(MalformedQuotes("no quotes list".into()));
     };
     let errors: Vec<SymbolError> = parsed
         .get("errors")
@@ -347,7 +369,9 @@ mod tests {
         let saturday = DateTime::parse_from_rfc3339("2026-11-21T15:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let reason = gate(MarketHoursMode::Enforce, saturday).unwrap_err();
+        let reason = gate(MarketHoursMode::Enforce, saturday)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             reason,
             "market closed (weekend); next open 2026-11-23T14:30:00.000Z"

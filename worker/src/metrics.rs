@@ -362,26 +362,7 @@ pub struct RankedOpportunities {
     pub opportunities: Vec<RankedOpportunity>,
 }
 
-/// Combines the score inputs of the chain analytics (daily bars + chain) with
-/// those of today's quote snapshots:
-/// - realized volatility: 20-day close-to-close from daily bars, else intraday;
-/// - range: today's session range from snapshots, else the last daily bar's;
-/// - volume: today's volume vs the same time of earlier days (snapshots),
-///   else the daily volume z-score;
-/// - momentum: today's change vs the previous close (snapshots), else the
-///   last daily 1-day change;
-/// - IV rank: from the chain analytics only.
-pub fn combine_factors(chain: Option<&FactorInputs>, intraday: &FactorInputs) -> FactorInputs {
-    let c = chain.copied().unwrap_or_default();
-    FactorInputs {
-        realized_vol: finite(c.realized_vol).or(finite(intraday.realized_vol)),
-        range_pct: finite(intraday.range_pct).or(finite(c.range_pct)),
-        volume_ratio: finite(intraday.volume_ratio),
-        volume_zscore: finite(c.volume_zscore),
-        momentum_pct: finite(intraday.momentum_pct).or(finite(c.momentum_pct)),
-        iv_rank: finite(c.iv_rank),
-    }
-}
+pub use sas_core::entry::factors::combine_factors;
 
 /// Ranks the watchlist with the multi-factor score from the latest chain
 /// analytics of each symbol and its stored quote snapshots (grouped by

@@ -4,10 +4,9 @@
 //! JSON views of `GET /proposals`.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sas_core::analytics::chain::ChainAnalytics;
 use sas_core::calendar::{utc_to_eastern, MarketCalendar};
 use sas_core::market::Symbol;
-use sas_core::strategy::{ExistingTrade, Proposal, RegimeInputs, StrategyConfig};
+use sas_core::strategy::{ExistingTrade, Proposal, StrategyConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::iso_ms;
@@ -22,17 +21,8 @@ pub const DEFAULT_PROPOSALS_LIMIT: u32 = 50;
 pub const MAX_CANDIDATES_PER_RUN: usize = 8;
 /// Metrics rows older than this are not used for regime inputs, minutes.
 pub const MAX_METRICS_AGE_MINUTES: i64 = 45;
-/// Trend score (-1..=1) per percent-per-day of the 20-day log-price slope:
-/// 0.25 %/day (about 5 % over 20 sessions) is a full-strength trend.
-pub const TREND_PCT_PER_DAY_AT_FULL: f64 = 0.25;
-/// The longest DTE a proposed leg can have (a calendar's back month: front
-/// at most 35 days plus a gap of at most 49 with the default strategy
-/// configuration; a test keeps the configuration within it).
-pub const LONGEST_LEG_DTE: u32 = 90;
-/// Approved trades count as open (for limits and heat) this many days after
-/// their trade date: the longest DTE a leg can have (a trade is open until
-/// its last leg expires), plus a week of margin.
-pub const OPEN_TRADE_LOOKBACK_DAYS: i64 = LONGEST_LEG_DTE as i64 + 7;
+pub use sas_core::entry::open_trades::{LONGEST_LEG_DTE, OPEN_TRADE_LOOKBACK_DAYS};
+pub use sas_core::entry::regime::{VolSnapshot, TREND_PCT_PER_DAY_AT_FULL};
 
 /// Bridge path of the listed expiries of `symbol` (no market data).
 pub fn expiries_path(symbol: &Symbol) -> String {
@@ -50,12 +40,39 @@ pub fn generation_chain_path(symbol: &Symbol, expiries: &[NaiveDate]) -> String 
     )
 }
 
+/// Why generation skipped a symbol or stopped (logged and in the run
+/// summary).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    #[error("bridge /chain/expiries answer is not an expiry list")]
+    BadExpiries,
+    #[error("bridge /chain/expiries answered for another symbol")]
+    ExpiriesOfOtherSymbol,
+    #[error("bridge /chain/expiries answered HTTP {0}")]
+    ExpiriesStatus(u16),
+    #[error("no listed expiry fits any strategy's DTE window")]
+    NoExpiryFits,
+    #[error("{0}")]
+    Bridge(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Why a proposal cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("{0} is not a finite number")]
+    NotFinite(&'static str),
+    #[error("zero contracts")]
+    ZeroContracts,
+}
+
 /// Parses the bridge's `GET /chain/expiries` answer for `symbol`.
-pub fn parse_expiries(body: &str, symbol: &Symbol) -> Result<Vec<NaiveDate>, String> {
-    let parsed: ExpiriesBody = serde_json::from_str(body)
-        .map_err(|_| "bridge /chain/expiries answer is not an expiry list".to_owned())?;
+pub fn parse_expiries(body: &str, symbol: &Symbol) -> Result<Vec<NaiveDate>, GenerateError> {
+    let parsed: ExpiriesBody =
+        serde_json::from_str(body).map_err(|_| GenerateError::BadExpiries)?;
     if &parsed.symbol != symbol {
-        return Err("bridge /chain/expiries answered for another symbol".into());
+        return Err(GenerateError::ExpiriesOfOtherSymbol);
     }
     Ok(parsed.expiries)
 }
@@ -140,21 +157,6 @@ pub fn proposal_expiry(now: DateTime<Utc>, ttl_seconds: Option<u32>) -> DateTime
     }
 }
 
-/// The analytics fields regime selection reads, as stored by the chain step
-/// in `underlying_metrics_intraday.metrics_json` (decimal vols) or taken
-/// from a freshly computed [`ChainAnalytics`].
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct VolSnapshot {
-    pub atm_iv_30d: Option<f64>,
-    pub iv_rank: Option<f64>,
-    pub rv_20d: Option<f64>,
-    pub iv_rv_spread: Option<f64>,
-    pub skew_25d_30d: Option<f64>,
-    pub term_slope_per_30d: Option<f64>,
-    /// Percent per day, from the momentum block.
-    pub trend_20d_pct_per_day: Option<f64>,
-}
-
 #[derive(Deserialize)]
 struct StoredMetrics {
     atm_iv_30d: Option<f64>,
@@ -176,51 +178,20 @@ struct StoredMomentum {
     trend_20d_pct_per_day: Option<f64>,
 }
 
-impl VolSnapshot {
-    /// From the stored metrics JSON; `None` when it cannot be read.
-    pub fn from_metrics_json(json: &str) -> Option<Self> {
-        let m: StoredMetrics = serde_json::from_str(json).ok()?;
-        Some(Self {
-            atm_iv_30d: m.atm_iv_30d,
-            iv_rank: m.iv_rank.and_then(|r| r.iv_rank),
-            rv_20d: m.rv_20d,
-            iv_rv_spread: m.iv_rv_spread,
-            skew_25d_30d: m.skew_25d_30d,
-            term_slope_per_30d: m.term_slope_per_30d,
-            trend_20d_pct_per_day: m.momentum.and_then(|x| x.trend_20d_pct_per_day),
-        })
-    }
-
-    /// From analytics computed in this run.
-    pub fn from_analytics(a: &ChainAnalytics) -> Self {
-        Self {
-            atm_iv_30d: a.atm_iv_30d,
-            iv_rank: a.iv_rank.and_then(|r| r.iv_rank),
-            rv_20d: a.rv_20d,
-            iv_rv_spread: a.iv_rv_spread,
-            skew_25d_30d: a.skew_25d_30d,
-            term_slope_per_30d: a.term_slope_per_30d,
-            trend_20d_pct_per_day: a.momentum.trend_20d_pct_per_day,
-        }
-    }
-
-    /// Regime inputs in core's units: vol spreads in vol points (×100), the
-    /// trend as a score in -1..=1 (see [`TREND_PCT_PER_DAY_AT_FULL`]).
-    pub fn regime_inputs(&self) -> RegimeInputs {
-        let points = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| x * 100.0);
-        RegimeInputs {
-            iv_rank: self.iv_rank.filter(|x| x.is_finite()),
-            iv_rv_spread: points(self.iv_rv_spread),
-            skew_25d: points(self.skew_25d_30d),
-            term_slope: points(self.term_slope_per_30d),
-            trend: self
-                .trend_20d_pct_per_day
-                .filter(|x| x.is_finite())
-                .map(|t| (t / TREND_PCT_PER_DAY_AT_FULL).clamp(-1.0, 1.0)),
-            atm_iv: self.atm_iv_30d,
-            realized_vol: self.rv_20d,
-        }
-    }
+/// A [`VolSnapshot`] from the metrics JSON the chain step stored
+/// (`underlying_metrics_intraday.metrics_json`, decimal vols); `None` when
+/// it cannot be read.
+pub fn vol_snapshot_from_metrics_json(json: &str) -> Option<VolSnapshot> {
+    let m: StoredMetrics = serde_json::from_str(json).ok()?;
+    Some(VolSnapshot {
+        atm_iv_30d: m.atm_iv_30d,
+        iv_rank: m.iv_rank.and_then(|r| r.iv_rank),
+        rv_20d: m.rv_20d,
+        iv_rv_spread: m.iv_rv_spread,
+        skew_25d_30d: m.skew_25d_30d,
+        term_slope_per_30d: m.term_slope_per_30d,
+        trend_20d_pct_per_day: m.momentum.and_then(|x| x.trend_20d_pct_per_day),
+    })
 }
 
 /// A stored proposal as bound to [`INSERT_PROPOSAL`] (one JSON object: the
@@ -267,7 +238,7 @@ fn finite(v: f64) -> Option<f64> {
 impl ProposalRecord {
     /// The record of a core proposal, or why it cannot be stored (a number
     /// that D1 cannot hold: such a proposal is dropped, never half-stored).
-    pub fn from_proposal(p: &Proposal) -> Result<Self, String> {
+    pub fn from_proposal(p: &Proposal) -> Result<Self, RecordError> {
         let m = &p.metrics;
         let required = [
             ("entry_mid", m.net_price_mid),
@@ -280,10 +251,10 @@ impl ProposalRecord {
             ("slippage_band", p.slippage_band),
         ];
         if let Some((name, _)) = required.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(format!("{name} is not a finite number"));
+            return Err(RecordError::NotFinite(name));
         }
         if p.sizing.contracts == 0 {
-            return Err("zero contracts".to_owned());
+            return Err(RecordError::ZeroContracts);
         }
         let quote_snapshot = serde_json::json!({
             "chain_as_of": p.chain_as_of,
@@ -435,7 +406,7 @@ pub struct ExistingRow {
     pub id: i64,
     pub symbol: String,
     pub idempotency_key: String,
-    pub status: String,
+    pub status: ProposalStatus,
     pub trade_date: String,
     pub total_max_loss: f64,
     pub approved_contracts: Option<i64>,
@@ -450,35 +421,30 @@ pub type ExistingTrades = (Vec<ExistingTrade>, Vec<ExistingTrade>, Vec<ExistingT
 /// today's proposals. Rows with an unreadable symbol keep their risk (they
 /// are counted under a placeholder so heat is never under-counted).
 pub fn existing_trades(rows: &[ExistingRow], today: NaiveDate) -> ExistingTrades {
-    let today = today.to_string();
-    let (mut open, mut pending, mut made_today) = (Vec::new(), Vec::new(), Vec::new());
-    for r in rows {
-        let symbol = Symbol::parse(&r.symbol)
-            .or_else(|_| Symbol::parse("UNKNOWN"))
-            .ok();
-        let Some(symbol) = symbol else { continue };
-        // Approved trades may have been re-sized down at approval.
-        let max_loss = match (r.status.as_str(), r.approved_contracts) {
-            ("approved", Some(n)) if n > 0 && r.contracts > 0 => {
-                r.total_max_loss * (n as f64) / (r.contracts as f64)
-            }
-            _ => r.total_max_loss,
-        };
-        let trade = ExistingTrade {
-            symbol,
-            idempotency_key: Some(r.idempotency_key.clone()),
-            max_loss,
-        };
-        if r.trade_date == today {
-            made_today.push(trade.clone());
-        }
-        match r.status.as_str() {
-            "pending" => pending.push(trade),
-            "approved" => open.push(trade),
-            _ => {}
-        }
-    }
-    (open, pending, made_today)
+    use sas_core::entry::open_trades::{split, TradeRecord, TradeState};
+    let records: Vec<TradeRecord> = rows
+        .iter()
+        .filter_map(|r| {
+            let symbol = Symbol::parse(&r.symbol)
+                .or_else(|_| Symbol::parse("UNKNOWN"))
+                .ok()?;
+            Some(TradeRecord {
+                symbol,
+                idempotency_key: r.idempotency_key.clone(),
+                state: match r.status {
+                    ProposalStatus::Pending => TradeState::Pending,
+                    ProposalStatus::Approved => TradeState::Approved,
+                    ProposalStatus::Rejected | ProposalStatus::Expired => TradeState::Closed,
+                },
+                trade_date: r.trade_date.parse().unwrap_or(NaiveDate::MIN),
+                total_max_loss: r.total_max_loss,
+                approved_contracts: r.approved_contracts.and_then(|n| u32::try_from(n).ok()),
+                contracts: u32::try_from(r.contracts).unwrap_or(0),
+            })
+        })
+        .collect();
+    let t = split(&records, today);
+    (t.open, t.pending, t.today)
 }
 
 /// A stored proposal (without the full proposal JSON unless selected by id).
@@ -798,11 +764,11 @@ pub(crate) mod tests_support {
             ranked: vec![UnderlyingCandidate {
                 symbol: sym,
                 chain,
-                regime: RegimeInputs {
+                regime: sas_core::strategy::RegimeInputs {
                     iv_rank: Some(80.0),
                     iv_rv_spread: Some(6.0),
                     trend: Some(0.5),
-                    ..RegimeInputs::default()
+                    ..sas_core::strategy::RegimeInputs::default()
                 },
                 score: None,
                 events: None,
@@ -859,7 +825,7 @@ mod tests {
 
     #[test]
     fn regime_inputs_use_core_units() {
-        let snap = VolSnapshot::from_metrics_json(
+        let snap = vol_snapshot_from_metrics_json(
             r#"{"atm_iv_30d":0.31,"iv_rank":{"iv_rank":72.0,"iv_percentile":70.0,"days":200},
             "rv_20d":0.25,"iv_rv_spread":0.06,"skew_25d_30d":0.04,"term_slope_per_30d":-0.01,
             "momentum":{"trend_20d_pct_per_day":0.5},"other":1}"#,
@@ -876,11 +842,11 @@ mod tests {
             ..VolSnapshot::default()
         };
         assert!((down.regime_inputs().trend.unwrap() + 0.2).abs() < 1e-9);
-        assert_eq!(VolSnapshot::from_metrics_json("not json"), None);
-        let empty = VolSnapshot::from_metrics_json("{}")
+        assert_eq!(vol_snapshot_from_metrics_json("not json"), None);
+        let empty = vol_snapshot_from_metrics_json("{}")
             .unwrap()
             .regime_inputs();
-        assert_eq!(empty, RegimeInputs::default());
+        assert_eq!(empty, sas_core::strategy::RegimeInputs::default());
     }
 
     #[test]
@@ -981,7 +947,7 @@ mod tests {
         let mut p = one_proposal();
         p.metrics.expected_value = f64::NAN;
         let e = ProposalRecord::from_proposal(&p).unwrap_err();
-        assert!(e.contains("expected_value"), "{e}");
+        assert!(e.to_string().contains("expected_value"), "{e}");
     }
 
     #[test]
@@ -1067,7 +1033,7 @@ mod tests {
             id,
             symbol: sym.into(),
             idempotency_key: format!("k{id}"),
-            status: status.into(),
+            status: ProposalStatus::parse(status).unwrap(),
             trade_date: date.into(),
             total_max_loss: 400.0,
             approved_contracts: (status == "approved").then_some(1),

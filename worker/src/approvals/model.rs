@@ -392,10 +392,7 @@ pub use sas_bridge_api::orders::{Instrument, OrderAction, OrderLeg, OrderRequest
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderBuildError(pub String);
 
-/// A price rounded to whole cents.
-pub fn to_cents(price: f64) -> f64 {
-    (price * 100.0).round() / 100.0
-}
+pub use sas_core::entry::order_checks::to_cents;
 
 /// The day limit order for an approved proposal at its re-priced numbers,
 /// carrying the proposal's idempotency key unchanged.
@@ -405,23 +402,9 @@ pub fn order_request(p: &Proposal, r: &Repriced) -> Result<OrderRequest, OrderBu
             "the proposal's idempotency key is not accepted by the bridge".into(),
         ));
     }
-    if r.legs.is_empty() || r.legs.len() > sas_bridge_api::orders::MAX_LEGS {
-        return Err(OrderBuildError("an order has 1 to 4 legs".into()));
-    }
-    if r.contracts == 0 || r.contracts > p.sizing.contracts {
-        return Err(OrderBuildError(
-            "re-priced size is zero or larger than proposed".into(),
-        ));
-    }
-    let limit_price = to_cents(r.limit_price);
-    if !limit_price.is_finite() || limit_price.abs() > sas_bridge_api::orders::MAX_LIMIT_PRICE {
-        return Err(OrderBuildError("limit price is not a usable price".into()));
-    }
-    if r.legs.len() == 1 && limit_price <= 0.0 {
-        return Err(OrderBuildError(
-            "a single-leg order needs a positive limit price".into(),
-        ));
-    }
+    // The economic checks (core), then the bridge's own validation below.
+    let limit_price =
+        sas_core::entry::order_checks::check(p, r).map_err(|e| OrderBuildError(e.to_string()))?;
     let legs = r
         .legs
         .iter()

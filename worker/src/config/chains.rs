@@ -102,19 +102,32 @@ impl ChainConfig {
     }
 }
 
+/// Why `SCORE_WEIGHTS` was refused (shown after the variable's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScoreWeightsError {
+    #[error("entry '{0}' is not name=weight")]
+    NotAPair(String),
+    #[error("weight of '{0}' is not a number")]
+    NotANumber(String),
+    #[error("has an unknown factor '{0}' (realized_vol, range, iv_rank, volume, momentum)")]
+    UnknownFactor(String),
+    #[error("is invalid: {0}")]
+    Invalid(String),
+}
+
 /// Parses `name=weight` pairs separated by commas (names: `realized_vol`,
 /// `range`, `iv_rank`, `volume`, `momentum`); unnamed factors keep their
 /// default weight. Weights must be finite and `>= 0`, not all zero.
-pub fn parse_score_weights(raw: &str) -> Result<ScoreWeights, String> {
+pub fn parse_score_weights(raw: &str) -> Result<ScoreWeights, ScoreWeightsError> {
     let mut w = ScoreWeights::default();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((name, value)) = part.split_once('=') else {
-            return Err(format!("entry '{}' is not name=weight", truncate(part, 32)));
+            return Err(ScoreWeightsError::NotAPair(truncate(part, 32)));
         };
         let value: f64 = value
             .trim()
             .parse()
-            .map_err(|_| format!("weight of '{}' is not a number", truncate(name, 32)))?;
+            .map_err(|_| ScoreWeightsError::NotANumber(truncate(name, 32)))?;
         let slot = match name.trim() {
             "realized_vol" => &mut w.realized_vol,
             "range" => &mut w.range,
@@ -122,14 +135,12 @@ pub fn parse_score_weights(raw: &str) -> Result<ScoreWeights, String> {
             "volume" => &mut w.volume,
             "momentum" => &mut w.momentum,
             other => {
-                return Err(format!(
-                    "has an unknown factor '{}' (realized_vol, range, iv_rank, volume, momentum)",
-                    truncate(other, 32)
-                ));
+                return Err(ScoreWeightsError::UnknownFactor(truncate(other, 32)));
             }
         };
         *slot = value;
     }
-    w.validate().map_err(|e| format!("is invalid: {e}"))?;
+    w.validate()
+        .map_err(|e| ScoreWeightsError::Invalid(e.to_string()))?;
     Ok(w)
 }

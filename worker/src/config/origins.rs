@@ -19,9 +19,15 @@ pub fn normalize_origin(raw: &str) -> Option<String> {
     plain.then(|| url.origin().ascii_serialization())
 }
 
+/// The entries of `ALLOWED_ORIGINS` that are not origins (each with why,
+/// when it is more than the shape).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must list origins like https://app.example.com; bad: {}", .0.join(", "))]
+pub struct BadOrigins(pub Vec<String>);
+
 /// Parses `ALLOWED_ORIGINS` (comma-separated origins; `https` only in
 /// production). The error names every bad entry.
-pub fn parse_allowed_origins(raw: &str, production: bool) -> Result<Vec<String>, String> {
+pub fn parse_allowed_origins(raw: &str, production: bool) -> Result<Vec<String>, BadOrigins> {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
@@ -37,9 +43,6 @@ pub fn parse_allowed_origins(raw: &str, production: bool) -> Result<Vec<String>,
     if bad.is_empty() {
         Ok(ok)
     } else {
-        Err(format!(
-            "must list origins like https://app.example.com; bad: {}",
-            bad.join(", ")
-        ))
+        Err(BadOrigins(bad))
     }
 }

@@ -8,8 +8,8 @@ use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Response, Result};
 
 use crate::chains::{
-    self, BarMerge, ChainStepSummary, IvHistoryRow, RowsLedger, SqlStatement, SqlValue,
-    StatementMeta, StoredBarsRow,
+    self, BarMerge, ChainReadError, ChainStepSummary, IvHistoryRow, RowsLedger, SqlStatement,
+    SqlValue, StatementMeta, StoredBarsRow,
 };
 use crate::config::Config;
 use crate::edge::{bridge, d1, error_response, internal, json_response, now};
@@ -135,7 +135,9 @@ async fn chain_step(db: &D1Database, cfg: &Config) -> ChainStepSummary {
                 summary.rows.absorb(&ledger);
                 summary.add_skips(&skips);
             }
-            Err(reason) => summary.failed.push((symbol.to_string(), reason)),
+            Err(reason) => summary
+                .failed
+                .push((symbol.to_string(), reason.to_string())),
         }
     }
     summary
@@ -148,7 +150,7 @@ async fn one_symbol(
     symbol: &Symbol,
     stored: Vec<DailyBar>,
     iv_history: Vec<f64>,
-) -> std::result::Result<(RowsLedger, sas_core::analytics::chain::SkipCounts), String> {
+) -> std::result::Result<(RowsLedger, sas_core::analytics::chain::SkipCounts), ChainReadError> {
     let today = chains::trading_date(now());
     let days = chains::history_days_to_fetch(&stored, today);
     // The chain and the daily bars are fetched at the same time.
@@ -166,7 +168,7 @@ async fn one_symbol(
             let full = fetch_history(cfg, symbol, chains::BOOTSTRAP_HISTORY_DAYS).await?;
             match chains::merge_bars(&[], &full) {
                 BarMerge::Merged { bars, .. } => (bars, true),
-                BarMerge::Refetch => return Err("daily history is inconsistent".into()),
+                BarMerge::Refetch => return Err(ChainReadError::InconsistentHistory),
             }
         }
     };
@@ -181,7 +183,7 @@ async fn one_symbol(
     let ledger = write_batch(db, &statements).await.map_err(|e| {
         let line = serde_json::json!({ "event": "chain_write", "symbol": symbol.as_str(), "error": e.to_string() });
         console_error!("{line}");
-        "D1 write failed".to_owned()
+        ChainReadError::WriteFailed
     })?;
     Ok((ledger, analysis.skips))
 }
@@ -190,21 +192,20 @@ async fn fetch_history(
     cfg: &Config,
     symbol: &Symbol,
     days: u32,
-) -> std::result::Result<Vec<DailyBar>, String> {
+) -> std::result::Result<Vec<DailyBar>, ChainReadError> {
     let body = bridge_json(cfg, &chains::history_path(symbol, days)).await?;
     chains::parse_history(&body, symbol)
 }
 
 /// GET on the bridge, bounded by `BRIDGE_TIMEOUT_MS`; non-2xx is an error.
-async fn bridge_json(cfg: &Config, path: &str) -> std::result::Result<String, String> {
+async fn bridge_json(cfg: &Config, path: &str) -> std::result::Result<String, ChainReadError> {
     match bridge::get(cfg, path, true, cfg.bridge_timeout_ms).await {
-        Err(failure) => Err(failure.to_string()),
+        Err(failure) => Err(ChainReadError::Bridge(failure)),
         Ok(answer) if (200..=299).contains(&answer.status) => Ok(answer.body),
-        Ok(answer) => Err(format!(
-            "bridge answered HTTP {} to {}",
-            answer.status,
-            path.split('?').next().unwrap_or(path)
-        )),
+        Ok(answer) => Err(ChainReadError::BridgeStatus {
+            status: answer.status,
+            path: path.split('?').next().unwrap_or(path).to_owned(),
+        }),
     }
 }
 

@@ -30,7 +30,7 @@ pub async fn run(
             started,
             RunStatus::Skipped,
             (0, 0),
-            Some(&reason),
+            Some(&reason.to_string()),
         )?);
         return finish(db, statements).await;
     }
@@ -39,11 +39,12 @@ pub async fn run(
     let path = format!("/quotes?symbols={}", symbols.join(","));
     let fetched = bridge::get(cfg, &path, true, cfg.bridge_timeout_ms).await;
     let outcome = match fetched {
-        Err(failure) => Err(failure.to_string()),
+        Err(failure) => Err(ingest::IngestError::Bridge(failure)),
         Ok(answer) if !(200..=299).contains(&answer.status) => {
-            Err(format!("bridge answered HTTP {}", answer.status))
+            Err(ingest::IngestError::Status(answer.status))
         }
-        Ok(answer) => ingest::parse_bridge_quotes(&answer.body, &cfg.watchlist),
+        Ok(answer) => ingest::parse_bridge_quotes(&answer.body, &cfg.watchlist)
+            .map_err(ingest::IngestError::from),
     };
     let watchlist_len = i64::try_from(cfg.watchlist.len()).unwrap_or(i64::MAX);
     let mut statements = vec![prune_runs(db)?];
@@ -56,7 +57,7 @@ pub async fn run(
                 started,
                 RunStatus::Failed,
                 (0, watchlist_len),
-                Some(&reason),
+                Some(&reason.to_string()),
             )?);
         }
         Ok(batch) => {

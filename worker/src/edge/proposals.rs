@@ -24,8 +24,8 @@ use crate::bridge::{Bridge, BridgeAnswer, BridgeFailure};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::proposals::{
-    self, ExistingRow, GenerationSummary, MetricsRow, ProposalRecord, ProposalRow, ProposalStatus,
-    VolSnapshot,
+    self, ExistingRow, GenerateError, GenerationSummary, MetricsRow, ProposalRecord, ProposalRow,
+    ProposalStatus, VolSnapshot,
 };
 use crate::store::SnapshotRow;
 
@@ -413,7 +413,9 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
     } else {
         match crate::ingest::gate(cfg.market_hours_mode, started) {
             Err(reason) => {
-                summary.skipped.push(serde_json::json!({ "all": reason }));
+                summary
+                    .skipped
+                    .push(serde_json::json!({ "all": reason.to_string() }));
             }
             Ok(()) => {
                 if let Err(e) = generate(db, &deps, cfg, started, &mut summary).await {
@@ -438,7 +440,7 @@ async fn generation_chain(
     symbol: &Symbol,
     today: chrono::NaiveDate,
     strategy_cfg: &sas_core::strategy::StrategyConfig,
-) -> Result<OptionChain, String> {
+) -> Result<OptionChain, GenerateError> {
     let answer = bridge::get(
         cfg,
         &proposals::expiries_path(symbol),
@@ -446,21 +448,18 @@ async fn generation_chain(
         cfg.bridge_timeout_ms,
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| GenerateError::Bridge(e.to_string()))?;
     if answer.status != 200 {
-        return Err(format!(
-            "bridge /chain/expiries answered HTTP {}",
-            answer.status
-        ));
+        return Err(GenerateError::ExpiriesStatus(answer.status));
     }
     let available = proposals::parse_expiries(&answer.body, symbol)?;
     let picked = sas_core::strategy::requests::generation_expiries(&available, today, strategy_cfg);
     if picked.is_empty() {
-        return Err("no listed expiry fits any strategy's DTE window".into());
+        return Err(GenerateError::NoExpiryFits);
     }
     deps.chain(symbol, &proposals::generation_chain_path(symbol, &picked))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| GenerateError::Bridge(e.to_string()))
 }
 
 async fn daily_bars(cfg: &Config, symbol: &Symbol) -> Vec<DailyBar> {
@@ -479,7 +478,7 @@ async fn generate(
     cfg: &Config,
     at: DateTime<Utc>,
     summary: &mut GenerationSummary,
-) -> Result<(), String> {
+) -> Result<(), GenerateError> {
     let limits = cfg.approval.limits;
     let strategy_cfg = proposals::strategy_config(&limits);
     let today = proposals::trade_date(at);
@@ -490,7 +489,7 @@ async fn generate(
         &[d1::text(&today.to_string()), d1::text(&since.to_string())],
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| GenerateError::Store(e.to_string()))?;
     let (open_positions, pending_proposals, proposals_today) =
         proposals::existing_trades(&existing, today);
     let made = u32::try_from(proposals_today.len()).unwrap_or(u32::MAX);
@@ -508,7 +507,7 @@ async fn generate(
     let snapshots: Vec<SnapshotRow> =
         d1::snapshots(db, &[d1::text(&watch_json), d1::millis(since_ms)])
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| GenerateError::Store(e.to_string()))?;
     // The same multi-factor ranking as /search/opportunities.
     let latest: Vec<crate::metrics::LatestMetricsRow> = d1::rows(
         db,
@@ -516,7 +515,7 @@ async fn generate(
         &[d1::text(&watch_json), d1::millis(since_ms)],
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| GenerateError::Store(e.to_string()))?;
     let ranking = crate::metrics::opportunities(
         &cfg.watchlist,
         &latest,
@@ -542,7 +541,10 @@ async fn generate(
             .push(serde_json::json!({ "all": "no ranked underlying without a trade" }));
         return Ok(());
     }
-    let acct = deps.account().await.map_err(|e| e.to_string())?;
+    let acct = deps
+        .account()
+        .await
+        .map_err(|e| GenerateError::Bridge(e.to_string()))?;
 
     // Analytics from the chain step when fresh, else computed here.
     let pick_names: Vec<&str> = picks.iter().map(|s| s.symbol.as_str()).collect();
@@ -568,14 +570,14 @@ async fn generate(
             Err(e) => {
                 summary
                     .skipped
-                    .push(serde_json::json!({ "symbol": sym.as_str(), "reason": e }));
+                    .push(serde_json::json!({ "symbol": sym.as_str(), "reason": e.to_string() }));
                 continue;
             }
         };
         let stored = metrics
             .iter()
             .find(|m| m.symbol == sym.as_str())
-            .and_then(|m| VolSnapshot::from_metrics_json(&m.metrics_json));
+            .and_then(|m| proposals::vol_snapshot_from_metrics_json(&m.metrics_json));
         let vol = match stored {
             Some(v) => v,
             None => {
@@ -620,9 +622,9 @@ async fn generate(
         let record = match ProposalRecord::from_proposal(p) {
             Ok(r) => r,
             Err(e) => {
-                summary
-                    .skipped
-                    .push(serde_json::json!({ "symbol": p.symbol.as_str(), "reason": e }));
+                summary.skipped.push(
+                    serde_json::json!({ "symbol": p.symbol.as_str(), "reason": e.to_string() }),
+                );
                 continue;
             }
         };
@@ -645,7 +647,7 @@ async fn generate(
             proposals::INSERT_PROPOSAL,
             &[d1::text(&record.to_param())],
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| GenerateError::Store(e.to_string()))?;
         let audit_row = d1::statement(
             db,
             proposals::INSERT_CREATED_AUDIT,
@@ -655,12 +657,15 @@ async fn generate(
                 d1::text(&details.to_string()),
             ],
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| GenerateError::Store(e.to_string()))?;
         statements.push(insert);
         statements.push(audit_row);
     }
     let pairs = statements.len() / 2;
-    let results = db.batch(statements).await.map_err(|e| e.to_string())?;
+    let results = db
+        .batch(statements)
+        .await
+        .map_err(|e| GenerateError::Store(e.to_string()))?;
     let created = results
         .iter()
         .step_by(2)
