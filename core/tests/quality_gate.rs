@@ -423,7 +423,7 @@ proptest! {
         prop_assert_eq!(r.dropped.get(DropReason::ZeroBidShort), 0);
 
         let age = (now - chain.as_of).num_seconds();
-        if age > cfg.max_age_secs || -age > cfg.max_future_secs || !(chain.spot > 0.0) {
+        if age > cfg.max_age_secs || -age > cfg.max_future_secs || chain.spot.is_nan() || chain.spot <= 0.0 {
             prop_assert_eq!(kept, 0);
             prop_assert!(!r.verdict.may_propose());
         }

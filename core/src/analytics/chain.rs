@@ -5,6 +5,12 @@
 //! A contract that cannot be valued is skipped and COUNTED by reason in
 //! [`SkipCounts`]; skipped contracts never reach an aggregate, and nothing
 //! here panics or returns NaN for bad quotes.
+//!
+//! Overlap with the data-quality gate ([`crate::quality::gate_chain`]), meant
+//! to run first (Worker wiring pending): it drops missing, non-finite,
+//! crossed, zero-priced and expired contracts and chains without a spot, so
+//! on a gated chain those skip counts here stay zero. They remain as a second line for ungated
+//! callers; the gate's `DropCounts` are the data-quality figures to report.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::ser::SerializeMap;
