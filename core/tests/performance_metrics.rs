@@ -79,7 +79,11 @@ fn equity_figures_match_python_statistics() {
     assert!(close(f.daily_returns[2], -0.014925373134328401));
     assert!(close(f.daily_returns[8], 0.009708737864077666));
     assert!(close(f.sharpe.unwrap(), 4.92591201610099), "{:?}", f.sharpe);
-    assert!(close(f.sortino.unwrap(), 11.087644232291641), "{:?}", f.sortino);
+    assert!(
+        close(f.sortino.unwrap(), 11.087644232291641),
+        "{:?}",
+        f.sortino
+    );
     let dd = f.max_drawdown.unwrap();
     assert!(close(dd.depth, 0.019801980198019802));
     // Peak 101 000 on Tue 11-03, trough 99 000 on Thu 11-05, back above the
@@ -112,7 +116,13 @@ fn degenerate_series_give_none_not_nonsense() {
     assert_eq!(max_drawdown(&up), None);
     assert_eq!(calmar(&up), None);
     // Unrecovered drawdown: the duration runs to the last day.
-    let down = [up[1], DailyEquity { date: date(2026, 11, 10), equity: 90.0 }];
+    let down = [
+        up[1],
+        DailyEquity {
+            date: date(2026, 11, 10),
+            equity: 90.0,
+        },
+    ];
     let dd = max_drawdown(&down).unwrap();
     assert_eq!(dd.recovered, None);
     assert_eq!(dd.duration_days, 7);
@@ -198,7 +208,10 @@ fn trade_stats_match_python() {
         ["bull_put_credit_spread", "iron_condor", "long_call"]
     );
     assert_eq!(by_strategy["iron_condor"].net_pnl, dollars(45.5));
-    assert_eq!(by_strategy["bull_put_credit_spread"].profit_factor, Some(1.5));
+    assert_eq!(
+        by_strategy["bull_put_credit_spread"].profit_factor,
+        Some(1.5)
+    );
     let by_symbol = attribution(&trades, Dimension::Underlying);
     assert_eq!(by_symbol["IWM"].net_pnl, dollars(170.0));
     let by_dte = attribution(&trades, Dimension::DteBucket);
@@ -235,7 +248,11 @@ fn driving_factor_is_the_largest_contribution() {
         symbol: sym("SPY"),
         score: 50.0,
         coverage: 1.0,
-        factors: vec![f("realized_vol", 10.0), f("iv_rank", 25.0), f("momentum", 15.0)],
+        factors: vec![
+            f("realized_vol", 10.0),
+            f("iv_rank", 25.0),
+            f("momentum", 15.0),
+        ],
     };
     assert_eq!(driving_factor(&score).as_deref(), Some("iv_rank"));
 }
@@ -316,7 +333,12 @@ fn shadow_pnl_follows_the_exit_rules() {
         }
     );
     // Without the closing mark it is still open at the last trustworthy one.
-    let open = shadow_pnl(&p, &marks[..3], &MarkPolicy::default(), &ExitConfig::default());
+    let open = shadow_pnl(
+        &p,
+        &marks[..3],
+        &MarkPolicy::default(),
+        &ExitConfig::default(),
+    );
     assert!(matches!(open, ShadowOutcome::Open { pnl_mid, .. } if pnl_mid == dollars(20.0)));
     assert!(matches!(
         shadow_pnl(&p, &[], &MarkPolicy::default(), &ExitConfig::default()),

@@ -49,7 +49,11 @@ fn closes() -> BTreeMap<Symbol, Vec<DailyClose>> {
         let f: f64 = rng.gen_range(-0.015..0.015);
         for i in 0..4 {
             let own: f64 = rng.gen_range(-0.002..0.002);
-            let gold: f64 = if i == 3 { rng.gen_range(-0.01..0.01) } else { 0.0 };
+            let gold: f64 = if i == 3 {
+                rng.gen_range(-0.01..0.01)
+            } else {
+                0.0
+            };
             px[i] *= 1.0 + beta[i] * f + own + gold;
             out.entry(sym(names[i])).or_default().push(DailyClose {
                 date: start + Duration::days(d),
@@ -140,7 +144,11 @@ fn a_correlated_second_trade_is_refused_by_the_cluster_cap() {
     let gld = pre_trade_checks(&request("GLD", 5), &book(), &st, &cfg, t0());
     assert!(gld.approved, "{:?}", gld.refusals());
     // Each check reports its limit and use.
-    let heat = gld.checks.iter().find(|c| c.check == CheckKind::PortfolioHeat).unwrap();
+    let heat = gld
+        .checks
+        .iter()
+        .find(|c| c.check == CheckKind::PortfolioHeat)
+        .unwrap();
     assert_eq!(heat.limit, Some(20_000.0));
     assert_eq!(heat.used, Some(6_500.0));
 }
@@ -151,7 +159,9 @@ fn an_unknown_correlation_refuses() {
     let mut b = book();
     // XLE has no history: its correlation with what is held is unknown.
     let r = pre_trade_checks(&request("XLE", 1), &b, &TradingState::default(), &cfg, t0());
-    assert!(matches!(verdict(&r, CheckKind::CorrelationCluster), Verdict::Refuse(w) if w.contains("unknown")));
+    assert!(
+        matches!(verdict(&r, CheckKind::CorrelationCluster), Verdict::Refuse(w) if w.contains("unknown"))
+    );
     // Short history: fewer than 40 common returns.
     let mut short = closes();
     for v in short.values_mut() {
@@ -184,7 +194,13 @@ fn a_halted_state_refuses_with_its_reason() {
 fn unknown_heat_refuses() {
     let mut b = book();
     b.heat.as_mut().unwrap().unknown_risk = vec!["k".into()];
-    let r = pre_trade_checks(&request("GLD", 1), &b, &TradingState::default(), &RiskConfig::default(), t0());
+    let r = pre_trade_checks(
+        &request("GLD", 1),
+        &b,
+        &TradingState::default(),
+        &RiskConfig::default(),
+        t0(),
+    );
     assert!(!r.approved);
 }
 
@@ -196,7 +212,10 @@ fn greeks_budgets_allow_trades_that_lower_the_magnitude() {
     let mut req = request("GLD", 5);
     req.greeks_per_contract = Some(greeks(20.0, -10.0, 5.0));
     let r = pre_trade_checks(&req, &b, &TradingState::default(), &cfg, t0());
-    assert!(matches!(verdict(&r, CheckKind::NetDelta), Verdict::Refuse(_)));
+    assert!(matches!(
+        verdict(&r, CheckKind::NetDelta),
+        Verdict::Refuse(_)
+    ));
     req.greeks_per_contract = Some(greeks(-60.0, -10.0, 5.0));
     let r = pre_trade_checks(&req, &b, &TradingState::default(), &cfg, t0());
     assert_eq!(verdict(&r, CheckKind::NetDelta), &Verdict::Pass);
@@ -279,35 +298,37 @@ fn inputs() -> impl Strategy<Value = (TradeRequest, BookInputs)> {
             proptest::option::weighted(0.9, -0.05..0.6f64),
         ),
     )
-        .prop_map(|((n, mlpc, g, bp_per, who), (nl, heat, held, bg, bp, clusters, rv))| {
-            let names = ["SPY", "QQQ", "GLD", "XLE"];
-            (
-                TradeRequest {
-                    symbol: sym(names[who]),
-                    strategy: StrategyKind::IronCondor,
-                    contracts: n,
-                    max_loss_per_contract: mlpc,
-                    greeks_per_contract: g,
-                    buying_power_per_contract: bp_per,
-                    lowers_exposure: false,
-                },
-                BookInputs {
-                    net_liquidation: nl,
-                    heat: heat.map(|(c, o)| Heat {
-                        committed_max_loss: c,
-                        open_positions: o,
-                        unknown_risk: vec![],
-                    }),
-                    positions_by_symbol: held.map(|v| {
-                        v.into_iter().map(|(i, k)| (sym(names[i]), k)).collect()
-                    }),
-                    greeks: bg,
-                    buying_power: bp,
-                    clusters: clusters.then(|| correlation_clusters(&closes(), &RiskConfig::default())),
-                    realized_vol: rv,
-                },
-            )
-        })
+        .prop_map(
+            |((n, mlpc, g, bp_per, who), (nl, heat, held, bg, bp, clusters, rv))| {
+                let names = ["SPY", "QQQ", "GLD", "XLE"];
+                (
+                    TradeRequest {
+                        symbol: sym(names[who]),
+                        strategy: StrategyKind::IronCondor,
+                        contracts: n,
+                        max_loss_per_contract: mlpc,
+                        greeks_per_contract: g,
+                        buying_power_per_contract: bp_per,
+                        lowers_exposure: false,
+                    },
+                    BookInputs {
+                        net_liquidation: nl,
+                        heat: heat.map(|(c, o)| Heat {
+                            committed_max_loss: c,
+                            open_positions: o,
+                            unknown_risk: vec![],
+                        }),
+                        positions_by_symbol: held
+                            .map(|v| v.into_iter().map(|(i, k)| (sym(names[i]), k)).collect()),
+                        greeks: bg,
+                        buying_power: bp,
+                        clusters: clusters
+                            .then(|| correlation_clusters(&closes(), &RiskConfig::default())),
+                        realized_vol: rv,
+                    },
+                )
+            },
+        )
 }
 
 proptest! {

@@ -58,7 +58,12 @@ fn daily_loss_halts_entries_with_the_reason_exits_still_run_and_clears_next_sess
     assert_eq!(t.state.mode(), TradingMode::Halted);
     assert!(causes(&t.state).contains(&HaltCause::DailyLoss));
     let reasons = entry_gate(&t.state, &sym("SPY"), false, t0()).unwrap_err();
-    assert!(reasons.iter().any(|r| r.contains("DailyLoss") && r.contains("3000.00")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("DailyLoss") && r.contains("3000.00")),
+        "{reasons:?}"
+    );
     assert!(t.state.exits_allowed());
     // Recovering the same day does not clear it.
     let later = t0() + Duration::hours(2);
@@ -68,7 +73,10 @@ fn daily_loss_halts_entries_with_the_reason_exits_still_run_and_clears_next_sess
     let tomorrow = t0() + Duration::days(1);
     let t3 = evaluate(&t2.state, &healthy(tomorrow), &cfg, tomorrow);
     assert_eq!(t3.state.mode(), TradingMode::Active, "{:?}", t3.state.halts);
-    assert!(t3.changes.iter().any(|c| c.subject == Subject::Halt(HaltCause::DailyLoss) && !c.raised));
+    assert!(t3
+        .changes
+        .iter()
+        .any(|c| c.subject == Subject::Halt(HaltCause::DailyLoss) && !c.raised));
 }
 
 #[test]
@@ -127,7 +135,9 @@ fn data_bridge_and_reconciliation_halts_clear_when_the_condition_ends() {
     closed.market_open = false;
     closed.oldest_trustworthy_mark = None;
     assert_eq!(
-        evaluate(&TradingState::default(), &closed, &cfg, t0()).state.mode(),
+        evaluate(&TradingState::default(), &closed, &cfg, t0())
+            .state
+            .mode(),
         TradingMode::Active
     );
 }
@@ -218,11 +228,23 @@ fn trader_actions_are_audited_and_the_kill_switch_only_clears_by_hand() {
     }
     assert_eq!(causes(&st), vec![HaltCause::KillSwitch]);
     assert!(st.exits_allowed());
-    let c = apply_trader_action(&st, &TraderAction::Clear(HaltCause::KillSwitch), "ana", "ok", t0())
-        .unwrap();
+    let c = apply_trader_action(
+        &st,
+        &TraderAction::Clear(HaltCause::KillSwitch),
+        "ana",
+        "ok",
+        t0(),
+    )
+    .unwrap();
     assert_eq!(c.state.mode(), TradingMode::Active);
     assert_eq!(
-        apply_trader_action(&c.state, &TraderAction::Clear(HaltCause::KillSwitch), "ana", "ok", t0()),
+        apply_trader_action(
+            &c.state,
+            &TraderAction::Clear(HaltCause::KillSwitch),
+            "ana",
+            "ok",
+            t0()
+        ),
         Err(ActionRefusal::NoChange)
     );
 }
@@ -289,29 +311,31 @@ fn observation() -> impl Strategy<Value = (Observation, i64)> {
         proptest::collection::vec((0usize..3, 0i64..300), 0..5),
         0i64..600,
     )
-        .prop_map(|(open, nl, sod, drifts, positions, mark_age, seen_age, stops, minutes)| {
-            let now = t0() + Duration::minutes(minutes);
-            let names = ["SPY", "QQQ", "IWM"];
-            (
-                Observation {
-                    market_open: open,
-                    net_liquidation: nl.map(m),
-                    start_of_day_net_liquidation: sod.map(m),
-                    reconciliation_drifts: drifts,
-                    open_positions: positions,
-                    oldest_trustworthy_mark: mark_age.map(|a| now - Duration::seconds(a)),
-                    bridge_last_seen: seen_age.map(|a| now - Duration::seconds(a)),
-                    stop_outs: stops
-                        .into_iter()
-                        .map(|(i, ago)| StopOut {
-                            symbol: sym(names[i]),
-                            at: now - Duration::minutes(ago),
-                        })
-                        .collect(),
-                },
-                minutes,
-            )
-        })
+        .prop_map(
+            |(open, nl, sod, drifts, positions, mark_age, seen_age, stops, minutes)| {
+                let now = t0() + Duration::minutes(minutes);
+                let names = ["SPY", "QQQ", "IWM"];
+                (
+                    Observation {
+                        market_open: open,
+                        net_liquidation: nl.map(m),
+                        start_of_day_net_liquidation: sod.map(m),
+                        reconciliation_drifts: drifts,
+                        open_positions: positions,
+                        oldest_trustworthy_mark: mark_age.map(|a| now - Duration::seconds(a)),
+                        bridge_last_seen: seen_age.map(|a| now - Duration::seconds(a)),
+                        stop_outs: stops
+                            .into_iter()
+                            .map(|(i, ago)| StopOut {
+                                symbol: sym(names[i]),
+                                at: now - Duration::minutes(ago),
+                            })
+                            .collect(),
+                    },
+                    minutes,
+                )
+            },
+        )
 }
 
 fn step() -> impl Strategy<Value = Step> {

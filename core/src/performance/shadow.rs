@@ -12,9 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::market::Symbol;
 use crate::money::Money;
 use crate::portfolio::{
-    evaluate_exits, mark_position, ContractId, ContractQuote, ExitConfig, ExitDecision,
-    ExitReason, ExitState, Execution, Ledger, MarkPolicy, PlannedLeg, Position, PositionSpec,
-    PositionStatus,
+    evaluate_exits, mark_position, ContractId, ContractQuote, Execution, ExitConfig, ExitDecision,
+    ExitReason, ExitState, Ledger, MarkPolicy, PlannedLeg, Position, PositionSpec, PositionStatus,
 };
 use crate::strategy::{ExitPlan, StrategyKind};
 

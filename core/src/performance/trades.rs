@@ -198,10 +198,7 @@ fn group_key(t: &ClosedTrade, by: Dimension) -> String {
             .unwrap_or_else(|| format!("{:?}", t.strategy)),
         Dimension::Underlying => t.symbol.as_str().to_string(),
         Dimension::DteBucket => dte_bucket(t.dte_at_entry).to_string(),
-        Dimension::DrivingFactor => t
-            .driving_factor
-            .clone()
-            .unwrap_or_else(|| "unknown".into()),
+        Dimension::DrivingFactor => t.driving_factor.clone().unwrap_or_else(|| "unknown".into()),
     }
 }
 

@@ -344,14 +344,21 @@ fn check_greek(
     pick: fn(&MarkGreeks) -> Option<f64>,
     limit: Option<f64>,
 ) -> CheckResult {
-    let book = c.book.greeks.as_ref().and_then(pick).filter(|v| v.is_finite());
+    let book = c
+        .book
+        .greeks
+        .as_ref()
+        .and_then(pick)
+        .filter(|v| v.is_finite());
     let per = c
         .req
         .greeks_per_contract
         .as_ref()
         .and_then(pick)
         .filter(|v| v.is_finite());
-    let after = book.zip(per).map(|(b, p)| b + p * f64::from(c.req.contracts));
+    let after = book
+        .zip(per)
+        .map(|(b, p)| b + p * f64::from(c.req.contracts));
     let inputs = vec![
         input("book", book),
         input("per_contract", per),

@@ -107,7 +107,10 @@ impl Clusters {
 
 /// Clusters `closes` (per underlying, any order) by return correlation.
 #[must_use]
-pub fn correlation_clusters(closes: &BTreeMap<Symbol, Vec<DailyClose>>, cfg: &RiskConfig) -> Clusters {
+pub fn correlation_clusters(
+    closes: &BTreeMap<Symbol, Vec<DailyClose>>,
+    cfg: &RiskConfig,
+) -> Clusters {
     let symbols: Vec<&Symbol> = closes.keys().collect();
     let mut parent: Vec<usize> = (0..symbols.len()).collect();
     fn find(p: &mut [usize], i: usize) -> usize {

@@ -19,8 +19,8 @@ pub use checks::{
 pub use config::{RiskConfig, RiskConfigError};
 pub use correlation::{correlation_clusters, pearson, Clusters, DailyClose};
 pub use state::{
-    apply_trader_action, entry_gate, evaluate, ActionRefusal, ActiveHalt, Actor, Change,
-    Cooldown, HaltCause, Observation, Stamp, StopOut, Subject, TraderAction, TradingMode,
-    TradingState, Transition,
+    apply_trader_action, entry_gate, evaluate, ActionRefusal, ActiveHalt, Actor, Change, Cooldown,
+    HaltCause, Observation, Stamp, StopOut, Subject, TraderAction, TradingMode, TradingState,
+    Transition,
 };
 pub use strategies::StrategySwitches;

@@ -205,12 +205,12 @@ fn rule_stamp(reason: String, now: DateTime<Utc>) -> Stamp {
 /// A rule's verdict on one cause: `Some((reason, until))` while it holds.
 type Holds = Option<(String, Option<DateTime<Utc>>)>;
 
-fn counted_stops<'a>(
-    obs: &'a Observation,
+fn counted_stops(
+    obs: &Observation,
     reset: Option<DateTime<Utc>>,
     window_start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> impl Iterator<Item = &'a StopOut> {
+) -> impl Iterator<Item = &StopOut> {
     obs.stop_outs
         .iter()
         .filter(move |s| s.at > window_start && s.at <= now && reset.is_none_or(|r| s.at > r))
@@ -292,37 +292,37 @@ pub fn evaluate(
     for cause in HaltCause::AUTOMATIC {
         let active = next.halt(cause).cloned();
         let holds: Holds = match cause {
-            HaltCause::DailyLoss => {
-                match (obs.start_of_day_net_liquidation, obs.net_liquidation) {
-                    (Some(start), Some(nl)) if start.micros() > 0 => {
-                        let loss = start - nl;
-                        let limit = start.dollars() * cfg.daily_loss_fraction;
-                        (loss.dollars() >= limit).then(|| {
+            HaltCause::DailyLoss => match (obs.start_of_day_net_liquidation, obs.net_liquidation) {
+                (Some(start), Some(nl)) if start.micros() > 0 => {
+                    let loss = start - nl;
+                    let limit = start.dollars() * cfg.daily_loss_fraction;
+                    (loss.dollars() >= limit).then(|| {
                             (
                                 format!("day's loss ${loss} reached the limit ${limit:.2} ({:.1} % of ${start})", cfg.daily_loss_fraction * 100.0),
                                 None,
                             )
                         })
-                    }
-                    _ => Some((
-                        "start-of-day or current net liquidation unavailable".into(),
-                        None,
-                    )),
                 }
-            }
-            HaltCause::IntradayDrawdown => match (next.high_water_mark, obs.net_liquidation) {
-                (Some(hwm), Some(nl)) => {
-                    let dd = hwm - nl;
-                    let limit = hwm.dollars() * cfg.intraday_drawdown_fraction;
-                    (dd.dollars() >= limit).then(|| {
+                _ => Some((
+                    "start-of-day or current net liquidation unavailable".into(),
+                    None,
+                )),
+            },
+            HaltCause::IntradayDrawdown => {
+                match (next.high_water_mark, obs.net_liquidation) {
+                    (Some(hwm), Some(nl)) => {
+                        let dd = hwm - nl;
+                        let limit = hwm.dollars() * cfg.intraday_drawdown_fraction;
+                        (dd.dollars() >= limit).then(|| {
                         (
                             format!("drawdown ${dd} from the session high ${hwm} reached ${limit:.2}"),
                             None,
                         )
                     })
+                    }
+                    _ => Some(("net liquidation unavailable".into(), None)),
                 }
-                _ => Some(("net liquidation unavailable".into(), None)),
-            },
+            }
             HaltCause::ReconciliationDrift => match obs.reconciliation_drifts {
                 Some(n) if n <= cfg.max_reconciliation_drifts => None,
                 Some(n) => Some((
@@ -525,7 +525,6 @@ pub fn apply_trader_action(
 }
 
 /// May a new trade on `symbol` be sent? With every reason it may not.
-#[must_use]
 pub fn entry_gate(
     state: &TradingState,
     symbol: &Symbol,
@@ -542,7 +541,10 @@ pub fn entry_gate(
     }
     for c in &state.cooldowns {
         if &c.symbol == symbol && now < c.until && !lowers_exposure {
-            reasons.push(format!("{symbol} in cooldown until {}: {}", c.until, c.stamp.reason));
+            reasons.push(format!(
+                "{symbol} in cooldown until {}: {}",
+                c.until, c.stamp.reason
+            ));
         }
     }
     if reasons.is_empty() {
