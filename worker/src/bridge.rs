@@ -7,7 +7,25 @@
 
 use serde::de::DeserializeOwned;
 
-pub use crate::proxy::BridgeFailure;
+/// Why a bridge call produced no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BridgeFailure {
+    /// No answer within the configured timeout.
+    Timeout { after_ms: u32 },
+    /// Connection refused, DNS, TLS or another network error.
+    Unreachable(String),
+}
+
+impl std::fmt::Display for BridgeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BridgeFailure::Timeout { after_ms } => {
+                write!(f, "bridge did not answer within {after_ms} ms")
+            }
+            BridgeFailure::Unreachable(why) => write!(f, "bridge unreachable: {why}"),
+        }
+    }
+}
 
 /// The bridge's answer: HTTP status and body text.
 #[derive(Debug, Clone, PartialEq, Eq)]

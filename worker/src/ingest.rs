@@ -144,7 +144,7 @@ pub fn parse_bridge_quotes(
     // The body is `sas_bridge_api::market::QuotesBody`, read one quote at a
     // time so that a malformed quote fails only its symbol.
     let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)
-        .map_err(|e| MalformedQuotes(crate::error::truncate(&e.to_string(), 120)))?;
+        .map_err(|e| MalformedQuotes(crate::config::truncate(&e.to_string(), 120)))?;
     let Some(serde_json::Value::Array(raw_quotes)) = parsed.get("quotes") else {
         return Err(MalformedQuotes("no quotes list".into()));
     };
@@ -158,7 +158,7 @@ pub fn parse_bridge_quotes(
         let symbol_hint = raw
             .get("symbol")
             .and_then(|s| s.as_str())
-            .map(|s| crate::error::truncate(s, 12));
+            .map(|s| crate::config::truncate(s, 12));
         match serde_json::from_value::<Quote>(raw) {
             Ok(q) => match check_quote(&q) {
                 Ok(()) => {
@@ -259,7 +259,7 @@ pub fn batch_outcome(batch: &QuoteBatch) -> (RunStatus, Option<String>) {
         } else {
             ""
         };
-        crate::error::truncate(&format!("{prefix}{}", list.join(", ")), MAX_ERROR_LEN)
+        crate::config::truncate(&format!("{prefix}{}", list.join(", ")), MAX_ERROR_LEN)
     });
     (status, error)
 }

@@ -11,7 +11,6 @@
 //! The runtime adapter is `edge`.
 
 pub mod access;
-pub mod api;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -19,12 +18,10 @@ pub mod bridge;
 pub mod chains;
 pub mod config;
 mod edge;
-pub mod error;
-pub mod gate;
+pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod proposals;
-pub mod proxy;
 pub mod store;
 pub mod views;
 

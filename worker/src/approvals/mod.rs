@@ -2,19 +2,19 @@
 //! order to the bridge exactly once per key, resolving orders whose outcome
 //! is unknown by key, and the kill switch (docs/approval-workflow.md).
 //!
-//! - [`model`]: routes and request bodies, the SQL (the source of truth of
-//!   every conditional update), order states and the pure decisions
-//!   (answer classification, retry window, send gate).
+//! - [`model`]: the SQL (the source of truth of every conditional update),
+//!   order states and the pure decisions (answer classification, retry
+//!   window, send gate, the order built from a re-priced proposal).
 //! - [`store`]: the [`store::ApprovalStore`] trait the workflows write
 //!   through (D1 in `edge::proposals`, [`memory`] in the tests).
 //! - [`service`]: the workflows over a store, a [`crate::bridge::Bridge`]
 //!   and a clock.
-//! - [`view`]: typed errors and outcomes as status + JSON body.
+//!
+//! Routes, request bodies and replies are `crate::http::approvals`.
 
 mod model;
 pub mod service;
 pub mod store;
-pub mod view;
 
 pub use model::*;
 

@@ -80,7 +80,7 @@ pub async fn verify_token(
         Err(e) => {
             let reason = match &e {
                 KeyCacheError::Token(AccessJwtError::UnknownKey(_)) => "unknown key id".to_owned(),
-                other => crate::error::truncate(&other.to_string(), 160),
+                other => crate::config::truncate(&other.to_string(), 160),
             };
             console_log!(
                 "{}",

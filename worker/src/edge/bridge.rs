@@ -1,12 +1,13 @@
 //! HTTP calls to the broker bridge (Workers `fetch` with an abort timeout).
 //! Every call goes through [`send`], so every call carries the same headers
-//! ([`crate::proxy::bridge_headers`]).
+//! ([`crate::http::proxy::bridge_headers`]).
 
 use wasm_bindgen::JsValue;
 use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 
+use crate::bridge::BridgeFailure;
 use crate::config::Config;
-use crate::proxy::{bridge_headers, BridgeFailure};
+use crate::http::proxy::bridge_headers;
 
 pub use crate::bridge::BridgeAnswer;
 
@@ -69,7 +70,7 @@ async fn send(
                 after_ms: timeout_ms,
             }
         } else {
-            BridgeFailure::Unreachable(crate::error::truncate(&e.to_string(), 160))
+            BridgeFailure::Unreachable(crate::config::truncate(&e.to_string(), 160))
         }
     };
     let mut response = Fetch::Request(request)

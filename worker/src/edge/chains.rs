@@ -13,7 +13,7 @@ use crate::chains::{
 };
 use crate::config::Config;
 use crate::edge::{bridge, d1, error_response, internal, json_response, now};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::ingest::{iso, IngestRun};
 use crate::metrics::{
     self, ChainExpiryRow, LatestMetricsRow, MetricsInterval, MetricsRow, SpotRow,

@@ -15,15 +15,16 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Env, Headers, Request, Response};
 
-use crate::api::{self, Route};
 use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
+use crate::bridge::BridgeFailure;
 use crate::config::{Config, ConfigErrors};
-use crate::error::ApiError;
-use crate::gate;
+use crate::http::error::ApiError;
+use crate::http::gate;
+use crate::http::proxy;
+use crate::http::{self, Route};
 use crate::ingest::Trigger;
 use crate::store::{self, HistoryRow, LatestRow};
 use crate::views;
-use crate::{proxy, proxy::BridgeFailure};
 
 /// Name of the D1 binding.
 const DB_BINDING: &str = "DB";
@@ -83,7 +84,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     let config = load_config(&env);
     // Authenticate before validating parameters of protected routes, so an
     // anonymous caller learns nothing but 401.
-    let needs_auth = api::path_requires_auth(&path);
+    let needs_auth = http::path_requires_auth(&path);
     let mut principal: Option<crate::auth::Principal> = None;
     if needs_auth {
         let cfg = match &config {
@@ -112,7 +113,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             return error_response(&ApiError::unauthorized());
         }
     }
-    let route = match api::route(&method, &path, query.as_deref()) {
+    let route = match http::route(&method, &path, query.as_deref()) {
         Ok(route) => route,
         Err(e) => return error_response(&e),
     };
@@ -177,8 +178,8 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
 fn log_gate_refusal(method: &str, path: &str, e: &gate::GateError) {
     let line = serde_json::json!({
         "event": "request_refused",
-        "method": crate::error::truncate(method, 16),
-        "path": crate::error::truncate(path, 64),
+        "method": crate::config::truncate(method, 16),
+        "path": crate::config::truncate(path, 64),
         "reason": e.to_string(),
     })
     .to_string();

@@ -16,13 +16,14 @@ use worker::{console_error, console_log, D1Database, D1PreparedStatement, Reques
 use super::{bridge, d1, error_response, json_response, now};
 use crate::approvals::service::{self as approvals_service};
 use crate::approvals::store::{Approval, ApprovalStore, OrderStateChange, ResendClaim, StoreError};
-use crate::approvals::view::{self as approvals_view, Reply};
-use crate::approvals::{self, ApprovalRoute, KillSwitchRow, ResolveRow};
+use crate::approvals::{self, KillSwitchRow, ResolveRow};
 use crate::audit::{self, actor_label, AuditEntry, AuditRow, AuditView, CRON_ACTOR};
 use crate::auth::Principal;
 use crate::bridge::{Bridge, BridgeAnswer, BridgeFailure};
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::http::approvals::{self as approvals_view, Reply};
+use crate::http::approvals::{parse_approve, parse_kill_switch, parse_reject, ApprovalRoute};
+use crate::http::error::ApiError;
 use crate::proposals::{
     self, ExistingRow, GenerateError, GenerationSummary, MetricsRow, ProposalRecord, ProposalRow,
     ProposalStatus, VolSnapshot,
@@ -712,7 +713,7 @@ pub async fn handle(
         },
         ApprovalRoute::Approve { id } => match read_body(req).await {
             Err(e) => error_response(&e),
-            Ok(raw) => match approvals::parse_approve(&raw) {
+            Ok(raw) => match parse_approve(&raw) {
                 Err(e) => error_response(&e),
                 Ok(body) => match deps.approve(id, &actor, body.note.as_deref()).await {
                     Ok(a) => reply(approvals_view::approved_reply(&a)),
@@ -722,7 +723,7 @@ pub async fn handle(
         },
         ApprovalRoute::Reject { id } => match read_body(req).await {
             Err(e) => error_response(&e),
-            Ok(raw) => match approvals::parse_reject(&raw) {
+            Ok(raw) => match parse_reject(&raw) {
                 Err(e) => error_response(&e),
                 Ok(body) => match deps.reject(id, &actor, &body.reason).await {
                     Ok(row) => reply(approvals_view::proposal_reply(&row, false)),
@@ -745,7 +746,7 @@ pub async fn handle(
         },
         ApprovalRoute::KillSwitchSet => match read_body(req).await {
             Err(e) => error_response(&e),
-            Ok(raw) => match approvals::parse_kill_switch(&raw) {
+            Ok(raw) => match parse_kill_switch(&raw) {
                 Err(e) => error_response(&e),
                 Ok(body) => match deps.set_kill_switch(&actor, body.on, &body.reason).await {
                     Ok(row) => json_response(200, &approvals_view::kill_switch_view(row.as_ref())),

@@ -18,7 +18,7 @@
 
 use thiserror::Error;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = crate::approvals::MAX_BODY_BYTES;

@@ -1,7 +1,17 @@
-//! HTTP surface of the Worker, as pure data: route matching with validated
-//! parameters, and the JSON error type every failure is answered with.
+//! The Worker's HTTP surface, as pure data: the one route table (every
+//! route, with validated parameters, and which paths need a caller), the
+//! state-change gate in front of it ([`gate`]), the JSON error every
+//! failure is answered with ([`error`]), the replies of the approval API
+//! ([`approvals`]) and the `/broker/*` passthrough ([`proxy`]). `edge`
+//! applies it to Workers requests.
 
-use crate::error::{truncate, ApiError, Query};
+pub mod approvals;
+pub mod error;
+pub mod gate;
+pub mod proxy;
+
+pub use error::ApiError;
+use error::{truncate, Query};
 use sas_core::market::Symbol;
 
 /// Most runs `/ingest/runs` returns.
@@ -36,8 +46,8 @@ pub enum Route {
     MarketHistory { symbol: Symbol, days: u32 },
     /// `GET /search/opportunities?limit=N`.
     Opportunities { limit: u32 },
-    /// `/proposals...`, `/audit`, `/kill-switch` (see [`crate::approvals`]).
-    Approval(crate::approvals::ApprovalRoute),
+    /// `/proposals...`, `/audit`, `/kill-switch` (see [`approvals`]).
+    Approval(approvals::ApprovalRoute),
     /// `GET /symbols/{symbol}/metrics?days=N&interval=daily|intraday`.
     SymbolMetrics {
         symbol: Symbol,
@@ -75,7 +85,7 @@ pub fn path_requires_auth(path: &str) -> bool {
     };
     PROTECTED_PATHS.contains(&path)
         || path.starts_with(SYMBOLS_PREFIX)
-        || crate::approvals::is_protected_path(path)
+        || approvals::is_protected_path(path)
 }
 
 /// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
@@ -167,7 +177,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     if let Some(rest) = path.strip_prefix(SYMBOLS_PREFIX) {
         return symbol_route(method, rest, query);
     }
-    if let Some(approval_route) = crate::approvals::route(method, path, query) {
+    if let Some(approval_route) = approvals::route(method, path, query) {
         return approval_route.map(Route::Approval);
     }
     let (allowed, build): (&str, RouteBuilder) = match path {

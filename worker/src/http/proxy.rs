@@ -1,27 +1,9 @@
-//! Mapping of broker-bridge answers to Worker answers (pure).
+//! The `/broker/*` passthrough: bridge answers mapped to Worker answers,
+//! and the headers of every bridge request (pure).
 
+use super::error::ApiError;
+use crate::bridge::BridgeFailure;
 use crate::config::Config;
-use crate::error::ApiError;
-
-/// Why a bridge call produced no HTTP answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BridgeFailure {
-    /// No answer within the configured timeout.
-    Timeout { after_ms: u32 },
-    /// Connection refused, DNS, TLS or another network error.
-    Unreachable(String),
-}
-
-impl std::fmt::Display for BridgeFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BridgeFailure::Timeout { after_ms } => {
-                write!(f, "bridge did not answer within {after_ms} ms")
-            }
-            BridgeFailure::Unreachable(why) => write!(f, "bridge unreachable: {why}"),
-        }
-    }
-}
 
 /// The headers of every request the Worker sends to the bridge: JSON in
 /// and out, the bearer token when `authenticated`, and the Access service
@@ -83,7 +65,7 @@ pub fn map_response(status: u16, body: &str) -> Result<serde_json::Value, ApiErr
                 (Some(code), Some(message)) => Err(ApiError::new(
                     status,
                     client_error_code(code),
-                    crate::error::truncate(message, 200),
+                    crate::config::truncate(message, 200),
                 )),
                 _ => Err(bad_gateway(status)),
             }
