@@ -5,6 +5,7 @@
 //! types; reading them (and classifying failures) is the workflows' job, so
 //! the tests cover it.
 
+use sas_core::market::{OptionChain, Symbol};
 use serde::de::DeserializeOwned;
 
 /// Why a bridge call produced no HTTP answer.
@@ -63,4 +64,54 @@ pub trait Bridge {
         body: &str,
         timeout_ms: u32,
     ) -> Result<BridgeAnswer, BridgeFailure>;
+}
+
+/// A bridge read that did not give the expected body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BridgeReadError {
+    #[error("{0}")]
+    Failure(BridgeFailure),
+    #[error("bridge {path} answered HTTP {status}")]
+    Status { path: &'static str, status: u16 },
+    #[error("bridge {path} answer is not the expected body")]
+    BadBody { path: &'static str },
+    #[error("bridge {path} answered for another symbol")]
+    OtherSymbol { path: &'static str },
+}
+
+/// `GET {path_and_query}` read as a 200 `T` (`name` is the route, for the
+/// error).
+pub async fn get_json<T: DeserializeOwned>(
+    bridge: &impl Bridge,
+    path_and_query: &str,
+    name: &'static str,
+    timeout_ms: u32,
+) -> Result<T, BridgeReadError> {
+    let answer = bridge
+        .get(path_and_query, timeout_ms)
+        .await
+        .map_err(BridgeReadError::Failure)?;
+    if answer.status != 200 {
+        return Err(BridgeReadError::Status {
+            path: name,
+            status: answer.status,
+        });
+    }
+    serde_json::from_str(&answer.body).map_err(|_| BridgeReadError::BadBody { path: name })
+}
+
+/// `GET {path}` for a chain of `symbol` (any selection), refused when it is
+/// about another symbol.
+pub async fn chain(
+    bridge: &impl Bridge,
+    symbol: &Symbol,
+    path: &str,
+    timeout_ms: u32,
+) -> Result<OptionChain, BridgeReadError> {
+    const P: &str = "/chain";
+    let chain: OptionChain = get_json(bridge, path, P, timeout_ms).await?;
+    if &chain.symbol != symbol {
+        return Err(BridgeReadError::OtherSymbol { path: P });
+    }
+    Ok(chain)
 }

@@ -5,10 +5,13 @@
 //! broker proxy, ingestion runs, stored market data, ranked opportunities); the
 //! static dashboard in `web/dist` is served by Workers static assets.
 //!
-//! Pure, natively tested modules: [`config`], [`auth`], [`api`], [`ingest`],
-//! [`store`], [`views`], [`proxy`]; trade proposals and their approval:
-//! [`proposals`], [`approval`], [`audit`], [`access`] (docs/approval-workflow.md).
-//! The runtime adapter is `edge`.
+//! Layers, dependencies pointing one way (docs/architecture.md): [`config`]
+//! (depends on nothing) ← leaves ([`auth`], [`access`], [`store`], [`audit`],
+//! [`bridge`]) ← features ([`ingest`], [`chains`], [`metrics`],
+//! [`proposals`], [`approvals`]) ← [`http`] (the one route table, the gate,
+//! errors and replies) ← `edge` (the runtime: env, D1, fetch, clock).
+//! Everything but `edge` is natively tested; the approval workflows run
+//! over traits ([`approvals::store::ApprovalStore`], [`bridge::Bridge`]).
 
 pub mod access;
 pub mod approvals;

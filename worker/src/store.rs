@@ -138,6 +138,12 @@ pub struct SnapshotRow {
     pub volume: Option<i64>,
 }
 
+/// A storage failure (D1 error, failed batch); details for the log only.
+/// Every store trait of the workflows answers with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,18 +85,7 @@ fn store_err(context: &'static str) -> impl Fn(StoreError) -> ApprovalError {
     move |source| ApprovalError::Store { context, source }
 }
 
-/// A bridge read that did not give the expected body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BridgeReadError {
-    #[error("{0}")]
-    Failure(crate::bridge::BridgeFailure),
-    #[error("bridge {path} answered HTTP {status}")]
-    Status { path: &'static str, status: u16 },
-    #[error("bridge {path} answer is not the expected body")]
-    BadBody { path: &'static str },
-    #[error("bridge {path} answered for another symbol")]
-    OtherSymbol { path: &'static str },
-}
+pub use crate::bridge::BridgeReadError;
 
 /// An approval that happened: the proposal as stored after the send, the
 /// re-priced numbers, and why the order is not `submitted` (if it is not).
@@ -159,25 +148,7 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
 
     /// `GET {path}` for a chain of `symbol` (any selection).
     pub async fn chain(&self, symbol: &Symbol, path: &str) -> Result<OptionChain, BridgeReadError> {
-        const P: &str = "/chain";
-        let answer = self
-            .bridge
-            .get(path, self.cfg.bridge_timeout_ms)
-            .await
-            .map_err(BridgeReadError::Failure)?;
-        if answer.status != 200 {
-            return Err(BridgeReadError::Status {
-                path: P,
-                status: answer.status,
-            });
-        }
-        let chain: OptionChain = answer
-            .ok_json()
-            .ok_or(BridgeReadError::BadBody { path: P })?;
-        if &chain.symbol != symbol {
-            return Err(BridgeReadError::OtherSymbol { path: P });
-        }
-        Ok(chain)
+        crate::bridge::chain(self.bridge, symbol, path, self.cfg.bridge_timeout_ms).await
     }
 
     /// Fresh quotes for the proposal's legs from the bridge, then [`reprice`].

@@ -7,10 +7,7 @@ use crate::approvals::{KillSwitchRow, OrderState, ResolveRow};
 use crate::audit::{AuditEntry, AuditRow};
 use crate::proposals::{ProposalRow, ProposalStatus};
 
-/// A storage failure (D1 error, batch failure); details for the log only.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+pub use crate::store::StoreError;
 
 /// pending → approved with the order to send ([`super::APPROVE`]).
 #[derive(Debug, Clone, PartialEq)]

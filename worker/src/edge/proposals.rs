@@ -1,15 +1,13 @@
 //! Proposals on the Workers runtime: the [`ApprovalStore`] over D1 and the
 //! [`Bridge`] over `fetch` that the approval workflows
-//! ([`crate::approvals::service`]) run against, the cron step (expire,
+//! ([`crate::approvals::service`]) and generation
+//! ([`crate::proposals::generate`]) run against, the cron step (expire,
 //! resolve orders, generate) and the proposals / audit / kill-switch API.
 //! Every state change is ONE conditional statement written in the same D1
 //! batch as its audit row.
 
-use chrono::{DateTime, Duration, Utc};
-use sas_bridge_api::market::HistoryBody;
-use sas_core::analytics::chain::{analyze, ChainHistory};
-use sas_core::market::{DailyBar, OptionChain, Symbol};
-use sas_core::strategy::{generate_proposals, GenerationInputs, UnderlyingCandidate};
+use chrono::{DateTime, NaiveDate, Utc};
+use sas_core::market::Symbol;
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, D1PreparedStatement, Request, Response};
 
@@ -24,9 +22,10 @@ use crate::config::Config;
 use crate::http::approvals::{self as approvals_view, Reply};
 use crate::http::approvals::{parse_approve, parse_kill_switch, parse_reject, ApprovalRoute};
 use crate::http::error::ApiError;
+use crate::metrics::LatestMetricsRow;
+use crate::proposals::generate::{GenerationStore, NewProposal};
 use crate::proposals::{
-    self, ExistingRow, GenerateError, GenerationSummary, MetricsRow, ProposalRecord, ProposalRow,
-    ProposalStatus, VolSnapshot,
+    self, ExistingRow, GenerationSummary, MetricsRow, ProposalRow, ProposalStatus,
 };
 use crate::store::SnapshotRow;
 
@@ -368,6 +367,104 @@ impl ApprovalStore for D1Store<'_> {
     }
 }
 
+impl GenerationStore for D1Store<'_> {
+    async fn existing_trades(
+        &self,
+        today: NaiveDate,
+        since: NaiveDate,
+    ) -> Result<Vec<ExistingRow>, StoreError> {
+        d1::rows(
+            self.0,
+            proposals::SELECT_EXISTING_TRADES,
+            &[d1::text(&today.to_string()), d1::text(&since.to_string())],
+        )
+        .await
+        .map_err(d1_err)
+    }
+
+    async fn snapshots(
+        &self,
+        watchlist: &[Symbol],
+        since_ms: i64,
+    ) -> Result<Vec<SnapshotRow>, StoreError> {
+        d1::snapshots(self.0, &[symbols_json(watchlist), d1::millis(since_ms)])
+            .await
+            .map_err(d1_err)
+    }
+
+    async fn latest_metrics(
+        &self,
+        watchlist: &[Symbol],
+        since_ms: i64,
+    ) -> Result<Vec<LatestMetricsRow>, StoreError> {
+        d1::rows(
+            self.0,
+            crate::metrics::SELECT_LATEST_METRICS,
+            &[symbols_json(watchlist), d1::millis(since_ms)],
+        )
+        .await
+        .map_err(d1_err)
+    }
+
+    async fn regime_metrics(
+        &self,
+        symbols: &[Symbol],
+        since_ms: i64,
+    ) -> Result<Vec<MetricsRow>, StoreError> {
+        d1::rows(
+            self.0,
+            proposals::SELECT_LATEST_METRICS,
+            &[symbols_json(symbols), d1::millis(since_ms)],
+        )
+        .await
+        .map_err(d1_err)
+    }
+
+    async fn insert_proposals(
+        &self,
+        new: &[NewProposal],
+        at_ms: i64,
+        actor: &str,
+    ) -> Result<usize, StoreError> {
+        let db = self.0;
+        let mut statements = Vec::with_capacity(new.len() * 2);
+        for n in new {
+            statements.push(
+                d1::statement(
+                    db,
+                    proposals::INSERT_PROPOSAL,
+                    &[d1::text(&n.record.to_param())],
+                )
+                .map_err(d1_err)?,
+            );
+            statements.push(
+                d1::statement(
+                    db,
+                    proposals::INSERT_CREATED_AUDIT,
+                    &[
+                        d1::millis(at_ms),
+                        d1::text(actor),
+                        d1::text(&n.details.to_string()),
+                    ],
+                )
+                .map_err(d1_err)?,
+            );
+        }
+        let results = db.batch(statements).await.map_err(d1_err)?;
+        Ok(results
+            .iter()
+            .step_by(2)
+            .filter(|r| r.meta().ok().flatten().and_then(|m| m.changes) == Some(1))
+            .count())
+    }
+}
+
+/// A symbol list bound as one JSON array parameter (`json_each(?)`).
+fn symbols_json(symbols: &[Symbol]) -> JsValue {
+    let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+    d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()))
+}
+
 fn clock() -> DateTime<Utc> {
     now()
 }
@@ -419,7 +516,15 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
                     .push(serde_json::json!({ "all": reason.to_string() }));
             }
             Ok(()) => {
-                if let Err(e) = generate(db, &deps, cfg, started, &mut summary).await {
+                let run = proposals::generate::generate(
+                    &store,
+                    &fetch,
+                    cfg,
+                    started,
+                    CRON_ACTOR,
+                    &mut summary,
+                );
+                if let Err(e) = run.await {
                     log_error("generate", &e);
                 }
             }
@@ -430,251 +535,6 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
         "proposals_cron",
         serde_json::to_value(&summary).unwrap_or_default(),
     );
-}
-
-/// The chain generation needs: the broker's expiry list first (no market
-/// data), then strikes of the few expiries the strategies would use
-/// ([`sas_core::strategy::requests::generation_expiries`]).
-async fn generation_chain(
-    deps: &Deps<'_>,
-    cfg: &Config,
-    symbol: &Symbol,
-    today: chrono::NaiveDate,
-    strategy_cfg: &sas_core::strategy::StrategyConfig,
-) -> Result<OptionChain, GenerateError> {
-    let answer = bridge::get(
-        cfg,
-        &proposals::expiries_path(symbol),
-        true,
-        cfg.bridge_timeout_ms,
-    )
-    .await
-    .map_err(|e| GenerateError::Bridge(e.to_string()))?;
-    if answer.status != 200 {
-        return Err(GenerateError::ExpiriesStatus(answer.status));
-    }
-    let available = proposals::parse_expiries(&answer.body, symbol)?;
-    let picked = sas_core::strategy::requests::generation_expiries(&available, today, strategy_cfg);
-    if picked.is_empty() {
-        return Err(GenerateError::NoExpiryFits);
-    }
-    deps.chain(symbol, &proposals::generation_chain_path(symbol, &picked))
-        .await
-        .map_err(|e| GenerateError::Bridge(e.to_string()))
-}
-
-async fn daily_bars(cfg: &Config, symbol: &Symbol) -> Vec<DailyBar> {
-    let path = format!("/history/daily?symbol={symbol}&days=90");
-    match bridge::get(cfg, &path, true, cfg.bridge_timeout_ms).await {
-        Ok(a) if a.status == 200 => serde_json::from_str::<HistoryBody>(&a.body)
-            .map(|h| h.bars)
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-async fn generate(
-    db: &D1Database,
-    deps: &Deps<'_>,
-    cfg: &Config,
-    at: DateTime<Utc>,
-    summary: &mut GenerationSummary,
-) -> Result<(), GenerateError> {
-    let limits = cfg.approval.limits;
-    let strategy_cfg = proposals::strategy_config(&limits);
-    let today = proposals::trade_date(at);
-    let since = today - Duration::days(proposals::OPEN_TRADE_LOOKBACK_DAYS);
-    let existing: Vec<ExistingRow> = d1::rows(
-        db,
-        proposals::SELECT_EXISTING_TRADES,
-        &[d1::text(&today.to_string()), d1::text(&since.to_string())],
-    )
-    .await
-    .map_err(|e| GenerateError::Store(e.to_string()))?;
-    let (open_positions, pending_proposals, proposals_today) =
-        proposals::existing_trades(&existing, today);
-    let made = u32::try_from(proposals_today.len()).unwrap_or(u32::MAX);
-    if made >= limits.max_per_day {
-        summary
-            .skipped
-            .push(serde_json::json!({ "all": format!("daily limit reached ({made})") }));
-        return Ok(());
-    }
-
-    // Ranking from the stored quote snapshots of the last trading days.
-    let watch: Vec<&str> = cfg.watchlist.iter().map(Symbol::as_str).collect();
-    let watch_json = serde_json::to_string(&watch).unwrap_or_else(|_| "[]".into());
-    let since_ms = (at - Duration::days(i64::from(cfg.retention_days))).timestamp_millis();
-    let snapshots: Vec<SnapshotRow> =
-        d1::snapshots(db, &[d1::text(&watch_json), d1::millis(since_ms)])
-            .await
-            .map_err(|e| GenerateError::Store(e.to_string()))?;
-    // The same multi-factor ranking as /search/opportunities.
-    let latest: Vec<crate::metrics::LatestMetricsRow> = d1::rows(
-        db,
-        crate::metrics::SELECT_LATEST_METRICS,
-        &[d1::text(&watch_json), d1::millis(since_ms)],
-    )
-    .await
-    .map_err(|e| GenerateError::Store(e.to_string()))?;
-    let ranking = crate::metrics::opportunities(
-        &cfg.watchlist,
-        &latest,
-        &snapshots,
-        &cfg.chains.score_weights,
-        usize::MAX,
-    );
-    let ranked = proposals::scores_from_ranking(&ranking);
-    let busy: Vec<&Symbol> = open_positions
-        .iter()
-        .chain(&pending_proposals)
-        .chain(&proposals_today)
-        .map(|t| &t.symbol)
-        .collect();
-    let picks: Vec<_> = ranked
-        .into_iter()
-        .filter(|s| !busy.contains(&&s.symbol))
-        .take(proposals::MAX_CANDIDATES_PER_RUN)
-        .collect();
-    if picks.is_empty() {
-        summary
-            .skipped
-            .push(serde_json::json!({ "all": "no ranked underlying without a trade" }));
-        return Ok(());
-    }
-    let acct = deps
-        .account()
-        .await
-        .map_err(|e| GenerateError::Bridge(e.to_string()))?;
-
-    // Analytics from the chain step when fresh, else computed here.
-    let pick_names: Vec<&str> = picks.iter().map(|s| s.symbol.as_str()).collect();
-    let metrics_since =
-        (at - Duration::minutes(proposals::MAX_METRICS_AGE_MINUTES)).timestamp_millis();
-    let metrics: Vec<MetricsRow> = d1::rows(
-        db,
-        proposals::SELECT_LATEST_METRICS,
-        &[
-            d1::text(&serde_json::to_string(&pick_names).unwrap_or_else(|_| "[]".into())),
-            d1::millis(metrics_since),
-        ],
-    )
-    .await
-    .unwrap_or_default();
-
-    let mut candidates = Vec::with_capacity(picks.len());
-    for score in picks {
-        summary.considered += 1;
-        let sym = score.symbol.clone();
-        let chain = match generation_chain(deps, cfg, &sym, today, &strategy_cfg).await {
-            Ok(c) => c,
-            Err(e) => {
-                summary
-                    .skipped
-                    .push(serde_json::json!({ "symbol": sym.as_str(), "reason": e.to_string() }));
-                continue;
-            }
-        };
-        let stored = metrics
-            .iter()
-            .find(|m| m.symbol == sym.as_str())
-            .and_then(|m| proposals::vol_snapshot_from_metrics_json(&m.metrics_json));
-        let vol = match stored {
-            Some(v) => v,
-            None => {
-                let bars = daily_bars(cfg, &sym).await;
-                let history = ChainHistory {
-                    daily_bars: &bars,
-                    atm_iv_30d: &[],
-                };
-                let (a, _) = analyze(&chain, strategy_cfg.risk_free_rate, &history);
-                VolSnapshot::from_analytics(&a)
-            }
-        };
-        candidates.push(UnderlyingCandidate {
-            symbol: sym,
-            chain,
-            regime: vol.regime_inputs(),
-            score: Some(score),
-            events: None,
-        });
-    }
-    let inputs = GenerationInputs {
-        trade_date: today,
-        expires_at: proposals::proposal_expiry(at, limits.ttl_seconds),
-        net_liquidation: acct.net_liquidation,
-        ranked: candidates,
-        open_positions,
-        pending_proposals,
-        proposals_today,
-    };
-    let (made, skipped) = generate_proposals(&inputs, &strategy_cfg, at);
-    for s in &skipped {
-        summary
-            .skipped
-            .push(serde_json::json!({ "symbol": s.symbol.as_str(), "reason": s.message }));
-    }
-    if made.is_empty() {
-        return Ok(());
-    }
-    let mut statements = Vec::with_capacity(made.len() * 2);
-    let at_ms = at.timestamp_millis();
-    for p in &made {
-        let record = match ProposalRecord::from_proposal(p) {
-            Ok(r) => r,
-            Err(e) => {
-                summary.skipped.push(
-                    serde_json::json!({ "symbol": p.symbol.as_str(), "reason": e.to_string() }),
-                );
-                continue;
-            }
-        };
-        let details = serde_json::json!({
-            "idempotency_key": record.idempotency_key,
-            "symbol": record.symbol,
-            "strategy": record.strategy,
-            "entry_mid": record.entry_mid,
-            "entry_natural": record.entry_natural,
-            "contracts": record.contracts,
-            "total_max_loss": record.total_max_loss,
-            "expires_at": audit::iso_ms(record.expires_at),
-            "legs": p.legs.iter().map(|l| serde_json::json!({
-                "right": l.right, "strike": l.strike, "expiry": l.expiry, "action": l.action,
-                "bid": l.quote.bid, "ask": l.quote.ask,
-            })).collect::<Vec<_>>(),
-        });
-        let insert = d1::statement(
-            db,
-            proposals::INSERT_PROPOSAL,
-            &[d1::text(&record.to_param())],
-        )
-        .map_err(|e| GenerateError::Store(e.to_string()))?;
-        let audit_row = d1::statement(
-            db,
-            proposals::INSERT_CREATED_AUDIT,
-            &[
-                d1::millis(at_ms),
-                d1::text(CRON_ACTOR),
-                d1::text(&details.to_string()),
-            ],
-        )
-        .map_err(|e| GenerateError::Store(e.to_string()))?;
-        statements.push(insert);
-        statements.push(audit_row);
-    }
-    let pairs = statements.len() / 2;
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(|e| GenerateError::Store(e.to_string()))?;
-    let created = results
-        .iter()
-        .step_by(2)
-        .filter(|r| r.meta().ok().flatten().and_then(|m| m.changes) == Some(1))
-        .count();
-    summary.created += created;
-    summary.duplicates += pairs - created;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 //! mapping from analytics to regime inputs, proposal expiry, the SQL and the
 //! JSON views of `GET /proposals`.
 
+pub mod generate;
+#[cfg(test)]
+mod generate_tests;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sas_core::calendar::{utc_to_eastern, MarketCalendar};
 use sas_core::market::Symbol;
@@ -695,7 +699,6 @@ pub struct GenerationSummary {
     pub ms: i64,
 }
 
-/// Test fixtures shared by the unit tests of this crate.
 /// The Worker's state of an approved proposal's order
 /// (`proposals.order_status`; see docs/approval-workflow.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -745,6 +748,7 @@ impl OrderState {
     }
 }
 
+/// Test fixtures shared by the unit tests of this crate.
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::*;
