@@ -20,10 +20,6 @@ pub const WEEKLY_HORIZON_DAYS: u32 = 63;
 /// quarterly months (Mar, Jun, Sep, Dec) and January (LEAPS).
 pub const MONTHLY_HORIZON_DAYS: u32 = 270;
 
-/// Implied volatility premium of the long-run level over the base volatility.
-const LONG_RUN_VOL_PREMIUM: f64 = 1.10;
-/// Speed at which the term structure converges from spot vol to the long run.
-const TERM_STRUCTURE_SPEED: f64 = 4.0;
 /// Smile curvature (relative IV change per squared standard deviation).
 const SMILE_CURVATURE: f64 = 0.03;
 const SECONDS_PER_YEAR: f64 = 365.0 * 86_400.0;
@@ -87,10 +83,7 @@ impl SimMarket {
         let spot = self.spot(symbol)?;
         let t = t_years.max(1e-6);
         let spot_vol = self.current_vol(symbol)?;
-        let long_run = params.annual_vol * LONG_RUN_VOL_PREMIUM;
-        let k = TERM_STRUCTURE_SPEED * t;
-        let weight = (1.0 - (-k).exp()) / k;
-        let atm = 1.03 * (long_run + (spot_vol - long_run) * weight);
+        let atm = crate::vol::atm_iv(params.annual_vol, spot_vol, t);
         let forward = spot * ((self.rate() - params.dividend_yield) * t).exp();
         let m = ((strike / forward).ln() / (atm * t.sqrt())).clamp(-4.0, 4.0);
         let factor = (1.0 - params.skew * m + SMILE_CURVATURE * m * m).clamp(0.5, 2.5);
@@ -426,7 +419,7 @@ mod tests {
         let spot_vol = m.current_vol(&s).unwrap();
         let short = m.model_iv(&s, spot, 7.0 / 365.0).unwrap();
         let long = m.model_iv(&s, spot, 1.0).unwrap();
-        if spot_vol < base * LONG_RUN_VOL_PREMIUM {
+        if spot_vol < base * crate::vol::mean_vol_multiplier() {
             assert!(long > short, "calm: {short} -> {long}");
         } else {
             assert!(long < short, "stressed: {short} -> {long}");

@@ -22,7 +22,9 @@ pub mod market;
 pub mod matching;
 pub mod params;
 mod seed;
+mod vol;
 
 pub use error::SimError;
+pub use history::IvClose;
 pub use market::{SimConfig, SimMarket};
 pub use params::SymbolParams;

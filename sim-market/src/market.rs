@@ -19,18 +19,12 @@ use crate::SimError;
 /// simulated calendar day moves prices like roughly 3.7 trading days.
 pub const TRADING_SECONDS_PER_YEAR: f64 = 252.0 * 6.5 * 3600.0;
 
-/// Mean reversion speed of log volatility, per year.
-const VOL_MEAN_REVERSION: f64 = 6.0;
-/// Volatility of log volatility, per √year.
-const VOL_OF_VOL: f64 = 0.9;
-/// Correlation between volatility and price shocks (leverage effect).
-const VOL_PRICE_CORRELATION: f64 = -0.6;
-/// Calm → stressed regime switches per year of trading time.
-const STRESS_ONSET_PER_YEAR: f64 = 3.0;
-/// Stressed → calm regime switches per year (mean stress spell ≈ 1/15 year).
-const STRESS_RELIEF_PER_YEAR: f64 = 15.0;
+use crate::vol::{
+    LOG_VOL_MAX, LOG_VOL_MIN, STRESS_ONSET_PER_YEAR, STRESS_RELIEF_PER_YEAR, VOL_MEAN_REVERSION,
+    VOL_OF_VOL, VOL_PRICE_CORRELATION,
+};
 /// Volatility multiplier while stressed.
-pub const STRESS_VOL_MULTIPLIER: f64 = 1.8;
+pub const STRESS_VOL_MULTIPLIER: f64 = crate::vol::STRESS_VOL_MULTIPLIER;
 
 /// Configuration of a [`SimMarket`].
 #[derive(Debug, Clone, PartialEq)]
@@ -76,16 +70,19 @@ struct SymbolState {
 }
 
 impl SymbolState {
-    fn new(seed: u64, params: SymbolParams) -> Self {
+    fn new(config: &SimConfig, params: SymbolParams) -> Self {
+        let seed = config.seed;
         let key = fnv1a(params.symbol.as_str());
-        // Draw the initial volatility state from its stationary distribution so
-        // different seeds start in different conditions.
-        let mut init = rng_for(&[tag::INIT, seed, key]);
-        let stationary_sd = VOL_OF_VOL / (2.0 * VOL_MEAN_REVERSION).sqrt();
-        let z: f64 = init.sample(StandardNormal);
-        let log_vol = (z * stationary_sd).clamp(-2.0 * stationary_sd, 2.0 * stationary_sd);
-        let stressed = init.gen::<f64>()
-            < STRESS_ONSET_PER_YEAR / (STRESS_ONSET_PER_YEAR + STRESS_RELIEF_PER_YEAR);
+        // The intraday path starts where the daily history ends: the
+        // volatility state of the last session before the start (one model
+        // for history, path and surface; see docs/sim-market.md).
+        let start = crate::history::last_session_state(
+            seed,
+            &params,
+            config.rate,
+            config.start.date_naive(),
+        );
+        let (log_vol, stressed) = (start.log_vol, start.stressed);
         Self {
             price: params.start_price,
             key,
@@ -125,7 +122,7 @@ impl SymbolState {
         self.price *= (drift + sigma * sqrt_dt * z_price).exp();
         self.log_vol += -VOL_MEAN_REVERSION * self.log_vol * dt + VOL_OF_VOL * sqrt_dt * z_vol;
         // Keep volatility within a sane band (0.3x .. 3x base before regime).
-        self.log_vol = self.log_vol.clamp(-1.2, 1.1);
+        self.log_vol = self.log_vol.clamp(LOG_VOL_MIN, LOG_VOL_MAX);
     }
 }
 
@@ -190,7 +187,7 @@ impl SimMarket {
                 continue;
             }
             index.insert(sym.clone(), states.len());
-            states.push(SymbolState::new(config.seed, SymbolParams::for_symbol(sym)));
+            states.push(SymbolState::new(&config, SymbolParams::for_symbol(sym)));
         }
         Ok(Self {
             dt_years: config.step.as_secs_f64() / TRADING_SECONDS_PER_YEAR,
@@ -275,7 +272,7 @@ impl SimMarket {
     pub fn advance_to(&mut self, step: u64) {
         if step < self.step_index {
             for st in &mut self.states {
-                *st = SymbolState::new(self.config.seed, st.params.clone());
+                *st = SymbolState::new(&self.config, st.params.clone());
             }
             self.step_index = 0;
         }

@@ -51,4 +51,5 @@ pub(crate) mod tag {
     pub const OPTION_OI: u64 = 7;
     pub const OPTION_VOL: u64 = 8;
     pub const PARAMS: u64 = 9;
+    pub const IV_NOISE: u64 = 10;
 }

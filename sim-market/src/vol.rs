@@ -1,0 +1,121 @@
+//! The one volatility model of the simulator (see `docs/sim-market.md`): the
+//! volatility state (a mean-reverting log-volatility factor and a
+//! calm/stressed regime), its daily step, and the at-the-money implied
+//! volatility term structure that the option surface and the IV history
+//! both read from that state.
+
+use crate::params::SymbolParams;
+
+/// Volatility multiplier while stressed.
+pub const STRESS_VOL_MULTIPLIER: f64 = 1.8;
+/// Mean reversion speed of log volatility, per year of trading time
+/// (half-life about 29 sessions).
+pub(crate) const VOL_MEAN_REVERSION: f64 = 6.0;
+/// Volatility of log volatility, per √year.
+pub(crate) const VOL_OF_VOL: f64 = 0.9;
+/// Correlation between volatility and price shocks (leverage effect).
+pub(crate) const VOL_PRICE_CORRELATION: f64 = -0.6;
+/// Calm → stressed regime switches per year of trading time.
+pub(crate) const STRESS_ONSET_PER_YEAR: f64 = 3.0;
+/// Stressed → calm regime switches per year (mean stress spell ≈ 17 sessions).
+pub(crate) const STRESS_RELIEF_PER_YEAR: f64 = 15.0;
+/// Band of the log-volatility factor (0.3x .. 3x base before the regime).
+pub(crate) const LOG_VOL_MIN: f64 = -1.2;
+/// See [`LOG_VOL_MIN`].
+pub(crate) const LOG_VOL_MAX: f64 = 1.1;
+/// Sessions per year.
+const SESSIONS_PER_YEAR: f64 = 252.0;
+
+/// Speed at which the term structure converges from spot vol to the long run.
+pub(crate) const TERM_STRUCTURE_SPEED: f64 = 4.0;
+/// Volatility risk premium: implied over the model's expected volatility
+/// (option sellers are paid for bearing volatility risk).
+pub(crate) const IMPLIED_PREMIUM: f64 = 1.10;
+/// Tenor of the IV history (30 calendar days).
+pub(crate) const IV_HISTORY_TENOR_YEARS: f64 = 30.0 / 365.0;
+/// Day-to-day relative noise of the IV close (± half this).
+const IV_CLOSE_NOISE: f64 = 0.04;
+
+/// The volatility state of one underlying.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct VolState {
+    /// log(vol / base vol) before the regime multiplier.
+    pub log_vol: f64,
+    /// Stressed regime.
+    pub stressed: bool,
+}
+
+impl VolState {
+    /// A state drawn from the process's stationary distribution (`u`
+    /// uniform picks the regime, `z` standard normal the factor), so the
+    /// newest session of a history is anywhere in its range, stressed
+    /// as often as the regime chain is.
+    pub fn stationary(u: f64, z: f64) -> Self {
+        let sd = VOL_OF_VOL / (2.0 * VOL_MEAN_REVERSION).sqrt();
+        let p_stressed = STRESS_ONSET_PER_YEAR / (STRESS_ONSET_PER_YEAR + STRESS_RELIEF_PER_YEAR);
+        Self {
+            log_vol: (sd * z).clamp(LOG_VOL_MIN, LOG_VOL_MAX),
+            stressed: u < p_stressed,
+        }
+    }
+
+    /// Volatility over the base: stochastic factor times regime multiplier.
+    pub fn multiplier(&self) -> f64 {
+        self.log_vol.exp()
+            * if self.stressed {
+                STRESS_VOL_MULTIPLIER
+            } else {
+                1.0
+            }
+    }
+
+    /// One trading day of the same process the intraday path steps in
+    /// seconds (exact discretization of the log-volatility
+    /// Ornstein-Uhlenbeck factor; regime hazards per session): `u` uniform
+    /// decides a regime switch, `z` standard normal shocks the factor.
+    pub fn daily_step(&mut self, u: f64, z: f64) {
+        let dt = 1.0 / SESSIONS_PER_YEAR;
+        let hazard = if self.stressed {
+            STRESS_RELIEF_PER_YEAR
+        } else {
+            STRESS_ONSET_PER_YEAR
+        } * dt;
+        if u < hazard {
+            self.stressed = !self.stressed;
+        }
+        let phi = (-VOL_MEAN_REVERSION * dt).exp();
+        let shock = VOL_OF_VOL * ((1.0 - phi * phi) / (2.0 * VOL_MEAN_REVERSION)).sqrt();
+        self.log_vol = (phi * self.log_vol + shock * z).clamp(LOG_VOL_MIN, LOG_VOL_MAX);
+    }
+}
+
+/// The process's mean volatility over the base: E[exp(log_vol)] of the
+/// stationary factor times the regime mix (about 1.17).
+pub(crate) fn mean_vol_multiplier() -> f64 {
+    let sd = VOL_OF_VOL / (2.0 * VOL_MEAN_REVERSION).sqrt();
+    let p = STRESS_ONSET_PER_YEAR / (STRESS_ONSET_PER_YEAR + STRESS_RELIEF_PER_YEAR);
+    (0.5 * sd * sd).exp() * (p * STRESS_VOL_MULTIPLIER + (1.0 - p))
+}
+
+/// At-the-money implied volatility for tenor `t_years` when the underlying's
+/// instantaneous volatility is `spot_vol`: the expected volatility to expiry
+/// of a factor mean-reverting at [`TERM_STRUCTURE_SPEED`] towards
+/// the model's mean volatility (`annual_vol ×` [`mean_vol_multiplier`]),
+/// times [`IMPLIED_PREMIUM`]. Upward
+/// sloping when calm, inverted when stressed.
+pub(crate) fn atm_iv(annual_vol: f64, spot_vol: f64, t_years: f64) -> f64 {
+    let t = t_years.max(1e-6);
+    let long_run = annual_vol * mean_vol_multiplier();
+    let k = TERM_STRUCTURE_SPEED * t;
+    let weight = (1.0 - (-k).exp()) / k;
+    IMPLIED_PREMIUM * (long_run + (spot_vol - long_run) * weight)
+}
+
+/// The 30-day ATM IV close of a session in `state`, with a little
+/// day-to-day noise (`noise` uniform in [0, 1)).
+pub(crate) fn session_iv(params: &SymbolParams, state: &VolState, noise: f64) -> f64 {
+    let spot_vol = params.annual_vol * state.multiplier();
+    let iv = atm_iv(params.annual_vol, spot_vol, IV_HISTORY_TENOR_YEARS)
+        * (1.0 + IV_CLOSE_NOISE * (noise - 0.5));
+    (iv * 10_000.0).round() / 10_000.0
+}
