@@ -90,6 +90,9 @@ error_codes! {
     NotFound = "not_found" => 404,
     /// Unknown order id, or no order under a key at the broker.
     OrderNotFound = "order_not_found" => 404,
+    /// The underlying lists no options, so it has no implied-volatility
+    /// history (`GET /history/iv`).
+    NoOptions = "no_options" => 404,
     /// Wrong method for the route.
     MethodNotAllowed = "method_not_allowed" => 405,
     /// Key reused for a different order.

@@ -1,5 +1,5 @@
 //! `GET /quote`, `GET /quotes`, `GET /chain`, `GET /chain/expiries` and
-//! `GET /history/daily`. The market types themselves (quote, chain, bar) are
+//! `GET /history/daily` and `GET /history/iv`. The market types themselves (quote, chain, bar) are
 //! declared once in `sas-core` and re-exported here; this module adds the
 //! bodies that wrap them. The `/chain` query is in [`crate::chain`].
 
@@ -55,4 +55,39 @@ pub struct HistoryBody {
     pub symbol: Symbol,
     /// Daily bars.
     pub bars: Vec<DailyBar>,
+}
+
+/// Most calendar days one `GET /history/iv` may span (one year: one IB
+/// historical request).
+pub const MAX_IV_HISTORY_DAYS: u32 = 365;
+
+/// One daily close of an underlying's 30-day implied volatility.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IvBar {
+    /// Session date.
+    pub date: NaiveDate,
+    /// 30-day implied volatility at the close, decimal (0.25 = 25 %).
+    pub iv: f64,
+}
+
+/// Where a `GET /history/iv` series comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IvSource {
+    /// IB's `OPTION_IMPLIED_VOLATILITY` daily bars.
+    Ib,
+    /// The simulated market's volatility model.
+    Sim,
+}
+
+/// `GET /history/iv` body: daily IV closes, oldest first, of the sessions in
+/// the `days` calendar days before today (gaps are left out, never filled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvHistoryBody {
+    /// Symbol.
+    pub symbol: Symbol,
+    /// Daily IV closes, oldest first.
+    pub bars: Vec<IvBar>,
+    /// Which broker served the series.
+    pub source: IvSource,
 }

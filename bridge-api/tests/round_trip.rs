@@ -11,7 +11,9 @@ use sas_bridge_api::account::{Account, PositionsBody};
 use sas_bridge_api::error::ErrorBody;
 use sas_bridge_api::halt::{HaltRequest, HaltState};
 use sas_bridge_api::health::HealthBody;
-use sas_bridge_api::market::{ExpiriesBody, HistoryBody, OptionChain, Quote, QuotesBody};
+use sas_bridge_api::market::{
+    ExpiriesBody, HistoryBody, IvHistoryBody, OptionChain, Quote, QuotesBody,
+};
 use sas_bridge_api::orders::{ExecutionsBody, Order, OrderRequest, OrdersBody, PlaceOrderOutcome};
 use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
 use serde::de::DeserializeOwned;
@@ -58,6 +60,8 @@ const BODIES: &[(&str, Check)] = &[
     ("chain_expiries.json", round_trip::<ExpiriesBody>),
     // GET /history/daily
     ("history_daily.json", round_trip::<HistoryBody>),
+    // GET /history/iv
+    ("history_iv.json", round_trip::<IvHistoryBody>),
     // POST /orders request and answer
     ("order_request.json", round_trip::<OrderRequest>),
     ("place_order_outcome.json", round_trip::<PlaceOrderOutcome>),

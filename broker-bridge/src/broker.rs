@@ -14,6 +14,7 @@ use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Qu
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
+use sas_bridge_api::market::IvBar;
 use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
 use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
 
@@ -110,6 +111,15 @@ pub enum BrokerError {
         code: Option<i32>,
         /// Broker message.
         message: String,
+    },
+    /// The underlying lists no options, so it has no implied-volatility
+    /// history. HTTP 404 `no_options`.
+    #[error("{symbol} has no listed options, so no implied-volatility history")]
+    NoOptions {
+        /// The symbol as requested.
+        symbol: String,
+        /// Broker error code (IB 162 "no data"), if any.
+        code: Option<i32>,
     },
     /// No order with this id. HTTP 404 `order_not_found`.
     #[error("no order {0}")]
@@ -223,6 +233,17 @@ pub trait Broker: Send + Sync + 'static {
     /// `days` daily bars (1..=730) ending at the last session before today.
     async fn daily_history(&self, symbol: &Symbol, days: u32)
         -> Result<Vec<DailyBar>, BrokerError>;
+
+    /// Daily closes of the underlying's 30-day implied volatility over the
+    /// `days` calendar days (1..=365) before today, oldest first (IB:
+    /// `OPTION_IMPLIED_VOLATILITY` daily bars, one request, paced).
+    /// `NoOptions` when the underlying lists no options.
+    async fn iv_history(&self, symbol: &Symbol, days: u32) -> Result<Vec<IvBar>, BrokerError> {
+        let _ = (symbol, days);
+        Err(BrokerError::Internal(
+            "this broker does not serve IV history".into(),
+        ))
+    }
 
     /// Places a limit order. When `idempotency_key` was seen before with the
     /// same request, returns the existing order with `duplicate = true` and

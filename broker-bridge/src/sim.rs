@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
+use sas_bridge_api::market::IvBar;
 use sas_bridge_api::orders::{
     Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
     TimeInForce,
@@ -796,6 +797,21 @@ impl Broker for SimBroker {
         st.market
             .daily_history(symbol, days, now.date_naive())
             .map_err(sim_error)
+    }
+
+    async fn iv_history(&self, symbol: &Symbol, days: u32) -> Result<Vec<IvBar>, BrokerError> {
+        let (st, now) = self.synced();
+        let closes = st
+            .market
+            .iv_history(symbol, days, now.date_naive())
+            .map_err(sim_error)?;
+        Ok(closes
+            .into_iter()
+            .map(|c| IvBar {
+                date: c.date,
+                iv: c.iv,
+            })
+            .collect())
     }
 
     async fn place_order(&self, request: OrderRequest) -> Result<PlaceOrderOutcome, BrokerError> {

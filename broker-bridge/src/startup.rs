@@ -13,6 +13,10 @@ use crate::metrics::Metrics;
 use crate::sim::{spawn_ticker, SimBroker, SimBrokerConfig};
 use sas_bridge_api::health::BrokerMode;
 
+/// Of the chain timeout that bounds a historical request, the time kept for
+/// the fetch itself after waiting for the pacing turn.
+const HISTORICAL_FETCH_ALLOWANCE: Duration = Duration::from_secs(5);
+
 /// Symbols the simulated broker knows: its built-in table plus the watchlist.
 #[must_use]
 pub fn sim_universe(watchlist: &[Symbol]) -> Vec<Symbol> {
@@ -62,11 +66,13 @@ pub async fn build_gated_broker(
             Ok(broker)
         }
         BrokerMode::Ib => {
-            let ib = crate::ib::IbBroker::start_checked(
-                crate::ib::IbBrokerConfig::from_settings(&config.ib),
-                metrics,
-            )
-            .await?;
+            let mut ib_config = crate::ib::IbBrokerConfig::from_settings(&config.ib);
+            // A historical request waits for its pacing turn only as long as
+            // its HTTP bound (the chain timeout) leaves time to fetch.
+            ib_config.historical_max_wait = config
+                .chain_timeout
+                .saturating_sub(HISTORICAL_FETCH_ALLOWANCE);
+            let ib = crate::ib::IbBroker::start_checked(ib_config, metrics).await?;
             if let Some(gate) = gate {
                 ib.set_order_gate(gate);
             }

@@ -145,6 +145,7 @@ async fn every_protected_route_refuses_without_valid_token() {
         (Method::GET, "/quotes?symbols=AAPL"),
         (Method::GET, "/chain?symbol=AAPL"),
         (Method::GET, "/history/daily?symbol=AAPL&days=5"),
+        (Method::GET, "/history/iv?symbol=AAPL&days=5"),
         (Method::POST, "/orders"),
         (Method::GET, "/orders"),
         (Method::GET, "/orders/1"),
@@ -316,6 +317,42 @@ async fn daily_history_and_validation() {
         ("/history/daily?symbol=NVDA&days=731", "invalid_parameter"),
         ("/history/daily?symbol=NVDA&days=x", "invalid_parameter"),
         ("/history/daily?symbol=ZZZZ&days=5", "unknown_symbol"),
+    ] {
+        let (s, b) = get(&h.app, uri).await;
+        assert_error(s, &b, StatusCode::BAD_REQUEST, code);
+    }
+}
+
+#[tokio::test]
+async fn iv_history_from_the_sim_and_validation() {
+    let h = harness();
+    let (status, body) = get(&h.app, "/history/iv?symbol=SPY&days=365").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["symbol"], "SPY");
+    assert_eq!(body["source"], "sim");
+    let parsed: sas_bridge_api::market::IvHistoryBody = serde_json::from_value(body).unwrap();
+    // A year of sessions, oldest first, ending the session before today.
+    assert!(
+        (245..=256).contains(&parsed.bars.len()),
+        "{}",
+        parsed.bars.len()
+    );
+    assert!(parsed.bars.windows(2).all(|w| w[0].date < w[1].date));
+    assert_eq!(parsed.bars.last().unwrap().date.to_string(), "2026-11-19");
+    assert!(parsed.bars.iter().all(|b| (0.05..2.0).contains(&b.iv)));
+    // A shorter request is the tail of the longer one.
+    let (_, body) = get(&h.app, "/history/iv?symbol=SPY&days=30").await;
+    let short: sas_bridge_api::market::IvHistoryBody = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        short.bars[..],
+        parsed.bars[parsed.bars.len() - short.bars.len()..]
+    );
+    for (uri, code) in [
+        ("/history/iv?symbol=SPY", "missing_parameter"),
+        ("/history/iv?days=5", "missing_parameter"),
+        ("/history/iv?symbol=SPY&days=0", "invalid_parameter"),
+        ("/history/iv?symbol=SPY&days=366", "invalid_parameter"),
+        ("/history/iv?symbol=ZZZZ&days=5", "unknown_symbol"),
     ] {
         let (s, b) = get(&h.app, uri).await;
         assert_error(s, &b, StatusCode::BAD_REQUEST, code);

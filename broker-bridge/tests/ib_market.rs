@@ -181,7 +181,8 @@ async fn daily_history_and_pacing_violation() {
     assert_eq!(bars.len(), 30);
     assert!(bars.windows(2).all(|w| w[0].date < w[1].date));
     gw.controls.pace_next_historical();
-    let err = b.daily_history(&sym("IWM"), 30).await.unwrap_err();
+    // 31, not 30 again: an identical request would wait 15 s for its turn.
+    let err = b.daily_history(&sym("IWM"), 31).await.unwrap_err();
     assert!(
         matches!(
             err,

@@ -23,6 +23,7 @@
 
 pub mod book;
 pub mod market;
+pub mod pacing;
 pub mod proto;
 mod server;
 pub mod sim;
@@ -40,6 +41,7 @@ use tokio::task::JoinHandle;
 
 pub use book::{Book, OrderPhase};
 pub use market::MarketSource;
+pub use pacing::HistoricalPacing;
 
 /// The one error enum of this crate.
 #[derive(Debug, Error)]
@@ -74,6 +76,10 @@ pub struct FakeConfig {
     /// Answer a client sending more than 50 messages/s with error 100 and
     /// close its socket, as IB does.
     pub enforce_pacing: bool,
+    /// Historical-data pacing enforced (IB's rules by default): a request
+    /// breaking it is answered with error 162 and counted as a violation.
+    /// `None` enforces nothing (violations are still not counted).
+    pub historical_pacing: Option<HistoricalPacing>,
 }
 
 impl Default for FakeConfig {
@@ -88,6 +94,7 @@ impl Default for FakeConfig {
             max_market_data_lines: 100,
             tick_interval: Duration::from_millis(250),
             enforce_pacing: true,
+            historical_pacing: Some(HistoricalPacing::IB),
         }
     }
 }
@@ -127,6 +134,9 @@ pub(crate) struct Faults {
     pub denied_market_data: std::collections::HashMap<String, i32>,
     /// Contract-details requests that name only a contract id fail (200).
     pub fail_lookup_by_con_id: bool,
+    /// Underlyings treated as listing no options: their IV history answers
+    /// 162 "HMDS query returned no data".
+    pub no_options: std::collections::HashSet<String>,
 }
 
 /// Counters the test can read.
@@ -137,6 +147,8 @@ pub(crate) struct Stats {
     pub max_rate_per_sec: AtomicU64,
     pub market_data_requests: AtomicU64,
     pub place_order_requests: AtomicU64,
+    pub historical_requests: AtomicU64,
+    pub historical_pacing_violations: AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -182,6 +194,32 @@ impl FakeControls {
     /// The next historical-data request fails with pacing violation 162.
     pub fn pace_next_historical(&self) {
         lock(&self.shared.faults).pace_next_historical = true;
+    }
+
+    /// `symbol` is treated as listing no options: its IV history request is
+    /// answered with 162 "HMDS query returned no data", as IB does.
+    pub fn list_without_options(&self, symbol: &str) {
+        lock(&self.shared.faults)
+            .no_options
+            .insert(symbol.to_ascii_uppercase());
+    }
+
+    /// Historical-data requests received so far (every kind).
+    pub fn historical_requests(&self) -> u64 {
+        self.shared
+            .stats
+            .historical_requests
+            .load(Ordering::Relaxed)
+    }
+
+    /// Historical-data requests that broke the pacing rules (answered 162).
+    /// Injected faults ([`pace_next_historical`](Self::pace_next_historical))
+    /// are not counted.
+    pub fn historical_pacing_violations(&self) -> u64 {
+        self.shared
+            .stats
+            .historical_pacing_violations
+            .load(Ordering::Relaxed)
     }
 
     /// Market data for `symbol` fails with `code` (354, 10089, 10091...).

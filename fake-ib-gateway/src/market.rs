@@ -63,4 +63,11 @@ pub trait MarketSource: Send {
     ) -> Option<OptionSnapshot>;
     /// The last `days` daily bars, oldest first.
     fn daily_bars(&mut self, symbol: &Symbol, days: u32) -> Vec<DailyBar>;
+    /// Daily closes of the 30-day implied volatility over the last
+    /// `calendar_days` days (at most 365), oldest first; empty when the
+    /// market has none.
+    fn iv_bars(&mut self, symbol: &Symbol, calendar_days: u32) -> Vec<(NaiveDate, f64)> {
+        let _ = (symbol, calendar_days);
+        Vec::new()
+    }
 }

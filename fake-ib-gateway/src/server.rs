@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     pub stats: Stats,
     pub restart: RestartSignal,
+    /// Historical requests received (all clients), for the pacing rules.
+    historical_log: Mutex<crate::pacing::HistoricalLog>,
     next_session: AtomicU64,
 }
 
@@ -67,6 +69,7 @@ impl Shared {
             faults: Mutex::new(Faults::default()),
             stats: Stats::default(),
             restart: RestartSignal::new(),
+            historical_log: Mutex::new(crate::pacing::HistoricalLog::default()),
             next_session: AtomicU64::new(1),
         }
     }
@@ -855,6 +858,44 @@ impl Session {
             );
             return;
         }
+        self.shared
+            .stats
+            .historical_requests
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(rules) = self.shared.config.historical_pacing {
+            let contract = m.contract.clone().unwrap_or_default();
+            let contract_key = format!(
+                "{} {}",
+                contract.symbol.as_deref().unwrap_or(""),
+                contract.sec_type.as_deref().unwrap_or("")
+            );
+            let key = format!(
+                "{contract_key}|{}|{}|{}|{}",
+                m.what_to_show.as_deref().unwrap_or(""),
+                m.duration.as_deref().unwrap_or(""),
+                m.bar_size_setting.as_deref().unwrap_or(""),
+                m.end_date_time.as_deref().unwrap_or("")
+            );
+            let verdict = lock(&self.shared.historical_log).record(
+                &rules,
+                &contract_key,
+                &key,
+                Instant::now(),
+            );
+            if let Some(rule) = verdict {
+                self.shared
+                    .stats
+                    .historical_pacing_violations
+                    .fetch_add(1, Ordering::Relaxed);
+                warn!(?rule, request = %key, "historical-data pacing violation: error 162");
+                self.error(
+                    req_id,
+                    162,
+                    "Historical Market Data Service error message:API historical data query cancelled: pacing violation",
+                );
+                return;
+            }
+        }
         let bar_size = m.bar_size_setting.clone().unwrap_or_default();
         if bar_size != "1 day" {
             self.error(
@@ -862,6 +903,10 @@ impl Session {
                 162,
                 &format!("Historical Market Data Service error message:fake gateway serves daily bars only, not {bar_size:?}"),
             );
+            return;
+        }
+        if m.what_to_show.as_deref() == Some("OPTION_IMPLIED_VOLATILITY") {
+            self.iv_history(req_id, &m);
             return;
         }
         let days = parse_duration_days(m.duration.as_deref().unwrap_or("1 M")).unwrap_or(30);
@@ -897,6 +942,86 @@ impl Session {
                 volume: Some(b.volume.to_string()),
                 wap: Some(format!("{:.4}", (b.high + b.low + b.close) / 3.0)),
                 bar_count: Some(1000),
+            })
+            .collect();
+        self.send_msg(
+            inc::HISTORICAL_DATA,
+            &proto::HistoricalData {
+                req_id: Some(req_id),
+                historical_data_bars: rows,
+            },
+        );
+        let fmt = |d: Option<NaiveDate>| d.map(|d| format!("{}-00:00:00", d.format("%Y%m%d")));
+        self.send_msg(
+            inc::HISTORICAL_DATA_END,
+            &proto::HistoricalDataEnd {
+                req_id: Some(req_id),
+                start_date_str: fmt(start),
+                end_date_str: fmt(end),
+            },
+        );
+    }
+
+    /// `OPTION_IMPLIED_VOLATILITY` daily bars: the simulated market's 30-day
+    /// IV closes (open = high = low = close, no volume), at most one year.
+    fn iv_history(&mut self, req_id: i32, m: &proto::HistoricalDataRequest) {
+        let days = parse_duration_calendar_days(m.duration.as_deref().unwrap_or("1 M"))
+            .unwrap_or(30)
+            .min(365);
+        let symbol = m
+            .contract
+            .as_ref()
+            .and_then(|c| c.symbol.as_deref())
+            .and_then(|s| Symbol::parse(s).ok());
+        let Some(symbol) = symbol.filter(|s| lock(&self.shared.state).market.is_listed(s)) else {
+            self.error(
+                req_id,
+                200,
+                "No security definition has been found for the request",
+            );
+            return;
+        };
+        let (no_options, denied) = {
+            let faults = lock(&self.shared.faults);
+            (
+                faults.no_options.contains(symbol.as_str()),
+                faults.denied_market_data.contains_key(symbol.as_str()),
+            )
+        };
+        if denied {
+            self.error(
+                req_id,
+                162,
+                &format!("Historical Market Data Service error message:No market data permissions for {symbol} OPT"),
+            );
+            return;
+        }
+        let bars = if no_options {
+            Vec::new()
+        } else {
+            lock(&self.shared.state).market.iv_bars(&symbol, days)
+        };
+        if bars.is_empty() {
+            self.error(
+                req_id,
+                162,
+                "Historical Market Data Service error message:HMDS query returned no data",
+            );
+            return;
+        }
+        let start = bars.first().map(|b| b.0);
+        let end = bars.last().map(|b| b.0);
+        let rows = bars
+            .iter()
+            .map(|&(date, iv)| proto::HistoricalDataBar {
+                date: Some(date.format("%Y%m%d").to_string()),
+                open: Some(iv),
+                high: Some(iv),
+                low: Some(iv),
+                close: Some(iv),
+                volume: Some("0".into()),
+                wap: Some(format!("{iv:.4}")),
+                bar_count: Some(0),
             })
             .collect();
         self.send_msg(
@@ -1156,9 +1281,31 @@ fn parse_duration_days(text: &str) -> Option<u32> {
     Some(days.clamp(1, 2520))
 }
 
+/// `30 D`, `2 W`, `6 M`, `1 Y` → calendar days.
+fn parse_duration_calendar_days(text: &str) -> Option<u32> {
+    let mut parts = text.split_whitespace();
+    let n: u32 = parts.next()?.parse().ok()?;
+    let days = match parts.next()? {
+        "D" => n,
+        "W" => n * 7,
+        "M" => n * 30,
+        "Y" => n * 365,
+        _ => return None,
+    };
+    Some(days.clamp(1, 3650))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iv_durations_map_to_calendar_days() {
+        assert_eq!(parse_duration_calendar_days("1 Y"), Some(365));
+        assert_eq!(parse_duration_calendar_days("90 D"), Some(90));
+        assert_eq!(parse_duration_calendar_days("2 W"), Some(14));
+        assert_eq!(parse_duration_calendar_days("1 S"), None);
+    }
 
     #[test]
     fn durations_map_to_trading_days() {

@@ -114,4 +114,13 @@ impl MarketSource for SimSource {
             .and_then(|m| m.daily_history(symbol, days, today).ok())
             .unwrap_or_default()
     }
+
+    fn iv_bars(&mut self, symbol: &Symbol, calendar_days: u32) -> Vec<(NaiveDate, f64)> {
+        let today = self.now().date_naive();
+        self.market
+            .as_ref()
+            .and_then(|m| m.iv_history(symbol, calendar_days.min(365), today).ok())
+            .map(|v| v.into_iter().map(|c| (c.date, c.iv)).collect())
+            .unwrap_or_default()
+    }
 }

@@ -19,6 +19,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human text naming the problem.
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds, rounded up) when set: broker
+    /// pacing says when a retry may succeed.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -36,6 +39,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -116,6 +120,7 @@ impl BrokerError {
             BrokerError::NoMarketDataPermission { .. } => ErrorCode::NoMarketDataPermission,
             BrokerError::Pacing { .. } => ErrorCode::Pacing,
             BrokerError::Rejected { .. } => ErrorCode::OrderRejected,
+            BrokerError::NoOptions { .. } => ErrorCode::NoOptions,
             BrokerError::OrderNotFound(_) => ErrorCode::OrderNotFound,
             BrokerError::NotCancellable { .. } => ErrorCode::OrderNotCancellable,
             BrokerError::IdempotencyConflict { .. } => ErrorCode::IdempotencyKeyConflict,
@@ -136,6 +141,7 @@ impl BrokerError {
             | BrokerError::UnknownContract { code, .. }
             | BrokerError::NoMarketDataPermission { code, .. }
             | BrokerError::Pacing { code, .. }
+            | BrokerError::NoOptions { code, .. }
             | BrokerError::Rejected { code, .. } => *code,
             _ => None,
         }
@@ -160,7 +166,13 @@ impl From<BrokerError> for ApiError {
         if let BrokerError::Internal(detail) = &e {
             tracing::error!(detail = %detail, "internal broker error");
         }
-        Self::of(e.code(), e.public_message())
+        let retry_after = match &e {
+            BrokerError::Pacing { retry_after, .. } => *retry_after,
+            _ => None,
+        };
+        let mut api = Self::of(e.code(), e.public_message());
+        api.retry_after = retry_after;
+        api
     }
 }
 
@@ -170,6 +182,14 @@ impl IntoResponse for ApiError {
             error: self.code,
             message: self.message,
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        response
     }
 }

@@ -8,10 +8,11 @@ use sas_bridge_api::account::PositionsBody;
 use sas_bridge_api::chain::{ChainParams, ChainSelection};
 use sas_bridge_api::error::ErrorCode;
 use sas_bridge_api::halt::{HaltRequest, MAX_REASON_CHARS};
-use sas_bridge_api::health::{ConnectionState, HealthBody};
+use sas_bridge_api::health::{BrokerMode, ConnectionState, HealthBody};
 use sas_bridge_api::is_valid_key;
 use sas_bridge_api::market::{
-    ExpiriesBody, HistoryBody, QuotesBody, SymbolError, MAX_HISTORY_DAYS,
+    ExpiriesBody, HistoryBody, IvHistoryBody, IvSource, QuotesBody, SymbolError, MAX_HISTORY_DAYS,
+    MAX_IV_HISTORY_DAYS,
 };
 use sas_bridge_api::orders::{ExecutionsBody, ExecutionsQuery, OrderRequest, OrdersBody};
 use sas_bridge_api::sim::SimControlRequest;
@@ -242,10 +243,42 @@ pub(super) async fn daily_history(
             format!("`days` must be 1..={MAX_HISTORY_DAYS}, got {days}"),
         ));
     }
+    // Historical requests wait for their pacing turn: bounded like chains.
     let bars = state
-        .bounded(state.broker().daily_history(&symbol, days))
+        .bounded_chain(state.broker().daily_history(&symbol, days))
         .await??;
     Ok(Json(HistoryBody { symbol, bars }).into_response())
+}
+
+/// `GET /history/iv?symbol=X&days=N` (`days` calendar days, 1..=365):
+/// bounded like option chains (historical requests wait for their pacing
+/// turn).
+pub(super) async fn iv_history(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let symbol = required_symbol(q.symbol.as_deref())?;
+    let raw_days = q.days.as_deref().ok_or_else(|| ApiError::missing("days"))?;
+    let days = parse_u32("days", Some(raw_days), 0)?;
+    if days == 0 || days > MAX_IV_HISTORY_DAYS {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidParameter,
+            format!("`days` must be 1..={MAX_IV_HISTORY_DAYS}, got {days}"),
+        ));
+    }
+    let source = match state.broker().mode() {
+        BrokerMode::Sim => IvSource::Sim,
+        BrokerMode::Ib => IvSource::Ib,
+    };
+    let bars = state
+        .bounded_chain(state.broker().iv_history(&symbol, days))
+        .await??;
+    Ok(Json(IvHistoryBody {
+        symbol,
+        bars,
+        source,
+    })
+    .into_response())
 }
 
 /// `POST /orders`: 201 for a new order, 200 with `"duplicate": true` when

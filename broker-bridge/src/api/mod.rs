@@ -164,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .route("/chain/expiries", get(handlers::chain_expiries))
         .route("/halt", get(handlers::halt_state).post(handlers::set_halt))
         .route("/history/daily", get(handlers::daily_history))
+        .route("/history/iv", get(handlers::iv_history))
         .route(
             "/orders",
             post(handlers::place_order).get(handlers::open_orders),

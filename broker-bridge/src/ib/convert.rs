@@ -98,6 +98,33 @@ pub fn map_error(e: &ibapi::Error, ctx: Ctx<'_>) -> BrokerError {
     }
 }
 
+/// Maps an error of an `OPTION_IMPLIED_VOLATILITY` historical request. IB
+/// answers most historical problems with 162 and a text: "no market data
+/// permissions" is a permission problem (403), "returned no data" for an
+/// underlying means it has no options (no IV to compute), and the rest of
+/// 162 is a pacing violation (429).
+pub fn map_iv_history_error(e: &ibapi::Error, symbol: &Symbol) -> BrokerError {
+    if let ibapi::Error::Notice(n) = e {
+        if n.code == 162 {
+            let text = n.message.to_ascii_lowercase();
+            if text.contains("permission") {
+                return BrokerError::NoMarketDataPermission {
+                    symbol: Some(symbol.to_string()),
+                    code: Some(n.code),
+                    message: n.message.trim().to_string(),
+                };
+            }
+            if text.contains("no data") {
+                return BrokerError::NoOptions {
+                    symbol: symbol.to_string(),
+                    code: Some(n.code),
+                };
+            }
+        }
+    }
+    map_error(e, Ctx::Symbol(symbol))
+}
+
 /// IB market-data type number → bridge data type.
 pub fn data_type_of(n: i32) -> DataType {
     match n {

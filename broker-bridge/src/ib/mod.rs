@@ -19,6 +19,7 @@
 mod convert;
 mod metrics;
 mod orders;
+pub mod pacing;
 mod session;
 
 use std::collections::HashMap;
@@ -47,6 +48,7 @@ use crate::config::IbSettings;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::{ChainContract, MAX_SELECTED};
 use sas_bridge_api::health::BrokerMode;
+use sas_bridge_api::market::{IvBar, MAX_IV_HISTORY_DAYS};
 use sas_bridge_api::orders::{Execution, Instrument, Order, OrderRequest, PlaceOrderOutcome};
 
 pub use convert::parse_ib_time;
@@ -87,6 +89,11 @@ pub struct IbBrokerConfig {
     pub request_timeout: Duration,
     /// Largest wait between reconnect attempts.
     pub max_backoff: Duration,
+    /// Pacing of historical-data requests (daily bars, IV history).
+    pub historical_pacing: pacing::PacingRules,
+    /// Longest a historical request waits for its pacing turn; when it
+    /// would wait longer it fails at once with `Pacing` and the wait.
+    pub historical_max_wait: Duration,
 }
 
 impl IbBrokerConfig {
@@ -110,6 +117,8 @@ impl IbBrokerConfig {
             snapshot_timeout: Duration::from_secs(12),
             request_timeout: Duration::from_secs(10),
             max_backoff: Duration::from_secs(2),
+            historical_pacing: pacing::PacingRules::IB,
+            historical_max_wait: Duration::from_secs(20),
         }
     }
 
@@ -202,6 +211,8 @@ pub(crate) struct Inner {
     /// Serializes open/completed-order refreshes (IB answers them on a
     /// shared channel).
     refresh_lock: tokio::sync::Mutex<()>,
+    /// IB's historical-data pacing, enforced before each request is sent.
+    historical: pacing::HistoricalPacer,
     shutdown: watch::Sender<bool>,
 }
 
@@ -268,6 +279,7 @@ impl IbBroker {
         }
         let ib_metrics = IbMetrics::new(metrics.registry()).map_err(|e| e.to_string())?;
         let inner = Arc::new(Inner {
+            historical: pacing::HistoricalPacer::new(cfg.historical_pacing),
             lines: Arc::new(Semaphore::new(cfg.max_lines)),
             health: Mutex::new(session::Health::new(cfg.market_data_type)),
             cfg,
@@ -966,6 +978,45 @@ async fn run_quote_stream(
     }
 }
 
+/// The date of a daily bar.
+fn bar_date(t: &BarTimestamp) -> Option<NaiveDate> {
+    match t {
+        BarTimestamp::Date(d) => {
+            NaiveDate::from_ymd_opt(d.year(), u32::from(u8::from(d.month())), u32::from(d.day()))
+        }
+        BarTimestamp::DateTime(t) => {
+            Some(chrono::DateTime::from_timestamp(t.unix_timestamp(), 0)?.date_naive())
+        }
+    }
+}
+
+impl Inner {
+    /// Waits for the pacing turn of a historical request about `symbol`
+    /// (`detail` names what makes it identical to another), or fails with
+    /// `Pacing` when the turn is further than `historical_max_wait`.
+    async fn pace_historical(
+        &self,
+        symbol: &Symbol,
+        detail: &str,
+    ) -> Result<pacing::PacingTicket, BrokerError> {
+        let request = pacing::HistoricalRequest {
+            contract: format!("{symbol} STK"),
+            detail: detail.to_string(),
+        };
+        self.historical
+            .acquire(&request, self.cfg.historical_max_wait)
+            .await
+            .map_err(|wait| BrokerError::Pacing {
+                code: None,
+                message: format!(
+                    "historical-data pacing: the next {symbol} request may be sent in {} s",
+                    wait.as_secs_f64().ceil()
+                ),
+                retry_after: Some(wait),
+            })
+    }
+}
+
 /// Calendar days → IB duration covering `bars` daily bars.
 fn history_duration(bars: u32) -> ibapi::market_data::historical::Duration {
     let calendar = bars.saturating_mul(7) / 5 + 10;
@@ -1311,31 +1362,29 @@ impl Broker for IbBroker {
         }
         let client = self.inner.client()?;
         let contract = convert::stock_contract(symbol);
+        let duration = history_duration(days);
+        let ticket = self
+            .inner
+            .pace_historical(symbol, &format!("TRADES 1 day {duration}"))
+            .await?;
         let data = tokio::time::timeout(
             self.inner.cfg.request_timeout.max(Duration::from_secs(30)),
             client
                 .historical_data(&contract, BarSize::Day)
                 .what_to_show(WhatToShow::Trades)
-                .duration(history_duration(days))
+                .duration(duration)
                 .fetch(),
         )
-        .await
-        .map_err(|_| BrokerError::Timeout)?
-        .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
+        .await;
+        drop(ticket);
+        let data = data
+            .map_err(|_| BrokerError::Timeout)?
+            .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
         let mut bars: Vec<DailyBar> = data
             .bars
             .iter()
             .filter_map(|b| {
-                let date = match b.date {
-                    BarTimestamp::Date(d) => NaiveDate::from_ymd_opt(
-                        d.year(),
-                        u32::from(u8::from(d.month())),
-                        u32::from(d.day()),
-                    )?,
-                    BarTimestamp::DateTime(t) => {
-                        chrono::DateTime::from_timestamp(t.unix_timestamp(), 0)?.date_naive()
-                    }
-                };
+                let date = bar_date(&b.date)?;
                 Some(DailyBar {
                     date,
                     open: b.open,
@@ -1348,6 +1397,63 @@ impl Broker for IbBroker {
             .collect();
         let skip = bars.len().saturating_sub(days as usize);
         bars.drain(..skip);
+        Ok(bars)
+    }
+
+    async fn iv_history(&self, symbol: &Symbol, days: u32) -> Result<Vec<IvBar>, BrokerError> {
+        if days == 0 || days > MAX_IV_HISTORY_DAYS {
+            return Err(BrokerError::InvalidRequest {
+                field: "days",
+                message: format!("must be 1..={MAX_IV_HISTORY_DAYS}, got {days}"),
+            });
+        }
+        let client = self.inner.client()?;
+        let contract = convert::stock_contract(symbol);
+        // One request, at most a year: "N D" up to 364 days, "1 Y" for 365.
+        let duration = if days >= 365 {
+            1.years()
+        } else {
+            (days as i32).days()
+        };
+        let ticket = self
+            .inner
+            .pace_historical(
+                symbol,
+                &format!("OPTION_IMPLIED_VOLATILITY 1 day {duration}"),
+            )
+            .await?;
+        let data = tokio::time::timeout(
+            self.inner.cfg.request_timeout.max(Duration::from_secs(30)),
+            client
+                .historical_data(&contract, BarSize::Day)
+                .what_to_show(WhatToShow::OptionImpliedVolatility)
+                .duration(duration)
+                .fetch(),
+        )
+        .await;
+        drop(ticket);
+        let data = data
+            .map_err(|_| BrokerError::Timeout)?
+            .map_err(|e| convert::map_iv_history_error(&e, symbol))?;
+        let first = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
+        let mut bars: Vec<IvBar> = data
+            .bars
+            .iter()
+            .filter_map(|b| {
+                let date = bar_date(&b.date)?;
+                // IB's IV bars: the close is the day's 30-day IV.
+                (date >= first && b.close.is_finite() && b.close > 0.0)
+                    .then_some(IvBar { date, iv: b.close })
+            })
+            .collect();
+        bars.sort_by_key(|b| b.date);
+        bars.dedup_by_key(|b| b.date);
+        if bars.is_empty() {
+            return Err(BrokerError::NoOptions {
+                symbol: symbol.to_string(),
+                code: None,
+            });
+        }
         Ok(bars)
     }
 
