@@ -62,7 +62,7 @@ pub fn health(
     now: DateTime<Utc>,
 ) -> Health {
     let last_ingest = last_run.map(|r| LastIngest {
-        status: r.status.clone(),
+        status: r.status.as_str().to_owned(),
         finished_at: r.finished_at.clone(),
         age_seconds: r
             .finished_at
@@ -172,7 +172,7 @@ mod tests {
             trigger: "cron".into(),
             started_at: "2026-11-20T15:00:00.000Z".into(),
             finished_at: finished_at.map(str::to_owned),
-            status: status.into(),
+            status: serde_json::from_value(serde_json::json!(status)).unwrap(),
             symbols_ok: 10,
             symbols_failed: 0,
             rows_written: 10,

@@ -14,7 +14,7 @@ use crate::chains::{
 use crate::config::Config;
 use crate::edge::{bridge, d1, error_response, internal, json_response, now};
 use crate::http::error::ApiError;
-use crate::ingest::{iso, IngestRun};
+use crate::ingest::{iso, IngestRun, RunStatus};
 use crate::metrics::{
     self, ChainExpiryRow, LatestMetricsRow, MetricsInterval, MetricsRow, SpotRow,
 };
@@ -29,11 +29,11 @@ pub async fn enrich(
     run: Result<IngestRun>,
 ) -> Result<IngestRun> {
     let run = run?;
-    if run.status == "skipped" || run.status == "failed" {
+    if matches!(run.status, RunStatus::Skipped | RunStatus::Failed) {
         return Ok(run);
     }
     let summary = chain_step(db, cfg).await;
-    let status = summary.final_status(&run.status);
+    let status = summary.final_status(run.status.as_str());
     let error = summary.error_text(run.error.as_deref());
     let chain_rows = i64::try_from(summary.rows.total()).unwrap_or(i64::MAX);
     let watchlist_len = i64::try_from(cfg.watchlist.len()).unwrap_or(i64::MAX);

@@ -67,6 +67,11 @@ fn error_response(e: &ApiError) -> Response {
     raw_json_response(e.status, e.body())
 }
 
+/// A store failure as the runtime's error (logged by the caller).
+fn store_error(e: crate::store::StoreError) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
 fn internal(context: &str, e: &worker::Error) -> Response {
     let line = serde_json::json!({ "event": "internal_error", "context": context, "error": e.to_string() })
         .to_string();
@@ -221,7 +226,9 @@ async fn protected(
             db,
             cfg,
             started,
-            ingest::run(db, cfg, Trigger::Manual, started).await,
+            ingest::run(db, cfg, Trigger::Manual, started)
+                .await
+                .map_err(store_error),
         )
         .await
         {
@@ -386,7 +393,9 @@ pub async fn scheduled(env: Env) {
     };
     let result = match load_config(&env) {
         Ok(cfg) => {
-            let run = ingest::run(&db, &cfg, Trigger::Cron, started).await;
+            let run = ingest::run(&db, &cfg, Trigger::Cron, started)
+                .await
+                .map_err(store_error);
             // Option chains and analytics (after quotes; not after a failed/skipped run).
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
@@ -402,6 +411,7 @@ pub async fn scheduled(env: Env) {
                 "worker configuration is invalid",
             )
             .await
+            .map_err(store_error)
         }
     };
     if let Err(e) = result {

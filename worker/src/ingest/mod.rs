@@ -2,6 +2,10 @@
 //! the bridge's `/quotes` answer, and building the rows and the run record.
 //! The adapter (`edge::ingest`) does the I/O around these functions.
 
+pub mod service;
+#[cfg(test)]
+mod service_tests;
+
 use chrono::{DateTime, Utc};
 use sas_core::calendar::{MarketCalendar, MarketStatus};
 use sas_core::market::{Quote, Symbol};
@@ -66,7 +70,7 @@ pub struct IngestRun {
     pub trigger: String,
     pub started_at: String,
     pub finished_at: Option<String>,
-    pub status: String,
+    pub status: RunStatus,
     pub symbols_ok: i64,
     pub symbols_failed: i64,
     pub rows_written: i64,
