@@ -16,6 +16,7 @@
 
 pub mod calendar;
 pub mod chain;
+mod daily;
 pub mod error;
 pub mod history;
 pub mod market;

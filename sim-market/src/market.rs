@@ -76,12 +76,8 @@ impl SymbolState {
         // The intraday path starts where the daily history ends: the
         // volatility state of the last session before the start (one model
         // for history, path and surface; see docs/sim-market.md).
-        let start = crate::history::last_session_state(
-            seed,
-            &params,
-            config.rate,
-            config.start.date_naive(),
-        );
+        let start =
+            crate::daily::last_session_state(seed, &params, config.rate, config.start.date_naive());
         let (log_vol, stressed) = (start.log_vol, start.stressed);
         Self {
             price: params.start_price,
