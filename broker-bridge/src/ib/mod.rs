@@ -1015,6 +1015,35 @@ impl Inner {
                 retry_after: Some(wait),
             })
     }
+
+    /// One paced daily-bars request of `what` over `duration` for `symbol`'s
+    /// stock contract, bounded by the chain timeout (at least 30 s). The
+    /// outer error is pacing, the session or the timeout; the inner one is
+    /// IB's answer, left to the caller to map.
+    async fn paced_daily_bars(
+        &self,
+        symbol: &Symbol,
+        what: WhatToShow,
+        duration: ibapi::market_data::historical::Duration,
+    ) -> Result<Result<ibapi::market_data::historical::HistoricalData, ibapi::Error>, BrokerError>
+    {
+        let client = self.client()?;
+        let contract = convert::stock_contract(symbol);
+        let ticket = self
+            .pace_historical(symbol, &format!("{what} 1 day {duration}"))
+            .await?;
+        let data = tokio::time::timeout(
+            self.cfg.request_timeout.max(Duration::from_secs(30)),
+            client
+                .historical_data(&contract, BarSize::Day)
+                .what_to_show(what)
+                .duration(duration)
+                .fetch(),
+        )
+        .await;
+        drop(ticket);
+        data.map_err(|_| BrokerError::Timeout)
+    }
 }
 
 /// Calendar days → IB duration covering `bars` daily bars.
@@ -1360,25 +1389,10 @@ impl Broker for IbBroker {
                 message: format!("must be 1..=730, got {days}"),
             });
         }
-        let client = self.inner.client()?;
-        let contract = convert::stock_contract(symbol);
-        let duration = history_duration(days);
-        let ticket = self
+        let data = self
             .inner
-            .pace_historical(symbol, &format!("TRADES 1 day {duration}"))
-            .await?;
-        let data = tokio::time::timeout(
-            self.inner.cfg.request_timeout.max(Duration::from_secs(30)),
-            client
-                .historical_data(&contract, BarSize::Day)
-                .what_to_show(WhatToShow::Trades)
-                .duration(duration)
-                .fetch(),
-        )
-        .await;
-        drop(ticket);
-        let data = data
-            .map_err(|_| BrokerError::Timeout)?
+            .paced_daily_bars(symbol, WhatToShow::Trades, history_duration(days))
+            .await?
             .map_err(|e| map_error(&e, Ctx::Symbol(symbol)))?;
         let mut bars: Vec<DailyBar> = data
             .bars
@@ -1407,33 +1421,16 @@ impl Broker for IbBroker {
                 message: format!("must be 1..={MAX_IV_HISTORY_DAYS}, got {days}"),
             });
         }
-        let client = self.inner.client()?;
-        let contract = convert::stock_contract(symbol);
         // One request, at most a year: "N D" up to 364 days, "1 Y" for 365.
         let duration = if days >= 365 {
             1.years()
         } else {
             (days as i32).days()
         };
-        let ticket = self
+        let data = self
             .inner
-            .pace_historical(
-                symbol,
-                &format!("OPTION_IMPLIED_VOLATILITY 1 day {duration}"),
-            )
-            .await?;
-        let data = tokio::time::timeout(
-            self.inner.cfg.request_timeout.max(Duration::from_secs(30)),
-            client
-                .historical_data(&contract, BarSize::Day)
-                .what_to_show(WhatToShow::OptionImpliedVolatility)
-                .duration(duration)
-                .fetch(),
-        )
-        .await;
-        drop(ticket);
-        let data = data
-            .map_err(|_| BrokerError::Timeout)?
+            .paced_daily_bars(symbol, WhatToShow::OptionImpliedVolatility, duration)
+            .await?
             .map_err(|e| convert::map_iv_history_error(&e, symbol))?;
         let first = Utc::now().date_naive() - chrono::Duration::days(i64::from(days));
         let mut bars: Vec<IvBar> = data
