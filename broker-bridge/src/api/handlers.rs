@@ -229,20 +229,31 @@ pub(super) struct HistoryQuery {
     days: Option<String>,
 }
 
+impl HistoryQuery {
+    /// The symbol and `days` in `1..=max` (both required).
+    fn parse(&self, max: u32) -> Result<(Symbol, u32), ApiError> {
+        let symbol = required_symbol(self.symbol.as_deref())?;
+        let raw_days = self
+            .days
+            .as_deref()
+            .ok_or_else(|| ApiError::missing("days"))?;
+        let days = parse_u32("days", Some(raw_days), 0)?;
+        if days == 0 || days > max {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidParameter,
+                format!("`days` must be 1..={max}, got {days}"),
+            ));
+        }
+        Ok((symbol, days))
+    }
+}
+
 /// `GET /history/daily?symbol=X&days=N`.
 pub(super) async fn daily_history(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let symbol = required_symbol(q.symbol.as_deref())?;
-    let raw_days = q.days.as_deref().ok_or_else(|| ApiError::missing("days"))?;
-    let days = parse_u32("days", Some(raw_days), 0)?;
-    if days == 0 || days > MAX_HISTORY_DAYS {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidParameter,
-            format!("`days` must be 1..={MAX_HISTORY_DAYS}, got {days}"),
-        ));
-    }
+    let (symbol, days) = q.parse(MAX_HISTORY_DAYS)?;
     // Historical requests wait for their pacing turn: bounded like chains.
     let bars = state
         .bounded_chain(state.broker().daily_history(&symbol, days))
@@ -257,15 +268,7 @@ pub(super) async fn iv_history(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let symbol = required_symbol(q.symbol.as_deref())?;
-    let raw_days = q.days.as_deref().ok_or_else(|| ApiError::missing("days"))?;
-    let days = parse_u32("days", Some(raw_days), 0)?;
-    if days == 0 || days > MAX_IV_HISTORY_DAYS {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidParameter,
-            format!("`days` must be 1..={MAX_IV_HISTORY_DAYS}, got {days}"),
-        ));
-    }
+    let (symbol, days) = q.parse(MAX_IV_HISTORY_DAYS)?;
     let source = match state.broker().mode() {
         BrokerMode::Sim => IvSource::Sim,
         BrokerMode::Ib => IvSource::Ib,
