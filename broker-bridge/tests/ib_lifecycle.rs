@@ -19,56 +19,7 @@ use sas_bridge_api::health::ConnectionState;
 use sas_bridge_api::orders::{
     Execution, Instrument, OrderAction, OrderLeg, OrderRequest, OrderStatus, TimeInForce,
 };
-use sas_core::market::{ChainWindow, OptionRight, Symbol};
-
-fn spy() -> Symbol {
-    Symbol::parse("SPY").unwrap()
-}
-
-/// A SPY put debit spread priced to fill now (buy the higher strike, sell
-/// the lower), `quantity` units.
-async fn marketable_put_spread(b: &IbBroker, key: &str, quantity: u32) -> OrderRequest {
-    let chain = b
-        .option_chain(
-            &spy(),
-            ChainWindow {
-                min_dte: 5,
-                max_dte: 40,
-                strikes: 4,
-            },
-        )
-        .await
-        .unwrap();
-    let e = &chain.expiries[0];
-    let puts: Vec<_> = e
-        .contracts
-        .iter()
-        .filter(|c| c.right == OptionRight::Put)
-        .collect();
-    let (lo, hi) = (puts[0], puts[puts.len() - 1]);
-    let debit = hi.ask.unwrap() - lo.bid.unwrap();
-    let limit = ((debit + 0.50) * 100.0).round() / 100.0;
-    let leg = |strike: f64, action| OrderLeg {
-        instrument: Instrument::Option {
-            symbol: spy(),
-            expiry: e.expiry,
-            strike,
-            right: OptionRight::Put,
-        },
-        action,
-        ratio: 1,
-    };
-    OrderRequest {
-        idempotency_key: key.into(),
-        legs: vec![
-            leg(hi.strike, OrderAction::Buy),
-            leg(lo.strike, OrderAction::Sell),
-        ],
-        quantity,
-        limit_price: limit,
-        tif: TimeInForce::Day,
-    }
-}
+use sas_core::market::Symbol;
 
 /// Waits until order `id` has `status` with `filled` units.
 async fn wait_order(b: &IbBroker, id: &str, status: OrderStatus, filled: u32) {
@@ -115,7 +66,7 @@ fn units_per_leg(execs: &[Execution], req: &OrderRequest) -> Vec<u32> {
 async fn partial_fill_shows_partially_filled_then_the_rest_fills() {
     let gw = gateway().await;
     let b = broker(&gw, 41).await;
-    let req = marketable_put_spread(&b, "life-partial", 3).await;
+    let req = put_spread(&b, "life-partial", 3, Pricing::Marketable).await;
     gw.controls.partial_fill_next_order(1.0);
     let placed = b.place_order(req.clone()).await.unwrap();
     let id = placed.order.id.clone();
@@ -144,7 +95,7 @@ async fn partial_fill_shows_partially_filled_then_the_rest_fills() {
 async fn cancel_of_a_partially_filled_order_leaves_the_filled_part() {
     let gw = gateway().await;
     let b = broker(&gw, 42).await;
-    let req = marketable_put_spread(&b, "life-cancel", 3).await;
+    let req = put_spread(&b, "life-cancel", 3, Pricing::Marketable).await;
     gw.controls.partial_fill_next_order(1.0);
     let placed = b.place_order(req.clone()).await.unwrap();
     let id = placed.order.id.clone();
@@ -179,7 +130,7 @@ async fn cancel_of_a_partially_filled_order_leaves_the_filled_part() {
 async fn cancel_works_for_a_partly_filled_order_adopted_after_a_bridge_restart() {
     let gw = gateway().await;
     let b = broker(&gw, 43).await;
-    let req = marketable_put_spread(&b, "life-adopt", 4).await;
+    let req = put_spread(&b, "life-adopt", 4, Pricing::Marketable).await;
     gw.controls.partial_fill_next_order(2.0);
     let placed = b.place_order(req).await.unwrap();
     wait_order(&b, &placed.order.id, OrderStatus::PartiallyFilled, 2).await;
@@ -207,7 +158,7 @@ async fn cancel_works_for_a_partly_filled_order_adopted_after_a_bridge_restart()
 async fn commission_arriving_after_the_execution_is_attached_to_it() {
     let gw = gateway().await;
     let b = broker(&gw, 44).await;
-    let req = marketable_put_spread(&b, "life-comm", 2).await;
+    let req = put_spread(&b, "life-comm", 2, Pricing::Marketable).await;
     gw.controls.hold_commissions(true);
     let placed = b.place_order(req).await.unwrap();
     wait_order(&b, &placed.order.id, OrderStatus::Filled, 2).await;
@@ -239,7 +190,7 @@ async fn commission_arriving_after_the_execution_is_attached_to_it() {
 async fn fill_replay_after_a_gateway_restart_does_not_double_count() {
     let gw = gateway().await;
     let b = broker(&gw, 45).await;
-    let req = marketable_put_spread(&b, "life-replay", 2).await;
+    let req = put_spread(&b, "life-replay", 2, Pricing::Marketable).await;
     gw.controls.partial_fill_next_order(1.0);
     let placed = b.place_order(req.clone()).await.unwrap();
     let id = placed.order.id.clone();
@@ -290,7 +241,7 @@ async fn fill_replay_after_a_gateway_restart_does_not_double_count() {
 async fn assignment_shows_a_stock_position_and_the_option_gone() {
     let gw = gateway().await;
     let b = broker(&gw, 46).await;
-    let req = marketable_put_spread(&b, "life-assign", 2).await;
+    let req = put_spread(&b, "life-assign", 2, Pricing::Marketable).await;
     let placed = b.place_order(req.clone()).await.unwrap();
     wait_order(&b, &placed.order.id, OrderStatus::Filled, 2).await;
     let short = &req.legs[1].instrument;

@@ -25,72 +25,8 @@ use clap::Parser;
 use fake_ib_gateway::{FakeConfig, FakeGateway};
 use http_body_util::BodyExt;
 use ib_support::*;
-use sas_bridge_api::orders::{Instrument, OrderAction, OrderLeg, OrderRequest, TimeInForce};
-use sas_core::market::{ChainWindow, OptionRight, Symbol};
 use serde_json::Value;
 use tower::ServiceExt;
-
-fn spy() -> Symbol {
-    Symbol::parse("SPY").unwrap()
-}
-
-fn resting_stock_order(key: &str) -> OrderRequest {
-    OrderRequest {
-        idempotency_key: key.into(),
-        legs: vec![OrderLeg {
-            instrument: Instrument::Stock {
-                symbol: Symbol::parse("AAPL").unwrap(),
-            },
-            action: OrderAction::Buy,
-            ratio: 1,
-        }],
-        quantity: 5,
-        limit_price: 1.00,
-        tif: TimeInForce::Gtc,
-    }
-}
-
-/// A put debit spread on SPY far below the market: it rests.
-async fn resting_put_spread(b: &IbBroker, key: &str) -> OrderRequest {
-    let chain = b
-        .option_chain(
-            &spy(),
-            ChainWindow {
-                min_dte: 5,
-                max_dte: 40,
-                strikes: 4,
-            },
-        )
-        .await
-        .unwrap();
-    let e = &chain.expiries[0];
-    let puts: Vec<f64> = e
-        .contracts
-        .iter()
-        .filter(|c| c.right == OptionRight::Put)
-        .map(|c| c.strike)
-        .collect();
-    let leg = |strike: f64, action| OrderLeg {
-        instrument: Instrument::Option {
-            symbol: spy(),
-            expiry: e.expiry,
-            strike,
-            right: OptionRight::Put,
-        },
-        action,
-        ratio: 1,
-    };
-    OrderRequest {
-        idempotency_key: key.into(),
-        legs: vec![
-            leg(puts[puts.len() - 1], OrderAction::Buy),
-            leg(puts[0], OrderAction::Sell),
-        ],
-        quantity: 1,
-        limit_price: 0.01,
-        tif: TimeInForce::Gtc,
-    }
-}
 
 fn config_with(gw: &FakeGateway, client_id: i32, extra: &[&str]) -> BridgeConfig {
     let port = gw.addr.port().to_string();
@@ -149,7 +85,7 @@ fn config_with_token() -> broker_bridge::config::BridgeToken {
 async fn unrebuildable_key_at_ib_blocks_a_second_send() {
     let gw = gateway().await;
     let b = broker(&gw, 51).await;
-    let req = resting_put_spread(&b, "unrebuildable-1").await;
+    let req = put_spread(&b, "unrebuildable-1", 1, Pricing::Resting).await;
     let first = b.place_order(req.clone()).await.unwrap();
     assert!(!first.duplicate);
     b.shutdown().await;

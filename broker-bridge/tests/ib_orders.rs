@@ -16,72 +16,7 @@ use sas_bridge_api::health::ConnectionState;
 use sas_bridge_api::orders::{
     Instrument, OrderAction, OrderLeg, OrderRequest, OrderStatus, TimeInForce,
 };
-use sas_core::market::{ChainWindow, OptionRight, Symbol};
-
-fn spy() -> Symbol {
-    Symbol::parse("SPY").unwrap()
-}
-
-/// A put debit spread on SPY priced to fill now: buy the higher strike,
-/// sell the lower, limit above the current net ask.
-async fn marketable_put_spread(b: &IbBroker, key: &str) -> OrderRequest {
-    let chain = b
-        .option_chain(
-            &spy(),
-            ChainWindow {
-                min_dte: 5,
-                max_dte: 40,
-                strikes: 4,
-            },
-        )
-        .await
-        .unwrap();
-    let e = &chain.expiries[0];
-    let puts: Vec<_> = e
-        .contracts
-        .iter()
-        .filter(|c| c.right == OptionRight::Put)
-        .collect();
-    let (lo, hi) = (puts[0], puts[puts.len() - 1]);
-    let debit = hi.ask.unwrap() - lo.bid.unwrap();
-    let limit = ((debit + 0.50) * 100.0).round() / 100.0;
-    let leg = |strike: f64, action| OrderLeg {
-        instrument: Instrument::Option {
-            symbol: spy(),
-            expiry: e.expiry,
-            strike,
-            right: OptionRight::Put,
-        },
-        action,
-        ratio: 1,
-    };
-    OrderRequest {
-        idempotency_key: key.into(),
-        legs: vec![
-            leg(hi.strike, OrderAction::Buy),
-            leg(lo.strike, OrderAction::Sell),
-        ],
-        quantity: 2,
-        limit_price: limit,
-        tif: TimeInForce::Day,
-    }
-}
-
-fn resting_stock_order(key: &str) -> OrderRequest {
-    OrderRequest {
-        idempotency_key: key.into(),
-        legs: vec![OrderLeg {
-            instrument: Instrument::Stock {
-                symbol: Symbol::parse("AAPL").unwrap(),
-            },
-            action: OrderAction::Buy,
-            ratio: 1,
-        }],
-        quantity: 5,
-        limit_price: 1.00,
-        tif: TimeInForce::Gtc,
-    }
-}
+use sas_core::market::{ChainWindow, OptionRight};
 
 async fn wait_status(b: &IbBroker, id: &str, status: OrderStatus) {
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -100,7 +35,7 @@ async fn wait_status(b: &IbBroker, id: &str, status: OrderStatus) {
 async fn combo_fills_and_shows_in_positions_and_executions() {
     let gw = gateway().await;
     let b = broker(&gw, 31).await;
-    let req = marketable_put_spread(&b, "combo-1").await;
+    let req = put_spread(&b, "combo-1", 2, Pricing::Marketable).await;
     let placed = b.place_order(req.clone()).await.unwrap();
     assert!(!placed.duplicate);
     wait_status(&b, &placed.order.id, OrderStatus::Filled).await;
@@ -184,7 +119,7 @@ async fn same_key_twice_gives_one_order_also_across_a_bridge_restart() {
     assert_eq!(gw.controls.orders().len(), 1);
 
     // A filled combo is found among completed orders after a restart too.
-    let combo = marketable_put_spread(&b2, "idem-combo").await;
+    let combo = put_spread(&b2, "idem-combo", 2, Pricing::Marketable).await;
     let placed = b2.place_order(combo.clone()).await.unwrap();
     wait_status(&b2, &placed.order.id, OrderStatus::Filled).await;
     b2.shutdown().await;

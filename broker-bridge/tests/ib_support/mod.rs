@@ -12,6 +12,8 @@ use broker_bridge::metrics::Metrics;
 use clap::Parser;
 use fake_ib_gateway::{FakeConfig, FakeGateway};
 use sas_bridge_api::health::ConnectionState;
+use sas_bridge_api::orders::{Instrument, OrderAction, OrderLeg, OrderRequest, TimeInForce};
+use sas_core::market::{ChainWindow, OptionRight, Symbol};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 
@@ -80,5 +82,85 @@ pub async fn wait_state(b: &IbBroker, state: ConnectionState, within: Duration) 
             b.status().await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn spy() -> Symbol {
+    Symbol::parse("SPY").unwrap()
+}
+
+/// A GTC buy of 5 AAPL at $1.00: it rests.
+pub fn resting_stock_order(key: &str) -> OrderRequest {
+    OrderRequest {
+        idempotency_key: key.into(),
+        legs: vec![OrderLeg {
+            instrument: Instrument::Stock {
+                symbol: Symbol::parse("AAPL").unwrap(),
+            },
+            action: OrderAction::Buy,
+            ratio: 1,
+        }],
+        quantity: 5,
+        limit_price: 1.00,
+        tif: TimeInForce::Gtc,
+    }
+}
+
+/// How a test put spread is priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pricing {
+    /// Day order 0.50 above the current net ask: fills now.
+    Marketable,
+    /// GTC order at 0.01, far below the market: rests.
+    Resting,
+}
+
+/// A SPY put debit spread of `quantity` units on the nearest expiry of a
+/// 5-40 DTE window: buy the highest of 4 strikes, sell the lowest.
+pub async fn put_spread(b: &IbBroker, key: &str, quantity: u32, pricing: Pricing) -> OrderRequest {
+    let chain = b
+        .option_chain(
+            &spy(),
+            ChainWindow {
+                min_dte: 5,
+                max_dte: 40,
+                strikes: 4,
+            },
+        )
+        .await
+        .unwrap();
+    let e = &chain.expiries[0];
+    let puts: Vec<_> = e
+        .contracts
+        .iter()
+        .filter(|c| c.right == OptionRight::Put)
+        .collect();
+    let (lo, hi) = (puts[0], puts[puts.len() - 1]);
+    let (limit_price, tif) = match pricing {
+        Pricing::Marketable => {
+            let debit = hi.ask.unwrap() - lo.bid.unwrap();
+            (((debit + 0.50) * 100.0).round() / 100.0, TimeInForce::Day)
+        }
+        Pricing::Resting => (0.01, TimeInForce::Gtc),
+    };
+    let leg = |strike: f64, action| OrderLeg {
+        instrument: Instrument::Option {
+            symbol: spy(),
+            expiry: e.expiry,
+            strike,
+            right: OptionRight::Put,
+        },
+        action,
+        ratio: 1,
+    };
+    OrderRequest {
+        idempotency_key: key.into(),
+        legs: vec![
+            leg(hi.strike, OrderAction::Buy),
+            leg(lo.strike, OrderAction::Sell),
+        ],
+        quantity,
+        limit_price,
+        tif,
     }
 }
