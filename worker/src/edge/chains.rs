@@ -1,211 +1,110 @@
-//! Runtime adapter of the option-chain step and of the metrics routes: bridge
-//! calls, D1 reads and batches around the pure [`crate::chains`] and
-//! [`crate::metrics`]. Exercised by `tests/e2e/chains.test.mjs` under workerd.
+//! Runtime adapter of the option-chain step and of the metrics routes: the
+//! [`ChainStore`] over D1 that [`crate::chains::service`] runs through, and
+//! the D1 reads of [`crate::metrics`]. Exercised by `tests/e2e/chains.test.mjs` under workerd.
+
+use std::result::Result as StdResult;
 
 use chrono::{DateTime, Duration, Utc};
-use sas_core::market::{DailyBar, Symbol};
+use sas_core::market::Symbol;
 use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Response, Result};
 
+use super::proposals::FetchBridge;
+use crate::chains::service::{self, ChainStore};
 use crate::chains::{
-    self, BarMerge, ChainReadError, ChainStepSummary, IvHistoryRow, RowsLedger, SqlStatement,
-    SqlValue, StatementMeta, StoredBarsRow,
+    self, ChainRunUpdate, IvHistoryRow, SqlStatement, SqlValue, StatementMeta, StoredBarsRow,
 };
 use crate::config::Config;
-use crate::edge::{bridge, d1, error_response, internal, json_response, now};
+use crate::edge::{d1, error_response, internal, json_response, now};
 use crate::http::error::ApiError;
-use crate::ingest::{iso, IngestRun, RunStatus};
+use crate::ingest::IngestRun;
 use crate::metrics::{
     self, ChainExpiryRow, LatestMetricsRow, MetricsInterval, MetricsRow, SpotRow,
 };
+use crate::store::StoreError;
 
-/// Runs the chain step after the quote step of a run (unless that run was
-/// skipped or failed: then nothing more is fetched or written) and returns
-/// the run record as updated by the step.
-pub async fn enrich(
-    db: &D1Database,
-    cfg: &Config,
-    started: DateTime<Utc>,
-    run: Result<IngestRun>,
-) -> Result<IngestRun> {
-    let run = run?;
-    if matches!(run.status, RunStatus::Skipped | RunStatus::Failed) {
-        return Ok(run);
-    }
-    let summary = chain_step(db, cfg).await;
-    let status = summary.final_status(run.status.as_str());
-    let error = summary.error_text(run.error.as_deref());
-    let chain_rows = i64::try_from(summary.rows.total()).unwrap_or(i64::MAX);
-    let watchlist_len = i64::try_from(cfg.watchlist.len()).unwrap_or(i64::MAX);
-    let (symbols_ok, symbols_failed) =
-        summary.symbol_counts(watchlist_len, run.symbols_failed, run.error.as_deref());
-    let finished = now();
-    let update = d1::statement(
-        db,
-        chains::UPDATE_RUN_WITH_CHAINS,
-        &[
-            d1::millis(run.id),
-            d1::millis(chain_rows),
-            d1::text(status),
-            d1::opt_text(error.as_deref()),
-            d1::millis(i64::try_from(summary.ok.len()).unwrap_or(0)),
-            d1::millis(i64::try_from(summary.failed.len()).unwrap_or(0)),
-            d1::opt_text(summary.failures_json().as_deref()),
-            d1::text(&summary.rows.to_json()),
-            d1::text(&summary.skips_json()),
-            d1::millis((finished - started).num_milliseconds()),
-            d1::text(&iso(finished)),
-            d1::millis(symbols_ok),
-            d1::millis(symbols_failed),
-        ],
-    )?;
-    let mut rows: Vec<IngestRun> = update.all().await?.results()?;
-    let updated = rows
-        .pop()
-        .ok_or_else(|| worker::Error::RustError("run record was not updated".into()))?;
-    let line = serde_json::json!({
-        "event": "chain_step",
-        "run_id": updated.id,
-        "status": updated.status,
-        "symbols_ok": summary.ok.len(),
-        "symbols_failed": summary.failed,
-        "rows_written": updated.rows_written,
-        "rows_by_table": serde_json::from_str::<serde_json::Value>(&summary.rows.to_json()).ok(),
-        "contract_skips": summary.skips,
-        "duration_ms": (finished - started).num_milliseconds(),
-    })
-    .to_string();
-    if summary.failed.is_empty() {
-        console_log!("{line}");
-    } else {
-        console_error!("{line}");
-    }
-    Ok(updated)
+/// The chain step's store over D1: one batch per symbol.
+pub struct D1Chains<'a>(pub &'a D1Database);
+
+fn d1_err(e: worker::Error) -> StoreError {
+    StoreError(e.to_string())
 }
 
-/// The chain step over the watchlist: stored history read once, then each
-/// symbol fetched, analyzed and written (one atomic batch per symbol) with at
-/// most `CHAIN_CONCURRENCY` symbols in flight.
-async fn chain_step(db: &D1Database, cfg: &Config) -> ChainStepSummary {
-    let mut summary = ChainStepSummary::default();
-    let today = chains::trading_date(now());
-    let names: Vec<&str> = cfg.watchlist.iter().map(|s| s.as_str()).collect();
-    let list = d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned()));
-    let from = (today - Duration::days(chains::IV_HISTORY_LOOKBACK_DAYS)).format("%Y-%m-%d");
-    let history = futures_util::future::join(
-        d1::rows::<StoredBarsRow>(db, chains::SELECT_DAILY_BARS, std::slice::from_ref(&list)),
-        d1::rows::<IvHistoryRow>(
-            db,
+impl ChainStore for D1Chains<'_> {
+    async fn stored_bars(&self, symbols_json: &str) -> StdResult<Vec<StoredBarsRow>, StoreError> {
+        d1::rows(self.0, chains::SELECT_DAILY_BARS, &[d1::text(symbols_json)])
+            .await
+            .map_err(d1_err)
+    }
+
+    async fn iv_history(
+        &self,
+        symbols_json: &str,
+        from: &str,
+        to: &str,
+    ) -> StdResult<Vec<IvHistoryRow>, StoreError> {
+        d1::rows(
+            self.0,
             chains::SELECT_IV_HISTORY,
-            &[
-                list.clone(),
-                d1::text(&from.to_string()),
-                d1::text(&today.format("%Y-%m-%d").to_string()),
-            ],
-        ),
-    )
-    .await;
-    let (stored_bars, iv_rows) = match history {
-        (Ok(b), Ok(i)) => (b, i),
-        (Err(e), _) | (_, Err(e)) => {
-            let line = serde_json::json!({ "event": "chain_step", "error": e.to_string() });
-            console_error!("{line}");
-            for s in &cfg.watchlist {
-                summary
-                    .failed
-                    .push((s.to_string(), "stored history could not be read".into()));
-            }
-            return summary;
-        }
-    };
-    let tasks: Vec<_> = cfg
-        .watchlist
-        .iter()
-        .map(|symbol| {
-            let bars = chains::stored_bars_of(&stored_bars, symbol);
-            let iv_history = chains::iv_history_of(&iv_rows, symbol);
-            async move { (symbol, one_symbol(db, cfg, symbol, bars, iv_history).await) }
-        })
-        .collect();
-    let limit = usize::try_from(cfg.chains.concurrency).unwrap_or(1);
-    for (symbol, outcome) in chains::run_bounded(tasks, limit).await {
-        match outcome {
-            Ok((ledger, skips)) => {
-                summary.ok.push(symbol.to_string());
-                summary.rows.absorb(&ledger);
-                summary.add_skips(&skips);
-            }
-            Err(reason) => summary
-                .failed
-                .push((symbol.to_string(), reason.to_string())),
-        }
+            &[d1::text(symbols_json), d1::text(from), d1::text(to)],
+        )
+        .await
+        .map_err(d1_err)
     }
-    summary
-}
 
-/// Fetches, analyzes and writes one symbol; on error nothing of it is written.
-async fn one_symbol(
-    db: &D1Database,
-    cfg: &Config,
-    symbol: &Symbol,
-    stored: Vec<DailyBar>,
-    iv_history: Vec<f64>,
-) -> std::result::Result<(RowsLedger, sas_core::analytics::chain::SkipCounts), ChainReadError> {
-    let today = chains::trading_date(now());
-    let days = chains::history_days_to_fetch(&stored, today);
-    // The chain and the daily bars are fetched at the same time.
-    let chain_path = chains::chain_path(symbol, &cfg.chains.window);
-    let (chain_body, fetched) = futures_util::future::join(
-        bridge_json(cfg, &chain_path),
-        fetch_history(cfg, symbol, days),
-    )
-    .await;
-    let chain = chains::parse_chain(&chain_body?, symbol)?;
-    let fetched = fetched?;
-    let (bars, changed) = match chains::merge_bars(&stored, &fetched) {
-        BarMerge::Merged { bars, changed } => (bars, changed),
-        BarMerge::Refetch => {
-            let full = fetch_history(cfg, symbol, chains::BOOTSTRAP_HISTORY_DAYS).await?;
-            match chains::merge_bars(&[], &full) {
-                BarMerge::Merged { bars, .. } => (bars, true),
-                BarMerge::Refetch => return Err(ChainReadError::InconsistentHistory),
-            }
-        }
-    };
-    let analysis = chains::analyze_symbol(&chain, &bars, &iv_history, cfg.chains.risk_free_rate);
-    let statements = chains::symbol_statements(
-        symbol,
-        &analysis,
-        changed.then_some(bars.as_slice()),
-        cfg.chains.retention_days,
-        now(),
-    );
-    let ledger = write_batch(db, &statements).await.map_err(|e| {
-        let line = serde_json::json!({ "event": "chain_write", "symbol": symbol.as_str(), "error": e.to_string() });
-        console_error!("{line}");
-        ChainReadError::WriteFailed
-    })?;
-    Ok((ledger, analysis.skips))
-}
+    async fn write_batch(
+        &self,
+        statements: &[SqlStatement],
+    ) -> StdResult<Vec<StatementMeta>, StoreError> {
+        let prepared = statements
+            .iter()
+            .map(|s| {
+                let params: Vec<JsValue> = s.params.iter().map(js).collect();
+                d1::statement(self.0, s.sql, &params)
+            })
+            .collect::<Result<Vec<_>>>()
+            .map_err(d1_err)?;
+        let results = self.0.batch(prepared).await.map_err(d1_err)?;
+        Ok(results
+            .iter()
+            .map(|result| {
+                let meta = result.meta().ok().flatten();
+                StatementMeta {
+                    rows_written: meta.as_ref().and_then(|m| m.rows_written).map(|n| n as u64),
+                    changes: meta.as_ref().and_then(|m| m.changes).map(|n| n as u64),
+                }
+            })
+            .collect())
+    }
 
-async fn fetch_history(
-    cfg: &Config,
-    symbol: &Symbol,
-    days: u32,
-) -> std::result::Result<Vec<DailyBar>, ChainReadError> {
-    let body = bridge_json(cfg, &chains::history_path(symbol, days)).await?;
-    chains::parse_history(&body, symbol)
-}
-
-/// GET on the bridge, bounded by `BRIDGE_TIMEOUT_MS`; non-2xx is an error.
-async fn bridge_json(cfg: &Config, path: &str) -> std::result::Result<String, ChainReadError> {
-    match bridge::get(cfg, path, true, cfg.bridge_timeout_ms).await {
-        Err(failure) => Err(ChainReadError::Bridge(failure)),
-        Ok(answer) if (200..=299).contains(&answer.status) => Ok(answer.body),
-        Ok(answer) => Err(ChainReadError::BridgeStatus {
-            status: answer.status,
-            path: path.split('?').next().unwrap_or(path).to_owned(),
-        }),
+    async fn record_step(&self, u: &ChainRunUpdate) -> StdResult<IngestRun, StoreError> {
+        let update = d1::statement(
+            self.0,
+            chains::UPDATE_RUN_WITH_CHAINS,
+            &[
+                d1::millis(u.run_id),
+                d1::millis(u.chain_rows),
+                d1::text(u.status.as_str()),
+                d1::opt_text(u.error.as_deref()),
+                d1::millis(u.chain_symbols_ok),
+                d1::millis(u.chain_symbols_failed),
+                d1::opt_text(u.chain_failures.as_deref()),
+                d1::text(&u.rows_by_table),
+                d1::text(&u.contract_skips),
+                d1::millis(u.duration_ms),
+                d1::text(&u.finished_at),
+                d1::millis(u.symbols_ok),
+                d1::millis(u.symbols_failed),
+            ],
+        )
+        .map_err(d1_err)?;
+        let mut rows: Vec<IngestRun> = update
+            .all()
+            .await
+            .and_then(|r| r.results())
+            .map_err(d1_err)?;
+        rows.pop()
+            .ok_or_else(|| StoreError("run record was not updated".into()))
     }
 }
 
@@ -218,28 +117,40 @@ fn js(value: &SqlValue) -> JsValue {
     }
 }
 
-/// Runs `statements` as one D1 batch (one transaction) and accounts the rows.
-async fn write_batch(db: &D1Database, statements: &[SqlStatement]) -> Result<RowsLedger> {
-    let prepared = statements
-        .iter()
-        .map(|s| {
-            let params: Vec<JsValue> = s.params.iter().map(js).collect();
-            d1::statement(db, s.sql, &params)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let results = db.batch(prepared).await?;
-    let mut ledger = RowsLedger::default();
-    for (statement, result) in statements.iter().zip(results.iter()) {
-        let meta = result.meta().ok().flatten();
-        ledger.record(
-            statement,
-            StatementMeta {
-                rows_written: meta.as_ref().and_then(|m| m.rows_written).map(|n| n as u64),
-                changes: meta.as_ref().and_then(|m| m.changes).map(|n| n as u64),
-            },
-        );
+fn log_error(line: serde_json::Value) {
+    console_error!("{line}");
+}
+
+/// Runs the chain step after the quote step of a run (unless that run was
+/// skipped or failed: then nothing more is fetched or written) and returns
+/// the run record as updated by the step.
+pub async fn enrich(
+    db: &D1Database,
+    cfg: &Config,
+    started: DateTime<Utc>,
+    run: StdResult<IngestRun, StoreError>,
+) -> StdResult<IngestRun, StoreError> {
+    let run = run?;
+    let outcome = service::enrich(
+        &D1Chains(db),
+        &FetchBridge(cfg),
+        cfg,
+        started,
+        &run,
+        &now,
+        &log_error,
+    )
+    .await?;
+    let Some(outcome) = outcome else {
+        return Ok(run);
+    };
+    let line = chains::view::step_line(&outcome.run, &outcome.summary, outcome.duration_ms);
+    if outcome.summary.failed.is_empty() {
+        console_log!("{line}");
+    } else {
+        console_error!("{line}");
     }
-    Ok(ledger)
+    Ok(outcome.run)
 }
 
 fn unknown_symbol(symbol: &Symbol) -> Response {

@@ -226,14 +226,12 @@ async fn protected(
             db,
             cfg,
             started,
-            ingest::run(db, cfg, Trigger::Manual, started)
-                .await
-                .map_err(store_error),
+            ingest::run(db, cfg, Trigger::Manual, started).await,
         )
         .await
         {
             Ok(run) => json_response(200, &run),
-            Err(e) => internal("manual ingest", &e),
+            Err(e) => internal("manual ingest", &store_error(e)),
         },
         Route::IngestRuns { limit } => match d1::runs(db, limit).await {
             Ok(runs) => json_response(200, &views::Runs { runs }),
@@ -393,9 +391,7 @@ pub async fn scheduled(env: Env) {
     };
     let result = match load_config(&env) {
         Ok(cfg) => {
-            let run = ingest::run(&db, &cfg, Trigger::Cron, started)
-                .await
-                .map_err(store_error);
+            let run = ingest::run(&db, &cfg, Trigger::Cron, started).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
@@ -411,7 +407,6 @@ pub async fn scheduled(env: Env) {
                 "worker configuration is invalid",
             )
             .await
-            .map_err(store_error)
         }
     };
     if let Err(e) = result {
