@@ -25,6 +25,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod proposals;
+pub mod settings;
 pub mod store;
 pub mod views;
 

@@ -10,8 +10,10 @@ use std::rc::Rc;
 
 use super::store::{Approval, ApprovalStore, OrderStateChange, ResendClaim, StoreError};
 use super::{KillSwitchRow, OrderState, ResolveRow};
+use crate::audit::store::AuditStore;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::proposals::{ProposalRecord, ProposalRow, ProposalStatus};
+use crate::settings::store::SettingsStore;
 
 /// One stored proposal: the row plus the columns the row type does not
 /// carry.
@@ -157,28 +159,6 @@ impl ApprovalStore for MemoryStore {
             .take(limit as usize)
             .map(|s| s.row.clone())
             .collect())
-    }
-
-    async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError> {
-        fail(self, Op::KillSwitchRead)?;
-        Ok(self.kill_switch.borrow().clone())
-    }
-
-    /// `SET_KILL_SWITCH` (upsert) + `INSERT_AUDIT`.
-    async fn set_kill_switch(
-        &self,
-        on: bool,
-        at_ms: i64,
-        actor: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        *self.kill_switch.borrow_mut() = Some(KillSwitchRow {
-            value: if on { "on" } else { "off" }.into(),
-            updated_at: at_ms,
-            updated_by: actor.into(),
-        });
-        self.audit.borrow_mut().push(audit.clone());
-        Ok(())
     }
 
     /// `APPROVE`: `WHERE id = ?1 AND status = 'pending' AND expires_at > ?2
@@ -362,7 +342,33 @@ impl ApprovalStore for MemoryStore {
             })
             .collect())
     }
+}
 
+impl SettingsStore for MemoryStore {
+    async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError> {
+        fail(self, Op::KillSwitchRead)?;
+        Ok(self.kill_switch.borrow().clone())
+    }
+
+    /// `SET_KILL_SWITCH` (upsert) + `INSERT_AUDIT`.
+    async fn set_kill_switch(
+        &self,
+        on: bool,
+        at_ms: i64,
+        actor: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        *self.kill_switch.borrow_mut() = Some(KillSwitchRow {
+            value: if on { "on" } else { "off" }.into(),
+            updated_at: at_ms,
+            updated_by: actor.into(),
+        });
+        self.audit.borrow_mut().push(audit.clone());
+        Ok(())
+    }
+}
+
+impl AuditStore for MemoryStore {
     /// `INSERT_AUDIT`.
     async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError> {
         self.audit.borrow_mut().push(audit.clone());

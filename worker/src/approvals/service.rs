@@ -23,6 +23,7 @@ use crate::audit::{self, AuditAction, AuditEntry, CRON_ACTOR};
 use crate::bridge::Bridge;
 use crate::config::{Config, MarketHoursMode};
 use crate::proposals::{self, ProposalRow, ProposalStatus};
+use crate::settings::service::{self as settings_service, SetKillSwitchError};
 
 /// Actor of expiries noticed while answering a request (not by the cron).
 pub const EXPIRY_ACTOR: &str = "system:expiry";
@@ -849,29 +850,13 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
         on: bool,
         reason: &str,
     ) -> Result<Option<KillSwitchRow>, ApprovalError> {
-        let before = kill_switch_on(
-            self.store
-                .kill_switch()
-                .await
-                .map_err(store_err("kill switch"))?
-                .as_ref(),
-        );
         let at = self.now_ms();
-        let word = |b: bool| if b { "on" } else { "off" };
-        let entry = AuditEntry {
-            at,
-            actor: actor.to_owned(),
-            action: AuditAction::KillSwitchChanged,
-            entity: "setting",
-            entity_id: Some("kill_switch".into()),
-            from_state: Some(word(before).into()),
-            to_state: Some(word(on).into()),
-            details: serde_json::json!({ "reason": reason }),
-        };
-        self.store
-            .set_kill_switch(on, at, actor, &entry)
+        settings_service::set_kill_switch(self.store, actor, on, reason, at)
             .await
-            .map_err(store_err("kill switch write"))?;
+            .map_err(|e| match e {
+                SetKillSwitchError::Read(source) => store_err("kill switch")(source),
+                SetKillSwitchError::Write(source) => store_err("kill switch write")(source),
+            })?;
         // Mirror to the bridge (best effort; the cron repeats it every run).
         self.mirror_halt(on, &format!("{reason} (by {actor})"))
             .await;

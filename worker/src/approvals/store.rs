@@ -3,9 +3,11 @@
 //! audit row (the audit row is inserted only when the statement changed the
 //! row); the SQL of each is named on the method and is the source of truth.
 
-use crate::approvals::{KillSwitchRow, OrderState, ResolveRow};
-use crate::audit::{AuditEntry, AuditRow};
+use crate::approvals::{OrderState, ResolveRow};
+use crate::audit::store::AuditStore;
+use crate::audit::AuditEntry;
 use crate::proposals::{ProposalRow, ProposalStatus};
+use crate::settings::store::SettingsStore;
 
 pub use crate::store::StoreError;
 
@@ -51,7 +53,7 @@ pub struct ResendClaim<'a> {
 /// Storage of proposals, their orders, the kill switch and the audit log.
 /// The futures are not `Send` (D1), hence `async fn` with static dispatch.
 #[allow(async_fn_in_trait)]
-pub trait ApprovalStore {
+pub trait ApprovalStore: SettingsStore + AuditStore {
     /// One proposal with its stored `Proposal` JSON (`select_proposal_sql`).
     async fn proposal(&self, id: i64) -> Result<Option<ProposalRow>, StoreError>;
     /// Newest first, optionally of one status (`select_proposals_sql`).
@@ -60,16 +62,6 @@ pub trait ApprovalStore {
         status: Option<ProposalStatus>,
         limit: u32,
     ) -> Result<Vec<ProposalRow>, StoreError>;
-    /// [`super::SELECT_KILL_SWITCH`].
-    async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError>;
-    /// [`super::SET_KILL_SWITCH`] + [`crate::audit::INSERT_AUDIT`], one batch.
-    async fn set_kill_switch(
-        &self,
-        on: bool,
-        at_ms: i64,
-        actor: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError>;
     /// [`super::APPROVE`] + audit if changed, one batch; true when it won.
     async fn approve(&self, a: &Approval<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// [`super::REJECT`] + audit if changed, one batch; true when it won.
@@ -111,12 +103,4 @@ pub trait ApprovalStore {
         stale_ms: i64,
         limit: u32,
     ) -> Result<Vec<ResolveRow>, StoreError>;
-    /// [`crate::audit::INSERT_AUDIT`] alone (a refusal that changes nothing).
-    async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// [`crate::audit::SELECT_AUDIT`] / [`crate::audit::SELECT_AUDIT_OF_PROPOSAL`].
-    async fn audit_log(
-        &self,
-        limit: u32,
-        proposal: Option<i64>,
-    ) -> Result<Vec<AuditRow>, StoreError>;
 }

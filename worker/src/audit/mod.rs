@@ -1,9 +1,18 @@
 //! The append-only audit log: who changed what, when, from which state to
-//! which, and the prices seen. Pure: SQL text, row types and builders; the
-//! edge binds and runs them (always in the same D1 batch as the change they
-//! describe, so a change is never stored without its audit row).
+//! which, and the prices seen. [`model`]: the entry and row types and SQL;
+//! [`store`]: the [`store::AuditStore`] trait (append alone, read);
+//! [`view`]: `GET /audit`. The edge binds and runs the SQL (an entry always
+//! in the same D1 batch as the change it describes, so a change is never
+//! stored without its audit row).
 
 use serde::{Deserialize, Serialize};
+
+pub mod model;
+pub mod store;
+pub mod view;
+
+pub use model::*;
+pub use view::*;
 
 use crate::auth::Principal;
 
@@ -73,134 +82,6 @@ pub fn actor_label(principal: &Principal) -> String {
         Principal::ApiToken => "api_token".to_owned(),
         Principal::AccessIdentity(id) => format!("access:{id}"),
     }
-}
-
-/// One audit entry to write.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditEntry {
-    /// Unix ms.
-    pub at: i64,
-    pub actor: String,
-    pub action: AuditAction,
-    /// `proposal` or `setting`.
-    pub entity: &'static str,
-    pub entity_id: Option<String>,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    /// JSON object: prices seen, reasons, order ids.
-    pub details: serde_json::Value,
-}
-
-impl AuditEntry {
-    /// An entry about proposal `id`.
-    pub fn proposal(
-        at: i64,
-        actor: &str,
-        action: AuditAction,
-        id: i64,
-        from_state: Option<&str>,
-        to_state: Option<&str>,
-        details: serde_json::Value,
-    ) -> Self {
-        Self {
-            at,
-            actor: actor.to_owned(),
-            action,
-            entity: "proposal",
-            entity_id: Some(id.to_string()),
-            from_state: from_state.map(str::to_owned),
-            to_state: to_state.map(str::to_owned),
-            details,
-        }
-    }
-
-    /// The `details` column text (always a JSON object).
-    pub fn details_json(&self) -> String {
-        if self.details.is_object() {
-            self.details.to_string()
-        } else {
-            serde_json::json!({ "value": self.details }).to_string()
-        }
-    }
-}
-
-/// Appends one entry unconditionally: `?1 at, ?2 actor, ?3 action, ?4 entity,
-/// ?5 entity_id, ?6 from_state, ?7 to_state, ?8 details`.
-pub const INSERT_AUDIT: &str = "INSERT INTO audit_log \
-(at, actor, action, entity, entity_id, from_state, to_state, details) \
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-
-/// Appends one entry only when the statement just before it in the same
-/// batch changed exactly one row (a conditional state transition that won).
-/// Same parameters as [`INSERT_AUDIT`].
-pub const INSERT_AUDIT_IF_CHANGED: &str = "INSERT INTO audit_log \
-(at, actor, action, entity, entity_id, from_state, to_state, details) \
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() = 1";
-
-/// Newest entries first, `?1` = limit.
-pub const SELECT_AUDIT: &str = "SELECT id, at, actor, action, entity, entity_id, from_state, \
-to_state, details FROM audit_log ORDER BY id DESC LIMIT ?1";
-
-/// Newest entries of one proposal first (`?1` = id as text, `?2` = limit).
-pub const SELECT_AUDIT_OF_PROPOSAL: &str = "SELECT id, at, actor, action, entity, entity_id, \
-from_state, to_state, details FROM audit_log WHERE entity = 'proposal' AND entity_id = ?1 \
-ORDER BY id DESC LIMIT ?2";
-
-/// A stored audit row.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<String>,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    pub details: String,
-}
-
-/// Wire form of one audit row (`at` as RFC 3339, `details` as JSON).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditView {
-    pub id: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<String>,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
-    pub details: serde_json::Value,
-}
-
-/// `GET /audit` body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AuditLog {
-    pub entries: Vec<AuditView>,
-}
-
-impl From<AuditRow> for AuditView {
-    fn from(r: AuditRow) -> Self {
-        Self {
-            id: r.id,
-            at: iso_ms(r.at),
-            actor: r.actor,
-            action: r.action,
-            entity: r.entity,
-            entity_id: r.entity_id,
-            from_state: r.from_state,
-            to_state: r.to_state,
-            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
-        }
-    }
-}
-
-/// Unix ms as RFC 3339 UTC with milliseconds.
-pub fn iso_ms(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

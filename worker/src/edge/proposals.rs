@@ -15,7 +15,8 @@ use super::{bridge, d1, error_response, json_response, now};
 use crate::approvals::service::{self as approvals_service};
 use crate::approvals::store::{Approval, ApprovalStore, OrderStateChange, ResendClaim, StoreError};
 use crate::approvals::{self, KillSwitchRow, ResolveRow};
-use crate::audit::{self, actor_label, AuditEntry, AuditRow, AuditView, CRON_ACTOR};
+use crate::audit::store::AuditStore;
+use crate::audit::{self, actor_label, AuditEntry, AuditRow, CRON_ACTOR};
 use crate::auth::Principal;
 use crate::bridge::{Bridge, BridgeAnswer, BridgeFailure};
 use crate::config::Config;
@@ -27,6 +28,7 @@ use crate::proposals::generate::{GenerationStore, NewProposal};
 use crate::proposals::{
     self, ExistingRow, GenerationSummary, MetricsRow, ProposalRow, ProposalStatus,
 };
+use crate::settings::{self, store::SettingsStore};
 use crate::store::SnapshotRow;
 
 type Deps<'a> = approvals_service::Deps<'a, D1Store<'a>, FetchBridge<'a>>;
@@ -175,35 +177,6 @@ impl ApprovalStore for D1Store<'_> {
         d1::rows(self.0, &sql, &params).await.map_err(d1_err)
     }
 
-    async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError> {
-        let mut rows: Vec<KillSwitchRow> = d1::rows(self.0, approvals::SELECT_KILL_SWITCH, &[])
-            .await
-            .map_err(d1_err)?;
-        Ok(rows.pop())
-    }
-
-    async fn set_kill_switch(
-        &self,
-        on: bool,
-        at_ms: i64,
-        actor: &str,
-        audit_entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let db = self.0;
-        let word = if on { "on" } else { "off" };
-        let statements = vec![
-            d1::statement(
-                db,
-                approvals::SET_KILL_SWITCH,
-                &[d1::text(word), d1::millis(at_ms), d1::text(actor)],
-            )
-            .map_err(d1_err)?,
-            audit_statement(db, audit::INSERT_AUDIT, audit_entry).map_err(d1_err)?,
-        ];
-        db.batch(statements).await.map_err(d1_err)?;
-        Ok(())
-    }
-
     async fn approve(
         &self,
         a: &Approval<'_>,
@@ -340,7 +313,40 @@ impl ApprovalStore for D1Store<'_> {
         .await
         .map_err(d1_err)
     }
+}
 
+impl SettingsStore for D1Store<'_> {
+    async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError> {
+        let mut rows: Vec<KillSwitchRow> = d1::rows(self.0, settings::SELECT_KILL_SWITCH, &[])
+            .await
+            .map_err(d1_err)?;
+        Ok(rows.pop())
+    }
+
+    async fn set_kill_switch(
+        &self,
+        on: bool,
+        at_ms: i64,
+        actor: &str,
+        audit_entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let db = self.0;
+        let word = if on { "on" } else { "off" };
+        let statements = vec![
+            d1::statement(
+                db,
+                settings::SET_KILL_SWITCH,
+                &[d1::text(word), d1::millis(at_ms), d1::text(actor)],
+            )
+            .map_err(d1_err)?,
+            audit_statement(db, audit::INSERT_AUDIT, audit_entry).map_err(d1_err)?,
+        ];
+        db.batch(statements).await.map_err(d1_err)?;
+        Ok(())
+    }
+}
+
+impl AuditStore for D1Store<'_> {
     async fn append_audit(&self, audit_entry: &AuditEntry) -> Result<(), StoreError> {
         let s = audit_statement(self.0, audit::INSERT_AUDIT, audit_entry).map_err(d1_err)?;
         self.0.batch(vec![s]).await.map_err(d1_err)?;
@@ -592,24 +598,19 @@ pub async fn handle(
             },
         },
         ApprovalRoute::Audit { limit, proposal } => match store.audit_log(limit, proposal).await {
-            Ok(rows) => json_response(
-                200,
-                &audit::AuditLog {
-                    entries: rows.into_iter().map(AuditView::from).collect(),
-                },
-            ),
+            Ok(rows) => json_response(200, &audit::view::log_view(rows)),
             Err(e) => reply(Reply::Internal(format!("audit log: {e}"))),
         },
         ApprovalRoute::KillSwitchGet => match store.kill_switch().await {
             Err(e) => reply(Reply::Internal(format!("kill switch: {e}"))),
-            Ok(row) => json_response(200, &approvals_view::kill_switch_view(row.as_ref())),
+            Ok(row) => json_response(200, &settings::view::kill_switch_view(row.as_ref())),
         },
         ApprovalRoute::KillSwitchSet => match read_body(req).await {
             Err(e) => error_response(&e),
             Ok(raw) => match parse_kill_switch(&raw) {
                 Err(e) => error_response(&e),
                 Ok(body) => match deps.set_kill_switch(&actor, body.on, &body.reason).await {
-                    Ok(row) => json_response(200, &approvals_view::kill_switch_view(row.as_ref())),
+                    Ok(row) => json_response(200, &settings::view::kill_switch_view(row.as_ref())),
                     Err(e) => err(e),
                 },
             },

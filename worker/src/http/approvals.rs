@@ -7,10 +7,8 @@ use serde::Deserialize;
 
 use super::error::{truncate, ApiError, Query};
 use crate::approvals::service::{is_price_move, ApprovalError, Approved};
-use crate::approvals::{
-    kill_switch_on, BrokerCheckError, KillSwitchRow, MAX_BODY_BYTES, MAX_REASON_CHARS,
-};
-use crate::audit::{self, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
+use crate::approvals::{BrokerCheckError, MAX_BODY_BYTES, MAX_REASON_CHARS};
+use crate::audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 use crate::proposals::{
     ProposalRow, ProposalStatus, ProposalView, DEFAULT_PROPOSALS_LIMIT, MAX_PROPOSALS_LIMIT,
 };
@@ -346,15 +344,6 @@ pub fn approved_reply(a: &Approved) -> Reply {
         }
     }
     json(200, &body)
-}
-
-/// The kill switch as `GET /kill-switch` shows it.
-pub fn kill_switch_view(row: Option<&KillSwitchRow>) -> serde_json::Value {
-    serde_json::json!({
-        "on": kill_switch_on(row),
-        "updated_at": row.map(|r| audit::iso_ms(r.updated_at)),
-        "updated_by": row.map(|r| r.updated_by.clone()),
-    })
 }
 
 #[cfg(test)]
