@@ -65,8 +65,8 @@ impl Config {
         let worker_url = required("WORKER_URL");
         let archive_token = required("ARCHIVE_TOKEN");
         if !database_url.is_empty()
-            && !(database_url.starts_with("postgres://")
-                || database_url.starts_with("postgresql://"))
+            && !database_url.starts_with("postgres://")
+            && !database_url.starts_with("postgresql://")
         {
             errors.push("DATABASE_URL must start with postgres:// or postgresql://".into());
         }

@@ -84,10 +84,9 @@ impl Store {
         cursor: &str,
     ) -> Result<u64, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        if let (Some(lo), Some(hi)) = (page.min_ts_ms, page.max_ts_ms) {
-            let lo = month_of_ms(lo);
-            let hi = month_of_ms(hi);
-            ensure_partitions_on(&mut tx, spec, lo, hi).await?;
+        for &(y, m) in &page.months {
+            let m = Month::new(y, m);
+            ensure_partitions_on(&mut tx, spec, m, m).await?;
         }
         let cols = spec.pg_columns().join(", ");
         sqlx::query(&format!(
@@ -282,10 +281,6 @@ impl Month {
     fn start_literal(self) -> String {
         format!("{:04}-{:02}-01 00:00:00+00", self.year(), self.month())
     }
-}
-
-fn month_of_ms(ms: i64) -> Month {
-    Month::of(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
 }
 
 async fn ensure_partitions_on(

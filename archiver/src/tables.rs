@@ -1,7 +1,9 @@
 //! The exported tables (docs/archive.md) and the strict parse of an export
 //! row into one line of Postgres `COPY … FROM STDIN` text format.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 /// How a D1 value (as JSON) becomes a Postgres value.
@@ -200,13 +202,13 @@ pub struct RowError {
     pub reason: String,
 }
 
-/// A parsed page: COPY text lines, and the partition-key times (ms) seen.
+/// A parsed page: COPY text lines, and the (year, month) of every
+/// partition-key time seen (UTC).
 #[derive(Debug, Default)]
 pub struct CopyPage {
     pub text: String,
     pub rows: usize,
-    pub min_ts_ms: Option<i64>,
-    pub max_ts_ms: Option<i64>,
+    pub months: BTreeSet<(i32, u32)>,
 }
 
 /// Parses every row of a page (all or nothing) into COPY text format.
@@ -236,9 +238,8 @@ pub fn to_copy(spec: &'static TableSpec, rows: &[Value]) -> Result<CopyPage, Row
             let ts = write_value(&mut page.text, col, obj.get(col.name))
                 .map_err(|r| err(format!("column {:?}: {r}", col.name)))?;
             if spec.partition_col == Some(col.name) {
-                if let Some(ms) = ts {
-                    page.min_ts_ms = Some(page.min_ts_ms.map_or(ms, |m| m.min(ms)));
-                    page.max_ts_ms = Some(page.max_ts_ms.map_or(ms, |m| m.max(ms)));
+                if let Some(t) = ts.and_then(DateTime::<Utc>::from_timestamp_millis) {
+                    page.months.insert((t.year(), t.month()));
                 }
             }
         }
@@ -356,7 +357,7 @@ mod tests {
             p.text,
             "S\\tP\t2023-11-14T22:13:20.123Z\t1.5\t\\N\t2\t7\tlive\n"
         );
-        assert_eq!(p.min_ts_ms, Some(1_700_000_000_123));
+        assert_eq!(p.months.iter().collect::<Vec<_>>(), vec![&(2023, 11)]);
     }
 
     #[test]
