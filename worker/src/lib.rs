@@ -6,12 +6,13 @@
 //! static dashboard in `web/dist` is served by Workers static assets.
 //!
 //! Layers, dependencies pointing one way (docs/architecture.md): [`config`]
-//! (depends on nothing) ← leaves ([`auth`], [`access`], [`store`], [`audit`],
-//! [`bridge`]) ← features ([`ingest`], [`chains`], [`metrics`],
-//! [`proposals`], [`approvals`]) ← [`http`] (the one route table, the gate,
-//! errors and replies) ← `edge` (the runtime: env, D1, fetch, clock).
-//! Everything but `edge` is natively tested; the approval workflows run
-//! over traits ([`approvals::store::ApprovalStore`], [`bridge::Bridge`]).
+//! (depends on nothing) ← leaves ([`auth`], [`access`], [`store`],
+//! [`bridge`]) ← features, each split into model (rows, SQL), service (the
+//! workflow over a store trait and the [`bridge::Bridge`], clock passed in)
+//! and view (JSON): [`audit`], [`settings`], [`ingest`], [`chains`],
+//! [`opportunities`], [`proposals`], [`approvals`] ← [`http`] (the one route
+//! table, the gate, errors and replies) ← `edge` (the runtime: env, D1,
+//! fetch, clock). Everything but `edge` is natively tested.
 
 pub mod access;
 pub mod approvals;
@@ -23,7 +24,7 @@ pub mod config;
 mod edge;
 pub mod http;
 pub mod ingest;
-pub mod metrics;
+pub mod opportunities;
 pub mod proposals;
 pub mod settings;
 pub mod store;

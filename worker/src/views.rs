@@ -1,11 +1,9 @@
 //! Response bodies of the API, built from stored rows (pure).
 
 use chrono::{DateTime, Utc};
-use sas_core::market::Symbol;
 use serde::Serialize;
 
-use crate::ingest::{iso_ms, IngestRun};
-use crate::store::{HistoryRow, LatestRow};
+use crate::ingest::IngestRun;
 
 /// Version reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -87,79 +85,6 @@ pub struct Runs {
     pub runs: Vec<IngestRun>,
 }
 
-/// One quote of `/market/latest`.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct LatestQuote {
-    pub symbol: String,
-    pub bid: Option<f64>,
-    pub ask: Option<f64>,
-    pub last: Option<f64>,
-    pub volume: Option<i64>,
-    pub timestamp: String,
-    pub data_type: String,
-}
-
-/// `/market/latest` body.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Latest {
-    pub as_of: Option<String>,
-    pub quotes: Vec<LatestQuote>,
-}
-
-/// Builds `/market/latest`; `as_of` is the newest quote time (null when empty).
-pub fn latest(rows: Vec<LatestRow>) -> Latest {
-    let as_of = rows.iter().map(|r| r.ts).max().map(iso_ms);
-    Latest {
-        as_of,
-        quotes: rows
-            .into_iter()
-            .map(|r| LatestQuote {
-                timestamp: iso_ms(r.ts),
-                symbol: r.symbol,
-                bid: r.bid,
-                ask: r.ask,
-                last: r.last,
-                volume: r.volume,
-                data_type: r.data_type,
-            })
-            .collect(),
-    }
-}
-
-/// One point of `/market/history`.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct HistoryPoint {
-    pub t: String,
-    pub last: Option<f64>,
-    pub bid: Option<f64>,
-    pub ask: Option<f64>,
-    pub volume: Option<i64>,
-}
-
-/// `/market/history` body.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct History {
-    pub symbol: String,
-    pub points: Vec<HistoryPoint>,
-}
-
-/// Builds `/market/history`.
-pub fn history(symbol: &Symbol, rows: Vec<HistoryRow>) -> History {
-    History {
-        symbol: symbol.to_string(),
-        points: rows
-            .into_iter()
-            .map(|r| HistoryPoint {
-                t: iso_ms(r.ts),
-                last: r.last,
-                bid: r.bid,
-                ask: r.ask,
-                volume: r.volume,
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,33 +153,5 @@ mod tests {
             serde_json::to_value(&h).unwrap()["last_ingest"],
             serde_json::Value::Null
         );
-    }
-
-    #[test]
-    fn latest_reports_newest_time() {
-        let rows = vec![
-            LatestRow {
-                symbol: "AAPL".into(),
-                ts: T0,
-                bid: Some(1.0),
-                ask: Some(1.1),
-                last: Some(1.05),
-                volume: Some(5),
-                data_type: "simulated".into(),
-            },
-            LatestRow {
-                symbol: "SPY".into(),
-                ts: T0 + 1000,
-                bid: None,
-                ask: None,
-                last: Some(2.0),
-                volume: None,
-                data_type: "delayed".into(),
-            },
-        ];
-        let l = latest(rows);
-        assert_eq!(l.as_of.as_deref(), Some("2026-11-20T15:00:01.000Z"));
-        assert_eq!(l.quotes[0].timestamp, "2026-11-20T15:00:00.000Z");
-        assert_eq!(latest(Vec::new()).as_of, None);
     }
 }

@@ -8,11 +8,11 @@ mod bridge;
 mod chains;
 mod d1;
 mod ingest;
+mod opportunities;
 mod proposals;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use wasm_bindgen::JsValue;
 use worker::{console_error, console_log, D1Database, Env, Headers, Request, Response};
 
 use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
@@ -23,8 +23,9 @@ use crate::http::gate;
 use crate::http::proxy;
 use crate::http::{self, Route};
 use crate::ingest::Trigger;
-use crate::store::{self, HistoryRow, LatestRow};
+use crate::opportunities::service as reads;
 use crate::views;
+use opportunities::D1Reads;
 
 /// Name of the D1 binding.
 const DB_BINDING: &str = "DB";
@@ -237,43 +238,24 @@ async fn protected(
             Ok(runs) => json_response(200, &views::Runs { runs }),
             Err(e) => internal("ingest runs", &e),
         },
-        Route::MarketLatest => {
-            let rows: worker::Result<Vec<LatestRow>> =
-                d1::rows(db, store::SELECT_LATEST, &[watchlist_json(cfg)]).await;
-            match rows {
-                Ok(rows) => json_response(200, &views::latest(rows)),
-                Err(e) => internal("market latest", &e),
-            }
-        }
+        Route::MarketLatest => opportunities::reply(reads::latest(&D1Reads(db), cfg).await),
         Route::MarketHistory { symbol, days } => {
-            let since = started - chrono::Duration::days(i64::from(days));
-            let rows: worker::Result<Vec<HistoryRow>> = d1::rows(
-                db,
-                store::SELECT_HISTORY,
-                &[
-                    d1::text(symbol.as_str()),
-                    d1::millis(since.timestamp_millis()),
-                ],
-            )
-            .await;
-            match rows {
-                Ok(rows) => json_response(200, &views::history(&symbol, rows)),
-                Err(e) => internal("market history", &e),
-            }
+            opportunities::reply(reads::history(&D1Reads(db), &symbol, days, started).await)
         }
-        Route::Opportunities { limit } => chains::opportunities(db, cfg, limit, started).await,
+        Route::Opportunities { limit } => {
+            opportunities::reply(reads::ranked(&D1Reads(db), cfg, limit, started).await)
+        }
         Route::SymbolMetrics {
             symbol,
             days,
             interval,
-        } => chains::symbol_metrics(db, cfg, &symbol, days, interval, started).await,
-        Route::SymbolChain { symbol } => chains::symbol_chain(db, cfg, &symbol).await,
+        } => opportunities::reply(
+            reads::symbol_metrics(&D1Reads(db), cfg, &symbol, days, interval, started).await,
+        ),
+        Route::SymbolChain { symbol } => {
+            opportunities::reply(reads::symbol_chain(&D1Reads(db), cfg, &symbol).await)
+        }
     }
-}
-
-fn watchlist_json(cfg: &Config) -> JsValue {
-    let names: Vec<&str> = cfg.watchlist.iter().map(|s| s.as_str()).collect();
-    d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned()))
 }
 
 async fn proxied(cfg: &Config, path_and_query: &str) -> Response {

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::http::approvals::{self as approvals_view, Reply};
 use crate::http::approvals::{parse_approve, parse_kill_switch, parse_reject, ApprovalRoute};
 use crate::http::error::ApiError;
-use crate::metrics::LatestMetricsRow;
+use crate::opportunities::LatestMetricsRow;
 use crate::proposals::generate::{GenerationStore, NewProposal};
 use crate::proposals::{
     self, ExistingRow, GenerationSummary, MetricsRow, ProposalRow, ProposalStatus,
@@ -405,7 +405,7 @@ impl GenerationStore for D1Store<'_> {
     ) -> Result<Vec<LatestMetricsRow>, StoreError> {
         d1::rows(
             self.0,
-            crate::metrics::SELECT_LATEST_METRICS,
+            crate::opportunities::SELECT_LATEST_METRICS,
             &[symbols_json(watchlist), d1::millis(since_ms)],
         )
         .await

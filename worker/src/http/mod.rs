@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod error;
 pub mod gate;
 pub mod proxy;
+pub mod reads;
 
 pub use error::ApiError;
 use error::{truncate, Query};
@@ -52,7 +53,7 @@ pub enum Route {
     SymbolMetrics {
         symbol: Symbol,
         days: u32,
-        interval: crate::metrics::MetricsInterval,
+        interval: crate::opportunities::MetricsInterval,
     },
     /// `GET /symbols/{symbol}/chain` (newest stored snapshot).
     SymbolChain { symbol: Symbol },
@@ -117,15 +118,17 @@ fn symbol_route(method: &str, rest: &str, query: Option<&str>) -> Result<Route, 
     let route = if what == "metrics" {
         let days = q.bounded(
             "days",
-            crate::metrics::DEFAULT_METRICS_DAYS,
+            crate::opportunities::DEFAULT_METRICS_DAYS,
             1,
-            crate::metrics::MAX_METRICS_DAYS,
+            crate::opportunities::MAX_METRICS_DAYS,
         )?;
         let interval = match q.take("interval") {
-            None => crate::metrics::MetricsInterval::Daily,
-            Some(raw) => crate::metrics::MetricsInterval::parse(raw.trim()).ok_or_else(|| {
-                ApiError::bad_request("query parameter 'interval' must be daily or intraday")
-            })?,
+            None => crate::opportunities::MetricsInterval::Daily,
+            Some(raw) => {
+                crate::opportunities::MetricsInterval::parse(raw.trim()).ok_or_else(|| {
+                    ApiError::bad_request("query parameter 'interval' must be daily or intraday")
+                })?
+            }
         };
         Route::SymbolMetrics {
             symbol,
@@ -322,7 +325,7 @@ mod tests {
 
     #[test]
     fn symbol_routes() {
-        use crate::metrics::MetricsInterval;
+        use crate::opportunities::MetricsInterval;
         assert_eq!(
             route("GET", "/symbols/aapl/metrics", None),
             Ok(Route::SymbolMetrics {

@@ -1,488 +1,34 @@
-//! Read side of the chain analytics (pure): SQL and row types of the stored
-//! metrics and chain snapshots, and the bodies of `GET /symbols/{s}/metrics`,
-//! `GET /symbols/{s}/chain` and the multi-factor `GET /search/opportunities`.
+//! Opportunities: the read side of the stored market data and chain
+//! analytics, a feature in parts: [`model`] (SQL and rows of the stored
+//! metrics and chain snapshots), [`ranking`] (the multi-factor ranking of the
+//! watchlist), [`service`] (the reads of `/market/*`, `/symbols/*` and
+//! `/search/opportunities` over an [`service::OpportunityStore`], with typed
+//! errors) and [`view`] (their JSON bodies). `edge::opportunities`
+//! implements the store over D1; `http::reads` maps the errors to replies.
 
-use std::collections::BTreeMap;
+pub mod model;
+pub mod ranking;
+pub mod service;
+#[cfg(test)]
+mod service_tests;
+pub mod view;
 
-use chrono::{DateTime, Utc};
-use sas_core::analytics::intraday::{factors_from_snapshots, Snapshot};
-use sas_core::analytics::rows::PACKED_CONTRACT_COLUMNS;
-use sas_core::analytics::vol::{IvRankStats, Momentum, IV_HISTORY_DAYS};
-use sas_core::market::Symbol;
-use sas_core::score::{rank, score_opportunity, FactorInputs, FactorScore, ScoreWeights};
-use serde::{Deserialize, Serialize};
-
-use crate::ingest::iso_ms;
-use crate::store::SnapshotRow;
-
-/// Which stored series `/symbols/{s}/metrics` returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricsInterval {
-    /// One point per New York trading date (the day's last run).
-    Daily,
-    /// One point per cron run (kept `CHAIN_RETENTION_DAYS`).
-    Intraday,
-}
-
-impl MetricsInterval {
-    /// Parses the `interval` query value.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "daily" => Some(Self::Daily),
-            "intraday" => Some(Self::Intraday),
-            _ => None,
-        }
-    }
-}
-
-/// Most days `/symbols/{s}/metrics` returns.
-pub const MAX_METRICS_DAYS: u32 = 730;
-/// Default `days` of `/symbols/{s}/metrics`.
-pub const DEFAULT_METRICS_DAYS: u32 = 30;
-
-/// Daily metrics of `?1` with `date >= ?2`, oldest first.
-pub const SELECT_METRICS_DAILY: &str = "SELECT date, ts, spot, atm_iv_30d, iv_rank, iv_percentile, \
-iv_history_days, rv_20d, skew_25d_30d, gex_per_1pct, dex, contracts_valued, skips_json, \
-metrics_json, factors_json FROM underlying_metrics_daily WHERE symbol = ?1 AND date >= ?2 ORDER BY date";
-
-/// Intraday metrics of `?1` with `ts >= ?2` (Unix ms), oldest first.
-pub const SELECT_METRICS_INTRADAY: &str = "SELECT NULL AS date, ts, spot, atm_iv_30d, iv_rank, \
-iv_percentile, iv_history_days, rv_20d, skew_25d_30d, gex_per_1pct, dex, contracts_valued, \
-skips_json, metrics_json, factors_json FROM underlying_metrics_intraday \
-WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts";
-
-/// Whether anything was ever stored for `?1` (1 row or none).
-pub const SELECT_SYMBOL_KNOWN: &str =
-    "SELECT symbol FROM underlying_metrics_daily WHERE symbol = ?1 LIMIT 1";
-
-/// Latest intraday metrics row of each symbol of the JSON array `?1` with
-/// `ts >= ?2`, in list order.
-pub const SELECT_LATEST_METRICS: &str = "SELECT m.symbol, m.ts, m.spot, m.atm_iv_30d, m.iv_rank, \
-m.iv_percentile, m.iv_history_days, m.factors_json FROM json_each(?1) AS w \
-JOIN underlying_metrics_intraday AS m ON m.symbol = w.value \
-AND m.ts = (SELECT MAX(ts) FROM underlying_metrics_intraday WHERE symbol = w.value) \
-WHERE m.ts >= ?2 ORDER BY w.key";
-
-/// Every expiry of the newest chain snapshot of `?1`.
-pub const SELECT_LATEST_CHAIN: &str = "SELECT ts, expiry, dte, forward, atm_iv, skew_25d, \
-contracts_json FROM chain_snapshots \
-WHERE symbol = ?1 AND ts = (SELECT MAX(ts) FROM chain_snapshots WHERE symbol = ?1) ORDER BY expiry";
-
-/// Spot of `?1` at snapshot `?2` (from the intraday metrics).
-pub const SELECT_SPOT_AT: &str =
-    "SELECT spot FROM underlying_metrics_intraday WHERE symbol = ?1 AND ts = ?2";
-
-/// Row of [`SELECT_METRICS_DAILY`] / [`SELECT_METRICS_INTRADAY`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct MetricsRow {
-    pub date: Option<String>,
-    pub ts: i64,
-    pub spot: f64,
-    pub atm_iv_30d: Option<f64>,
-    pub iv_rank: Option<f64>,
-    pub iv_percentile: Option<f64>,
-    pub iv_history_days: Option<i64>,
-    pub rv_20d: Option<f64>,
-    pub skew_25d_30d: Option<f64>,
-    pub gex_per_1pct: Option<f64>,
-    pub dex: Option<f64>,
-    pub contracts_valued: Option<i64>,
-    pub skips_json: Option<String>,
-    pub metrics_json: Option<String>,
-    pub factors_json: Option<String>,
-}
-
-/// Row of [`SELECT_LATEST_METRICS`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct LatestMetricsRow {
-    pub symbol: String,
-    pub ts: i64,
-    pub spot: f64,
-    pub atm_iv_30d: Option<f64>,
-    pub iv_rank: Option<f64>,
-    pub iv_percentile: Option<f64>,
-    pub iv_history_days: Option<i64>,
-    pub factors_json: Option<String>,
-}
-
-/// Row of [`SELECT_LATEST_CHAIN`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ChainExpiryRow {
-    pub ts: i64,
-    pub expiry: String,
-    pub dte: i64,
-    pub forward: Option<f64>,
-    pub atm_iv: Option<f64>,
-    pub skew_25d: Option<f64>,
-    pub contracts_json: String,
-}
-
-/// Row of [`SELECT_SPOT_AT`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SpotRow {
-    pub spot: f64,
-}
-
-/// The full metrics object stored in `metrics_json` (core `analytics::rows`);
-/// every field defaults so older or partial rows still read.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-struct StoredMetrics {
-    atm_iv_30d_interpolated: Option<bool>,
-    iv_rank: Option<IvRankStats>,
-    rv_10d: Option<f64>,
-    rv_20d: Option<f64>,
-    rv_30d: Option<f64>,
-    rv_yang_zhang_20d: Option<f64>,
-    iv_rv_spread: Option<f64>,
-    vol_of_vol: Option<f64>,
-    skew_25d_30d: Option<f64>,
-    term_slope_per_30d: Option<f64>,
-    volume_zscore_20d: Option<f64>,
-    momentum: Option<Momentum>,
-    put_call_volume_ratio: Option<f64>,
-    put_call_oi_ratio: Option<f64>,
-    unusual_activity: Vec<serde_json::Value>,
-    gex_per_1pct: Option<f64>,
-    dex: Option<f64>,
-}
-
-/// One point of `/symbols/{s}/metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MetricsPoint {
-    /// New York trading date (daily interval only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
-    /// Snapshot time (RFC 3339 UTC).
-    pub t: String,
-    pub spot: f64,
-    pub atm_iv_30d: Option<f64>,
-    /// Whether the 30-day ATM IV was interpolated between two expiries.
-    pub atm_iv_30d_interpolated: Option<bool>,
-    pub iv_rank: Option<f64>,
-    pub iv_percentile: Option<f64>,
-    /// Days of ATM-IV history behind rank and percentile (0 = none yet;
-    /// full history is [`IV_HISTORY_DAYS`]).
-    pub iv_history_days: i64,
-    pub rv_10: Option<f64>,
-    pub rv_20: Option<f64>,
-    pub rv_30: Option<f64>,
-    /// Yang-Zhang 20-day realized volatility.
-    pub rv_yz: Option<f64>,
-    pub iv_rv_spread: Option<f64>,
-    pub vol_of_vol: Option<f64>,
-    pub skew_25d: Option<f64>,
-    /// ATM IV change per 30 days of maturity.
-    pub term_slope: Option<f64>,
-    /// Daily volume z-score against 20 days.
-    pub volume_z: Option<f64>,
-    /// 1-day rate of change of the close, percent.
-    pub momentum: Option<f64>,
-    /// All momentum measures.
-    pub momentum_detail: Option<Momentum>,
-    pub pc_volume_ratio: Option<f64>,
-    pub pc_oi_ratio: Option<f64>,
-    /// Dealer gamma exposure per 1 % move (see docs/analytics.md).
-    pub gex: Option<f64>,
-    /// Dealer delta exposure.
-    pub dex: Option<f64>,
-    pub unusual_activity: usize,
-    pub contracts_valued: i64,
-    /// Contracts skipped by reason.
-    pub skips: serde_json::Value,
-}
-
-/// `/symbols/{s}/metrics` body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SymbolMetrics {
-    pub symbol: String,
-    pub interval: MetricsInterval,
-    pub days: u32,
-    /// Days of ATM-IV history a full IV rank uses.
-    pub iv_history_target: usize,
-    pub metrics: Vec<MetricsPoint>,
-}
-
-fn finite(v: Option<f64>) -> Option<f64> {
-    v.filter(|x| x.is_finite())
-}
-
-/// One metrics point from a stored row (bad JSON columns read as absent).
-pub fn metrics_point(row: &MetricsRow) -> MetricsPoint {
-    let m: StoredMetrics = row
-        .metrics_json
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .unwrap_or_default();
-    let skips = row
-        .skips_json
-        .as_deref()
-        .and_then(|j| serde_json::from_str(j).ok())
-        .unwrap_or_else(|| serde_json::json!({}));
-    MetricsPoint {
-        date: row.date.clone(),
-        t: iso_ms(row.ts),
-        spot: row.spot,
-        atm_iv_30d: finite(row.atm_iv_30d),
-        atm_iv_30d_interpolated: m.atm_iv_30d_interpolated,
-        iv_rank: finite(row.iv_rank).or(m.iv_rank.and_then(|s| s.iv_rank)),
-        iv_percentile: finite(row.iv_percentile).or(m.iv_rank.map(|s| s.iv_percentile)),
-        iv_history_days: row.iv_history_days.unwrap_or(0),
-        rv_10: m.rv_10d,
-        rv_20: finite(row.rv_20d).or(m.rv_20d),
-        rv_30: m.rv_30d,
-        rv_yz: m.rv_yang_zhang_20d,
-        iv_rv_spread: m.iv_rv_spread,
-        vol_of_vol: m.vol_of_vol,
-        skew_25d: finite(row.skew_25d_30d).or(m.skew_25d_30d),
-        term_slope: m.term_slope_per_30d,
-        volume_z: m.volume_zscore_20d,
-        momentum: m.momentum.and_then(|x| x.roc_1d_pct),
-        momentum_detail: m.momentum,
-        pc_volume_ratio: m.put_call_volume_ratio,
-        pc_oi_ratio: m.put_call_oi_ratio,
-        gex: finite(row.gex_per_1pct).or(m.gex_per_1pct),
-        dex: finite(row.dex).or(m.dex),
-        unusual_activity: m.unusual_activity.len(),
-        contracts_valued: row.contracts_valued.unwrap_or(0),
-        skips,
-    }
-}
-
-/// Builds `/symbols/{s}/metrics`.
-pub fn symbol_metrics(
-    symbol: &Symbol,
-    interval: MetricsInterval,
-    days: u32,
-    rows: &[MetricsRow],
-) -> SymbolMetrics {
-    SymbolMetrics {
-        symbol: symbol.to_string(),
-        interval,
-        days,
-        iv_history_target: IV_HISTORY_DAYS,
-        metrics: rows.iter().map(metrics_point).collect(),
-    }
-}
-
-/// One expiry of `/symbols/{s}/chain`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChainExpiryView {
-    pub expiry: String,
-    pub dte: i64,
-    pub forward: Option<f64>,
-    pub atm_iv: Option<f64>,
-    pub skew_25d: Option<f64>,
-    /// Valued contracts, one object per contract with the
-    /// `PACKED_CONTRACT_COLUMNS` as keys.
-    pub contracts: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// `/symbols/{s}/chain` body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChainView {
-    pub symbol: String,
-    pub as_of: String,
-    pub spot: Option<f64>,
-    pub expiries: Vec<ChainExpiryView>,
-}
-
-/// Builds `/symbols/{s}/chain` from the rows of the newest snapshot; `None`
-/// when there is no snapshot. A damaged packed column reads as no contracts.
-pub fn chain_view(
-    symbol: &Symbol,
-    rows: &[ChainExpiryRow],
-    spot: Option<f64>,
-) -> Option<ChainView> {
-    let ts = rows.first()?.ts;
-    let expiries = rows
-        .iter()
-        .map(|r| {
-            let packed: Vec<Vec<serde_json::Value>> =
-                serde_json::from_str(&r.contracts_json).unwrap_or_default();
-            let contracts = packed
-                .into_iter()
-                .filter(|c| c.len() == PACKED_CONTRACT_COLUMNS.len())
-                .map(|c| {
-                    PACKED_CONTRACT_COLUMNS
-                        .iter()
-                        .map(|k| (*k).to_owned())
-                        .zip(c)
-                        .collect()
-                })
-                .collect();
-            ChainExpiryView {
-                expiry: r.expiry.clone(),
-                dte: r.dte,
-                forward: r.forward,
-                atm_iv: r.atm_iv,
-                skew_25d: r.skew_25d,
-                contracts,
-            }
-        })
-        .collect();
-    Some(ChainView {
-        symbol: symbol.to_string(),
-        as_of: iso_ms(ts),
-        spot,
-        expiries,
-    })
-}
-
-/// One ranked entry of the multi-factor `/search/opportunities` (a superset
-/// of the phase-1 entry the dashboard reads).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankedOpportunity {
-    pub rank: usize,
-    pub symbol: String,
-    pub score: f64,
-    /// Share of the total factor weight that could be measured (0-1).
-    pub coverage: f64,
-    pub last: Option<f64>,
-    /// Quote snapshots behind the intraday factors.
-    pub observations: usize,
-    pub atm_iv_30d: Option<f64>,
-    pub iv_rank: Option<f64>,
-    pub iv_percentile: Option<f64>,
-    /// Days of ATM-IV history behind the IV rank (0 = none yet).
-    pub iv_history_days: i64,
-    /// Time of the analytics used (RFC 3339), `None` without chain analytics.
-    pub metrics_as_of: Option<String>,
-    pub factors: Vec<FactorScore>,
-}
-
-/// `/search/opportunities` body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankedOpportunities {
-    pub as_of: Option<String>,
-    /// `multi_factor`: `Score = 3·Volatility + 2·IV rank + 1.5·Volume + 1·Momentum`.
-    pub scoring: &'static str,
-    pub weights: ScoreWeights,
-    pub opportunities: Vec<RankedOpportunity>,
-}
-
-pub use sas_core::entry::factors::combine_factors;
-
-/// Ranks the watchlist with the multi-factor score from the latest chain
-/// analytics of each symbol and its stored quote snapshots (grouped by
-/// symbol, oldest first). Symbols with neither are left out.
-pub fn opportunities(
-    watchlist: &[Symbol],
-    metrics: &[LatestMetricsRow],
-    snapshots: &[SnapshotRow],
-    weights: &ScoreWeights,
-    limit: usize,
-) -> RankedOpportunities {
-    struct Entry<'a> {
-        symbol: Symbol,
-        metrics: Option<&'a LatestMetricsRow>,
-        observations: usize,
-        last: Option<f64>,
-    }
-    let mut entries: Vec<Entry<'_>> = Vec::new();
-    let mut scores = Vec::new();
-    for symbol in watchlist {
-        let snaps: Vec<Snapshot> = snapshots
-            .iter()
-            .filter(|r| r.symbol == symbol.as_str())
-            .filter_map(|r| {
-                Some(Snapshot {
-                    t: DateTime::<Utc>::from_timestamp_millis(r.ts)?,
-                    last: r.last?,
-                    volume: u64::try_from(r.volume.unwrap_or(0)).unwrap_or(0),
-                })
-            })
-            .collect();
-        let m = metrics.iter().find(|m| m.symbol == symbol.as_str());
-        if snaps.is_empty() && m.is_none() {
-            continue;
-        }
-        let chain_factors: Option<FactorInputs> = m
-            .and_then(|m| m.factors_json.as_deref())
-            .and_then(|j| serde_json::from_str(j).ok());
-        let inputs = combine_factors(chain_factors.as_ref(), &factors_from_snapshots(&snaps));
-        let mut s = score_opportunity(symbol.clone(), &inputs, weights);
-        let days = m.and_then(|m| m.iv_history_days).unwrap_or(0);
-        for f in &mut s.factors {
-            if f.name == "iv_rank" {
-                f.label = iv_rank_label(f.raw, days);
-            }
-        }
-        scores.push(s);
-        entries.push(Entry {
-            symbol: symbol.clone(),
-            metrics: m,
-            observations: snaps.len(),
-            last: snaps
-                .iter()
-                .max_by_key(|s| s.t)
-                .map(|s| s.last)
-                .or(m.map(|m| m.spot)),
-        });
-    }
-    let as_of = snapshots
-        .iter()
-        .map(|r| r.ts)
-        .chain(metrics.iter().map(|m| m.ts))
-        .max()
-        .map(iso_ms);
-    let opportunities = rank(scores)
-        .into_iter()
-        .take(limit)
-        .enumerate()
-        .filter_map(|(i, s)| {
-            let e = entries.iter().find(|e| e.symbol == s.symbol)?;
-            Some(RankedOpportunity {
-                rank: i + 1,
-                symbol: s.symbol.to_string(),
-                score: s.score,
-                coverage: s.coverage,
-                last: e.last,
-                observations: e.observations,
-                atm_iv_30d: e.metrics.and_then(|m| finite(m.atm_iv_30d)),
-                iv_rank: e.metrics.and_then(|m| finite(m.iv_rank)),
-                iv_percentile: e.metrics.and_then(|m| finite(m.iv_percentile)),
-                iv_history_days: e.metrics.and_then(|m| m.iv_history_days).unwrap_or(0),
-                metrics_as_of: e.metrics.map(|m| iso_ms(m.ts)),
-                factors: s.factors,
-            })
-        })
-        .collect();
-    RankedOpportunities {
-        as_of,
-        scoring: "multi_factor",
-        weights: *weights,
-        opportunities,
-    }
-}
-
-/// The IV-rank factor's label, explicit about how much IV history is behind it.
-fn iv_rank_label(raw: Option<f64>, days: i64) -> String {
-    let full = i64::try_from(IV_HISTORY_DAYS).unwrap_or(i64::MAX);
-    match raw {
-        Some(v) if days >= full => format!("IV rank {v:.0} of 100 ({full}-day)"),
-        Some(v) => format!("IV rank {v:.0} of 100 (only {days} of {full} days of IV history)"),
-        None if days > 0 => {
-            format!("IV rank: missing ({days} of {full} days of IV history, no range yet)")
-        }
-        None => "IV rank: missing (no IV history yet)".to_owned(),
-    }
-}
-
-/// Counts per key of a `{code: count}` JSON object (bad JSON = empty).
-pub fn skip_counts(json: &str) -> BTreeMap<String, u64> {
-    serde_json::from_str(json).unwrap_or_default()
-}
+pub use model::*;
+pub use ranking::*;
+pub use view::*;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::chains::{analyze_symbol, symbol_statements, SqlValue};
+    use crate::store::{LatestRow, SnapshotRow};
+    use chrono::{DateTime, Utc};
     use chrono::{Duration, NaiveDate};
+    use sas_core::market::Symbol;
     use sas_core::market::{
         ChainExpiry, DailyBar, DataType, OptionChain, OptionQuote, OptionRight, SourceGreeks,
     };
+    use sas_core::score::{FactorInputs, ScoreWeights};
 
     fn sym(s: &str) -> Symbol {
         Symbol::parse(s).unwrap()
@@ -894,5 +440,33 @@ mod tests {
             Some(MetricsInterval::Daily)
         );
         assert_eq!(MetricsInterval::parse("weekly"), None);
+    }
+
+    #[test]
+    fn latest_reports_newest_time() {
+        let rows = vec![
+            LatestRow {
+                symbol: "AAPL".into(),
+                ts: T0,
+                bid: Some(1.0),
+                ask: Some(1.1),
+                last: Some(1.05),
+                volume: Some(5),
+                data_type: "simulated".into(),
+            },
+            LatestRow {
+                symbol: "SPY".into(),
+                ts: T0 + 1000,
+                bid: None,
+                ask: None,
+                last: Some(2.0),
+                volume: None,
+                data_type: "delayed".into(),
+            },
+        ];
+        let l = view::latest(rows);
+        assert_eq!(l.as_of.as_deref(), Some("2026-11-20T15:00:01.000Z"));
+        assert_eq!(l.quotes[0].timestamp, "2026-11-20T15:00:00.000Z");
+        assert_eq!(view::latest(Vec::new()).as_of, None);
     }
 }

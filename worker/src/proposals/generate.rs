@@ -22,7 +22,7 @@ use super::{
 };
 use crate::bridge::{self, Bridge};
 use crate::config::Config;
-use crate::metrics::LatestMetricsRow;
+use crate::opportunities::LatestMetricsRow;
 use crate::store::{SnapshotRow, StoreError};
 
 /// A proposal to store with the details of its audit row.
@@ -153,7 +153,7 @@ pub async fn generate(
         .latest_metrics(&cfg.watchlist, since_ms)
         .await
         .map_err(store_err)?;
-    let ranking = crate::metrics::opportunities(
+    let ranking = crate::opportunities::opportunities(
         &cfg.watchlist,
         &latest,
         &snapshots,

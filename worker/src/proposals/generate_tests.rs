@@ -15,7 +15,7 @@ use super::generate::{generate, GenerationStore, NewProposal};
 use super::{ExistingRow, GenerateError, GenerationSummary, MetricsRow, ProposalStatus};
 use crate::bridge::{Bridge, BridgeAnswer, BridgeFailure};
 use crate::config::Config;
-use crate::metrics::LatestMetricsRow;
+use crate::opportunities::LatestMetricsRow;
 use crate::store::{SnapshotRow, StoreError};
 
 /// 10:00 New York on a Tuesday.

@@ -669,9 +669,9 @@ pub struct BarsRow {
 }
 
 /// Core's score records from the multi-factor ranking of
-/// `/search/opportunities` ([`crate::metrics::opportunities`]), best first.
+/// `/search/opportunities` ([`crate::opportunities::opportunities`]), best first.
 pub fn scores_from_ranking(
-    ranked: &crate::metrics::RankedOpportunities,
+    ranked: &crate::opportunities::RankedOpportunities,
 ) -> Vec<sas_core::score::OpportunityScore> {
     ranked
         .opportunities
@@ -956,7 +956,7 @@ mod tests {
 
     #[test]
     fn the_multi_factor_ranking_feeds_generation_in_order() {
-        use crate::metrics::{opportunities, LatestMetricsRow};
+        use crate::opportunities::{opportunities, LatestMetricsRow};
         use crate::store::SnapshotRow;
         let watch: Vec<Symbol> = ["AAPL", "MSFT"]
             .iter()
