@@ -12,6 +12,7 @@ use worker::{console_log, AbortSignal, Fetch, Headers, Method, Request, RequestI
 
 use crate::access::AccessSettings;
 use crate::auth::Principal;
+use crate::http::auth::AccessTokenVerifier;
 
 /// Bound on one JWKS fetch, ms.
 const JWKS_FETCH_TIMEOUT_MS: u32 = 3_000;
@@ -55,6 +56,21 @@ impl JwksFetcher for WorkersFetch {
     /// A timer of the waiting request itself, so it resumes in its own context.
     async fn pause(&self) {
         worker::Delay::from(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// The Access verifier the auth gate ([`crate::http::auth`]) calls: the
+/// JWKS key cache over the runtime's fetch.
+pub struct EdgeAccess;
+
+impl AccessTokenVerifier for EdgeAccess {
+    async fn verify(
+        &self,
+        settings: &AccessSettings,
+        token: &str,
+        now_ms: i64,
+    ) -> Option<Principal> {
+        verify_token(settings, token, now_ms).await
     }
 }
 

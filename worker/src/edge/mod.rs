@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use worker::{console_error, console_log, D1Database, Env, Headers, Request, Response};
 
-use crate::auth::{authorize, AuthDecision, BearerTokenVerifier, PresentedCredentials};
+use crate::auth::PresentedCredentials;
 use crate::bridge::BridgeFailure;
 use crate::config::{Config, ConfigErrors};
+use crate::http::auth::{self as http_auth, AuthConfig, AuthRefusal};
 use crate::http::error::ApiError;
 use crate::http::gate;
 use crate::http::proxy;
@@ -88,45 +89,41 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     let query = req.url().ok().and_then(|u| u.query().map(str::to_owned));
 
     let config = load_config(&env);
-    // Authenticate before validating parameters of protected routes, so an
-    // anonymous caller learns nothing but 401.
-    let needs_auth = http::path_requires_auth(&path);
-    let mut principal: Option<crate::auth::Principal> = None;
-    if needs_auth {
-        let cfg = match &config {
-            Ok(cfg) => cfg,
-            Err(errors) => {
+    // The one auth gate, before any parameter of a protected route is
+    // validated (an anonymous caller learns nothing but 401).
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let access_jwt = req.headers().get("Cf-Access-Jwt-Assertion").ok().flatten();
+    let presented =
+        PresentedCredentials::from_headers(authorization.as_deref(), access_jwt.as_deref());
+    let auth_config = config.as_ref().ok().map(|cfg| AuthConfig {
+        api_token: &cfg.api_token,
+        access: cfg.approval.access.as_ref(),
+    });
+    let principal = match http_auth::authenticate(
+        &path,
+        auth_config,
+        &presented,
+        &access::EdgeAccess,
+        started.timestamp_millis(),
+    )
+    .await
+    {
+        Ok(principal) => principal,
+        Err(refusal) => {
+            if let (AuthRefusal::Misconfigured, Err(errors)) = (refusal, &config) {
                 log_config_errors(errors);
-                return error_response(&ApiError::misconfigured());
             }
-        };
-        let authorization = req.headers().get("Authorization").ok().flatten();
-        let access_jwt = req.headers().get("Cf-Access-Jwt-Assertion").ok().flatten();
-        let presented =
-            PresentedCredentials::from_headers(authorization.as_deref(), access_jwt.as_deref());
-        let bearer = BearerTokenVerifier::new(&cfg.api_token);
-        principal = match authorize(&presented, &[&bearer]) {
-            AuthDecision::Allowed(p) => Some(p),
-            // Cloudflare Access JWT (RS256 against the team's cached JWKS).
-            AuthDecision::Denied => match (&cfg.approval.access, presented.access_jwt) {
-                (Some(settings), Some(token)) => {
-                    access::verify_token(settings, token, started.timestamp_millis()).await
-                }
-                _ => None,
-            },
-        };
-        if principal.is_none() {
-            return error_response(&ApiError::unauthorized());
+            return error_response(&refusal.into());
         }
-    }
+    };
     let route = match http::route(&method, &path, query.as_deref()) {
         Ok(route) => route,
         Err(e) => return error_response(&e),
     };
     // Fail closed: a route that needs a caller is never served without one,
-    // even if the path list above were to miss it.
-    if route.requires_auth() && principal.is_none() {
-        return error_response(&ApiError::unauthorized());
+    // even if the path check above were to miss it.
+    if let Err(refusal) = http_auth::fail_closed(&route, principal.as_ref()) {
+        return error_response(&refusal.into());
     }
     // One gate for every state change: JSON content type, allowed Origin
     // (none only for bearer-token clients), bounded body.

@@ -1,11 +1,13 @@
 //! The Worker's HTTP surface, as pure data: the one route table (every
 //! route, with validated parameters, and which paths need a caller), the
-//! state-change gate in front of it ([`gate`]), the JSON error every
-//! failure is answered with ([`error`]), the replies of the approval API
-//! ([`approvals`]) and the `/broker/*` passthrough ([`proxy`]). `edge`
-//! applies it to Workers requests.
+//! auth gate in front of it ([`auth`]), the state-change gate ([`gate`]),
+//! the JSON error every failure is answered with ([`error`]), the replies of
+//! the approval API ([`approvals`]) and of the reads ([`reads`]), and the
+//! `/broker/*` passthrough ([`proxy`]). `edge` applies it to Workers
+//! requests.
 
 pub mod approvals;
+pub mod auth;
 pub mod error;
 pub mod gate;
 pub mod proxy;
