@@ -4,8 +4,7 @@
 use std::result::Result as StdResult;
 
 use chrono::{DateTime, Utc};
-use wasm_bindgen::JsValue;
-use worker::{console_error, console_log, D1Database, Result};
+use worker::{console_error, console_log, D1Database, D1Type, Result};
 
 use super::proposals::FetchBridge;
 use crate::chains::service::{self, ChainStore};
@@ -53,7 +52,7 @@ impl ChainStore for D1Chains<'_> {
         let prepared = statements
             .iter()
             .map(|s| {
-                let params: Vec<JsValue> = s.params.iter().map(js).collect();
+                let params: Vec<D1Type<'_>> = s.params.iter().map(typed).collect();
                 d1::statement(self.0, s.sql, &params)
             })
             .collect::<Result<Vec<_>>>()
@@ -76,19 +75,19 @@ impl ChainStore for D1Chains<'_> {
             self.0,
             chains::UPDATE_RUN_WITH_CHAINS,
             &[
-                d1::millis(u.run_id),
-                d1::millis(u.chain_rows),
+                d1::int(u.run_id),
+                d1::int(u.chain_rows),
                 d1::text(u.status.as_str()),
                 d1::opt_text(u.error.as_deref()),
-                d1::millis(u.chain_symbols_ok),
-                d1::millis(u.chain_symbols_failed),
+                d1::int(u.chain_symbols_ok),
+                d1::int(u.chain_symbols_failed),
                 d1::opt_text(u.chain_failures.as_deref()),
                 d1::text(&u.rows_by_table),
                 d1::text(&u.contract_skips),
                 d1::millis(u.duration_ms),
                 d1::text(&u.finished_at),
-                d1::millis(u.symbols_ok),
-                d1::millis(u.symbols_failed),
+                d1::int(u.symbols_ok),
+                d1::int(u.symbols_failed),
             ],
         )
         .map_err(d1_err)?;
@@ -102,12 +101,12 @@ impl ChainStore for D1Chains<'_> {
     }
 }
 
-fn js(value: &SqlValue) -> JsValue {
+fn typed(value: &SqlValue) -> D1Type<'_> {
     match value {
-        SqlValue::Text(t) => JsValue::from_str(t),
-        SqlValue::Real(x) => JsValue::from_f64(*x),
-        SqlValue::Int(n) => d1::millis(*n),
-        SqlValue::Null => JsValue::NULL,
+        SqlValue::Text(t) => D1Type::Text(t),
+        SqlValue::Real(x) => D1Type::Real(*x),
+        SqlValue::Int(n) => d1::int(*n),
+        SqlValue::Null => D1Type::Null,
     }
 }
 

@@ -1,29 +1,31 @@
-//! D1 queries (thin wrappers over the SQL in [`crate::store`]).
+//! D1 queries through the `worker` crate's typed parameters: every value is
+//! a [`D1Type`] bound with `bind_refs` (no hand-made `JsValue`s). D1Type's
+//! `Integer` is an `i32`, so Unix-ms timestamps, ids and counts bind as
+//! `Real` (a JS number, exact below 2^53 — what D1 receives either way).
 
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Result};
+use worker::{D1Database, D1PreparedStatement, D1Type, Result};
 
 use crate::ingest::IngestRun;
 use crate::store;
 
 /// Prepares `sql` bound to `params`.
-pub fn statement(db: &D1Database, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement> {
-    db.prepare(sql).bind(params)
+pub fn statement(db: &D1Database, sql: &str, params: &[D1Type<'_>]) -> Result<D1PreparedStatement> {
+    db.prepare(sql).bind_refs(params)
 }
 
 /// All rows of `sql` with `params`.
 pub async fn rows<T: DeserializeOwned>(
     db: &D1Database,
     sql: &str,
-    params: &[JsValue],
+    params: &[D1Type<'_>],
 ) -> Result<Vec<T>> {
     statement(db, sql, params)?.all().await?.results::<T>()
 }
 
 /// The rows of [`store::SELECT_SNAPSHOTS`] (`params` = `[watchlist JSON,
 /// since ms]`), fetched packed per symbol ([`store::SELECT_SNAPSHOTS_PACKED`]).
-pub async fn snapshots(db: &D1Database, params: &[JsValue]) -> Result<Vec<store::SnapshotRow>> {
+pub async fn snapshots(db: &D1Database, params: &[D1Type<'_>]) -> Result<Vec<store::SnapshotRow>> {
     let packed: Vec<store::PackedSnapshotRow> =
         rows(db, store::SELECT_SNAPSHOTS_PACKED, params).await?;
     Ok(store::unpack_snapshots(packed))
@@ -31,7 +33,7 @@ pub async fn snapshots(db: &D1Database, params: &[JsValue]) -> Result<Vec<store:
 
 /// The newest `limit` runs.
 pub async fn runs(db: &D1Database, limit: u32) -> Result<Vec<IngestRun>> {
-    rows(db, store::SELECT_RUNS, &[JsValue::from(limit)]).await
+    rows(db, store::SELECT_RUNS, &[uint(limit)]).await
 }
 
 /// Runs a batch (one transaction) and returns the rows the LAST statement produced.
@@ -46,18 +48,29 @@ pub async fn batch_last_rows<T: DeserializeOwned>(
     }
 }
 
-/// A JS string value.
-pub fn text(s: &str) -> JsValue {
-    JsValue::from_str(s)
+/// A text value.
+pub fn text(s: &str) -> D1Type<'_> {
+    D1Type::Text(s)
 }
 
-/// A JS number from a Unix-milliseconds timestamp (exact below 2^53).
+/// An `i64` (an id, a count): a JS number, exact below 2^53 (see the
+/// module note on `Integer`).
 #[allow(clippy::cast_precision_loss)]
-pub fn millis(ms: i64) -> JsValue {
-    JsValue::from_f64(ms as f64)
+pub fn int(n: i64) -> D1Type<'static> {
+    D1Type::Real(n as f64)
 }
 
-/// A JS string, or null.
-pub fn opt_text(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::NULL, JsValue::from_str)
+/// A Unix-milliseconds timestamp.
+pub fn millis(ms: i64) -> D1Type<'static> {
+    int(ms)
+}
+
+/// An unsigned count or limit.
+pub fn uint(n: u32) -> D1Type<'static> {
+    D1Type::Real(f64::from(n))
+}
+
+/// A text value, or NULL.
+pub fn opt_text(s: Option<&str>) -> D1Type<'_> {
+    s.map_or(D1Type::Null, D1Type::Text)
 }

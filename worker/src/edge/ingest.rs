@@ -27,8 +27,8 @@ fn run_statement(db: &D1Database, sql: &str, r: &RunRecord) -> worker::Result<D1
             d1::text(&r.started_at),
             d1::text(&r.finished_at),
             d1::text(r.status.as_str()),
-            d1::millis(r.symbols_ok),
-            d1::millis(r.symbols_failed),
+            d1::int(r.symbols_ok),
+            d1::int(r.symbols_failed),
             d1::opt_text(r.error.as_deref()),
         ],
     )

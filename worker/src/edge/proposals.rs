@@ -8,8 +8,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sas_core::market::Symbol;
-use wasm_bindgen::JsValue;
-use worker::{console_error, console_log, D1Database, D1PreparedStatement, Request, Response};
+
+use worker::{
+    console_error, console_log, D1Database, D1PreparedStatement, D1Type, Request, Response,
+};
 
 use super::{bridge, d1, error_response, json_response, now};
 use crate::approvals::service::{self as approvals_service};
@@ -126,7 +128,7 @@ impl D1Store<'_> {
     async fn conditional(
         &self,
         sql: &str,
-        params: &[JsValue],
+        params: &[D1Type<'_>],
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let db = self.0;
@@ -154,13 +156,10 @@ async fn batch_changes(
 
 impl ApprovalStore for D1Store<'_> {
     async fn proposal(&self, id: i64) -> Result<Option<ProposalRow>, StoreError> {
-        let mut rows: Vec<ProposalRow> = d1::rows(
-            self.0,
-            &proposals::select_proposal_sql(),
-            &[JsValue::from_f64(id as f64)],
-        )
-        .await
-        .map_err(d1_err)?;
+        let mut rows: Vec<ProposalRow> =
+            d1::rows(self.0, &proposals::select_proposal_sql(), &[d1::int(id)])
+                .await
+                .map_err(d1_err)?;
         Ok(rows.pop())
     }
 
@@ -170,7 +169,7 @@ impl ApprovalStore for D1Store<'_> {
         limit: u32,
     ) -> Result<Vec<ProposalRow>, StoreError> {
         let sql = proposals::select_proposals_sql(status.is_some());
-        let mut params = vec![JsValue::from(limit)];
+        let mut params = vec![d1::uint(limit)];
         if let Some(s) = status {
             params.push(d1::text(s.as_str()));
         }
@@ -185,12 +184,12 @@ impl ApprovalStore for D1Store<'_> {
         self.conditional(
             approvals::APPROVE,
             &[
-                JsValue::from_f64(a.id as f64),
+                d1::int(a.id),
                 d1::millis(a.at_ms),
                 d1::text(a.actor),
                 d1::opt_text(a.note),
-                JsValue::from_f64(a.limit_price),
-                JsValue::from(a.contracts),
+                D1Type::Real(a.limit_price),
+                d1::uint(a.contracts),
                 d1::text(a.order_json),
             ],
             audit_entry,
@@ -209,7 +208,7 @@ impl ApprovalStore for D1Store<'_> {
         self.conditional(
             approvals::REJECT,
             &[
-                JsValue::from_f64(id as f64),
+                d1::int(id),
                 d1::millis(at_ms),
                 d1::text(actor),
                 d1::text(reason),
@@ -228,11 +227,7 @@ impl ApprovalStore for D1Store<'_> {
     ) -> Result<bool, StoreError> {
         self.conditional(
             approvals::EXPIRE_ONE,
-            &[
-                JsValue::from_f64(id as f64),
-                d1::millis(at_ms),
-                d1::text(actor),
-            ],
+            &[d1::int(id), d1::millis(at_ms), d1::text(actor)],
             audit_entry,
         )
         .await
@@ -240,11 +235,19 @@ impl ApprovalStore for D1Store<'_> {
 
     async fn expire_overdue(&self, at_ms: i64, actor: &str) -> Result<usize, StoreError> {
         let db = self.0;
-        let at = d1::millis(at_ms);
         let statements = vec![
-            d1::statement(db, approvals::AUDIT_OVERDUE, &[at.clone(), d1::text(actor)])
-                .map_err(d1_err)?,
-            d1::statement(db, approvals::EXPIRE_OVERDUE, &[at, d1::text(actor)]).map_err(d1_err)?,
+            d1::statement(
+                db,
+                approvals::AUDIT_OVERDUE,
+                &[d1::millis(at_ms), d1::text(actor)],
+            )
+            .map_err(d1_err)?,
+            d1::statement(
+                db,
+                approvals::EXPIRE_OVERDUE,
+                &[d1::millis(at_ms), d1::text(actor)],
+            )
+            .map_err(d1_err)?,
         ];
         batch_changes(db, statements, 1).await.map_err(d1_err)
     }
@@ -257,12 +260,12 @@ impl ApprovalStore for D1Store<'_> {
         self.conditional(
             approvals::SET_ORDER_STATE,
             &[
-                JsValue::from_f64(c.id as f64),
+                d1::int(c.id),
                 d1::text(c.to.as_str()),
                 d1::opt_text(c.order_id),
                 d1::opt_text(c.broker_status),
                 d1::opt_text(c.reason),
-                JsValue::from(u32::from(c.sent)),
+                d1::uint(u32::from(c.sent)),
                 d1::millis(c.at_ms),
                 d1::text(c.from.as_str()),
             ],
@@ -279,15 +282,15 @@ impl ApprovalStore for D1Store<'_> {
         self.conditional(
             approvals::CLAIM_RESEND,
             &[
-                JsValue::from_f64(c.id as f64),
+                d1::int(c.id),
                 d1::text(c.order_json),
-                JsValue::from_f64(c.limit_price),
-                JsValue::from(c.contracts),
+                D1Type::Real(c.limit_price),
+                d1::uint(c.contracts),
                 d1::millis(c.at_ms),
                 d1::text(c.from.as_str()),
                 match c.order_updated_at {
                     Some(t) => d1::millis(t),
-                    None => JsValue::NULL,
+                    None => D1Type::Null,
                 },
             ],
             audit_entry,
@@ -304,11 +307,7 @@ impl ApprovalStore for D1Store<'_> {
         d1::rows(
             self.0,
             approvals::SELECT_ORDERS_TO_RESOLVE,
-            &[
-                d1::millis(at_ms),
-                d1::millis(stale_ms),
-                JsValue::from(limit),
-            ],
+            &[d1::millis(at_ms), d1::millis(stale_ms), d1::uint(limit)],
         )
         .await
         .map_err(d1_err)
@@ -359,12 +358,12 @@ impl AuditStore for D1Store<'_> {
         proposal: Option<i64>,
     ) -> Result<Vec<AuditRow>, StoreError> {
         match proposal {
-            None => d1::rows(self.0, audit::SELECT_AUDIT, &[JsValue::from(limit)]).await,
+            None => d1::rows(self.0, audit::SELECT_AUDIT, &[d1::uint(limit)]).await,
             Some(id) => {
                 d1::rows(
                     self.0,
                     audit::SELECT_AUDIT_OF_PROPOSAL,
-                    &[d1::text(&id.to_string()), JsValue::from(limit)],
+                    &[d1::text(&id.to_string()), d1::uint(limit)],
                 )
                 .await
             }
@@ -393,9 +392,12 @@ impl GenerationStore for D1Store<'_> {
         watchlist: &[Symbol],
         since_ms: i64,
     ) -> Result<Vec<SnapshotRow>, StoreError> {
-        d1::snapshots(self.0, &[symbols_json(watchlist), d1::millis(since_ms)])
-            .await
-            .map_err(d1_err)
+        d1::snapshots(
+            self.0,
+            &[d1::text(&symbols_json(watchlist)), d1::millis(since_ms)],
+        )
+        .await
+        .map_err(d1_err)
     }
 
     async fn latest_metrics(
@@ -406,7 +408,7 @@ impl GenerationStore for D1Store<'_> {
         d1::rows(
             self.0,
             crate::opportunities::SELECT_LATEST_METRICS,
-            &[symbols_json(watchlist), d1::millis(since_ms)],
+            &[d1::text(&symbols_json(watchlist)), d1::millis(since_ms)],
         )
         .await
         .map_err(d1_err)
@@ -420,7 +422,7 @@ impl GenerationStore for D1Store<'_> {
         d1::rows(
             self.0,
             proposals::SELECT_LATEST_METRICS,
-            &[symbols_json(symbols), d1::millis(since_ms)],
+            &[d1::text(&symbols_json(symbols)), d1::millis(since_ms)],
         )
         .await
         .map_err(d1_err)
@@ -466,9 +468,9 @@ impl GenerationStore for D1Store<'_> {
 }
 
 /// A symbol list bound as one JSON array parameter (`json_each(?)`).
-fn symbols_json(symbols: &[Symbol]) -> JsValue {
+fn symbols_json(symbols: &[Symbol]) -> String {
     let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
-    d1::text(&serde_json::to_string(&names).unwrap_or_else(|_| "[]".into()))
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
 }
 
 fn clock() -> DateTime<Utc> {
