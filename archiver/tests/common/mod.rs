@@ -283,8 +283,11 @@ async fn page(
         .get("limit")
         .map_or(1000, |l| l.parse().unwrap())
         .min(5000);
-    let all = s.rows.get(&table).cloned().unwrap_or_default();
-    let rows: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
+    let rows: Vec<Value> = s
+        .rows
+        .get(&table)
+        .map(|all| all.iter().skip(start).take(limit).cloned().collect())
+        .unwrap_or_default();
     let next = (!rows.is_empty()).then(|| (start + rows.len()).to_string());
     Json(json!({"table": table, "rows": rows, "next_after": next})).into_response()
 }
