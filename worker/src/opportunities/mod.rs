@@ -34,6 +34,24 @@ mod tests {
         Symbol::parse(s).unwrap()
     }
 
+    #[test]
+    fn stored_factor_floats_read_back_exactly() {
+        // The ranking reads the chain step's factors back from JSON text; the
+        // IV rank it shows must be the one stored. serde_json's default float
+        // parser returned 97.17142287390108 for 97.17142287390107 (and one
+        // step off for about a third of such values), which made the chains
+        // e2e "IV rank appears …" flaky; `float_roundtrip` parses exactly.
+        let stored = FactorInputs {
+            iv_rank: Some(97.171_422_873_901_07),
+            realized_vol: Some(0.123_456_789_012_345_67),
+            ..FactorInputs::default()
+        };
+        let json = serde_json::to_string(&stored).unwrap();
+        let read: FactorInputs = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.iv_rank, stored.iv_rank, "{json}");
+        assert_eq!(read.realized_vol, stored.realized_vol, "{json}");
+    }
+
     const T0: i64 = 1_795_186_800_000; // 2026-11-20T15:00:00Z
 
     fn bars(n: usize, wiggle: f64) -> Vec<DailyBar> {
