@@ -127,7 +127,14 @@ async fn chain_has_greeks_for_every_contract() {
                 OptionRight::Put => assert!(d < 0.0 && d > -1.0),
             }
             assert!(c.greeks.iv.unwrap() > 0.0);
-            assert!(c.bid.unwrap() <= c.ask.unwrap());
+            // IB sends no bid for a near-worthless option (a far
+            // out-of-the-money contract close to expiry): then the ask is a
+            // tick or two. Otherwise both sides are there and not crossed.
+            let ask = c.ask.expect("ask");
+            match c.bid {
+                Some(bid) => assert!(bid <= ask, "{} {c:?}", e.expiry),
+                None => assert!(ask <= 0.05, "no bid on a priced option: {} {c:?}", e.expiry),
+            }
         }
         let strikes: Vec<f64> = e.contracts.iter().map(|c| c.strike).collect();
         let lo = strikes.first().unwrap();
