@@ -1056,6 +1056,54 @@ fn history_duration(bars: u32) -> ibapi::market_data::historical::Duration {
     }
 }
 
+impl IbBroker {
+    /// A chain of `symbol` over the listed expiries `pick` keeps (with their
+    /// DTE) and the `strikes` nearest spot, both rights: one snapshot per
+    /// contract, refused (`field`) beyond [`MAX_CHAIN_CONTRACTS`].
+    async fn chain_of(
+        &self,
+        symbol: &Symbol,
+        strikes: u32,
+        field: &'static str,
+        pick: impl FnOnce(&[NaiveDate], NaiveDate) -> Vec<(NaiveDate, u32)>,
+    ) -> Result<OptionChain, BrokerError> {
+        let inner = &self.inner;
+        let client = inner.client()?;
+        let quote = inner.quote(symbol).await?;
+        let spot = quote.mid().unwrap_or(quote.last);
+        let (listed, mut near) = inner.sec_def_params(&client, symbol).await?;
+        let now = Utc::now();
+        let mut expiries = pick(&listed, now.date_naive());
+        expiries.sort();
+        expiries.dedup();
+        near.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
+        near.truncate(strikes as usize);
+        near.sort_by(f64::total_cmp);
+        let jobs: Vec<(usize, f64, OptionRight)> = (0..expiries.len())
+            .flat_map(|ei| {
+                near.iter()
+                    .flat_map(move |&k| [OptionRight::Call, OptionRight::Put].map(|r| (ei, k, r)))
+            })
+            .collect();
+        if jobs.len() > MAX_CHAIN_CONTRACTS {
+            return Err(BrokerError::InvalidRequest {
+                field,
+                message: format!(
+                    "{} contracts would need {} IB snapshot requests (about {} s at {} per second); \
+                     narrow the DTE window or the strike count (at most {MAX_CHAIN_CONTRACTS} contracts)",
+                    jobs.len(),
+                    jobs.len(),
+                    jobs.len() / inner.cfg.messages_per_second as usize,
+                    inner.cfg.messages_per_second
+                ),
+            });
+        }
+        inner
+            .snapshot_chain(symbol, spot, quote.data_type, now, expiries, jobs)
+            .await
+    }
+}
+
 #[async_trait]
 impl Broker for IbBroker {
     fn mode(&self) -> BrokerMode {
@@ -1248,50 +1296,17 @@ impl Broker for IbBroker {
             field: "window",
             message: e.to_string(),
         })?;
-        let inner = &self.inner;
-        let client = inner.client()?;
-        let quote = inner.quote(symbol).await?;
-        let spot = quote.mid().unwrap_or(quote.last);
-        let (listed, mut strikes) = inner.sec_def_params(&client, symbol).await?;
-        let now = Utc::now();
-        let today = now.date_naive();
-        let mut expiries: Vec<(NaiveDate, u32)> = listed
-            .iter()
-            .copied()
-            .filter_map(|d| {
-                let dte = u32::try_from((d - today).num_days()).ok()?;
-                (dte >= window.min_dte && dte <= window.max_dte).then_some((d, dte))
-            })
-            .collect();
-        expiries.sort();
-        expiries.dedup();
-        strikes.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
-        strikes.truncate(window.strikes as usize);
-        strikes.sort_by(f64::total_cmp);
-
-        let jobs: Vec<(usize, f64, OptionRight)> = (0..expiries.len())
-            .flat_map(|ei| {
-                strikes
-                    .iter()
-                    .flat_map(move |&k| [OptionRight::Call, OptionRight::Put].map(|r| (ei, k, r)))
-            })
-            .collect();
-        if jobs.len() > MAX_CHAIN_CONTRACTS {
-            return Err(BrokerError::InvalidRequest {
-                field: "window",
-                message: format!(
-                    "{} contracts would need {} IB snapshot requests (about {} s at {} per second); \
-                     narrow the DTE window or the strike count (at most {MAX_CHAIN_CONTRACTS} contracts)",
-                    jobs.len(),
-                    jobs.len(),
-                    jobs.len() / inner.cfg.messages_per_second as usize,
-                    inner.cfg.messages_per_second
-                ),
-            });
-        }
-        inner
-            .snapshot_chain(symbol, spot, quote.data_type, now, expiries, jobs)
-            .await
+        self.chain_of(symbol, window.strikes, "window", |listed, today| {
+            listed
+                .iter()
+                .copied()
+                .filter_map(|d| {
+                    let dte = u32::try_from((d - today).num_days()).ok()?;
+                    (dte >= window.min_dte && dte <= window.max_dte).then_some((d, dte))
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn option_chain_for_expiries(
@@ -1306,34 +1321,15 @@ impl Broker for IbBroker {
                 message: format!("1..={MAX_SELECTED} expiries and at least one strike"),
             });
         }
-        let inner = &self.inner;
-        let client = inner.client()?;
-        let quote = inner.quote(symbol).await?;
-        let spot = quote.mid().unwrap_or(quote.last);
-        let (listed, mut all_strikes) = inner.sec_def_params(&client, symbol).await?;
-        let now = Utc::now();
-        let today = now.date_naive();
-        let mut expiries: Vec<(NaiveDate, u32)> = wanted
-            .iter()
-            .copied()
-            .filter(|d| listed.contains(d))
-            .filter_map(|d| Some((d, u32::try_from((d - today).num_days()).ok()?)))
-            .collect();
-        expiries.sort();
-        expiries.dedup();
-        all_strikes.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
-        all_strikes.truncate(strikes as usize);
-        all_strikes.sort_by(f64::total_cmp);
-        let jobs: Vec<(usize, f64, OptionRight)> = (0..expiries.len())
-            .flat_map(|ei| {
-                all_strikes
-                    .iter()
-                    .flat_map(move |&k| [OptionRight::Call, OptionRight::Put].map(|r| (ei, k, r)))
-            })
-            .collect();
-        inner
-            .snapshot_chain(symbol, spot, quote.data_type, now, expiries, jobs)
-            .await
+        self.chain_of(symbol, strikes, "expiries", |listed, today| {
+            wanted
+                .iter()
+                .copied()
+                .filter(|d| listed.contains(d))
+                .filter_map(|d| Some((d, u32::try_from((d - today).num_days()).ok()?)))
+                .collect()
+        })
+        .await
     }
 
     async fn option_chain_for_contracts(
