@@ -3,6 +3,7 @@
 //! reads the clock or touches the environment: callers pass `now` and data in.
 //! `quality` gates quotes and chains before anything else uses them.
 
+pub mod alerts;
 pub mod analytics;
 pub mod calendar;
 pub mod entry;
