@@ -27,5 +27,5 @@ mod vol;
 
 pub use error::SimError;
 pub use history::IvClose;
-pub use market::{SimConfig, SimMarket};
+pub use market::{SimConfig, SimMarket, SymbolOverride};
 pub use params::SymbolParams;

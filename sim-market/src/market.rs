@@ -147,6 +147,19 @@ struct Override {
     spread_multiplier: f64,
 }
 
+/// One symbol's test controls, as [`SimMarket::overrides`] lists them and
+/// [`SimMarket::restore_overrides`] takes them back (so a caller can keep
+/// them across restarts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SymbolOverride {
+    /// The underlying.
+    pub symbol: Symbol,
+    /// Product of every [`SimMarket::shift_price`] factor (1 = the seeded path).
+    pub price_factor: f64,
+    /// The [`SimMarket::set_spread_multiplier`] value (1 = the seeded spreads).
+    pub spread_multiplier: f64,
+}
+
 impl Default for Override {
     fn default() -> Self {
         Self {
@@ -344,6 +357,57 @@ impl SimMarket {
         self.override_of(symbol).spread_multiplier
     }
 
+    /// Every symbol's test controls, sorted by symbol.
+    #[must_use]
+    pub fn overrides(&self) -> Vec<SymbolOverride> {
+        let mut out: Vec<SymbolOverride> = self
+            .overrides
+            .iter()
+            .map(|(symbol, o)| SymbolOverride {
+                symbol: symbol.clone(),
+                price_factor: o.price_factor,
+                spread_multiplier: o.spread_multiplier,
+            })
+            .collect();
+        out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        out
+    }
+
+    /// Replaces every symbol's test controls with `overrides` (as listed by
+    /// [`SimMarket::overrides`]). Checks all of them first: an unknown or
+    /// repeated symbol, a price factor that is not a finite positive number
+    /// or a spread multiplier outside 1..=100 is an error and changes nothing.
+    pub fn restore_overrides(&mut self, overrides: &[SymbolOverride]) -> Result<(), SimError> {
+        let mut restored = HashMap::with_capacity(overrides.len());
+        for o in overrides {
+            self.state(&o.symbol)?;
+            if !o.price_factor.is_finite() || o.price_factor <= 0.0 {
+                return Err(SimError::InvalidInput {
+                    field: "price_factor",
+                    reason: format!("{}: must be a finite number above 0", o.symbol),
+                });
+            }
+            if !o.spread_multiplier.is_finite() || !(1.0..=100.0).contains(&o.spread_multiplier) {
+                return Err(SimError::InvalidInput {
+                    field: "spread_multiplier",
+                    reason: format!("{}: must be between 1 and 100", o.symbol),
+                });
+            }
+            let value = Override {
+                price_factor: o.price_factor,
+                spread_multiplier: o.spread_multiplier,
+            };
+            if restored.insert(o.symbol.clone(), value).is_some() {
+                return Err(SimError::InvalidInput {
+                    field: "symbol",
+                    reason: format!("{} is listed twice", o.symbol),
+                });
+            }
+        }
+        self.overrides = restored;
+        Ok(())
+    }
+
     /// Current annualized volatility of the underlying (base × stochastic
     /// factor × regime multiplier).
     pub fn current_vol(&self, symbol: &Symbol) -> Result<f64, SimError> {
@@ -448,6 +512,55 @@ mod tests {
         assert!(a.shift_price(&spy, f64::NAN).is_err());
         assert!(a.set_spread_multiplier(&spy, 0.5).is_err());
         assert!(a.shift_price(&sym("ZZZZ"), 1.0).is_err());
+    }
+
+    #[test]
+    fn overrides_are_listed_and_restored_exactly() {
+        let mut a = market(7);
+        let mut b = market(7);
+        a.advance_to(30);
+        b.advance_to(30);
+        let (spy, qqq) = (sym("SPY"), sym("QQQ"));
+        assert!(a.overrides().is_empty());
+        a.shift_price(&spy, -3.0).unwrap();
+        a.shift_price(&spy, 1.7).unwrap();
+        a.set_spread_multiplier(&qqq, 2.5).unwrap();
+        let listed = a.overrides();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].symbol, qqq);
+        assert_eq!(listed[0].price_factor, 1.0);
+        assert_eq!(listed[0].spread_multiplier, 2.5);
+        assert_eq!(listed[1].symbol, spy);
+        assert_eq!(
+            listed[1].price_factor,
+            (1.0 - 3.0 / 100.0) * (1.0 + 1.7 / 100.0)
+        );
+        b.restore_overrides(&listed).unwrap();
+        assert_eq!(b.overrides(), listed);
+        a.advance_to(90);
+        b.advance_to(90);
+        assert_eq!(a.quote(&spy).unwrap(), b.quote(&spy).unwrap());
+        assert_eq!(a.quote(&qqq).unwrap(), b.quote(&qqq).unwrap());
+
+        // A bad entry is refused and leaves the controls as they were.
+        let mut bad = listed.clone();
+        bad.push(SymbolOverride {
+            symbol: sym("ZZZZ"),
+            price_factor: 1.0,
+            spread_multiplier: 1.0,
+        });
+        assert!(b.restore_overrides(&bad).is_err());
+        let mut bad = listed.clone();
+        bad[0].price_factor = 0.0;
+        assert!(b.restore_overrides(&bad).is_err());
+        let mut bad = listed.clone();
+        bad[1].spread_multiplier = 0.5;
+        assert!(b.restore_overrides(&bad).is_err());
+        let twice = vec![listed[1].clone(), listed[1].clone()];
+        assert!(b.restore_overrides(&twice).is_err());
+        assert_eq!(b.overrides(), listed);
+        b.restore_overrides(&[]).unwrap();
+        assert!(b.overrides().is_empty());
     }
 
     #[test]
