@@ -82,6 +82,15 @@ pub struct Cli {
     /// halted). Unset: the halt lives in memory only.
     #[arg(long, env = "BRIDGE_HALT_FILE")]
     pub halt_file: Option<String>,
+    /// JSON file keeping the simulated broker's books (cash, positions,
+    /// orders, executions, fill mode, `/sim/control` moves and spreads)
+    /// across restarts (`--broker sim` only): read at start when it exists,
+    /// written after every change (temporary file, fsync, rename). Restart
+    /// with the same --seed. A file that cannot be parsed, or that was
+    /// written with another seed, stops the start; it is never replaced.
+    /// Unset: the books live in memory only.
+    #[arg(long = "sim-state", env = "SIM_STATE_FILE", value_name = "PATH")]
+    pub sim_state: Option<String>,
     /// Log format: `text` or `json` (env LOG_FORMAT).
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -159,6 +168,8 @@ pub struct BridgeConfig {
     pub log_format: LogFormat,
     /// Where the trading halt is kept (`None`: in memory only).
     pub halt_file: Option<std::path::PathBuf>,
+    /// Where the simulated broker keeps its books (`None`: in memory only).
+    pub sim_state_file: Option<std::path::PathBuf>,
 }
 
 /// Every configuration problem found, one line each.
@@ -198,34 +209,19 @@ impl BridgeConfig {
             }
         };
 
-        let halt_file = match cli.halt_file.as_deref().map(str::trim) {
-            None => None,
-            Some("") => {
-                errs.push("BRIDGE_HALT_FILE is set but empty".to_string());
-                None
-            }
-            Some(path) => {
-                let path = std::path::PathBuf::from(path);
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                    _ => std::path::PathBuf::from("."),
-                };
-                if !dir.is_dir() {
-                    errs.push(format!(
-                        "BRIDGE_HALT_FILE {}: directory {} does not exist",
-                        path.display(),
-                        dir.display()
-                    ));
-                }
-                if path.is_dir() {
-                    errs.push(format!(
-                        "BRIDGE_HALT_FILE {} is a directory",
-                        path.display()
-                    ));
-                }
-                Some(path)
-            }
-        };
+        let halt_file =
+            file_in_existing_dir(cli.halt_file.as_deref(), "BRIDGE_HALT_FILE", &mut errs);
+        let sim_state_file = file_in_existing_dir(
+            cli.sim_state.as_deref(),
+            "--sim-state (SIM_STATE_FILE)",
+            &mut errs,
+        );
+        if sim_state_file.is_some() && broker == Some(BrokerMode::Ib) {
+            errs.push(
+                "--sim-state (SIM_STATE_FILE) only applies to --broker sim; IB keeps the account itself"
+                    .to_string(),
+            );
+        }
 
         let token = match token {
             None => {
@@ -387,10 +383,44 @@ impl BridgeConfig {
                 },
                 log_format,
                 halt_file,
+                sim_state_file,
             }),
             _ => Err(ConfigErrors(errs)),
         }
     }
+}
+
+/// A file path whose directory must exist (the file itself may not yet):
+/// `None` when unset; an empty value, a missing directory or a directory
+/// given as the file push one message naming `label` onto `errs`.
+fn file_in_existing_dir(
+    raw: Option<&str>,
+    label: &str,
+    errs: &mut Vec<String>,
+) -> Option<std::path::PathBuf> {
+    let path = match raw.map(str::trim) {
+        None => return None,
+        Some("") => {
+            errs.push(format!("{label} is set but empty"));
+            return None;
+        }
+        Some(path) => std::path::PathBuf::from(path),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        errs.push(format!(
+            "{label} {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        errs.push(format!("{label} {} is a directory", path.display()));
+    }
+    Some(path)
 }
 
 /// Parses a duration in milliseconds in `1..=max`; a bad value pushes one
@@ -463,6 +493,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(bad.to_string().contains("BRIDGE_HALT_FILE"), "{bad}");
+    }
+
+    #[test]
+    fn sim_state_file_is_checked_and_only_for_the_sim() {
+        let ok = BridgeConfig::from_cli(&cli(&["--sim-state", "/tmp/sas-sim.json"]), Some(TOKEN))
+            .unwrap();
+        assert_eq!(
+            ok.sim_state_file.as_deref(),
+            Some(std::path::Path::new("/tmp/sas-sim.json"))
+        );
+        let none = BridgeConfig::from_cli(&cli(&[]), Some(TOKEN)).unwrap();
+        assert!(none.sim_state_file.is_none());
+        let errs = BridgeConfig::from_cli(
+            &cli(&[
+                "--sim-state",
+                "/no/such/dir/sim.json",
+                "--halt-file",
+                "/tmp",
+                "--broker",
+                "ib",
+            ]),
+            Some(TOKEN),
+        )
+        .unwrap_err()
+        .0;
+        let all = errs.join("\n");
+        for needle in [
+            "--sim-state (SIM_STATE_FILE) /no/such/dir/sim.json: directory /no/such/dir does not exist",
+            "--sim-state (SIM_STATE_FILE) only applies to --broker sim",
+            "BRIDGE_HALT_FILE /tmp is a directory",
+        ] {
+            assert!(all.contains(needle), "{needle:?} missing from:\n{all}");
+        }
+        assert_eq!(errs.len(), 3, "{all}");
+        let empty = BridgeConfig::from_cli(&cli(&["--sim-state", " "]), Some(TOKEN)).unwrap_err();
+        assert_eq!(
+            empty.0,
+            vec!["--sim-state (SIM_STATE_FILE) is set but empty".to_string()]
+        );
     }
 
     fn cli(args: &[&str]) -> Cli {

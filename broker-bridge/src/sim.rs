@@ -4,8 +4,18 @@
 //! Wall-clock time maps onto simulated steps (one step per second from the
 //! moment the broker was built), so quotes move in real time and the path is
 //! a pure function of the seed and the elapsed seconds.
+//!
+//! With a state file ([`SimBroker::open`], `--sim-state`), the books (cash,
+//! holdings, orders, executions, id counters, fill mode, the test controls)
+//! and the market's start and step are written after every change and read
+//! back at start, so a restarted bridge continues the same account like a
+//! real broker: working orders keep working (and fill during the downtime at
+//! the step they became marketable), executions keep their ids.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -17,7 +27,8 @@ use sas_core::market::{
 use sas_sim_market::calendar::next_session_close;
 use sas_sim_market::chain::expiry_close;
 use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMarket, Side};
-use sas_sim_market::{SimConfig, SimError, SimMarket};
+use sas_sim_market::{SimConfig, SimError, SimMarket, SymbolOverride};
+use serde::{Deserialize, Serialize};
 
 use crate::broker::{Broker, BrokerError, BrokerStatus, SimControl};
 use crate::clock::Clock;
@@ -50,14 +61,16 @@ pub struct SimBrokerConfig {
 }
 
 /// A holding in the paper account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Holding {
     instrument: Instrument,
     quantity: f64,
     avg_cost: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SimOrder {
     order: Order,
     /// Day orders expire at the session close.
@@ -109,6 +122,94 @@ struct SimState {
     seed: u64,
     /// How marketable orders fill (`POST /sim/control`).
     fill_mode: FillMode,
+    /// The books changed since they were last written to the state file.
+    changed: bool,
+    /// Where the books are kept (`None`: in memory only).
+    store: Option<StateStore>,
+}
+
+/// The state file and whether writing it is failing (logged once a streak).
+struct StateStore {
+    path: PathBuf,
+    failing: bool,
+}
+
+/// Format version of the state file.
+const STATE_FILE_VERSION: u32 = 1;
+
+/// The books as the state file holds them (JSON). The market itself is not
+/// stored: it is rebuilt from the seed, `market_start` and `market_step`,
+/// with the test controls in `overrides` on top.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedBooks<'a> {
+    version: u32,
+    seed: u64,
+    /// Simulated time of step 0.
+    market_start: DateTime<Utc>,
+    /// The market's step when the books were written.
+    market_step: u64,
+    cash: f64,
+    holdings: Vec<Holding>,
+    orders: Cow<'a, [SimOrder]>,
+    executions: Cow<'a, [Execution]>,
+    next_order_id: u64,
+    next_exec_id: u64,
+    fill_mode: FillMode,
+    overrides: Vec<SavedOverride>,
+}
+
+/// One symbol's test controls in the state file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedOverride {
+    symbol: Symbol,
+    price_factor: f64,
+    spread_multiplier: f64,
+}
+
+/// Why the simulated broker could not start from its state file.
+#[derive(Debug, thiserror::Error)]
+pub enum SimStateError {
+    /// The file exists but cannot be read.
+    #[error("sim state file {path} cannot be read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid state file; it is left as it is.
+    #[error(
+        "sim state file {path} cannot be parsed: {source}; the bridge does not replace it: \
+         repair it, or move it away to start with fresh books"
+    )]
+    Parse {
+        /// The file.
+        path: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The file parses but does not fit this bridge (another seed, a symbol
+    /// outside the universe, inconsistent books).
+    #[error("sim state file {path} does not fit this bridge: {reason}; it is left as it is")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The first write of a new state file failed.
+    #[error("sim state file {path} cannot be written: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The broker itself could not be built.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
 }
 
 /// The simulated broker.
@@ -184,10 +285,83 @@ impl SimBroker {
                 next_exec_id: 1,
                 seed: config.seed,
                 fill_mode: FillMode::Full,
+                changed: false,
+                store: None,
             }),
             clock,
             since: start,
         })
+    }
+
+    /// Builds the broker with its books kept in `path`: read from it when it
+    /// exists (the market resumes at the stored start and step, with the
+    /// stored test controls, then catches up to the clock's now, working
+    /// orders included), created otherwise (`config.starting_cash` applies
+    /// only then). From here on the books are written after every change
+    /// (temporary file in the same directory, fsync, rename).
+    ///
+    /// A file that cannot be read or parsed, or that does not fit (another
+    /// seed, a symbol outside the universe, inconsistent ids), is an error
+    /// and is never replaced.
+    pub fn open(
+        config: SimBrokerConfig,
+        clock: Arc<dyn Clock>,
+        path: PathBuf,
+    ) -> Result<Self, SimStateError> {
+        let shown = path.display().to_string();
+        let universe = config.universe.clone();
+        let broker = Self::new(config, clock)?;
+        let mut st = broker.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::info!(file = %shown, "sim state file does not exist yet: starting fresh books");
+            }
+            Err(source) => {
+                return Err(SimStateError::Read {
+                    path: shown,
+                    source,
+                })
+            }
+            Ok(bytes) => {
+                let saved: SavedBooks<'static> =
+                    serde_json::from_slice(&bytes).map_err(|source| SimStateError::Parse {
+                        path: shown.clone(),
+                        source,
+                    })?;
+                st.restore(saved, universe)
+                    .map_err(|reason| SimStateError::Invalid {
+                        path: shown.clone(),
+                        reason,
+                    })?;
+                tracing::info!(
+                    file = %shown,
+                    orders = st.orders.len(),
+                    working = st.working.len(),
+                    executions = st.executions.len(),
+                    "sim books restored from the state file"
+                );
+            }
+        }
+        // Written at once: pins the market start for the next restart and
+        // shows now, not at the first order, that the file can be written.
+        let body = st.saved_json().map_err(|e| SimStateError::Write {
+            path: shown.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomically(&path, &body).map_err(|source| SimStateError::Write {
+            path: shown.clone(),
+            source,
+        })?;
+        st.store = Some(StateStore {
+            path,
+            failing: false,
+        });
+        // Catch up with the time the bridge was down (working orders fill at
+        // the step they became marketable, day orders expire at the close).
+        st.sync(broker.clock.now());
+        st.save_if_changed();
+        drop(st);
+        Ok(broker)
     }
 
     /// Brings the market and working orders up to the clock's now. Called by
@@ -211,11 +385,225 @@ impl SimBroker {
         let now = self.clock.now();
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         st.sync(now);
+        st.save_if_changed();
         (st, now)
     }
 }
 
+/// Writes `body` to `path` atomically: a temporary file in the same
+/// directory, fsync, rename over `path`, then fsync of the directory.
+fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        )
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // Makes the rename itself durable; not every platform can open a
+    // directory, so a failure here is not an error.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 impl SimState {
+    /// The books as state-file JSON.
+    fn saved_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let saved = SavedBooks {
+            version: STATE_FILE_VERSION,
+            seed: self.seed,
+            market_start: self.market.config().start,
+            market_step: self.market.step_index(),
+            cash: self.cash,
+            holdings: self.holdings.values().cloned().collect(),
+            orders: Cow::Borrowed(&self.orders),
+            executions: Cow::Borrowed(&self.executions),
+            next_order_id: self.next_order_id,
+            next_exec_id: self.next_exec_id,
+            fill_mode: self.fill_mode,
+            overrides: self
+                .market
+                .overrides()
+                .into_iter()
+                .map(|o| SavedOverride {
+                    symbol: o.symbol,
+                    price_factor: o.price_factor,
+                    spread_multiplier: o.spread_multiplier,
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&saved)
+    }
+
+    /// Writes the books to the state file if they changed since the last
+    /// write. A failed write is logged (once until a write succeeds again)
+    /// and retried at the next request or tick; the books in memory stay
+    /// as they are.
+    fn save_if_changed(&mut self) {
+        if !self.changed {
+            return;
+        }
+        let Some(store) = &self.store else {
+            self.changed = false;
+            return;
+        };
+        let written = self
+            .saved_json()
+            .map_err(std::io::Error::other)
+            .and_then(|body| write_atomically(&store.path, &body));
+        let failing = store.failing;
+        let shown = store.path.display().to_string();
+        match written {
+            Ok(()) => {
+                self.changed = false;
+                if failing {
+                    tracing::info!(file = %shown, "sim state file written again");
+                }
+                if let Some(store) = &mut self.store {
+                    store.failing = false;
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::error!(file = %shown, error = %e, "cannot write the sim state file; the books live in memory only until a write succeeds");
+                }
+                if let Some(store) = &mut self.store {
+                    store.failing = true;
+                }
+            }
+        }
+    }
+
+    /// Replaces fresh books with `saved`, checking that they fit this
+    /// bridge; the error says what does not.
+    fn restore(&mut self, saved: SavedBooks<'static>, universe: Vec<Symbol>) -> Result<(), String> {
+        if saved.version != STATE_FILE_VERSION {
+            return Err(format!(
+                "format version {}, this bridge reads version {STATE_FILE_VERSION}",
+                saved.version
+            ));
+        }
+        if saved.seed != self.seed {
+            return Err(format!(
+                "it was written with --seed {}, the bridge runs with --seed {}",
+                saved.seed, self.seed
+            ));
+        }
+        if !saved.cash.is_finite() {
+            return Err("cash is not a finite number".to_string());
+        }
+        let mut market = SimMarket::new(SimConfig::new(self.seed, universe, saved.market_start))
+            .map_err(|e| e.to_string())?;
+        let overrides: Vec<SymbolOverride> = saved
+            .overrides
+            .into_iter()
+            .map(|o| SymbolOverride {
+                symbol: o.symbol,
+                price_factor: o.price_factor,
+                spread_multiplier: o.spread_multiplier,
+            })
+            .collect();
+        market
+            .restore_overrides(&overrides)
+            .map_err(|e| format!("overrides: {e}"))?;
+        let mut holdings = BTreeMap::new();
+        for h in saved.holdings {
+            if !market.has_symbol(h.instrument.symbol()) {
+                return Err(format!(
+                    "holding {} is outside the symbol universe",
+                    h.instrument
+                ));
+            }
+            if !h.quantity.is_finite() || h.quantity == 0.0 || !h.avg_cost.is_finite() {
+                return Err(format!(
+                    "holding {} has a bad quantity or cost",
+                    h.instrument
+                ));
+            }
+            if holdings.insert(h.instrument.to_string(), h).is_some() {
+                return Err("a holding is listed twice".to_string());
+            }
+        }
+        let orders = saved.orders.into_owned();
+        let (mut by_id, mut by_key, mut working) = (HashMap::new(), HashMap::new(), Vec::new());
+        for (idx, so) in orders.iter().enumerate() {
+            let o = &so.order;
+            if by_id.insert(o.id.clone(), idx).is_some() {
+                return Err(format!("order id {} is used twice", o.id));
+            }
+            if by_key.insert(o.idempotency_key.clone(), idx).is_some() {
+                return Err(format!(
+                    "idempotency key {:?} is used twice",
+                    o.idempotency_key
+                ));
+            }
+            if o.id
+                .parse::<u64>()
+                .map_or(true, |n| n >= saved.next_order_id)
+            {
+                return Err(format!(
+                    "order id {:?} is not below next_order_id {}",
+                    o.id, saved.next_order_id
+                ));
+            }
+            if o.status.is_open() {
+                if let Some(leg) = o
+                    .legs
+                    .iter()
+                    .find(|l| !market.has_symbol(l.instrument.symbol()))
+                {
+                    return Err(format!(
+                        "working order {} trades {}, outside the symbol universe",
+                        o.id, leg.instrument
+                    ));
+                }
+                working.push(idx);
+            }
+        }
+        let executions = saved.executions.into_owned();
+        let mut exec_ids = HashSet::new();
+        for e in &executions {
+            let n = e
+                .exec_id
+                .strip_prefix("sim-exec-")
+                .and_then(|n| n.parse::<u64>().ok());
+            if n.is_none_or(|n| n >= saved.next_exec_id) || !exec_ids.insert(e.exec_id.as_str()) {
+                return Err(format!(
+                    "execution id {:?} is repeated or not below next_exec_id {}",
+                    e.exec_id, saved.next_exec_id
+                ));
+            }
+        }
+        market.advance_to(saved.market_step);
+        self.market = market;
+        self.cash = saved.cash;
+        self.holdings = holdings;
+        self.orders = orders;
+        self.by_id = by_id;
+        self.by_key = by_key;
+        self.working = working;
+        self.executions = executions;
+        self.next_order_id = saved.next_order_id;
+        self.next_exec_id = saved.next_exec_id;
+        self.fill_mode = saved.fill_mode;
+        Ok(())
+    }
+
     /// Brings the market to `now`. While orders are working, the market is
     /// walked one step at a time so a resting order sees every price it would
     /// have seen (even when no request arrived in between) and fills at the
@@ -321,6 +709,7 @@ impl SimState {
     }
 
     fn finish(&mut self, idx: usize, status: OrderStatus, msg: Option<&str>, now: DateTime<Utc>) {
+        self.changed = true;
         if let Some(so) = self.orders.get_mut(idx) {
             so.order.status = status;
             so.order.status_message = msg.map(str::to_string);
@@ -399,6 +788,7 @@ impl SimState {
         if fill_units == 0 {
             return;
         }
+        self.changed = true;
         let mut net = 0.0;
         for (leg, &price) in order.legs.iter().zip(prices) {
             let units = fill_units * leg.ratio;
@@ -481,6 +871,7 @@ impl SimState {
             let Some(h) = self.holdings.remove(&key) else {
                 continue;
             };
+            self.changed = true;
             if let Instrument::Option {
                 symbol,
                 strike,
@@ -637,8 +1028,10 @@ impl SimControl for SimBroker {
         if let Some(fill) = request.fill {
             st.fill_mode = fill;
         }
+        st.changed = true;
         // Resting orders see the new market (and fill mode) at once.
         st.process_all_working(now);
+        st.save_if_changed();
         let quote = match &symbol {
             Some(s) => Some(st.market.quote(s).map_err(sim_error)?),
             None => None,
@@ -887,9 +1280,12 @@ impl Broker for SimBroker {
         });
         st.by_id.insert(id, idx);
         st.by_key.insert(request.idempotency_key, idx);
+        st.changed = true;
         if st.process_working(idx, now) {
             st.working.push(idx);
         }
+        // Written before the answer: an acknowledged order survives a restart.
+        st.save_if_changed();
         Ok(PlaceOrderOutcome {
             order: st.orders[idx].order.clone(),
             duplicate: false,
@@ -916,6 +1312,7 @@ impl Broker for SimBroker {
             now,
         );
         st.working.retain(|&i| i != idx);
+        st.save_if_changed();
         Ok(st.orders[idx].order.clone())
     }
 

@@ -50,16 +50,19 @@ pub async fn build_gated_broker(
 ) -> Result<Arc<dyn Broker>, String> {
     match config.broker {
         BrokerMode::Sim => {
-            let broker = SimBroker::new(
-                SimBrokerConfig {
-                    seed: config.seed,
-                    universe: sim_universe(&config.watchlist),
-                    starting_cash: config.sim_cash,
-                    account_id: "SIM-PAPER".to_string(),
-                },
-                Arc::new(SystemClock),
-            )
-            .map_err(|e| e.to_string())?;
+            let sim_config = SimBrokerConfig {
+                seed: config.seed,
+                universe: sim_universe(&config.watchlist),
+                starting_cash: config.sim_cash,
+                account_id: "SIM-PAPER".to_string(),
+            };
+            let broker = match &config.sim_state_file {
+                Some(path) => SimBroker::open(sim_config, Arc::new(SystemClock), path.clone())
+                    .map_err(|e| e.to_string())?,
+                None => {
+                    SimBroker::new(sim_config, Arc::new(SystemClock)).map_err(|e| e.to_string())?
+                }
+            };
             let broker = Arc::new(broker);
             // Detached on purpose: it stops by itself when the broker is dropped.
             drop(spawn_ticker(&broker, Duration::from_secs(1)));
