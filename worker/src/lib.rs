@@ -15,6 +15,7 @@
 //! fetch, clock). Everything but `edge` is natively tested.
 
 pub mod access;
+pub mod alerts;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

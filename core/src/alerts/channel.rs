@@ -182,6 +182,39 @@ impl ChannelConfig {
     }
 }
 
+impl ChannelConfig {
+    /// The channel's secret values (to scrub from error texts).
+    fn secrets(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        match self {
+            ChannelConfig::Ntfy { topic, token, .. } => {
+                out.push(topic.expose());
+                out.extend(token.as_ref().map(Secret::expose));
+            }
+            ChannelConfig::Telegram { bot_token, .. } => out.push(bot_token.expose()),
+            ChannelConfig::Discord { webhook_url } | ChannelConfig::Slack { webhook_url } => {
+                out.push(webhook_url.expose());
+            }
+            ChannelConfig::Webhook { url, token } => {
+                out.push(url.expose());
+                out.extend(token.as_ref().map(Secret::expose));
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    /// `text` with every secret of this channel replaced by `***` (for an
+    /// error message or an answer body that is stored or logged).
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in self.secrets() {
+            out = out.replace(secret, "***");
+        }
+        out
+    }
+}
+
 /// HTTP methods the channels use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpMethod {
@@ -611,6 +644,24 @@ mod tests {
         let shown = format!("{ntfy:?} {req:?}");
         assert!(!shown.contains("private"), "{shown}");
         assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn redact_scrubs_every_secret_of_the_channel() {
+        let ch = ChannelConfig::Telegram {
+            api_url: TELEGRAM_API_URL.into(),
+            bot_token: Secret::new("123:TOKEN"),
+            chat_id: "1".into(),
+        };
+        assert_eq!(
+            ch.redact("fetch https://api.telegram.org/bot123:TOKEN/sendMessage failed"),
+            "fetch https://api.telegram.org/bot***/sendMessage failed"
+        );
+        let hook = ChannelConfig::Webhook {
+            url: Secret::new("https://h.example/x"),
+            token: Some(Secret::new("tok")),
+        };
+        assert_eq!(hook.redact("https://h.example/x said tok"), "*** said ***");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`[vars]` in wrangler.toml, secrets from `wrangler secret put`, `.dev.vars`
 //! or `--var`), validated as a whole so that every problem is reported at once.
 
+pub mod alerts;
 pub mod approval;
 pub mod chains;
 pub mod origins;

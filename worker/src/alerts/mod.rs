@@ -1,0 +1,27 @@
+//! Alerts (issue 15, docs/alerts.md): events written to an outbox in the
+//! same D1 batch as the change they report, delivered by the crons to ntfy,
+//! Telegram, Discord, Slack and a generic webhook with retries, backoff and
+//! a rate cap per channel — at least once, deduplicated by event key.
+//!
+//! - [`model`]: the SQL (outbox, deliveries, conditions) and rows, and
+//!   [`model::enqueue_statements`] for features that enqueue an alert in
+//!   their own batch.
+//! - [`store`]: the [`store::AlertStore`] trait the workflows run against
+//!   (D1 on the edge, [`memory`] in the tests).
+//! - [`service`]: enqueue, condition observation, delivery through an
+//!   [`service::AlertSender`], `GET /alerts` and `POST /alerts/test`.
+//!
+//! The pure rules (events, keys, settings, conditions, channel requests,
+//! backoff, rate cap) are `sas_core::alerts`; configuration is
+//! [`crate::config::alerts`].
+
+pub mod model;
+pub mod service;
+pub mod store;
+
+pub use model::*;
+
+#[cfg(test)]
+pub mod memory;
+#[cfg(test)]
+mod workflow_tests;
