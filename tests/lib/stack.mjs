@@ -29,6 +29,8 @@ const WRANGLER = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
 const NODE_BIN_DIR = path.join(ROOT, 'node_modules', '.bin');
 /** The cron expression configured in wrangler.toml. */
 export const CRON = '*/15 * * * *';
+/** The position monitor's cron (wrangler.toml). */
+export const MONITOR_CRON = '* * * * *';
 
 const liveGroups = new Set();
 process.on('exit', () => {
@@ -339,6 +341,17 @@ export async function startStack(opts = {}) {
     return runs.json?.runs?.[0] ?? null;
   };
 
+  /** Fires the position monitor once; resolves with its run record. */
+  const fireMonitor = async () => {
+    const res = await fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(MONITOR_CRON)}`, {
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`/__scheduled answered ${res.status}: ${text}`);
+    const runs = await api('/monitor/runs?limit=1');
+    return runs.json?.runs?.[0] ?? null;
+  };
+
   return {
     workerUrl,
     bridgeUrl,
@@ -351,6 +364,7 @@ export async function startStack(opts = {}) {
     api,
     d1,
     fireCron,
+    fireMonitor,
     startBridge,
     stopBridge,
     stop,

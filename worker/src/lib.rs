@@ -26,6 +26,7 @@ mod edge;
 pub mod http;
 pub mod ingest;
 pub mod opportunities;
+pub mod positions;
 pub mod proposals;
 pub mod settings;
 pub mod store;
@@ -39,6 +40,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    edge::scheduled(env).await;
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    edge::scheduled(env, &event.cron()).await;
 }

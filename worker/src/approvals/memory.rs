@@ -39,6 +39,8 @@ pub struct MemoryStore {
     /// Shared so a fake bridge can flip it mid-workflow.
     pub kill_switch: Rc<RefCell<Option<KillSwitchRow>>>,
     pub audit: RefCell<Vec<AuditEntry>>,
+    /// A standing reconciliation drift (the position monitor's).
+    pub drift: std::cell::Cell<bool>,
     /// How many of the next calls of an operation fail.
     pub failures: RefCell<BTreeMap<Op, u32>>,
 }
@@ -348,6 +350,11 @@ impl SettingsStore for MemoryStore {
     async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError> {
         fail(self, Op::KillSwitchRead)?;
         Ok(self.kill_switch.borrow().clone())
+    }
+
+    async fn drift_blocks_entries(&self) -> Result<bool, StoreError> {
+        fail(self, Op::KillSwitchRead)?;
+        Ok(self.drift.get())
     }
 
     /// `SET_KILL_SWITCH` (upsert) + `INSERT_AUDIT`.

@@ -33,7 +33,10 @@ pub const APPROVE: &str = "UPDATE proposals SET status = 'approved', decided_at 
 decided_by = ?3, decision_reason = ?4, approved_limit_price = ?5, approved_contracts = ?6, \
 order_request = ?7, order_status = 'submitting', order_updated_at = ?2 \
 WHERE id = ?1 AND status = 'pending' AND expires_at > ?2 \
-AND EXISTS (SELECT 1 FROM settings WHERE key = 'kill_switch' AND value = 'off')";
+AND EXISTS (SELECT 1 FROM settings WHERE key = 'kill_switch' AND value = 'off') \
+AND NOT EXISTS (SELECT 1 FROM reconciliation WHERE id = 1 AND confirmed = 1 \
+AND fingerprint IS NOT NULL AND drifts != '[]' \
+AND (acknowledged_fingerprint IS NULL OR acknowledged_fingerprint != fingerprint))";
 
 /// pending → rejected (`?1` id, `?2` now, `?3` actor, `?4` reason).
 pub const REJECT: &str = "UPDATE proposals SET status = 'rejected', decided_at = ?2, \

@@ -283,6 +283,19 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
                 send_gate(Err("D1 read failed"))
             }
         };
+        let gate = match (gate, self.store.drift_blocks_entries().await) {
+            (SendGate::Send, Ok(false)) => SendGate::Send,
+            (SendGate::Send, Ok(true)) => SendGate::Hold {
+                reason: "a reconciliation drift stands".into(),
+            },
+            (SendGate::Send, Err(e)) => {
+                self.log_error("reconciliation before send", &e);
+                SendGate::Hold {
+                    reason: "reconciliation state could not be read".into(),
+                }
+            }
+            (other, _) => other,
+        };
         let held = match gate {
             SendGate::Send => None,
             SendGate::Abandon { reason } => Some((OrderState::Abandoned, reason)),
@@ -726,6 +739,18 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
         if kill_switch_on(switch.as_ref()) {
             let message = "the kill switch is on: no approvals".to_owned();
             return Err(conflict("kill_switch_on", message, row));
+        }
+        // A standing reconciliation drift stops new entries (fails closed).
+        if self
+            .store
+            .drift_blocks_entries()
+            .await
+            .map_err(store_err("reconciliation"))?
+        {
+            let message =
+                "the books disagree with the broker (reconciliation drift): no new entries until it clears or is acknowledged"
+                    .to_owned();
+            return Err(conflict("reconciliation_drift", message, row));
         }
         let Some(proposal) = row
             .proposal_json

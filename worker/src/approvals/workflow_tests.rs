@@ -399,6 +399,19 @@ fn kill_switch_on_refuses_the_approval() {
 }
 
 #[test]
+fn a_standing_reconciliation_drift_refuses_the_approval() {
+    let w = World::new();
+    w.store.drift.set(true);
+    let e = w.approve().unwrap_err();
+    assert_eq!(conflict_code(&e), "reconciliation_drift");
+    assert_eq!(w.store.row(ID).status, ProposalStatus::Pending);
+    assert_eq!(w.bridge.posts(), 0);
+    assert!(w.store.actions().is_empty());
+    // The conditional update itself also refuses while a drift stands.
+    assert!(super::APPROVE.contains("FROM reconciliation"));
+}
+
+#[test]
 fn kill_switch_flipped_before_the_conditional_update_blocks_it() {
     let w = World::new();
     // On while the approval re-prices: the checks before passed, the one

@@ -54,6 +54,31 @@ pub enum AuditAction {
     OrderRetry,
     /// The kill switch was turned on or off.
     KillSwitchChanged,
+    /// The monitor began tracking an approved trade's position.
+    PositionTracked,
+    /// New fills (or late commissions) of a position were recorded.
+    FillsRecorded,
+    /// pending → open (first fill), open → closed (flat), pending → void.
+    PositionStateChanged,
+    /// An exit rule fired on a trustworthy mark.
+    ExitTriggered,
+    /// The trader asked to close a position.
+    CloseRequested,
+    /// A position's automated exits were paused or resumed by the trader.
+    ExitsPauseChanged,
+    /// A closing order was written (before it is sent).
+    ExitOrderCreated,
+    /// An order of the position engine changed state (broker report, send
+    /// answer, cancel).
+    OrderStateChanged,
+    /// A cancel was sent for an order.
+    OrderCancelRequested,
+    /// The books and the broker's positions disagree (confirmed).
+    DriftDetected,
+    /// They agree again.
+    DriftCleared,
+    /// The trader acknowledged a drift.
+    DriftAcknowledged,
 }
 
 impl AuditAction {
@@ -72,6 +97,18 @@ impl AuditAction {
             AuditAction::OrderAbandoned => "order_abandoned",
             AuditAction::OrderRetry => "order_retry",
             AuditAction::KillSwitchChanged => "kill_switch_changed",
+            AuditAction::PositionTracked => "position_tracked",
+            AuditAction::FillsRecorded => "fills_recorded",
+            AuditAction::PositionStateChanged => "position_state_changed",
+            AuditAction::ExitTriggered => "exit_triggered",
+            AuditAction::CloseRequested => "close_requested",
+            AuditAction::ExitsPauseChanged => "exits_pause_changed",
+            AuditAction::ExitOrderCreated => "exit_order_created",
+            AuditAction::OrderStateChanged => "order_state_changed",
+            AuditAction::OrderCancelRequested => "order_cancel_requested",
+            AuditAction::DriftDetected => "drift_detected",
+            AuditAction::DriftCleared => "drift_cleared",
+            AuditAction::DriftAcknowledged => "drift_acknowledged",
         }
     }
 }

@@ -44,6 +44,30 @@ impl AuditEntry {
         }
     }
 
+    /// An entry about `entity` (`position`, `order`, `reconciliation`) `id`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn about(
+        entity: &'static str,
+        id: impl ToString,
+        at: i64,
+        actor: &str,
+        action: AuditAction,
+        from_state: Option<&str>,
+        to_state: Option<&str>,
+        details: serde_json::Value,
+    ) -> Self {
+        Self {
+            at,
+            actor: actor.to_owned(),
+            action,
+            entity,
+            entity_id: Some(id.to_string()),
+            from_state: from_state.map(str::to_owned),
+            to_state: to_state.map(str::to_owned),
+            details,
+        }
+    }
+
     /// The `details` column text (always a JSON object).
     pub fn details_json(&self) -> String {
         if self.details.is_object() {

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod approval;
 pub mod chains;
 pub mod origins;
+pub mod positions;
 
 /// At most `max` characters of `s` (for echoing user input in messages).
 pub fn truncate(s: &str, max: usize) -> String {
@@ -55,7 +56,7 @@ impl std::fmt::Debug for BridgeAccessToken {
 }
 
 /// Validated Worker configuration.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// Base URL of the broker bridge, without a trailing slash.
     pub bridge_url: String,
@@ -80,6 +81,8 @@ pub struct Config {
     pub approval: approval::ApprovalConfig,
     /// Option-chain step and score weights (see [`crate::chains`]).
     pub chains: chains::ChainConfig,
+    /// Position monitor: marks, exits, closing orders (see [`crate::positions`]).
+    pub positions: positions::PositionsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("retention_days", &self.retention_days)
             .field("approval", &self.approval)
             .field("chains", &self.chains)
+            .field("positions", &self.positions)
             .finish()
     }
 }
@@ -161,6 +165,7 @@ impl Config {
         );
         let approval = approval::ApprovalConfig::from_lookup(&get, &mut errors);
         let chains = chains::ChainConfig::from_lookup(&get, &mut errors);
+        let positions = positions::PositionsConfig::from_lookup(&get, &mut errors);
         let production = approval.production;
         let bridge_url = match validate_bridge_url(
             get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
@@ -196,6 +201,7 @@ impl Config {
                 retention_days,
                 approval,
                 chains,
+                positions,
             })
         } else {
             Err(ConfigErrors(errors))

@@ -9,6 +9,7 @@ mod chains;
 mod d1;
 mod ingest;
 mod opportunities;
+mod positions;
 mod proposals;
 
 use chrono::{DateTime, Utc};
@@ -165,6 +166,10 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             return proposals::handle(r, &mut req, &db, cfg, p).await
         }
         (Route::Approval(_), _, _, _) => return error_response(&ApiError::misconfigured()),
+        (Route::Position(r), Ok(cfg), Some(p), Ok(db)) => {
+            return positions::handle(r, &mut req, &db, cfg, p).await
+        }
+        (Route::Position(_), _, _, _) => return error_response(&ApiError::misconfigured()),
         (route, _, _, _) => route,
     };
     let db = env.d1(DB_BINDING);
@@ -217,7 +222,9 @@ async fn protected(
     started: DateTime<Utc>,
 ) -> Response {
     match route {
-        Route::Health | Route::Approval(_) => error_response(&ApiError::internal()),
+        Route::Health | Route::Approval(_) | Route::Position(_) => {
+            error_response(&ApiError::internal())
+        }
         Route::BrokerAccount => proxied(cfg, "/account").await,
         Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
         Route::IngestMarket => match chains::enrich(
@@ -355,8 +362,43 @@ async fn health(db: Option<&D1Database>, cfg: Option<&Config>) -> Response {
     json_response(200, &body)
 }
 
-/// Runs the cron: one ingestion, recorded in D1 whatever happens.
-pub async fn scheduled(env: Env) {
+/// Runs a cron: the position monitor for its schedule (`* * * * *`,
+/// every minute), otherwise one ingestion (recorded in D1 whatever happens)
+/// followed by the proposals step.
+pub async fn scheduled(env: Env, cron: &str) {
+    if cron == crate::config::positions::DEFAULT_MONITOR_CRON {
+        return monitor_cron(env).await;
+    }
+    ingest_cron(env).await;
+}
+
+/// The position monitor's cron: during NYSE hours unless market hours are
+/// ignored (development, tests); the run is recorded in `monitor_runs`.
+async fn monitor_cron(env: Env) {
+    let (db, cfg) = match (env.d1(DB_BINDING), load_config(&env)) {
+        (Ok(db), Ok(cfg)) => (db, cfg),
+        (Err(e), _) => {
+            console_error!(
+                "{}",
+                serde_json::json!({ "event": "monitor", "error": format!("no D1 binding: {e}") })
+            );
+            return;
+        }
+        (_, Err(errors)) => {
+            log_config_errors(&errors);
+            return;
+        }
+    };
+    if cfg.market_hours_mode == crate::config::MarketHoursMode::Enforce
+        && !sas_core::calendar::MarketCalendar::is_open(now())
+    {
+        return;
+    }
+    positions::monitor(&db, &cfg).await;
+}
+
+/// Runs the ingestion cron: one ingestion, recorded in D1 whatever happens.
+async fn ingest_cron(env: Env) {
     let started = now();
     let db = match env.d1(DB_BINDING) {
         Ok(db) => db,

@@ -101,7 +101,7 @@ fn d1_err(e: worker::Error) -> StoreError {
     StoreError(e.to_string())
 }
 
-fn audit_statement(
+pub(super) fn audit_statement(
     db: &D1Database,
     sql: &str,
     e: &AuditEntry,
@@ -320,6 +320,21 @@ impl SettingsStore for D1Store<'_> {
             .await
             .map_err(d1_err)?;
         Ok(rows.pop())
+    }
+
+    async fn drift_blocks_entries(&self) -> Result<bool, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Blocked {
+            blocked: i64,
+        }
+        let rows: Vec<Blocked> = d1::rows(
+            self.0,
+            crate::positions::model::SELECT_DRIFT_BLOCKS_ENTRIES,
+            &[],
+        )
+        .await
+        .map_err(d1_err)?;
+        Ok(rows.first().is_some_and(|r| r.blocked > 0))
     }
 
     async fn set_kill_switch(

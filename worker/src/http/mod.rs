@@ -10,6 +10,7 @@ pub mod approvals;
 pub mod auth;
 pub mod error;
 pub mod gate;
+pub mod positions;
 pub mod proxy;
 pub mod reads;
 
@@ -51,6 +52,9 @@ pub enum Route {
     Opportunities { limit: u32 },
     /// `/proposals...`, `/audit`, `/kill-switch` (see [`approvals`]).
     Approval(approvals::ApprovalRoute),
+    /// `/positions...`, `/orders`, `/pnl`, `/monitor/runs`,
+    /// `/reconciliation...` (see [`positions`]).
+    Position(positions::PositionRoute),
     /// `GET /symbols/{symbol}/metrics?days=N&interval=daily|intraday`.
     SymbolMetrics {
         symbol: Symbol,
@@ -89,6 +93,7 @@ pub fn path_requires_auth(path: &str) -> bool {
     PROTECTED_PATHS.contains(&path)
         || path.starts_with(SYMBOLS_PREFIX)
         || approvals::is_protected_path(path)
+        || positions::is_protected_path(path)
 }
 
 /// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
@@ -184,6 +189,9 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     }
     if let Some(approval_route) = approvals::route(method, path, query) {
         return approval_route.map(Route::Approval);
+    }
+    if let Some(position_route) = positions::route(method, path, query) {
+        return position_route.map(Route::Position);
     }
     let (allowed, build): (&str, RouteBuilder) = match path {
         "/health" => ("GET", |_| Ok(Route::Health)),

@@ -10,6 +10,9 @@ use crate::store::StoreError;
 pub trait SettingsStore {
     /// [`super::SELECT_KILL_SWITCH`].
     async fn kill_switch(&self) -> Result<Option<KillSwitchRow>, StoreError>;
+    /// Whether a standing reconciliation drift stops new entries
+    /// ([`crate::positions::model::SELECT_DRIFT_BLOCKS_ENTRIES`]).
+    async fn drift_blocks_entries(&self) -> Result<bool, StoreError>;
     /// [`super::SET_KILL_SWITCH`] + [`crate::audit::INSERT_AUDIT`], one batch.
     async fn set_kill_switch(
         &self,
