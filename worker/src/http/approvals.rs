@@ -177,7 +177,7 @@ pub struct KillSwitchBody {
     pub reason: String,
 }
 
-fn parse_json_body<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json_body<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Result<T, ApiError> {
     if raw.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(
             413,
@@ -200,7 +200,7 @@ fn parse_json_body<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Result<T, ApiErr
     })
 }
 
-fn checked_text(value: &str, field: &str, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn checked_text(value: &str, field: &str, required: bool) -> Result<Option<String>, ApiError> {
     let v = value.trim();
     if v.is_empty() {
         return if required {
