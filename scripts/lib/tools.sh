@@ -67,13 +67,15 @@ sas_install_node_tools() {
 
 sas_install_system_tools() {
   # Debian/Ubuntu only: chromium for the browser test, wrk for benchmarks,
-  # postgresql server binaries for the archiver tests (private initdb per test).
+  # postgresql server binaries for the archiver tests (private initdb per test),
+  # the sqlite3 shell for the Worker's export tests (real SQLite, D1 migrations).
   command -v apt-get >/dev/null 2>&1 || return 0
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
   if [ "${#missing[@]}" -gt 0 ]; then
     sas_log "apt-get install ${missing[*]}"
     sas_sudo apt-get update -qq

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod bridge;
 pub mod chains;
 pub mod config;
+pub mod export;
 mod edge;
 pub mod http;
 pub mod ingest;

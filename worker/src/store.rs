@@ -27,13 +27,20 @@ RETURNING id, trigger, started_at, finished_at, status, symbols_ok, symbols_fail
 
 /// Deletes market data older than `?1` (Unix ms), but never within `?2` ms
 /// of the newest row stored before this run's insert (it runs first in the
-/// batch): after a long gap the newest N days that exist are kept.
+/// batch): after a long gap the newest N days that exist are kept. With the
+/// archive gate `?3` = 1 (an archiver is configured,
+/// [`crate::config::archive::PruneGate`]) only rows at or before the
+/// acknowledged export cursor go: nothing unarchived is deleted, and nothing
+/// at all before the first ack.
 pub const PRUNE_MARKET_DATA: &str = "DELETE FROM market_data \
-WHERE ts < MIN(?1, (SELECT MAX(ts) FROM market_data) - ?2)";
+WHERE ts < MIN(?1, (SELECT MAX(ts) FROM market_data) - ?2) \
+AND (?3 = 0 OR (ts, symbol) <= (SELECT k1, k2 FROM archive_acks WHERE table_name = 'market_data'))";
 
-/// Keeps the newest [`KEPT_RUNS`] run records.
-pub const PRUNE_RUNS: &str =
-    "DELETE FROM ingest_runs WHERE id <= (SELECT MAX(id) FROM ingest_runs) - 10000";
+/// Keeps the newest [`KEPT_RUNS`] run records; with the archive gate `?1` =
+/// 1 only those the archive acknowledged.
+pub const PRUNE_RUNS: &str = "DELETE FROM ingest_runs \
+WHERE id <= (SELECT MAX(id) FROM ingest_runs) - 10000 \
+AND (?1 = 0 OR (id) <= (SELECT k1 FROM archive_acks WHERE table_name = 'ingest_runs'))";
 
 /// Run records kept by [`PRUNE_RUNS`] (about 100 days of 15-minute runs).
 pub const KEPT_RUNS: i64 = 10_000;

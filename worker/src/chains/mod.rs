@@ -643,7 +643,14 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let bars = weekdays_until(date("2026-11-19"), 3);
-        let st = symbol_statements(&sym("AAPL"), &a, Some(&bars), 3, now);
+        let st = symbol_statements(
+            &sym("AAPL"),
+            &a,
+            Some(&bars),
+            3,
+            crate::config::archive::PruneGate::Retention,
+            now,
+        );
         let sqls: Vec<&str> = st.iter().map(|s| s.sql).collect();
         assert_eq!(
             sqls,
@@ -678,11 +685,25 @@ mod tests {
         };
         assert_eq!(factors, a.factors);
         // Without new bars the bar row is not rewritten.
-        let st = symbol_statements(&sym("AAPL"), &a, None, 3, now);
+        let st = symbol_statements(
+            &sym("AAPL"),
+            &a,
+            None,
+            3,
+            crate::config::archive::PruneGate::Retention,
+            now,
+        );
         assert_eq!(st.len(), 6);
         // The deterministic count of a fresh symbol: 2 expiries + 2 metric rows + bars.
         let mut ledger = RowsLedger::default();
-        for s in &symbol_statements(&sym("AAPL"), &a, Some(&bars), 3, now) {
+        for s in &symbol_statements(
+            &sym("AAPL"),
+            &a,
+            Some(&bars),
+            3,
+            crate::config::archive::PruneGate::Retention,
+            now,
+        ) {
             ledger.record(s, StatementMeta::default());
         }
         assert_eq!(ledger.total(), 5);

@@ -12,6 +12,7 @@ use sas_core::market::{DailyBar, Symbol};
 use serde::{Deserialize, Serialize};
 
 use super::{pack_bars, unpack_bars, SymbolAnalysis, DAILY_METRICS_RETENTION_DAYS};
+use crate::config::archive::PruneGate;
 use crate::config::truncate;
 use crate::ingest::RunStatus;
 
@@ -110,11 +111,16 @@ ON CONFLICT (symbol) DO UPDATE SET first_date = excluded.first_date, \
 last_date = excluded.last_date, bar_count = excluded.bar_count, bars_json = excluded.bars_json, \
 updated_at = excluded.updated_at";
 
-/// Deletes one symbol's chain snapshots older than `?2` (Unix ms).
-pub const PRUNE_CHAIN_SNAPSHOTS: &str = "DELETE FROM chain_snapshots WHERE symbol = ?1 AND ts < ?2";
-/// Deletes one symbol's intraday metrics older than `?2` (Unix ms).
+/// Deletes one symbol's chain snapshots older than `?2` (Unix ms); with the
+/// archive gate `?3` = 1 only those at or before the acknowledged export
+/// cursor ([`crate::config::archive::PruneGate`]).
+pub const PRUNE_CHAIN_SNAPSHOTS: &str = "DELETE FROM chain_snapshots WHERE symbol = ?1 AND ts < ?2 \
+AND (?3 = 0 OR (ts, symbol, expiry) <= (SELECT k1, k2, k3 FROM archive_acks WHERE table_name = 'chain_snapshots'))";
+/// Deletes one symbol's intraday metrics older than `?2` (Unix ms); with the
+/// archive gate `?3` = 1 only those at or before the acknowledged cursor.
 pub const PRUNE_METRICS_INTRADAY: &str =
-    "DELETE FROM underlying_metrics_intraday WHERE symbol = ?1 AND ts < ?2";
+    "DELETE FROM underlying_metrics_intraday WHERE symbol = ?1 AND ts < ?2 \
+AND (?3 = 0 OR (ts, symbol) <= (SELECT k1, k2 FROM archive_acks WHERE table_name = 'underlying_metrics_intraday'))";
 /// Deletes one symbol's daily metrics before `?2` (`YYYY-MM-DD`).
 pub const PRUNE_METRICS_DAILY: &str =
     "DELETE FROM underlying_metrics_daily WHERE symbol = ?1 AND date < ?2";
@@ -202,6 +208,7 @@ pub fn symbol_statements(
     analysis: &SymbolAnalysis,
     new_bars: Option<&[DailyBar]>,
     retention_days: u32,
+    gate: PruneGate,
     now: DateTime<Utc>,
 ) -> Vec<SqlStatement> {
     let sym = || SqlValue::Text(symbol.to_string());
@@ -212,13 +219,21 @@ pub fn symbol_statements(
     let mut out = vec![
         SqlStatement {
             sql: PRUNE_CHAIN_SNAPSHOTS,
-            params: vec![sym(), SqlValue::Int(keep_from)],
+            params: vec![
+                sym(),
+                SqlValue::Int(keep_from),
+                SqlValue::Int(gate.sql_flag()),
+            ],
             table: Table::ChainSnapshots,
             expected_rows: ExpectedRows::Changes,
         },
         SqlStatement {
             sql: PRUNE_METRICS_INTRADAY,
-            params: vec![sym(), SqlValue::Int(keep_from)],
+            params: vec![
+                sym(),
+                SqlValue::Int(keep_from),
+                SqlValue::Int(gate.sql_flag()),
+            ],
             table: Table::UnderlyingMetricsIntraday,
             expected_rows: ExpectedRows::Changes,
         },

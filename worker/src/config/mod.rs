@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod approval;
+pub mod archive;
 pub mod chains;
 pub mod origins;
 pub mod positions;

@@ -5,14 +5,19 @@ use chrono::{DateTime, Utc};
 use worker::{console_error, console_log, D1Database, D1PreparedStatement};
 
 use super::proposals::FetchBridge;
+use crate::config::archive::PruneGate;
 use crate::config::Config;
 use crate::edge::{d1, now};
 use crate::ingest::service::{self, IngestStore, RunRecord, RunWrite};
 use crate::ingest::{iso, IngestRun, RunStatus, Trigger};
 use crate::store::{self, StoreError};
 
-/// Runs are written to D1.
-pub struct D1Runs<'a>(pub &'a D1Database);
+/// Runs are written to D1; `gate` says whether the prunes of the batch may
+/// delete rows the archive has not acknowledged.
+pub struct D1Runs<'a> {
+    pub db: &'a D1Database,
+    pub gate: PruneGate,
+}
 
 fn d1_err(e: worker::Error) -> StoreError {
     StoreError(e.to_string())
@@ -36,10 +41,11 @@ fn run_statement(db: &D1Database, sql: &str, r: &RunRecord) -> worker::Result<D1
 
 impl IngestStore for D1Runs<'_> {
     async fn record_run(&self, w: &RunWrite) -> Result<IngestRun, StoreError> {
-        let db = self.0;
+        let db = self.db;
+        let gate = || d1::int(self.gate.sql_flag());
         // Run records are pruned on every run; market data only by a run
         // that writes quotes (see `ingest::market_data_prune`).
-        let mut statements = vec![d1::statement(db, store::PRUNE_RUNS, &[]).map_err(d1_err)?];
+        let mut statements = vec![d1::statement(db, store::PRUNE_RUNS, &[gate()]).map_err(d1_err)?];
         match w {
             RunWrite::RecordOnly(r) => {
                 statements.push(run_statement(db, store::INSERT_RUN_NO_WRITE, r).map_err(d1_err)?);
@@ -56,7 +62,7 @@ impl IngestStore for D1Runs<'_> {
                         d1::statement(
                             db,
                             store::PRUNE_MARKET_DATA,
-                            &[d1::millis(*cutoff_ms), d1::millis(*keep_ms)],
+                            &[d1::millis(*cutoff_ms), d1::millis(*keep_ms), gate()],
                         )
                         .map_err(d1_err)?,
                     );
@@ -85,7 +91,11 @@ pub async fn run(
     trigger: Trigger,
     started: DateTime<Utc>,
 ) -> Result<IngestRun, StoreError> {
-    service::run(&D1Runs(db), &FetchBridge(cfg), cfg, trigger, started, &now).await
+    let runs = D1Runs {
+        db,
+        gate: crate::export::prune_gate(cfg),
+    };
+    service::run(&runs, &FetchBridge(cfg), cfg, trigger, started, &now).await
 }
 
 fn log_run(run: &IngestRun) {
@@ -113,5 +123,12 @@ pub async fn record_failure(
         symbols_failed: 0,
         error: Some(reason.to_owned()),
     });
-    D1Runs(db).record_run(&w).await
+    // Without a valid configuration it is unknown whether an archiver is
+    // configured: prune as if one were (nothing unacknowledged goes).
+    D1Runs {
+        db,
+        gate: PruneGate::AcknowledgedOnly,
+    }
+    .record_run(&w)
+    .await
 }

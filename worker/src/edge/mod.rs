@@ -7,6 +7,7 @@ mod access;
 mod bridge;
 mod chains;
 mod d1;
+mod export;
 mod ingest;
 mod opportunities;
 mod positions;

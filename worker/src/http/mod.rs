@@ -9,6 +9,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod gate;
 pub mod positions;
 pub mod proxy;

@@ -134,7 +134,14 @@ mod tests {
     fn stored_row(symbol: &str, wiggle: f64, iv_history: &[f64]) -> MetricsRow {
         let a = analyze_symbol(&chain(symbol), &bars(60, wiggle), iv_history, 0.04);
         let now = DateTime::<Utc>::from_timestamp_millis(T0).unwrap();
-        let st = symbol_statements(&sym(symbol), &a, None, 3, now);
+        let st = symbol_statements(
+            &sym(symbol),
+            &a,
+            None,
+            3,
+            crate::config::archive::PruneGate::Retention,
+            now,
+        );
         let p = &st
             .iter()
             .find(|s| s.sql == crate::chains::UPSERT_METRICS_DAILY)

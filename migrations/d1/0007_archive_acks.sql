@@ -1,0 +1,61 @@
+-- Issue 13: the Postgres archive (docs/archive.md). The Worker exports its
+-- tables in the order of a monotonic export key; the home-side archiver
+-- acknowledges what Postgres holds; with an archiver configured
+-- (ARCHIVE_TOKEN) pruning deletes only acknowledged rows.
+
+-- One row per exported table: the newest acknowledged cursor, and its key
+-- split into columns so the prune statements can compare row values with it
+-- (`(ts, symbol) <= (SELECT k1, k2 FROM archive_acks WHERE ...)`). Unused
+-- key parts hold '' (so a row-value comparison never meets NULL). k2 and k3
+-- have no type affinity: an integer id and a text symbol compare as stored.
+CREATE TABLE IF NOT EXISTS archive_acks (
+  table_name TEXT PRIMARY KEY,
+  through TEXT NOT NULL,
+  k1 INTEGER NOT NULL,
+  k2 NOT NULL DEFAULT '',
+  k3 NOT NULL DEFAULT '',
+  acked_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Export order of the time-keyed tables: (ts, ...) ascending from a cursor.
+-- Without these, every page would sort the whole table (their primary keys
+-- start with symbol). One more written row per insert on these tables
+-- (about 100 rows per cron run for a 10-name watchlist).
+CREATE INDEX IF NOT EXISTS market_data_export ON market_data (ts, symbol);
+CREATE INDEX IF NOT EXISTS chain_snapshots_export ON chain_snapshots (ts, symbol, expiry);
+CREATE INDEX IF NOT EXISTS underlying_metrics_intraday_export
+  ON underlying_metrics_intraday (ts, symbol);
+
+-- Proposals change after insert (decisions, order states), so they are
+-- exported by a change key: updated_at (Unix ms), set by the triggers below
+-- on insert and on every update, inside the writing transaction, to
+-- MAX(now, newest updated_at + 1). D1 runs writes one at a time, so the key
+-- is strictly increasing in commit order: a change made after a cursor was
+-- handed out always sorts after it, with no settle window and no change to
+-- the statements that write proposals.
+ALTER TABLE proposals ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+
+UPDATE proposals SET updated_at = MAX(created_at, COALESCE(decided_at, 0),
+  COALESCE(order_updated_at, 0));
+
+CREATE INDEX IF NOT EXISTS proposals_updated_at ON proposals (updated_at, id);
+
+CREATE TRIGGER IF NOT EXISTS proposals_updated_at_insert AFTER INSERT ON proposals
+BEGIN
+  UPDATE proposals SET updated_at = MAX(
+      CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
+      (SELECT COALESCE(MAX(updated_at), 0) FROM proposals) + 1)
+    WHERE id = NEW.id;
+END;
+
+-- Fires on every update that did not set updated_at itself (the trigger's
+-- own update sets it, so it does not fire again even with recursive
+-- triggers on).
+CREATE TRIGGER IF NOT EXISTS proposals_updated_at_update AFTER UPDATE ON proposals
+WHEN NEW.updated_at = OLD.updated_at
+BEGIN
+  UPDATE proposals SET updated_at = MAX(
+      CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
+      (SELECT COALESCE(MAX(updated_at), 0) FROM proposals) + 1)
+    WHERE id = NEW.id;
+END;
