@@ -540,7 +540,9 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             if let Some(u) = units {
                 self.apply(&mut order, |ord| ord.apply_executed(u.min(ord.quantity)));
             }
-            if order != before || broker_status.as_deref() != o.broker_status.as_deref() {
+            let status_news = broker_status.is_some()
+                && broker_status.as_deref() != o.broker_status.as_deref();
+            if order != before || status_news {
                 write.orders.push(OrderUpdate {
                     id: o.id,
                     from: o.status.clone(),
