@@ -48,6 +48,22 @@ impl RunReport {
 impl Archiver {
     pub async fn run_once(&self, now: DateTime<Utc>) -> RunReport {
         let mut report = RunReport::default();
+        // Postgres unreachable: nothing can be written or acknowledged; every
+        // table fails at once (the daemon backs off) instead of each waiting
+        // out its own connection timeout.
+        if let Err(e) = self.store.ping().await {
+            let msg = format!("postgres unavailable: {e}");
+            tracing::error!(error = %msg, "run skipped");
+            for spec in tables::ALL {
+                report.tables.push(TableOutcome {
+                    table: spec.name.to_string(),
+                    error: Some(msg.clone()),
+                    ..TableOutcome::default()
+                });
+            }
+            report.maintenance_error = Some(msg);
+            return report;
+        }
         for spec in tables::ALL {
             let mut outcome = TableOutcome {
                 table: spec.name.to_string(),
@@ -137,9 +153,9 @@ impl Archiver {
             outcome.inserted += inserted;
             self.ack(spec, &next).await?;
             cursor = Some(next);
-            if page.rows.len() < self.page_limit {
-                break;
-            }
+            // A page may hold fewer rows than the limit while more remain
+            // (the Worker bounds pages by size, chain snapshots by 200
+            // rows): the table is done only at an empty page.
         }
         Ok(())
     }

@@ -32,6 +32,14 @@ pub struct TableStatus {
     pub watermark: Option<String>,
     pub acked_through: Option<String>,
     pub last_page_at: Option<DateTime<Utc>>,
+    /// Time of the newest archived row (its table's time column).
+    pub newest_row_at: Option<DateTime<Utc>>,
+    /// `now` − [`TableStatus::newest_row_at`], seconds.
+    pub lag_seconds: Option<i64>,
+    /// When the table last archived without error.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Failed runs of the table in all.
+    pub errors_total: i64,
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
 }
@@ -47,6 +55,14 @@ impl Store {
             .connect_with(opts)
             .await?;
         Ok(Self { pool })
+    }
+
+    /// One round trip (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -140,11 +156,16 @@ impl Store {
         Ok(())
     }
 
-    /// Records (or clears, with `None`) the last error of a table.
+    /// Records the outcome of a table's run: `None` clears the last error
+    /// and stamps the success; `Some` records the error and counts it.
     pub async fn set_error(&self, table: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO archive_errors (table_name, error, at) VALUES ($1, $2, now()) \
-             ON CONFLICT (table_name) DO UPDATE SET error = EXCLUDED.error, at = now()",
+            "INSERT INTO archive_errors (table_name, error, at, last_success_at, errors_total) \
+             VALUES ($1, $2, now(), CASE WHEN $2 IS NULL THEN now() END, \
+             CASE WHEN $2 IS NULL THEN 0 ELSE 1 END) \
+             ON CONFLICT (table_name) DO UPDATE SET error = EXCLUDED.error, at = now(), \
+             last_success_at = COALESCE(EXCLUDED.last_success_at, archive_errors.last_success_at), \
+             errors_total = archive_errors.errors_total + EXCLUDED.errors_total",
         )
         .bind(table)
         .bind(error)
@@ -153,12 +174,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn status(&self) -> Result<Vec<TableStatus>, sqlx::Error> {
+    /// Per table: archived rows, watermark, ack, the newest archived row's
+    /// time and the lag behind `now`, last success, last error.
+    pub async fn status(&self, now: DateTime<Utc>) -> Result<Vec<TableStatus>, sqlx::Error> {
         let mut out = Vec::new();
         for spec in tables::ALL {
             let r = sqlx::query(
                 "SELECT w.archived_rows, w.pages, w.cursor, w.acked_cursor, w.updated_at, \
-                 e.error, e.at AS error_at \
+                 e.error, e.at AS error_at, e.last_success_at, e.errors_total \
                  FROM (SELECT $1::text AS t) q \
                  LEFT JOIN archive_watermarks w ON w.table_name = q.t \
                  LEFT JOIN archive_errors e ON e.table_name = q.t",
@@ -166,6 +189,10 @@ impl Store {
             .bind(spec.name)
             .fetch_one(&self.pool)
             .await?;
+            let newest: Option<DateTime<Utc>> =
+                sqlx::query_scalar(&format!("SELECT max({}) FROM {}", spec.time_col, spec.name))
+                    .fetch_one(&self.pool)
+                    .await?;
             let error: Option<String> = r.try_get("error")?;
             out.push(TableStatus {
                 table: spec.name.to_string(),
@@ -174,6 +201,10 @@ impl Store {
                 watermark: r.try_get("cursor")?,
                 acked_through: r.try_get("acked_cursor")?,
                 last_page_at: r.try_get("updated_at")?,
+                newest_row_at: newest,
+                lag_seconds: newest.map(|t| (now - t).num_seconds().max(0)),
+                last_success_at: r.try_get("last_success_at")?,
+                errors_total: r.try_get::<Option<i64>, _>("errors_total")?.unwrap_or(0),
                 last_error_at: if error.is_some() {
                     r.try_get("error_at")?
                 } else {

@@ -49,6 +49,15 @@ const fn n(name: &'static str, kind: Kind) -> Col {
 pub struct TableSpec {
     pub name: &'static str,
     pub cols: &'static [Col],
+    /// The export key (docs/archive.md), in order: its cursor is these
+    /// values joined by `|`. Each names a column of `cols`.
+    pub key: &'static [&'static str],
+    /// The column `verify --from/--to` ranges over (a time).
+    pub time_col: &'static str,
+    /// Postgres keeps every exported version of a row (the key includes a
+    /// change time) while the Worker holds only the newest: `verify` then
+    /// checks that each Worker row is archived, not the reverse.
+    pub versioned: bool,
     /// Monthly range-partitioned on this timestamptz column.
     pub partition_col: Option<&'static str>,
     /// A trailing `row jsonb` column holds the whole export row; columns not
@@ -69,6 +78,9 @@ pub const MARKET_DATA: TableSpec = TableSpec {
         n("volume", Int),
         c("data_type", Text),
     ],
+    key: &["ts", "symbol"],
+    time_col: "ts",
+    versioned: false,
     partition_col: Some("ts"),
     keep_row: false,
 };
@@ -85,6 +97,9 @@ pub const CHAIN_SNAPSHOTS: TableSpec = TableSpec {
         n("skew_25d", Float),
         c("contracts_json", Json),
     ],
+    key: &["ts", "symbol", "expiry"],
+    time_col: "ts",
+    versioned: false,
     partition_col: Some("ts"),
     keep_row: false,
 };
@@ -108,6 +123,9 @@ pub const UNDERLYING_METRICS_INTRADAY: TableSpec = TableSpec {
         c("metrics_json", Json),
         c("factors_json", Json),
     ],
+    key: &["ts", "symbol"],
+    time_col: "ts",
+    versioned: false,
     partition_col: Some("ts"),
     keep_row: false,
 };
@@ -131,6 +149,9 @@ pub const INGEST_RUNS: TableSpec = TableSpec {
         n("contract_skips", Json),
         n("duration_ms", Int),
     ],
+    key: &["id"],
+    time_col: "started_at",
+    versioned: false,
     partition_col: None,
     keep_row: false,
 };
@@ -148,6 +169,9 @@ pub const AUDIT_LOG: TableSpec = TableSpec {
         n("to_state", Text),
         c("details", Json),
     ],
+    key: &["id"],
+    time_col: "at",
+    versioned: false,
     partition_col: None,
     keep_row: false,
 };
@@ -164,6 +188,9 @@ pub const PROPOSALS: TableSpec = TableSpec {
         c("created_at", TsMs),
         n("order_status", Text),
     ],
+    key: &["updated_at", "id"],
+    time_col: "updated_at",
+    versioned: true,
     partition_col: None,
     keep_row: true,
 };
@@ -344,6 +371,250 @@ pub fn row(pairs: &[(&str, Value)]) -> Value {
     Value::Object(m)
 }
 
+/// One value of an export key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyPart {
+    /// Unix ms or an id.
+    Int(i64),
+    /// Compared byte by byte (SQLite's BINARY collation, Postgres `COLLATE "C"`).
+    Text(String),
+}
+
+/// A row's position in its table's export order; its cursor is the parts
+/// joined by `|` (docs/archive.md).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key(pub Vec<KeyPart>);
+
+impl Key {
+    /// The cursor form (`"1733100000000|SPY"`, `"42"`).
+    pub fn cursor(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                KeyPart::Int(n) => n.to_string(),
+                KeyPart::Text(s) => s.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+}
+
+impl TableSpec {
+    /// The column called `name`.
+    pub fn col(&self, name: &str) -> Option<&'static Col> {
+        self.cols.iter().find(|c| c.name == name)
+    }
+
+    /// Whether a key column holds an integer in the export (ms or id).
+    pub fn key_is_int(&self, name: &str) -> bool {
+        self.col(name)
+            .is_some_and(|c| matches!(c.kind, Kind::Int | Kind::TsMs))
+    }
+
+    /// The export key of a row, `None` when a key column is missing or mistyped.
+    pub fn key_of(&self, row: &Value) -> Option<Key> {
+        self.key
+            .iter()
+            .map(|k| {
+                let v = row.get(*k)?;
+                if self.key_is_int(k) {
+                    v.as_i64().map(KeyPart::Int)
+                } else {
+                    v.as_str().map(|s| KeyPart::Text(s.to_string()))
+                }
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Key)
+    }
+
+    /// The key a cursor names, `None` when it is not one of this table's.
+    pub fn parse_cursor(&self, cursor: &str) -> Option<Key> {
+        let parts: Vec<&str> = cursor.splitn(self.key.len(), '|').collect();
+        if parts.len() != self.key.len() {
+            return None;
+        }
+        self.key
+            .iter()
+            .zip(parts)
+            .map(|(k, p)| {
+                if self.key_is_int(k) {
+                    p.parse().ok().map(KeyPart::Int)
+                } else {
+                    (!p.is_empty()).then(|| KeyPart::Text(p.to_string()))
+                }
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Key)
+    }
+
+    /// The time of a row's [`TableSpec::time_col`], Unix ms.
+    pub fn time_of(&self, row: &Value) -> Option<i64> {
+        let col = self.col(self.time_col)?;
+        let v = row.get(col.name)?;
+        match col.kind {
+            Kind::TsMs => v.as_i64(),
+            Kind::TsText => DateTime::parse_from_rfc3339(v.as_str()?)
+                .ok()
+                .map(|t| t.timestamp_millis()),
+            _ => None,
+        }
+    }
+}
+
+/// A column value in the one form both sides of `verify` reduce to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Canon {
+    Null,
+    Text(String),
+    Int(i64),
+    /// Timestamps from RFC 3339 text, in microseconds (Postgres precision).
+    Micros(i64),
+    Float(f64),
+    Json(Value),
+}
+
+impl Canon {
+    fn write(&self, out: &mut String) {
+        match self {
+            Canon::Null => out.push_str("\\N"),
+            Canon::Text(s) => {
+                out.push_str("s:");
+                out.push_str(s);
+            }
+            Canon::Int(n) => out.push_str(&format!("i:{n}")),
+            Canon::Micros(n) => out.push_str(&format!("u:{n}")),
+            Canon::Float(f) => out.push_str(&format!("f:{:016x}", f.to_bits())),
+            Canon::Json(v) => {
+                out.push_str("j:");
+                canonical_json(v, out);
+            }
+        }
+    }
+}
+
+/// JSON with sorted keys and numbers in one form (integral values below
+/// 2^53 as integers), so `jsonb`'s normalisation and the export's text agree.
+pub fn canonical_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.push_str(&i.to_string());
+            } else if let Some(u) = n.as_u64() {
+                out.push_str(&u.to_string());
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    out.push_str(&format!("{}", f as i64));
+                } else {
+                    out.push_str(&f.to_string());
+                }
+            }
+        }
+        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical_json(&m[k], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// One export column value in its [`Canon`] form.
+pub fn canon_of_export(col: &Col, v: Option<&Value>) -> Result<Canon, String> {
+    let v = match v {
+        None | Some(Value::Null) => return Ok(Canon::Null),
+        Some(v) => v,
+    };
+    let text = || {
+        v.as_str()
+            .ok_or_else(|| format!("{}: expected text", col.name))
+    };
+    Ok(match col.kind {
+        Kind::Text => Canon::Text(text()?.to_string()),
+        Kind::Int | Kind::TsMs => Canon::Int(
+            v.as_i64()
+                .ok_or_else(|| format!("{}: expected integer", col.name))?,
+        ),
+        Kind::Float => Canon::Float(
+            v.as_f64()
+                .ok_or_else(|| format!("{}: expected number", col.name))?,
+        ),
+        Kind::TsText => Canon::Micros(
+            DateTime::parse_from_rfc3339(text()?)
+                .map_err(|e| format!("{}: {e}", col.name))?
+                .timestamp_micros(),
+        ),
+        Kind::Date => Canon::Text(
+            NaiveDate::parse_from_str(text()?, "%Y-%m-%d")
+                .map_err(|e| format!("{}: {e}", col.name))?
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
+        Kind::Json => Canon::Json(
+            serde_json::from_str(text()?).map_err(|e| format!("{}: bad JSON: {e}", col.name))?,
+        ),
+    })
+}
+
+/// A row's canonical text: every column (and the whole row for
+/// `keep_row` tables) in [`Canon`] form.
+pub fn canonical_row(spec: &TableSpec, values: &[Canon], whole_row: Option<&Value>) -> String {
+    let mut out = String::new();
+    for (col, v) in spec.cols.iter().zip(values) {
+        out.push_str(col.name);
+        out.push('=');
+        v.write(&mut out);
+        out.push('\u{1f}');
+    }
+    if let Some(row) = whole_row {
+        out.push_str("row=");
+        canonical_json(row, &mut out);
+    }
+    out
+}
+
+/// The canonical text of an export row.
+pub fn canonical_export_row(spec: &TableSpec, row: &Value) -> Result<String, String> {
+    let values = spec
+        .cols
+        .iter()
+        .map(|c| canon_of_export(c, row.get(c.name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(canonical_row(spec, &values, spec.keep_row.then_some(row)))
+}
+
+/// FNV-1a, 64 bits: a stable hash of a canonical row (not cryptographic;
+/// it finds differences, it does not resist forgery).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +629,40 @@ mod tests {
             "S\\tP\t2023-11-14T22:13:20.123Z\t1.5\t\\N\t2\t7\tlive\n"
         );
         assert_eq!(p.months.iter().collect::<Vec<_>>(), vec![&(2023, 11)]);
+    }
+
+    #[test]
+    fn keys_and_cursors_follow_the_contract() {
+        let r = json!({"symbol":"SPY","ts":1_700_000_000_123_i64,"data_type":"live"});
+        let k = MARKET_DATA.key_of(&r).expect("key");
+        assert_eq!(k.cursor(), "1700000000123|SPY");
+        assert_eq!(
+            MARKET_DATA.parse_cursor("1700000000123|SPY"),
+            Some(k.clone())
+        );
+        assert!(MARKET_DATA.parse_cursor("x|SPY").is_none());
+        assert!(MARKET_DATA.parse_cursor("17").is_none());
+        let later = MARKET_DATA.parse_cursor("1700000000123|SPZ").expect("key");
+        assert!(k < later);
+        assert_eq!(
+            AUDIT_LOG.parse_cursor("42").map(|k| k.cursor()).as_deref(),
+            Some("42")
+        );
+    }
+
+    #[test]
+    fn canonical_rows_ignore_json_key_order_and_integral_float_forms() {
+        let a = json!({"id":1,"at":5,"actor":"a","action":"b","entity":"c","details":"{\"x\":1.0,\"a\":[2]}"});
+        let b = json!({"id":1,"at":5,"actor":"a","action":"b","entity":"c","details":"{\"a\":[2],\"x\":1}"});
+        assert_eq!(
+            canonical_export_row(&AUDIT_LOG, &a).expect("a"),
+            canonical_export_row(&AUDIT_LOG, &b).expect("b")
+        );
+        let c = json!({"id":1,"at":6,"actor":"a","action":"b","entity":"c","details":"{}"});
+        assert_ne!(
+            canonical_export_row(&AUDIT_LOG, &a).expect("a"),
+            canonical_export_row(&AUDIT_LOG, &c).expect("c")
+        );
     }
 
     #[test]

@@ -95,7 +95,10 @@ async fn archive_then_rerun_archives_nothing_twice() {
     for (t, n) in expected {
         assert_eq!(count(&pool, t).await, n, "{t}");
     }
-    assert_eq!(fake.acked("market_data").as_deref(), Some("2500"));
+    assert_eq!(
+        fake.acked("market_data"),
+        fake.cursor_at("market_data", 2500)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,8 +142,8 @@ async fn crash_between_copy_and_commit_leaves_no_rows_and_no_ack() {
     let r = a.run_once(now()).await;
     assert!(r.ok(), "{r:?}");
     assert_eq!(count(&pool, "audit_log").await, 30);
-    assert_eq!(fake.acked("audit_log").as_deref(), Some("30"));
-    let status = a.store.status().await.unwrap();
+    assert_eq!(fake.acked("audit_log"), fake.cursor_at("audit_log", 30));
+    let status = a.store.status(now()).await.unwrap();
     let audit = status.iter().find(|s| s.table == "audit_log").unwrap();
     assert_eq!(
         audit.last_error, None,
@@ -171,17 +174,17 @@ async fn unparsable_page_stops_that_table_without_ack_while_others_complete() {
     assert_eq!(md.pages, 1, "the good first page is archived");
     assert_eq!(count(&pool, "market_data").await, 100);
     assert_eq!(
-        fake.acked("market_data").as_deref(),
-        Some("100"),
+        fake.acked("market_data"),
+        fake.cursor_at("market_data", 100),
         "no ack past the bad page"
     );
     for t in ["chain_snapshots", "ingest_runs", "audit_log", "proposals"] {
         assert!(r.outcome(t).unwrap().error.is_none(), "{t}: {r:?}");
     }
     assert_eq!(count(&pool, "audit_log").await, 30);
-    let status = a.store.status().await.unwrap();
+    let status = a.store.status(now()).await.unwrap();
     let s = status.iter().find(|s| s.table == "market_data").unwrap();
-    assert_eq!(s.watermark.as_deref(), Some("100"));
+    assert_eq!(s.watermark, fake.cursor_at("market_data", 100));
     assert!(
         s.last_error.as_deref().unwrap().contains("unparsable"),
         "{s:?}"
@@ -190,7 +193,10 @@ async fn unparsable_page_stops_that_table_without_ack_while_others_complete() {
     // Still stopped on the next run (no skipping past the bad page).
     let r = a.run_once(now()).await;
     assert!(r.outcome("market_data").unwrap().error.is_some());
-    assert_eq!(fake.acked("market_data").as_deref(), Some("100"));
+    assert_eq!(
+        fake.acked("market_data"),
+        fake.cursor_at("market_data", 100)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +235,7 @@ async fn worker_5xx_backs_off_and_sends_no_ack() {
     let r = a.run_once(now()).await;
     assert!(r.ok(), "{r:?}");
     assert_eq!(count(&pool, "market_data").await, 10);
-    assert_eq!(fake.acked("market_data").as_deref(), Some("10"));
+    assert_eq!(fake.acked("market_data"), fake.cursor_at("market_data", 10));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,24 +258,27 @@ async fn ack_is_sent_only_after_commit() {
             }
         })
         .collect();
-    let get = |after: Option<&str>| Event::Get {
+    let at = |n: usize| fake.cursor_at("market_data", n).unwrap();
+    let get = |after: Option<String>| Event::Get {
         table: "market_data".into(),
-        after: after.map(str::to_string),
+        after,
     };
-    let ack = |through: &str| Event::Ack {
+    let ack = |through: String| Event::Ack {
         table: "market_data".into(),
-        through: through.into(),
+        through,
         committed: Some(true),
     };
     assert_eq!(
         md,
         vec![
             get(None),
-            ack("1000"),
-            get(Some("1000")),
-            ack("2000"),
-            get(Some("2000")),
-            ack("2500"),
+            ack(at(1000)),
+            get(Some(at(1000))),
+            ack(at(2000)),
+            get(Some(at(2000))),
+            ack(at(2500)),
+            // The table is done at an empty page.
+            get(Some(at(2500))),
         ]
     );
     assert!(

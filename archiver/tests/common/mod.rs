@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use sas_archiver::export::{Backoff, ExportClient};
 use sas_archiver::run::Archiver;
 use sas_archiver::store::Store;
+use sas_archiver::tables;
 
 pub const TOKEN: &str = "test-archive-token-0123456789";
 
@@ -91,6 +92,50 @@ pub struct PgServer {
 }
 
 impl PgServer {
+    fn pg_ctl_start(&self) -> std::process::Output {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port
+        );
+        pg_command(
+            &self.bin.join("pg_ctl"),
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
+        )
+        .output()
+        .unwrap()
+    }
+
+    /// Stops the server (fast shutdown); [`PgServer::restart`] brings it
+    /// back on the same port with the same data.
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        let out = pg_command(
+            &self.bin.join("pg_ctl"),
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        )
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "pg_ctl stop: {out:?}");
+    }
+
+    pub fn restart(&self) {
+        let out = self.pg_ctl_start();
+        assert!(out.status.success(), "pg_ctl start: {out:?}");
+    }
+
     pub fn start() -> Self {
         let bin = pg_bin();
         let dir = tempfile::Builder::new()
@@ -129,24 +174,14 @@ impl PgServer {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let log = dir.path().join("log").to_str().unwrap().to_string();
+        let mut server = Self { dir, bin, port: 0 };
         for _ in 0..5 {
-            let port = free_port();
-            let opts = format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            );
-            let st = pg_command(
-                &bin.join("pg_ctl"),
-                &[
-                    "-D", &data_s, "-l", &log, "-o", &opts, "-w", "-t", "30", "start",
-                ],
-            )
-            .output()
-            .unwrap();
-            if st.status.success() {
-                return Self { dir, bin, port };
+            server.port = free_port();
+            if server.pg_ctl_start().status.success() {
+                return server;
             }
         }
+        let dir = &server.dir;
         panic!(
             "pg_ctl start failed: {}",
             std::fs::read_to_string(dir.path().join("log")).unwrap_or_default()
@@ -198,7 +233,8 @@ pub enum Event {
 
 #[derive(Default)]
 pub struct FakeState {
-    /// Rows per table in export order; the cursor of a row is its index + 1.
+    /// Rows per table in export-key order; cursors are the contract's
+    /// (`tables::Key::cursor`).
     pub rows: BTreeMap<String, Vec<Value>>,
     pub acked: HashMap<String, String>,
     pub events: Vec<Event>,
@@ -237,6 +273,31 @@ impl FakeExport {
             .entry(table.to_string())
             .or_default()
             .extend(rows);
+    }
+
+    /// The cursor of the `n`-th row (1-based) of `table`, as the Worker
+    /// hands it out.
+    pub fn cursor_at(&self, table: &str, n: usize) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        let spec = tables::by_name(table).unwrap();
+        s.rows
+            .get(table)
+            .and_then(|rows| rows.get(n - 1))
+            .map(|r| spec.key_of(r).unwrap().cursor())
+    }
+
+    /// Deletes the acknowledged rows of `table`, as the Worker's pruning
+    /// does (retention ignored: everything acknowledged goes).
+    pub fn prune_acked(&self, table: &str) -> usize {
+        let mut s = self.state.lock().unwrap();
+        let spec = tables::by_name(table).unwrap();
+        let Some(acked) = s.acked.get(table).and_then(|a| spec.parse_cursor(a)) else {
+            return 0;
+        };
+        let rows = s.rows.entry(table.to_string()).or_default();
+        let before = rows.len();
+        rows.retain(|r| spec.key_of(r).is_some_and(|k| k > acked));
+        before - rows.len()
     }
 
     pub fn events(&self) -> Vec<Event> {
@@ -278,17 +339,33 @@ async fn page(
         });
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    let start: usize = after.as_deref().map_or(0, |a| a.parse().unwrap());
+    let Some(spec) = tables::by_name(&table) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let after_key = match after.as_deref().map(|a| spec.parse_cursor(a)) {
+        None => None,
+        Some(Some(k)) => Some(k),
+        Some(None) => return StatusCode::BAD_REQUEST.into_response(),
+    };
     let limit: usize = q
         .get("limit")
         .map_or(1000, |l| l.parse().unwrap())
         .min(5000);
+    // Rows are kept in export-key order: the page starts after the cursor.
     let rows: Vec<Value> = s
         .rows
         .get(&table)
-        .map(|all| all.iter().skip(start).take(limit).cloned().collect())
+        .map(|all| {
+            let start = match &after_key {
+                None => 0,
+                Some(k) => all.partition_point(|r| spec.key_of(r).as_ref() <= Some(k)),
+            };
+            all.iter().skip(start).take(limit).cloned().collect()
+        })
         .unwrap_or_default();
-    let next = (!rows.is_empty()).then(|| (start + rows.len()).to_string());
+    let next = rows
+        .last()
+        .map(|r| spec.key_of(r).expect("a row with its key").cursor());
     Json(json!({"table": table, "rows": rows, "next_after": next})).into_response()
 }
 
