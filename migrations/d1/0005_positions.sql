@@ -96,9 +96,10 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE INDEX IF NOT EXISTS fills_position ON fills (position_id);
 
 -- Every mark of an open position (trustworthy or refused with its reason);
--- compacted to one per position and day once closed.
+-- compacted to one per position and day once closed. Keyed by (position,
+-- time) WITHOUT ROWID: one b-tree, so a mark costs one written row (the
+-- monitor writes one per open position per minute; docs/d1-write-budget.md).
 CREATE TABLE IF NOT EXISTS marks (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
   position_id INTEGER NOT NULL REFERENCES positions (id),
   at INTEGER NOT NULL,
   ok INTEGER NOT NULL CHECK (ok IN (0, 1)),
@@ -111,14 +112,13 @@ CREATE TABLE IF NOT EXISTS marks (
   -- core::portfolio::ExitDecision JSON (a refusal carries its reason).
   decision TEXT NOT NULL,
   greeks TEXT,
-  dte INTEGER
-);
-
-CREATE INDEX IF NOT EXISTS marks_position_at ON marks (position_id, at);
+  dte INTEGER,
+  PRIMARY KEY (position_id, at)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS equity_snapshots (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  at INTEGER NOT NULL,
+  -- Unix ms of the monitor run (one run at a time): the row's key.
+  at INTEGER PRIMARY KEY,
   -- From the bridge's account; NULL when it could not be read.
   net_liquidation REAL,
   realized_micros INTEGER NOT NULL,
@@ -126,8 +126,6 @@ CREATE TABLE IF NOT EXISTS equity_snapshots (
   open_positions INTEGER NOT NULL,
   unmarked_positions INTEGER NOT NULL
 );
-
-CREATE INDEX IF NOT EXISTS equity_snapshots_at ON equity_snapshots (at);
 
 CREATE TABLE IF NOT EXISTS monitor_runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -142,8 +140,6 @@ CREATE TABLE IF NOT EXISTS monitor_runs (
   rows_written INTEGER NOT NULL DEFAULT 0,
   error TEXT
 );
-
-CREATE INDEX IF NOT EXISTS monitor_runs_status ON monitor_runs (status, started_at);
 
 -- One row: the last comparison of SAS's open legs with the broker's
 -- positions. A drift stands while `drifts` is not empty and its fingerprint

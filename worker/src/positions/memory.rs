@@ -287,9 +287,7 @@ impl PositionStore for MemoryPositions {
             }
         }
         if let Some(m) = &w.mark {
-            let id = t.marks.len() as i64 + 1;
             t.marks.push(MarkRow {
-                id,
                 position_id: m.position_id,
                 at: m.at,
                 ok: i64::from(m.ok),

@@ -137,7 +137,6 @@ pub const FILL_COLUMNS: &str =
 /// A row of `marks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarkRow {
-    pub id: i64,
     pub position_id: i64,
     pub at: i64,
     pub ok: i64,
@@ -153,7 +152,7 @@ pub struct MarkRow {
 }
 
 /// Columns of [`MarkRow`], in order.
-pub const MARK_COLUMNS: &str = "id, position_id, at, ok, value_mid_micros, value_natural_micros, \
+pub const MARK_COLUMNS: &str = "position_id, at, ok, value_mid_micros, value_natural_micros, \
 unrealized_mid_micros, unrealized_natural_micros, realized_micros, pnl_per_unit_micros, decision, \
 greeks, dte";
 
@@ -304,14 +303,15 @@ pub fn select_fills_of_sql() -> String {
 
 /// Newest marks of one position first (`?1` id, `?2` limit).
 pub fn select_marks_of_sql() -> String {
-    format!("SELECT {MARK_COLUMNS} FROM marks WHERE position_id = ?1 ORDER BY id DESC LIMIT ?2")
+    format!("SELECT {MARK_COLUMNS} FROM marks WHERE position_id = ?1 ORDER BY at DESC LIMIT ?2")
 }
 
 /// The newest mark of each position of the JSON array `?1` of ids.
 pub fn select_latest_marks_sql() -> String {
     format!(
-        "SELECT {MARK_COLUMNS} FROM marks WHERE id IN (SELECT MAX(m.id) FROM marks m \
-JOIN json_each(?1) w ON m.position_id = w.value GROUP BY m.position_id)"
+        "SELECT {MARK_COLUMNS} FROM marks WHERE (position_id, at) IN \
+(SELECT m.position_id, MAX(m.at) FROM marks m JOIN json_each(?1) w ON m.position_id = w.value \
+GROUP BY m.position_id)"
     )
 }
 
@@ -377,19 +377,21 @@ pub const SET_EXITS_PAUSED: &str =
 /// `?8` realized, `?9` P&L per unit, `?10` decision, `?11` greeks, `?12` dte.
 pub const INSERT_MARK: &str = "INSERT INTO marks (position_id, at, ok, value_mid_micros, \
 value_natural_micros, unrealized_mid_micros, unrealized_natural_micros, realized_micros, \
-pnl_per_unit_micros, decision, greeks, dte) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+pnl_per_unit_micros, decision, greeks, dte) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+ON CONFLICT DO NOTHING";
 
 /// Compaction once a position closed: keeps the last mark of each New York
 /// day (UTC−5; a DST hour off is irrelevant to daily compaction) (`?1` id).
-pub const COMPACT_MARKS: &str = "DELETE FROM marks WHERE position_id = ?1 AND id NOT IN \
-(SELECT MAX(id) FROM marks WHERE position_id = ?1 \
+pub const COMPACT_MARKS: &str = "DELETE FROM marks WHERE position_id = ?1 AND at NOT IN \
+(SELECT MAX(at) FROM marks WHERE position_id = ?1 \
 GROUP BY strftime('%Y-%m-%d', at / 1000, 'unixepoch', '-5 hours'))";
 
 /// An equity snapshot (`?1` at, `?2` net liquidation, `?3` unrealized mid,
 /// `?4` open positions, `?5` unmarked); realized is summed over positions.
 pub const INSERT_EQUITY: &str = "INSERT INTO equity_snapshots (at, net_liquidation, \
 realized_micros, unrealized_mid_micros, open_positions, unmarked_positions) \
-SELECT ?1, ?2, COALESCE((SELECT SUM(realized_micros) FROM positions), 0), ?3, ?4, ?5";
+SELECT ?1, ?2, COALESCE((SELECT SUM(realized_micros) FROM positions), 0), ?3, ?4, ?5 \
+ON CONFLICT DO NOTHING";
 
 /// Equity snapshots since `?1`, oldest first, `?2` limit.
 pub const SELECT_EQUITY: &str = "SELECT at, net_liquidation, realized_micros, \
@@ -400,7 +402,8 @@ WHERE at >= ?1 ORDER BY at LIMIT ?2";
 /// (`?1` now): the lease that keeps two monitors from overlapping.
 pub const BEGIN_RUN: &str = "INSERT INTO monitor_runs (started_at, status) \
 SELECT ?1, 'running' WHERE NOT EXISTS (SELECT 1 FROM monitor_runs \
-WHERE status = 'running' AND started_at > ?1 - ?2) RETURNING id";
+WHERE id > (SELECT COALESCE(MAX(id), 0) FROM monitor_runs) - 5 \
+AND status = 'running' AND started_at > ?1 - ?2) RETURNING id";
 
 /// Finishes run `?1`: `?2` finished at, `?3` status, `?4` positions, `?5`
 /// marks ok, `?6` marks refused, `?7` orders placed, `?8` cancels, `?9` rows
