@@ -746,7 +746,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         let closed_at = w.position.closed_at.map(|t| t.timestamp_millis());
         let changed = w.state.as_str() != w.row.status
             || w.row.summary.as_deref() != Some(summary.as_str())
-            || w.row.exit_state != exit_state_json
+            || exit_state_changed(&w.row.exit_state, &exit_state, w.plan.as_ref())
             || w.row.realized_micros != realized
             || exit_reason.is_some()
             || (w.row.opened_at.is_none() && opened_at.is_some())
@@ -1036,6 +1036,20 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             .set_reconciliation(now_ms, &drifts, fingerprint, &entries)
             .await?)
     }
+}
+
+/// Whether the exit state must be stored: stop and trailing confirmations
+/// always; the peak P&L only when the plan has a trailing stop (it is what
+/// arms it), so a rising market does not rewrite every position each minute.
+fn exit_state_changed(stored: &str, next: &ExitState, plan: Option<&ExitPlan>) -> bool {
+    let Ok(before) = serde_json::from_str::<ExitState>(stored) else {
+        return true;
+    };
+    let trailing = plan.is_some_and(|p| p.trailing_stop_fraction.is_some());
+    before.stop_breaches != next.stop_breaches
+        || before.trailing_breaches != next.trailing_breaches
+        || (trailing && before.peak_pnl_per_unit != next.peak_pnl_per_unit)
+        || (before.peak_pnl_per_unit.is_none() && next.peak_pnl_per_unit.is_some())
 }
 
 /// Units of `order` filled according to the de-duplicated executions.
