@@ -195,7 +195,88 @@ pub const PROPOSALS: TableSpec = TableSpec {
     keep_row: true,
 };
 
-/// Every exported table, in the order a run archives them.
+pub const POSITIONS: TableSpec = TableSpec {
+    name: "positions",
+    cols: &[
+        c("id", Int),
+        c("updated_at", TsMs),
+        c("key", Text),
+        c("symbol", Text),
+        c("strategy", Text),
+        c("status", Text),
+    ],
+    key: &["updated_at", "id"],
+    time_col: "updated_at",
+    versioned: true,
+    partition_col: None,
+    keep_row: true,
+};
+
+pub const ORDERS: TableSpec = TableSpec {
+    name: "orders",
+    cols: &[
+        c("id", Int),
+        c("updated_at", TsMs),
+        c("key", Text),
+        c("position_id", Int),
+        c("purpose", Text),
+        c("status", Text),
+    ],
+    key: &["updated_at", "id"],
+    time_col: "updated_at",
+    versioned: true,
+    partition_col: None,
+    keep_row: true,
+};
+
+pub const FILLS: TableSpec = TableSpec {
+    name: "fills",
+    cols: &[
+        c("id", Int),
+        c("changed_at", TsMs),
+        c("exec_id", Text),
+        c("position_id", Int),
+        c("time", TsMs),
+    ],
+    key: &["changed_at", "id"],
+    time_col: "changed_at",
+    versioned: true,
+    partition_col: None,
+    keep_row: true,
+};
+
+pub const MARKS: TableSpec = TableSpec {
+    name: "marks",
+    cols: &[c("position_id", Int), c("at", TsMs), c("ok", Int)],
+    key: &["at", "position_id"],
+    time_col: "at",
+    versioned: false,
+    partition_col: None,
+    keep_row: true,
+};
+
+pub const EQUITY_SNAPSHOTS: TableSpec = TableSpec {
+    name: "equity_snapshots",
+    cols: &[c("at", TsMs)],
+    key: &["at"],
+    time_col: "at",
+    versioned: false,
+    partition_col: None,
+    keep_row: true,
+};
+
+pub const MONITOR_RUNS: TableSpec = TableSpec {
+    name: "monitor_runs",
+    cols: &[c("id", Int), c("started_at", TsMs), c("status", Text)],
+    key: &["id"],
+    time_col: "started_at",
+    versioned: false,
+    partition_col: None,
+    keep_row: true,
+};
+
+/// Every exported table, in the order a run archives them (the Worker's
+/// `export::TABLES`, same names and keys).
 pub const ALL: &[&TableSpec] = &[
     &MARKET_DATA,
     &CHAIN_SNAPSHOTS,
@@ -203,6 +284,12 @@ pub const ALL: &[&TableSpec] = &[
     &INGEST_RUNS,
     &AUDIT_LOG,
     &PROPOSALS,
+    &POSITIONS,
+    &ORDERS,
+    &FILLS,
+    &MARKS,
+    &EQUITY_SNAPSHOTS,
+    &MONITOR_RUNS,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static TableSpec> {

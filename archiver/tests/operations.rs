@@ -336,3 +336,104 @@ async fn the_binary_logs_json_lines_and_never_prints_the_token() {
     let bad = run(&["verify", "--table", "settings"]).await;
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// The position engine's tables as the Worker exports them (D1 rows).
+fn fill_positions(fake: &FakeExport) {
+    let t0 = t0();
+    let position = |updated_at: i64, status: &str| {
+        serde_json::json!({"id": 1, "key": "k1", "proposal_id": 7, "symbol": "SPY",
+            "strategy": "put_credit_spread", "spec": "{\"legs\":[]}", "exit_plan": "{}",
+            "status": status, "exit_reason": null, "exit_requested_at": null,
+            "exit_requested_by": null, "exits_paused": 0, "exit_state": "{}", "summary": null,
+            "realized_micros": 0, "entry_expires_at": t0 + 3_600_000, "opened_at": null,
+            "closed_at": null, "created_at": t0, "updated_at": updated_at})
+    };
+    fake.push(
+        "positions",
+        vec![position(t0, "pending"), position(t0 + 60_000, "open")],
+    );
+    fake.push(
+        "orders",
+        vec![
+            serde_json::json!({"id": 1, "key": "k1", "position_id": 1, "purpose": "entry",
+            "attempt": null, "exit_reason": null, "quantity": 2, "filled": 2, "status": "filled",
+            "limit_micros": -1_250_000, "request": null, "broker_order_id": "77",
+            "broker_status": "Filled", "last_seq": 3, "error": null, "created_at": t0,
+            "updated_at": t0 + 60_000}),
+        ],
+    );
+    let fill = |changed_at: i64, commission: Option<i64>| {
+        serde_json::json!({"id": 1, "exec_id": "e1", "position_id": 1, "order_key": "k1",
+            "contract": "{}", "quantity": 2, "price_micros": 1_250_000,
+            "commission_micros": commission, "time": t0 + 30_000, "recorded_at": t0 + 31_000,
+            "changed_at": changed_at})
+    };
+    fake.push(
+        "fills",
+        vec![fill(t0 + 31_000, None), fill(t0 + 90_000, Some(1_300_000))],
+    );
+    fake.push(
+        "marks",
+        (0..5).map(|i| {
+            serde_json::json!({"position_id": 1, "at": t0 + 120_000 + i * 60_000,
+            "ok": 1, "value_mid_micros": 1_000_000, "value_natural_micros": 900_000,
+            "unrealized_mid_micros": 250_000, "unrealized_natural_micros": 150_000,
+            "realized_micros": 0, "pnl_per_unit_micros": 125_000, "decision": "{\"hold\":true}",
+            "greeks": null, "dte": 30})
+        }),
+    );
+    fake.push(
+        "equity_snapshots",
+        (0..3).map(|i| {
+            serde_json::json!({"at": t0 + i * 60_000, "net_liquidation": 100_000.5,
+            "realized_micros": 0, "unrealized_mid_micros": 250_000, "open_positions": 1,
+            "unmarked_positions": 0})
+        }),
+    );
+    fake.push(
+        "monitor_runs",
+        (1..=4).map(|id| {
+            serde_json::json!({"id": id, "started_at": t0 + id * 60_000,
+            "finished_at": t0 + id * 60_000 + 900, "status": "ok", "positions": 1, "marks_ok": 1,
+            "marks_rejected": 0, "orders_placed": 0, "cancels": 0, "rows_written": 3,
+            "error": null})
+        }),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_position_engine_tables_are_archived_with_every_version_and_verify() {
+    let pg = PgServer::start();
+    let fake = FakeExport::start().await;
+    fill_positions(&fake);
+    let a = archiver(&pg, &fake, 100).await;
+    let pool = a.store.pool().clone();
+    let r = a.run_once(now()).await;
+    assert!(r.ok(), "{r:?}");
+    for (t, n) in [
+        ("positions", 2),
+        ("orders", 1),
+        ("fills", 2),
+        ("marks", 5),
+        ("equity_snapshots", 3),
+        ("monitor_runs", 4),
+    ] {
+        assert_eq!(count(&pool, t).await, n, "{t}");
+    }
+    // The newest version of the fill carries the late commission.
+    let commission: i64 = sqlx::query_scalar(
+        "SELECT (row->>'commission_micros')::bigint FROM fills ORDER BY changed_at DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(commission, 1_300_000);
+    let v = verify_all(&a, Range::default()).await;
+    for t in &v {
+        assert!(t.ok && t.error.is_none(), "{t:?}");
+    }
+    assert_eq!(by_table(&v, "marks").worker_rows, 5);
+    // A second run archives nothing twice.
+    let again = a.run_once(now()).await;
+    assert!(again.tables.iter().all(|t| t.inserted == 0), "{again:?}");
+}

@@ -59,3 +59,30 @@ BEGIN
       (SELECT COALESCE(MAX(updated_at), 0) FROM proposals) + 1)
     WHERE id = NEW.id;
 END;
+
+-- Fills (migration 0005) change once after insert: the commission learned
+-- later. They are exported by (changed_at, id), changed_at kept strictly
+-- increasing in commit order by the same triggers as proposals.updated_at
+-- (one more written row per fill insert and per commission update). The
+-- position engine's positions and orders need no trigger: every statement
+-- that changes them sets updated_at.
+ALTER TABLE fills ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+
+UPDATE fills SET changed_at = recorded_at;
+
+CREATE TRIGGER IF NOT EXISTS fills_changed_at_insert AFTER INSERT ON fills
+BEGIN
+  UPDATE fills SET changed_at = MAX(
+      CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
+      (SELECT COALESCE(MAX(changed_at), 0) FROM fills) + 1)
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER IF NOT EXISTS fills_changed_at_update AFTER UPDATE ON fills
+WHEN NEW.changed_at = OLD.changed_at
+BEGIN
+  UPDATE fills SET changed_at = MAX(
+      CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
+      (SELECT COALESCE(MAX(changed_at), 0) FROM fills) + 1)
+    WHERE id = NEW.id;
+END;

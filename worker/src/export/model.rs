@@ -64,6 +64,10 @@ pub enum Settle {
     /// prefix, in key order, of rows whose `column` (RFC 3339 text) is older
     /// than now − [`SETTLE_MS`].
     TextTimePrefix { column: &'static str },
+    /// As [`Settle::TextTimePrefix`] with `column` in Unix ms (`monitor_runs`:
+    /// a run is finished by an update; a run still `running` after the
+    /// settle window is a dead one).
+    IntTimePrefix { column: &'static str },
 }
 
 /// One exported table.
@@ -232,6 +236,146 @@ pub const TABLES: &[ExportTable] = &[
         // Several JSON snapshots per row.
         max_page_rows: 500,
         pruned: false,
+    },
+    // The position engine (migration 0005). Positions and orders change
+    // after insert and every statement that changes them sets updated_at
+    // (the writer's clock): a change committed after an export sorts after
+    // its cursor once settled. Fills change once (the late commission):
+    // changed_at is kept strictly increasing by triggers (migration 0007).
+    ExportTable {
+        name: "positions",
+        key: &[int("updated_at"), int("id")],
+        columns: &[
+            "id",
+            "key",
+            "proposal_id",
+            "symbol",
+            "strategy",
+            "spec",
+            "exit_plan",
+            "status",
+            "exit_reason",
+            "exit_requested_at",
+            "exit_requested_by",
+            "exits_paused",
+            "exit_state",
+            "summary",
+            "realized_micros",
+            "entry_expires_at",
+            "opened_at",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ],
+        settle: Settle::KeyTime,
+        max_page_rows: 500,
+        pruned: false,
+    },
+    ExportTable {
+        name: "orders",
+        key: &[int("updated_at"), int("id")],
+        columns: &[
+            "id",
+            "key",
+            "position_id",
+            "purpose",
+            "attempt",
+            "exit_reason",
+            "quantity",
+            "filled",
+            "status",
+            "limit_micros",
+            "request",
+            "broker_order_id",
+            "broker_status",
+            "last_seq",
+            "error",
+            "created_at",
+            "updated_at",
+        ],
+        settle: Settle::KeyTime,
+        max_page_rows: 1000,
+        pruned: false,
+    },
+    ExportTable {
+        name: "fills",
+        key: &[int("changed_at"), int("id")],
+        columns: &[
+            "id",
+            "exec_id",
+            "position_id",
+            "order_key",
+            "contract",
+            "quantity",
+            "price_micros",
+            "commission_micros",
+            "time",
+            "recorded_at",
+            "changed_at",
+        ],
+        settle: Settle::None,
+        max_page_rows: MAX_LIMIT,
+        pruned: false,
+    },
+    ExportTable {
+        name: "marks",
+        key: &[int("at"), int("position_id")],
+        columns: &[
+            "position_id",
+            "at",
+            "ok",
+            "value_mid_micros",
+            "value_natural_micros",
+            "unrealized_mid_micros",
+            "unrealized_natural_micros",
+            "realized_micros",
+            "pnl_per_unit_micros",
+            "decision",
+            "greeks",
+            "dte",
+        ],
+        settle: Settle::KeyTime,
+        max_page_rows: MAX_LIMIT,
+        // Compacted once a position closed (positions COMPACT_MARKS).
+        pruned: true,
+    },
+    ExportTable {
+        name: "equity_snapshots",
+        key: &[int("at")],
+        columns: &[
+            "at",
+            "net_liquidation",
+            "realized_micros",
+            "unrealized_mid_micros",
+            "open_positions",
+            "unmarked_positions",
+        ],
+        settle: Settle::KeyTime,
+        max_page_rows: MAX_LIMIT,
+        pruned: false,
+    },
+    ExportTable {
+        name: "monitor_runs",
+        key: &[int("id")],
+        columns: &[
+            "id",
+            "started_at",
+            "finished_at",
+            "status",
+            "positions",
+            "marks_ok",
+            "marks_rejected",
+            "orders_placed",
+            "cancels",
+            "rows_written",
+            "error",
+        ],
+        settle: Settle::IntTimePrefix {
+            column: "started_at",
+        },
+        max_page_rows: MAX_LIMIT,
+        // Newest 10,080 kept (positions PRUNE_RUNS).
+        pruned: true,
     },
 ];
 
@@ -404,13 +548,19 @@ fn settle_condition(
             let mark = q.bind(Param::Int(settle_before_ms));
             Some(format!("{} < {mark}", t.key[0].name))
         }
-        Settle::TextTimePrefix { column } => {
+        Settle::TextTimePrefix { column } | Settle::IntTimePrefix { column } => {
             let mark = q.bind(Param::Int(settle_before_ms));
             let k = t.key[0].name;
             let after = after_condition.unwrap_or("1");
+            let time = match t.settle {
+                Settle::TextTimePrefix { .. } => {
+                    format!("(julianday({column}) - 2440587.5) * 86400000.0")
+                }
+                _ => column.to_owned(),
+            };
             Some(format!(
                 "{k} < COALESCE((SELECT MIN({k}) FROM {table} WHERE {after} AND \
-(julianday({column}) - 2440587.5) * 86400000.0 >= {mark}), 9223372036854775807)",
+{time} >= {mark}), 9223372036854775807)",
                 table = t.name
             ))
         }
@@ -570,7 +720,7 @@ mod tests {
 
     #[test]
     fn every_table_has_an_integer_first_key_that_is_exported() {
-        assert_eq!(TABLES.len(), 6);
+        assert_eq!(TABLES.len(), 12);
         for t in TABLES {
             assert!(!t.key.is_empty() && t.key.len() <= 3, "{}", t.name);
             assert_eq!(t.key[0].kind, KeyKind::Int, "{}", t.name);

@@ -14,13 +14,13 @@ use serde_json::{Map, Value};
 use super::model::{AckRow, Param, Query, SELECT_ACKS};
 use super::store::{ExportStore, StoreError};
 
-/// Migrations applied, in order (the position engine's 0005/0006 are not
-/// needed by the export yet).
+/// Migrations applied, in order.
 const MIGRATIONS: &[&str] = &[
     "0001_market_data_and_ingest_runs.sql",
     "0002_option_chains_and_metrics.sql",
     "0003_proposals_audit_settings.sql",
     "0004_order_states.sql",
+    "0005_positions.sql",
     "0007_archive_acks.sql",
 ];
 
