@@ -96,7 +96,7 @@ try {
   console.log(`  first run (records ${POSITIONS * 2} fills): wall ${Math.round(first.wall)} ms, run ${first.ms} ms, rows_written ${first.rows_written}, marks ok ${first.marks_ok}/${first.positions}`);
   console.log(`  steady state (${steady.length} runs): wall median ${Math.round(median(steady.map((r) => r.wall)))} ms, max ${Math.round(Math.max(...steady.map((r) => r.wall)))} ms; `
     + `run median ${median(steady.map((r) => r.ms))} ms; rows_written median ${median(steady.map((r) => r.rows_written))}, max ${Math.max(...steady.map((r) => r.rows_written))}; `
-    + `marks ok ${steady.map((r) => r.marks_ok).join(',')}`);
+    + `marks ok ${steady.map((r) => r.marks_ok).join(",")}; rows per run ${steady.map((r) => r.rows_written).join(",")}`);
 } finally {
   await stack.stop();
 }

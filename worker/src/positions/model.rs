@@ -542,7 +542,9 @@ pub fn execution_of(e: &WireExecution) -> Result<Execution, MappingError> {
             OrderAction::Sell => -q,
         },
         price,
-        time: e.time,
+        // Stored in Unix ms: the same precision whether read from the
+        // broker or from D1, so a rebuilt position is byte-identical.
+        time: millis_to_utc(e.time.timestamp_millis()),
     })
 }
 
