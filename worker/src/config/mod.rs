@@ -84,6 +84,8 @@ pub struct Config {
     pub chains: chains::ChainConfig,
     /// Position monitor: marks, exits, closing orders (see [`crate::positions`]).
     pub positions: positions::PositionsConfig,
+    /// Alert channels and per-event settings (see [`crate::alerts`]).
+    pub alerts: alerts::AlertsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("approval", &self.approval)
             .field("chains", &self.chains)
             .field("positions", &self.positions)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }
@@ -167,6 +170,7 @@ impl Config {
         let approval = approval::ApprovalConfig::from_lookup(&get, &mut errors);
         let chains = chains::ChainConfig::from_lookup(&get, &mut errors);
         let positions = positions::PositionsConfig::from_lookup(&get, &mut errors);
+        let alerts = alerts::AlertsConfig::from_lookup(&get, &mut errors);
         let production = approval.production;
         let bridge_url = match validate_bridge_url(
             get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
@@ -203,6 +207,7 @@ impl Config {
                 approval,
                 chains,
                 positions,
+                alerts,
             })
         } else {
             Err(ConfigErrors(errors))

@@ -43,7 +43,10 @@ fn typed(p: &Param) -> D1Type<'_> {
     }
 }
 
-fn prepare(db: &D1Database, st: &model::Statement) -> worker::Result<D1PreparedStatement> {
+pub(super) fn prepare(
+    db: &D1Database,
+    st: &model::Statement,
+) -> worker::Result<D1PreparedStatement> {
     let params: Vec<D1Type<'_>> = st.params.iter().map(typed).collect();
     d1::statement(db, st.sql, &params)
 }

@@ -4,6 +4,7 @@
 //! wasm32); the end-to-end tests in `tests/e2e/` exercise it under workerd.
 
 mod access;
+mod alerts;
 mod bridge;
 mod chains;
 mod d1;
@@ -153,7 +154,7 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             log_gate_refusal(&method, &path, &e);
             return error_response(&e.into());
         }
-        if route == Route::IngestMarket {
+        if route == Route::IngestMarket || route == Route::AlertsTest {
             if let Err(e) = read_body(&mut req)
                 .await
                 .and_then(|b| gate::parse_empty_object(&b).map_err(ApiError::from))
@@ -171,6 +172,10 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             return positions::handle(r, &mut req, &db, cfg, p).await
         }
         (Route::Position(_), _, _, _) => return error_response(&ApiError::misconfigured()),
+        (Route::AlertsTest, Ok(cfg), Some(p), Ok(db)) => {
+            return alerts::test(&db, &cfg.alerts, &crate::audit::actor_label(p)).await
+        }
+        (Route::AlertsTest, _, _, _) => return error_response(&ApiError::misconfigured()),
         (route, _, _, _) => route,
     };
     let db = env.d1(DB_BINDING);
@@ -223,7 +228,8 @@ async fn protected(
     started: DateTime<Utc>,
 ) -> Response {
     match route {
-        Route::Health | Route::Approval(_) | Route::Position(_) => {
+        Route::Alerts { limit } => alerts::list(db, &cfg.alerts, Some(limit)).await,
+        Route::Health | Route::Approval(_) | Route::Position(_) | Route::AlertsTest => {
             error_response(&ApiError::internal())
         }
         Route::BrokerAccount => proxied(cfg, "/account").await,
@@ -395,7 +401,51 @@ async fn monitor_cron(env: Env) {
     {
         return;
     }
-    positions::monitor(&db, &cfg).await;
+    let report = positions::monitor(&db, &cfg).await;
+    let at_ms = now().timestamp_millis();
+    let mut observations = Vec::new();
+    if report.status != "skipped" {
+        let bridge_down = report.status == "failed"
+            && report
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("bridge"));
+        observations.push(sas_core::alerts::ConditionObservation {
+            kind: sas_core::alerts::AlertKind::BridgeDisconnected,
+            subject: "bridge".into(),
+            active: bridge_down,
+            detail: report
+                .error
+                .clone()
+                .unwrap_or_else(|| "bridge answered".into()),
+            at_ms,
+        });
+    }
+    if let Some(drift) = positions::drift_observation(&db, at_ms).await {
+        observations.push(drift);
+    }
+    alerts::cron(&db, &cfg.alerts, &observations).await;
+}
+
+/// Observes "ingestion failing N runs in a row" and delivers due alerts.
+async fn ingest_alerts(db: &D1Database, cfg: &Config) {
+    let threshold = cfg.alerts.ingest_failures.max(1);
+    let runs = d1::runs(db, threshold + 1).await.unwrap_or_default();
+    let failures = runs
+        .iter()
+        .take_while(|r| r.status == crate::ingest::RunStatus::Failed)
+        .count();
+    let last_error = runs
+        .first()
+        .and_then(|r| r.error.clone())
+        .unwrap_or_default();
+    let observation = sas_core::alerts::ConditionObservation::ingestion(
+        u32::try_from(failures).unwrap_or(u32::MAX),
+        threshold,
+        &last_error,
+        now().timestamp_millis(),
+    );
+    alerts::cron(db, &cfg.alerts, &[observation]).await;
 }
 
 /// Runs the ingestion cron: one ingestion, recorded in D1 whatever happens.
@@ -418,6 +468,7 @@ async fn ingest_cron(env: Env) {
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
             proposals::cron_step(&db, &cfg).await;
+            ingest_alerts(&db, &cfg).await;
             run
         }
         Err(errors) => {

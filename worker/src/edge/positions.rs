@@ -2,7 +2,9 @@
 //! (each method binds the SQL of [`crate::positions::model`]; every change
 //! and its audit rows in one batch), the monitor cron, and the positions API.
 
-use worker::{console_error, console_log, D1Database, D1PreparedStatement, D1Type, Request, Response};
+use worker::{
+    console_error, console_log, D1Database, D1PreparedStatement, D1Type, Request, Response,
+};
 
 use super::proposals::{audit_statement, FetchBridge};
 use super::{d1, error_response, json_response, now, read_body};
@@ -22,8 +24,12 @@ use crate::positions::store::{
     NewExitOrder, NewPosition, OrderUpdate, PositionStore, PositionWrite, RunOutcome, StoreError,
 };
 
-/// The position store over D1.
-pub struct D1Positions<'a>(pub &'a D1Database);
+/// The position store over D1; alerts of its changes are enqueued in the
+/// same batches with these settings.
+pub struct D1Positions<'a>(
+    pub &'a D1Database,
+    pub &'a crate::config::alerts::AlertsConfig,
+);
 
 fn d1_err(e: worker::Error) -> StoreError {
     StoreError(e.to_string())
@@ -72,7 +78,12 @@ impl D1Positions<'_> {
         d1::rows(self.0, sql, params).await.map_err(d1_err)
     }
 
-    fn order_update(&self, sql: &str, by: D1Type<'_>, u: &OrderUpdate) -> Result<Vec<D1PreparedStatement>, StoreError> {
+    fn order_update(
+        &self,
+        sql: &str,
+        by: D1Type<'_>,
+        u: &OrderUpdate,
+    ) -> Result<Vec<D1PreparedStatement>, StoreError> {
         Ok(vec![
             self.st(
                 sql,
@@ -206,22 +217,27 @@ impl PositionStore for D1Positions<'_> {
             s.extend(self.order_update(m::UPDATE_ORDER, d1::int(u.id), u)?);
         }
         if let Some(p) = &w.position {
-            s.push(self.st(
-                m::UPDATE_POSITION,
-                &[
-                    d1::int(p.id),
-                    d1::text(&p.status),
-                    d1::text(&p.summary),
-                    d1::int(p.realized_micros),
-                    d1::text(&p.exit_state),
-                    opt_int(p.opened_at),
-                    opt_int(p.closed_at),
-                    d1::opt_text(p.exit_reason.as_deref()),
-                    opt_int(p.exit_requested_at.or(p.exit_reason.as_ref().map(|_| now_ms))),
-                    d1::millis(now_ms),
-                    d1::text(&p.from_status),
-                ],
-            )?);
+            s.push(
+                self.st(
+                    m::UPDATE_POSITION,
+                    &[
+                        d1::int(p.id),
+                        d1::text(&p.status),
+                        d1::text(&p.summary),
+                        d1::int(p.realized_micros),
+                        d1::text(&p.exit_state),
+                        opt_int(p.opened_at),
+                        opt_int(p.closed_at),
+                        d1::opt_text(p.exit_reason.as_deref()),
+                        opt_int(
+                            p.exit_requested_at
+                                .or(p.exit_reason.as_ref().map(|_| now_ms)),
+                        ),
+                        d1::millis(now_ms),
+                        d1::text(&p.from_status),
+                    ],
+                )?,
+            );
         }
         if let Some(mk) = &w.mark {
             s.push(self.st(
@@ -247,6 +263,11 @@ impl PositionStore for D1Positions<'_> {
         }
         for a in &w.audit {
             s.push(self.audit(audit::INSERT_AUDIT, a)?);
+        }
+        for e in &w.events {
+            for st in crate::alerts::service::event_statements(self.1, e, now_ms, false) {
+                s.push(super::alerts::prepare(self.0, &st).map_err(d1_err)?);
+            }
         }
         Ok(run_batch(self.0, s, 0).await?.1)
     }
@@ -309,7 +330,11 @@ impl PositionStore for D1Positions<'_> {
     ) -> Result<u64, StoreError> {
         let mut s = vec![self.st(
             m::SET_RECONCILIATION,
-            &[d1::millis(at_ms), d1::text(drifts_json), d1::opt_text(fingerprint)],
+            &[
+                d1::millis(at_ms),
+                d1::text(drifts_json),
+                d1::opt_text(fingerprint),
+            ],
         )?];
         for e in entries {
             s.push(self.audit(audit::INSERT_AUDIT, e)?);
@@ -457,9 +482,30 @@ fn log(event: &str, value: serde_json::Value) {
     }
 }
 
+/// The reconciliation drift as an alert condition (`None` when unreadable).
+pub async fn drift_observation(
+    db: &D1Database,
+    at_ms: i64,
+) -> Option<sas_core::alerts::ConditionObservation> {
+    let row = D1Positions(db, &crate::config::alerts::AlertsConfig::default())
+        .reconciliation()
+        .await
+        .ok()?;
+    Some(sas_core::alerts::ConditionObservation {
+        kind: sas_core::alerts::AlertKind::ReconciliationDrift,
+        subject: "books".into(),
+        active: row.standing(),
+        detail: format!(
+            "{} difference(s) with the broker's positions",
+            row.drifts().len()
+        ),
+        at_ms,
+    })
+}
+
 /// One run of the position monitor (the every-minute cron).
 pub async fn monitor(db: &D1Database, cfg: &Config) -> RunReport {
-    let store = D1Positions(db);
+    let store = D1Positions(db, &cfg.alerts);
     let bridge = FetchBridge(cfg);
     let m = Monitor {
         store: &store,
@@ -507,7 +553,7 @@ pub async fn handle(
     cfg: &Config,
     principal: &Principal,
 ) -> Response {
-    let store = D1Positions(db);
+    let store = D1Positions(db, &cfg.alerts);
     let actor = actor_label(principal);
     let at = now();
     match route {
@@ -516,40 +562,47 @@ pub async fn handle(
                 .await
                 .map(|positions| serde_json::json!({ "positions": positions })),
         ),
-        PositionRoute::Get { id } => answer(
-            service::detail(&store, id, at, cfg.positions.exits.stop_confirmations).await,
-        ),
-        PositionRoute::Close { id } => match read_body(req).await.and_then(|b| view::parse_close(&b)) {
-            Err(e) => error_response(&e),
-            Ok(body) => match service::request_close(
-                &store,
-                id,
-                &actor,
-                body.note.as_deref(),
-                at.timestamp_millis(),
-            )
-            .await
-            {
-                Ok(p) => json_response(202, &serde_json::json!({ "position": p,
-                    "message": "closing: the monitor places the closing order on its next run" })),
-                Err(e) => reply(view::error_reply(&e)),
-            },
-        },
-        PositionRoute::Exits { id } => match read_body(req).await.and_then(|b| view::parse_exits(&b)) {
-            Err(e) => error_response(&e),
-            Ok(body) => answer(
-                service::set_exits_paused(
+        PositionRoute::Get { id } => {
+            answer(service::detail(&store, id, at, cfg.positions.exits.stop_confirmations).await)
+        }
+        PositionRoute::Close { id } => {
+            match read_body(req).await.and_then(|b| view::parse_close(&b)) {
+                Err(e) => error_response(&e),
+                Ok(body) => match service::request_close(
                     &store,
                     id,
-                    body.paused,
                     &actor,
-                    &body.reason,
+                    body.note.as_deref(),
                     at.timestamp_millis(),
                 )
                 .await
-                .map(|p| serde_json::json!({ "position": p })),
-            ),
-        },
+                {
+                    Ok(p) => json_response(
+                        202,
+                        &serde_json::json!({ "position": p,
+                    "message": "closing: the monitor places the closing order on its next run" }),
+                    ),
+                    Err(e) => reply(view::error_reply(&e)),
+                },
+            }
+        }
+        PositionRoute::Exits { id } => {
+            match read_body(req).await.and_then(|b| view::parse_exits(&b)) {
+                Err(e) => error_response(&e),
+                Ok(body) => answer(
+                    service::set_exits_paused(
+                        &store,
+                        id,
+                        body.paused,
+                        &actor,
+                        &body.reason,
+                        at.timestamp_millis(),
+                    )
+                    .await
+                    .map(|p| serde_json::json!({ "position": p })),
+                ),
+            }
+        }
         PositionRoute::Orders { limit } => answer(
             service::orders(&store, limit)
                 .await

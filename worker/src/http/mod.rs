@@ -64,6 +64,10 @@ pub enum Route {
     },
     /// `GET /symbols/{symbol}/chain` (newest stored snapshot).
     SymbolChain { symbol: Symbol },
+    /// `GET /alerts?limit=N`: recent alerts with their delivery state.
+    Alerts { limit: u32 },
+    /// `POST /alerts/test`: a test message to every configured channel.
+    AlertsTest,
 }
 
 impl Route {
@@ -74,7 +78,9 @@ impl Route {
 }
 
 /// Paths of the API that need an authenticated caller (all but `/health`).
-pub const PROTECTED_PATHS: [&str; 7] = [
+pub const PROTECTED_PATHS: [&str; 9] = [
+    "/alerts",
+    "/alerts/test",
     "/broker/account",
     "/broker/quote",
     "/ingest/market",
@@ -203,6 +209,12 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
             })
         }),
         "/ingest/market" => ("POST", |_| Ok(Route::IngestMarket)),
+        "/alerts" => ("GET", |q| {
+            Ok(Route::Alerts {
+                limit: q.bounded("limit", 50, 1, 200)?,
+            })
+        }),
+        "/alerts/test" => ("POST", |_| Ok(Route::AlertsTest)),
         "/ingest/runs" => ("GET", |q| {
             Ok(Route::IngestRuns {
                 limit: q.bounded("limit", DEFAULT_RUNS_LIMIT, 1, MAX_RUNS_LIMIT)?,

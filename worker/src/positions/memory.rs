@@ -26,6 +26,8 @@ pub struct Tables {
     pub runs: Vec<MonitorRunRow>,
     pub reconciliation: ReconciliationRow,
     pub audit: Vec<AuditEntry>,
+    /// Alerts enqueued with the position writes.
+    pub events: Vec<sas_core::alerts::AlertEvent>,
     /// Makes every write fail (a D1 outage).
     pub fail_writes: bool,
 }
@@ -89,8 +91,7 @@ impl PositionStore for MemoryPositions {
     async fn begin_run(&self, at_ms: i64, lease_ms: i64) -> Result<Option<i64>, StoreError> {
         self.check()?;
         let mut t = self.0.borrow_mut();
-        if t
-            .runs
+        if t.runs
             .iter()
             .any(|r| r.status == "running" && r.started_at > at_ms - lease_ms)
         {
@@ -142,7 +143,10 @@ impl PositionStore for MemoryPositions {
     async fn adopt(&self, p: &NewPosition, audit: &AuditEntry) -> Result<(bool, u64), StoreError> {
         self.check()?;
         let mut t = self.0.borrow_mut();
-        if t.positions.iter().any(|x| x.key == p.key || x.proposal_id == p.proposal_id) {
+        if t.positions
+            .iter()
+            .any(|x| x.key == p.key || x.proposal_id == p.proposal_id)
+        {
             return Ok((false, 0));
         }
         let id = t.positions.len() as i64 + 1;
@@ -281,7 +285,9 @@ impl PositionStore for MemoryPositions {
                 if row.exit_reason.is_none() && p.exit_reason.is_some() {
                     row.exit_reason = p.exit_reason.clone();
                     row.exit_requested_by = Some("system:monitor".into());
-                    row.exit_requested_at = p.exit_requested_at.or(Some(w.audit.first().map_or(0, |a| a.at)));
+                    row.exit_requested_at = p
+                        .exit_requested_at
+                        .or(Some(w.audit.first().map_or(0, |a| a.at)));
                 }
                 rows += 1;
             }
@@ -304,6 +310,7 @@ impl PositionStore for MemoryPositions {
             rows += 1;
         }
         t.audit.extend(w.audit.iter().cloned());
+        t.events.extend(w.events.iter().cloned());
         rows += w.audit.len() as u64;
         Ok(rows)
     }
@@ -316,7 +323,9 @@ impl PositionStore for MemoryPositions {
         self.check()?;
         let mut t = self.0.borrow_mut();
         let live = t.orders.iter().any(|x| {
-            x.position_id == o.position_id && x.purpose == "exit" && LIVE.contains(&x.status.as_str())
+            x.position_id == o.position_id
+                && x.purpose == "exit"
+                && LIVE.contains(&x.status.as_str())
         });
         if live || t.orders.iter().any(|x| x.key == o.key) {
             return Ok((false, 0));
@@ -431,7 +440,13 @@ impl PositionStore for MemoryPositions {
     }
 
     async fn position(&self, id: i64) -> Result<Option<PositionRow>, StoreError> {
-        Ok(self.0.borrow().positions.iter().find(|p| p.id == id).cloned())
+        Ok(self
+            .0
+            .borrow()
+            .positions
+            .iter()
+            .find(|p| p.id == id)
+            .cloned())
     }
 
     async fn orders_of(&self, position_id: i64) -> Result<Vec<OrderRow>, StoreError> {

@@ -509,7 +509,9 @@ pub fn spec_of_entry(
         });
     }
     if legs.is_empty() || request.quantity == 0 {
-        return Err(MappingError("the order request has no legs or units".into()));
+        return Err(MappingError(
+            "the order request has no legs or units".into(),
+        ));
     }
     Ok(PositionSpec {
         key: key.to_owned(),

@@ -31,8 +31,8 @@ use sas_core::strategy::{ExitPlan, StrategyKind};
 
 use super::model::{
     self, closing_request, commission_of, drift_fingerprint, execution_of, execution_of_row,
-    millis_to_utc, order_of_row, quote_paths, quotes_of_chain, report_of, spec_of_entry,
-    FillRow, OrderRow, PositionRow, PositionState,
+    millis_to_utc, order_of_row, quote_paths, quotes_of_chain, report_of, spec_of_entry, FillRow,
+    OrderRow, PositionRow, PositionState,
 };
 use super::store::{
     NewExitOrder, NewFill, NewMark, NewPosition, OrderUpdate, PositionStore, PositionUpdate,
@@ -147,14 +147,20 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         {
             Ok(Some(id)) => id,
             Ok(None) => {
-                (self.log)("monitor_skipped", serde_json::json!({ "reason": "another run holds the lease" }));
+                (self.log)(
+                    "monitor_skipped",
+                    serde_json::json!({ "reason": "another run holds the lease" }),
+                );
                 return RunReport {
                     status: "skipped",
                     ..RunReport::default()
                 };
             }
             Err(e) => {
-                (self.log)("monitor_error", serde_json::json!({ "context": "begin run", "error": e.to_string() }));
+                (self.log)(
+                    "monitor_error",
+                    serde_json::json!({ "context": "begin run", "error": e.to_string() }),
+                );
                 return RunReport {
                     status: "failed",
                     error: Some(e.to_string()),
@@ -187,7 +193,10 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             .finish_run(run_id, (self.now)().timestamp_millis(), &outcome)
             .await
         {
-            (self.log)("monitor_error", serde_json::json!({ "context": "finish run", "error": e.to_string() }));
+            (self.log)(
+                "monitor_error",
+                serde_json::json!({ "context": "finish run", "error": e.to_string() }),
+            );
         }
         report.rows_written += 1;
         report
@@ -299,7 +308,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         let mut rows = 0;
         for a in self.store.adoptable(ADOPT_PER_RUN).await? {
             let built = (|| {
-                let request: OrderRequest = serde_json::from_str(a.order_request.as_deref()?).ok()?;
+                let request: OrderRequest =
+                    serde_json::from_str(a.order_request.as_deref()?).ok()?;
                 let symbol = Symbol::parse(&a.symbol).ok()?;
                 let strategy = strategy_of(&a.strategy)?;
                 let spec = spec_of_entry(&a.idempotency_key, symbol, strategy, &request).ok()?;
@@ -344,7 +354,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
 
     async fn read_book(&self, live_keys: &[String]) -> Result<BrokerBook, MonitorError> {
         let timeout = self.cfg.bridge_timeout_ms;
-        let executions = get_json::<ExecutionsBody>(self.bridge, "/executions", "/executions", timeout);
+        let executions =
+            get_json::<ExecutionsBody>(self.bridge, "/executions", "/executions", timeout);
         let positions = get_json::<PositionsBody>(self.bridge, "/positions", "/positions", timeout);
         let account = get_json::<Account>(self.bridge, "/account", "/account", timeout);
         let lookups = join_all(live_keys.iter().map(|k| async move {
@@ -464,7 +475,10 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             let exec = match execution_of(e) {
                 Ok(x) => x,
                 Err(err) => {
-                    (self.log)("monitor_error", serde_json::json!({ "context": "execution", "error": err.to_string() }));
+                    (self.log)(
+                        "monitor_error",
+                        serde_json::json!({ "context": "execution", "error": err.to_string() }),
+                    );
                     continue;
                 }
             };
@@ -540,8 +554,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             if let Some(u) = units {
                 self.apply(&mut order, |ord| ord.apply_executed(u.min(ord.quantity)));
             }
-            let status_news = broker_status.is_some()
-                && broker_status.as_deref() != o.broker_status.as_deref();
+            let status_news =
+                broker_status.is_some() && broker_status.as_deref() != o.broker_status.as_deref();
             if order != before || status_news {
                 write.orders.push(OrderUpdate {
                     id: o.id,
@@ -573,6 +587,41 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         }
 
         let position = Position::build(&spec, &ledger);
+        let summary_text = format!(
+            "{} {} x{} ({})",
+            row.symbol, row.strategy, spec.units, spec.key
+        );
+        for (o, order) in &orders {
+            let new_here: Vec<&String> = new_exec_ids
+                .iter()
+                .filter(|id| {
+                    ledger
+                        .executions_of(&spec.key)
+                        .iter()
+                        .any(|e| &&e.exec_id == id && e.order_ref == o.key)
+                })
+                .collect();
+            let Some(last) = new_here.last() else {
+                continue;
+            };
+            let execs: Vec<_> = ledger
+                .executions_of(&spec.key)
+                .into_iter()
+                .filter(|e| e.order_ref == o.key)
+                .collect();
+            let net: Money = execs.iter().map(|e| e.price * e.quantity).sum();
+            let price = net.mul_div(1, i64::from(order.filled.max(1)));
+            write.events.push(sas_core::alerts::AlertEvent::Filled {
+                position_id: Some(row.id),
+                proposal_id: row.proposal_id,
+                order_key: o.key.clone(),
+                execution_id: (*last).clone(),
+                summary: format!("{} {}", o.purpose, summary_text),
+                filled: order.filled,
+                ordered: order.quantity,
+                price,
+            });
+        }
         let entry_dead = orders
             .iter()
             .filter(|(r, _)| r.purpose == "entry")
@@ -598,6 +647,14 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                     "commissions": position.commissions.dollars(),
                 }),
             ));
+        }
+        if state == PositionState::Closed && row.status != "closed" {
+            write.events.push(sas_core::alerts::AlertEvent::Exited {
+                position_id: row.id,
+                summary: summary_text.clone(),
+                rule: row.exit_reason.clone().unwrap_or_else(|| "flat".into()),
+                pnl: position.realized(),
+            });
         }
         if state.as_str() != row.status {
             write.audit.push(audit(
@@ -685,10 +742,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                         "mark_rejected": mark.as_ref().err() }),
                     None,
                 ),
-                (None, false, None) => (
-                    serde_json::json!({ "decision": "no_exit_plan" }),
-                    None,
-                ),
+                (None, false, None) => (serde_json::json!({ "decision": "no_exit_plan" }), None),
                 (Some(plan), false, None) => {
                     let eval =
                         evaluate_exits(plan, &mark, &exit_state, now, &self.cfg.positions.exits);
@@ -801,10 +855,13 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             ClosingAction::Place(co) => {
                 let request = closing_request(&co);
                 if let Err(errs) = request.validate() {
-                    (self.log)("monitor_error", serde_json::json!({
-                        "context": "closing order", "position": w.row.id,
-                        "error": errs.first().map(ToString::to_string),
-                    }));
+                    (self.log)(
+                        "monitor_error",
+                        serde_json::json!({
+                            "context": "closing order", "position": w.row.id,
+                            "error": errs.first().map(ToString::to_string),
+                        }),
+                    );
                     return Ok(());
                 }
                 let body = serde_json::to_string(&request).unwrap_or_default();
@@ -836,7 +893,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 if !won {
                     return Ok(());
                 }
-                self.send_exit(w.row.id, &co.key, &body, now_ms, report).await?;
+                self.send_exit(w.row.id, &co.key, &body, now_ms, report)
+                    .await?;
             }
             ClosingAction::Cancel { key } => {
                 if let Some((row, order)) = w.orders.iter().find(|(r, _)| r.key == key) {
@@ -883,7 +941,9 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             SendResult::Rejected { .. } | SendResult::NotPlaced { .. } => {
                 (OrderStatus::Rejected, None, None)
             }
-            SendResult::KeyExists | SendResult::Unknown { .. } => (OrderStatus::Unknown, None, None),
+            SendResult::KeyExists | SendResult::Unknown { .. } => {
+                (OrderStatus::Unknown, None, None)
+            }
         };
         if to == OrderStatus::Submitted {
             report.orders_placed += 1;
@@ -1059,7 +1119,10 @@ fn executed_units(ledger: &Ledger, order: &OrderRow, spec: &PositionSpec) -> Opt
         return None;
     }
     let legs: Vec<(ContractId, i64)> = if order.purpose == "entry" {
-        spec.legs.iter().map(|l| (l.contract.clone(), l.ratio)).collect()
+        spec.legs
+            .iter()
+            .map(|l| (l.contract.clone(), l.ratio))
+            .collect()
     } else {
         let request: OrderRequest = serde_json::from_str(order.request.as_deref()?).ok()?;
         request

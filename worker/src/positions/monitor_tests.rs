@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use futures_executor::block_on;
 use sas_bridge_api::account::{Position as WirePosition, PositionsBody};
 use sas_bridge_api::orders::{
-    Execution, ExecutionsBody, Instrument, Order, OrderAction, OrderLeg, OrderRequest,
-    OrderStatus, PlaceOrderOutcome, TimeInForce,
+    Execution, ExecutionsBody, Instrument, Order, OrderAction, OrderLeg, OrderRequest, OrderStatus,
+    PlaceOrderOutcome, TimeInForce,
 };
 use sas_core::market::{ChainExpiry, DataType, OptionChain, OptionQuote, OptionRight, Symbol};
 use sas_core::strategy::{ExitPlan, ExitTrigger};
@@ -105,7 +105,9 @@ fn json_answer<T: serde::Serialize>(status: u16, body: &T) -> BridgeAnswer {
 
 impl FakeBroker {
     fn new(clock: std::rc::Rc<Cell<DateTime<Utc>>>) -> Self {
-        let market = [(600, (11.9, 12.1)), (610, (6.9, 7.1))].into_iter().collect();
+        let market = [(600, (11.9, 12.1)), (610, (6.9, 7.1))]
+            .into_iter()
+            .collect();
         FakeBroker {
             clock,
             orders: RefCell::new(Vec::new()),
@@ -275,7 +277,12 @@ impl Bridge for FakeBroker {
         }
         if let Some(key) = path.strip_prefix("/orders/by-key/") {
             return Ok(
-                match self.orders.borrow().iter().find(|o| o.idempotency_key == key) {
+                match self
+                    .orders
+                    .borrow()
+                    .iter()
+                    .find(|o| o.idempotency_key == key)
+                {
                     Some(o) => json_answer(200, o),
                     None => json_answer(
                         404,
@@ -533,12 +540,19 @@ fn a_stop_fires_on_the_second_mark_and_the_closing_order_goes_out_in_that_run() 
     w.advance(60);
     let first = w.run();
     assert!(first.exits_triggered.is_empty());
-    assert!(w.exit_posts().is_empty(), "one mark beyond the stop is not enough");
+    assert!(
+        w.exit_posts().is_empty(),
+        "one mark beyond the stop is not enough"
+    );
     w.advance(60);
     let second = w.run();
     assert_eq!(second.exits_triggered, vec![(1, "stop_loss".to_owned())]);
     let posts = w.exit_posts();
-    assert_eq!(posts.len(), 1, "the closing order is sent in the run that fired");
+    assert_eq!(
+        posts.len(),
+        1,
+        "the closing order is sent in the run that fired"
+    );
     let close = &posts[0];
     assert_eq!(close.idempotency_key, format!("{KEY}:x0"));
     assert_eq!(close.quantity, 2);
@@ -606,7 +620,13 @@ fn a_lost_send_stays_unknown_and_is_resolved_by_key_never_resent() {
     assert_eq!(w.exit_posts().len(), 1, "never sent twice");
     // A second close request is refused with the state.
     let err = block_on(service::request_close(&w.store, 1, "api_token", None, 0)).unwrap_err();
-    assert!(matches!(err, PositionsError::Conflict { code: "already_closing", .. }));
+    assert!(matches!(
+        err,
+        PositionsError::Conflict {
+            code: "already_closing",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -637,7 +657,13 @@ fn a_resting_closing_order_is_repriced_only_after_its_cancel_is_confirmed() {
         .borrow()
         .orders
         .iter()
-        .filter(|o| o.purpose == "exit" && !matches!(o.status.as_str(), "cancelled" | "filled" | "rejected" | "inactive"))
+        .filter(|o| {
+            o.purpose == "exit"
+                && !matches!(
+                    o.status.as_str(),
+                    "cancelled" | "filled" | "rejected" | "inactive"
+                )
+        })
         .count();
     assert_eq!(live, 1, "never two live closing orders");
 }
@@ -659,7 +685,10 @@ fn a_drift_pauses_the_exit_and_blocks_until_acknowledged() {
     });
     w.advance(60);
     w.run();
-    assert!(!w.store.0.borrow().reconciliation.standing(), "one sighting is not a drift");
+    assert!(
+        !w.store.0.borrow().reconciliation.standing(),
+        "one sighting is not a drift"
+    );
     w.advance(60);
     w.run();
     let recon = w.store.0.borrow().reconciliation.clone();
@@ -678,7 +707,14 @@ fn a_drift_pauses_the_exit_and_blocks_until_acknowledged() {
         block_on(service::acknowledge(&w.store, "wrong", "api_token", "", 0)),
         Err(PositionsError::ReconciliationConflict { .. })
     ));
-    block_on(service::acknowledge(&w.store, &fp, "api_token", "manual hedge", 0)).unwrap();
+    block_on(service::acknowledge(
+        &w.store,
+        &fp,
+        "api_token",
+        "manual hedge",
+        0,
+    ))
+    .unwrap();
     assert!(!w.store.0.borrow().reconciliation.standing());
     w.advance(60);
     w.run();
@@ -744,6 +780,31 @@ fn a_take_profit_closes_with_realized_equal_to_fills_minus_commissions() {
     assert_eq!(p.status, "closed");
     // (14.50 − 12.00) × 200 + (7.00 − 7.00) × 200 − 8 × 0.65 = 494.80
     assert_eq!(p.realized_micros, 494_800_000);
+    // The alerts of the fills and the exit went out with the writes.
+    {
+        use sas_core::alerts::AlertEvent;
+        let t = w.store.0.borrow();
+        let fills: Vec<_> = t
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                AlertEvent::Filled {
+                    order_key, filled, ..
+                } => Some((order_key.clone(), *filled)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fills, vec![(KEY.to_owned(), 2), (format!("{KEY}:x0"), 2)]);
+        let exits: Vec<_> = t
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                AlertEvent::Exited { rule, pnl, .. } => Some((rule.clone(), pnl.micros())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(exits, vec![("take_profit".to_owned(), 494_800_000)]);
+    }
     let pnl = block_on(service::pnl(&w.store, 30, w.clock.get())).unwrap();
     assert!((pnl.realized - 494.8).abs() < 1e-9);
     assert_eq!(pnl.by_day.len(), 1);
@@ -775,6 +836,11 @@ fn a_quiet_run_writes_only_the_marks_equity_and_run() {
     let r = w.run();
     // One mark, one equity snapshot, the run's start and end: nothing about
     // an order or a position that did not change.
-    assert_eq!(w.store.0.borrow().audit.len(), audit_before, "{:?}", w.audit_actions());
+    assert_eq!(
+        w.store.0.borrow().audit.len(),
+        audit_before,
+        "{:?}",
+        w.audit_actions()
+    );
     assert!(r.rows_written <= 4, "{r:?}");
 }

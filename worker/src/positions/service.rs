@@ -30,7 +30,9 @@ pub async fn list(
     status: Option<PositionState>,
     limit: u32,
 ) -> Result<Vec<PositionView>, PositionsError> {
-    let rows = store.positions(status.map(PositionState::as_str), limit).await?;
+    let rows = store
+        .positions(status.map(PositionState::as_str), limit)
+        .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let marks = store.latest_marks(&ids).await?;
     let by_position: BTreeMap<i64, _> = marks.iter().map(|m| (m.position_id, m)).collect();
@@ -59,7 +61,10 @@ pub async fn detail(
     let fills = store.fills_of(id).await?;
     let marks = store.marks_of(id, DETAIL_MARKS).await?;
     let recon = store.reconciliation().await?;
-    let summary: Option<Position> = row.summary.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    let summary: Option<Position> = row
+        .summary
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
     let plan: Option<ExitPlan> = serde_json::from_str(&row.exit_plan).ok();
     let state: ExitState = serde_json::from_str(&row.exit_state).unwrap_or_default();
     let newest_ok = marks.iter().find(|m| m.ok == 1);
@@ -205,7 +210,11 @@ pub async fn pnl(
     let mut by_day: BTreeMap<chrono::NaiveDate, (i64, u32)> = BTreeMap::new();
     for r in &rows {
         realized += r.realized_micros;
-        if let Some(p) = r.summary.as_deref().and_then(|s| serde_json::from_str::<Position>(s).ok()) {
+        if let Some(p) = r
+            .summary
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Position>(s).ok())
+        {
             commissions += p.commissions.micros();
         }
         if let (Some(closed), "closed") = (r.closed_at, r.status.as_str()) {
@@ -255,7 +264,12 @@ pub async fn orders(
     store: &impl PositionStore,
     limit: u32,
 ) -> Result<Vec<OrderView>, PositionsError> {
-    Ok(store.orders(limit).await?.iter().map(OrderView::from).collect())
+    Ok(store
+        .orders(limit)
+        .await?
+        .iter()
+        .map(OrderView::from)
+        .collect())
 }
 
 /// `GET /monitor/runs?limit=`.
@@ -263,7 +277,12 @@ pub async fn runs(
     store: &impl PositionStore,
     limit: u32,
 ) -> Result<Vec<MonitorRunView>, PositionsError> {
-    Ok(store.runs(limit).await?.iter().map(MonitorRunView::from).collect())
+    Ok(store
+        .runs(limit)
+        .await?
+        .iter()
+        .map(MonitorRunView::from)
+        .collect())
 }
 
 /// `GET /reconciliation`.
@@ -283,9 +302,11 @@ pub async fn acknowledge(
     now_ms: i64,
 ) -> Result<ReconciliationView, PositionsError> {
     let current = store.reconciliation().await?;
-    let conflict = |message: String, r: &super::model::ReconciliationRow| PositionsError::ReconciliationConflict {
-        message,
-        state: Box::new(ReconciliationView::from(r)),
+    let conflict = |message: String, r: &super::model::ReconciliationRow| {
+        PositionsError::ReconciliationConflict {
+            message,
+            state: Box::new(ReconciliationView::from(r)),
+        }
     };
     if current.fingerprint.as_deref() != Some(fingerprint) {
         return Err(conflict(
@@ -294,7 +315,10 @@ pub async fn acknowledge(
         ));
     }
     if current.acknowledged_fingerprint.as_deref() == Some(fingerprint) {
-        return Err(conflict("that drift is already acknowledged".into(), &current));
+        return Err(conflict(
+            "that drift is already acknowledged".into(),
+            &current,
+        ));
     }
     let entry = AuditEntry::about(
         "reconciliation",
@@ -311,7 +335,10 @@ pub async fn acknowledge(
         .await?
     {
         let now_row = store.reconciliation().await?;
-        return Err(conflict("the drift changed while acknowledging".into(), &now_row));
+        return Err(conflict(
+            "the drift changed while acknowledging".into(),
+            &now_row,
+        ));
     }
     Ok(ReconciliationView::from(&store.reconciliation().await?))
 }

@@ -84,6 +84,8 @@ pub struct PositionWrite {
     pub compact_marks: bool,
     /// Audit rows of the fills, state changes and exit decisions.
     pub audit: Vec<AuditEntry>,
+    /// Alerts (fills, exits) enqueued in the same batch as what they report.
+    pub events: Vec<sas_core::alerts::AlertEvent>,
 }
 
 impl PositionWrite {
@@ -95,6 +97,7 @@ impl PositionWrite {
             && self.position.is_none()
             && self.mark.is_none()
             && self.audit.is_empty()
+            && self.events.is_empty()
     }
 }
 

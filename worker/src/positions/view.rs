@@ -92,7 +92,10 @@ pub struct PositionView {
 
 impl PositionView {
     pub fn new(row: &PositionRow, mark: Option<&MarkRow>) -> Self {
-        let summary: Option<Position> = row.summary.as_deref().and_then(|s| serde_json::from_str(s).ok());
+        let summary: Option<Position> = row
+            .summary
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok());
         let status = if row.status == "open" && row.exit_reason.is_some() {
             "closing".to_owned()
         } else {
@@ -112,7 +115,9 @@ impl PositionView {
             entry_filled_units: summary.as_ref().map_or(0, |p| p.entry_filled_units),
             open_units: summary.as_ref().map_or(0, Position::open_units),
             realized: dollars(row.realized_micros),
-            commissions: summary.as_ref().map_or(0.0, |p| dollars(p.commissions.micros())),
+            commissions: summary
+                .as_ref()
+                .map_or(0.0, |p| dollars(p.commissions.micros())),
             commissions_pending: summary.as_ref().map_or(0, |p| p.commissions_pending),
             mark: mark.map(MarkView::from),
             opened_at: row.opened_at.map(time),
