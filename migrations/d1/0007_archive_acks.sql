@@ -27,12 +27,11 @@ CREATE INDEX IF NOT EXISTS underlying_metrics_intraday_export
   ON underlying_metrics_intraday (ts, symbol);
 
 -- Proposals change after insert (decisions, order states), so they are
--- exported by a change key: updated_at (Unix ms), set by the triggers below
--- on insert and on every update, inside the writing transaction, to
+-- exported by a change key: updated_at (Unix ms), set by every statement
+-- that inserts or changes a proposal, inside the writing transaction, to
 -- MAX(now, newest updated_at + 1). D1 runs writes one at a time, so the key
 -- is strictly increasing in commit order: a change made after a cursor was
--- handed out always sorts after it, with no settle window and no change to
--- the statements that write proposals.
+-- handed out always sorts after it, with no settle window.
 ALTER TABLE proposals ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
 
 UPDATE proposals SET updated_at = MAX(created_at, COALESCE(decided_at, 0),
@@ -40,29 +39,15 @@ UPDATE proposals SET updated_at = MAX(created_at, COALESCE(decided_at, 0),
 
 CREATE INDEX IF NOT EXISTS proposals_updated_at ON proposals (updated_at, id);
 
-CREATE TRIGGER IF NOT EXISTS proposals_updated_at_insert AFTER INSERT ON proposals
-BEGIN
-  UPDATE proposals SET updated_at = MAX(
-      CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
-      (SELECT COALESCE(MAX(updated_at), 0) FROM proposals) + 1)
-    WHERE id = NEW.id;
-END;
-
--- Fires on every update that did not set updated_at itself (the trigger's
--- own update sets it, so it does not fire again even with recursive
--- triggers on).
-CREATE TRIGGER IF NOT EXISTS proposals_updated_at_update AFTER UPDATE ON proposals
-WHEN NEW.updated_at = OLD.updated_at
-BEGIN
-  UPDATE proposals SET updated_at = MAX(
-      CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER),
-      (SELECT COALESCE(MAX(updated_at), 0) FROM proposals) + 1)
-    WHERE id = NEW.id;
-END;
+-- No trigger keeps it: every statement that writes a proposal sets it
+-- (worker/src/approvals/model.rs `next_proposal_updated_at!`, and
+-- INSERT_PROPOSAL). A trigger's own UPDATE changed the `changes` D1 reports
+-- for the statement, and the approval's compare-and-set reads it.
 
 -- Fills (migration 0005) change once after insert: the commission learned
 -- later. They are exported by (changed_at, id), changed_at kept strictly
--- increasing in commit order by the same triggers as proposals.updated_at
+-- increasing in commit order by the triggers below (the same rule as
+-- proposals.updated_at; no compare-and-set reads a fill's `changes`)
 -- (one more written row per fill insert and per commission update). The
 -- position engine's positions and orders need no trigger: every statement
 -- that changes them sets updated_at.

@@ -24,29 +24,56 @@ pub use crate::settings::{kill_switch_on, KillSwitchRow};
 // Conditional transitions
 // ---------------------------------------------------------------------------
 
+/// The `proposals.updated_at` assignment every statement that changes a
+/// proposal carries (the archive's change key, docs/archive.md): the SQL
+/// clock in Unix ms, but always past the newest key already stored, so keys
+/// increase strictly in commit order (D1 runs writes one at a time). Set in
+/// the statement itself, not by a trigger: a trigger's write changed what D1
+/// reports as the statement's `changes`, and every compare-and-set here
+/// reads it (an approval that won was answered 409).
+#[macro_export]
+macro_rules! next_proposal_updated_at {
+    () => {
+        "updated_at = MAX(CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), \
+(SELECT COALESCE(MAX(updated_at), 0) FROM proposals) + 1)"
+    };
+}
+
 /// pending → approved, in ONE statement. Changes a row only when the
 /// proposal is still pending, not expired at `?2` (now, Unix ms) and the kill
 /// switch is explicitly off (a missing setting counts as on). Binds: `?1` id,
 /// `?2` now, `?3` actor, `?4` note, `?5` limit price, `?6` contracts,
 /// `?7` order request JSON. The order starts as `submitting`.
-pub const APPROVE: &str = "UPDATE proposals SET status = 'approved', decided_at = ?2, \
+pub const APPROVE: &str = concat!(
+    "UPDATE proposals SET ",
+    next_proposal_updated_at!(),
+    ", status = 'approved', decided_at = ?2, \
 decided_by = ?3, decision_reason = ?4, approved_limit_price = ?5, approved_contracts = ?6, \
 order_request = ?7, order_status = 'submitting', order_updated_at = ?2 \
 WHERE id = ?1 AND status = 'pending' AND expires_at > ?2 \
 AND EXISTS (SELECT 1 FROM settings WHERE key = 'kill_switch' AND value = 'off') \
 AND NOT EXISTS (SELECT 1 FROM reconciliation WHERE id = 1 AND confirmed = 1 \
 AND fingerprint IS NOT NULL AND drifts != '[]' \
-AND (acknowledged_fingerprint IS NULL OR acknowledged_fingerprint != fingerprint))";
+AND (acknowledged_fingerprint IS NULL OR acknowledged_fingerprint != fingerprint))"
+);
 
 /// pending → rejected (`?1` id, `?2` now, `?3` actor, `?4` reason).
-pub const REJECT: &str = "UPDATE proposals SET status = 'rejected', decided_at = ?2, \
+pub const REJECT: &str = concat!(
+    "UPDATE proposals SET ",
+    next_proposal_updated_at!(),
+    ", status = 'rejected', decided_at = ?2, \
 decided_by = ?3, decision_reason = ?4 \
-WHERE id = ?1 AND status = 'pending' AND expires_at > ?2";
+WHERE id = ?1 AND status = 'pending' AND expires_at > ?2"
+);
 
 /// pending → expired for one overdue proposal (`?1` id, `?2` now, `?3` actor).
-pub const EXPIRE_ONE: &str = "UPDATE proposals SET status = 'expired', decided_at = ?2, \
+pub const EXPIRE_ONE: &str = concat!(
+    "UPDATE proposals SET ",
+    next_proposal_updated_at!(),
+    ", status = 'expired', decided_at = ?2, \
 decided_by = ?3, decision_reason = 'not decided before it expired' \
-WHERE id = ?1 AND status = 'pending' AND expires_at <= ?2";
+WHERE id = ?1 AND status = 'pending' AND expires_at <= ?2"
+);
 
 /// Audit rows for every overdue pending proposal at `?1` (now) by actor
 /// `?2`; run in the same batch just BEFORE [`EXPIRE_OVERDUE`] (same
@@ -58,27 +85,39 @@ json_object('expires_at', expires_at, 'limit_price', limit_price, 'entry_mid', e
 FROM proposals WHERE status = 'pending' AND expires_at <= ?1";
 
 /// pending → expired for every overdue proposal at `?1` (now) by actor `?2`.
-pub const EXPIRE_OVERDUE: &str = "UPDATE proposals SET status = 'expired', decided_at = ?1, \
+pub const EXPIRE_OVERDUE: &str = concat!(
+    "UPDATE proposals SET ",
+    next_proposal_updated_at!(),
+    ", status = 'expired', decided_at = ?1, \
 decided_by = ?2, decision_reason = 'not decided before it expired' \
-WHERE status = 'pending' AND expires_at <= ?1";
+WHERE status = 'pending' AND expires_at <= ?1"
+);
 
 /// Moves an approved proposal's order from state `?8` (compare-and-set: the
 /// state just read) to `?2`. Binds: `?1` id, `?2` new state, `?3` order id,
 /// `?4` broker status, `?5` reason (NULL clears), `?6` attempts to add (1 when
 /// this records a send), `?7` now, `?8` expected state.
-pub const SET_ORDER_STATE: &str = "UPDATE proposals SET order_status = ?2, \
+pub const SET_ORDER_STATE: &str = concat!(
+    "UPDATE proposals SET ",
+    next_proposal_updated_at!(),
+    ", order_status = ?2, \
 order_id = COALESCE(?3, order_id), broker_order_status = COALESCE(?4, broker_order_status), \
 order_error = ?5, order_attempts = order_attempts + ?6, order_updated_at = ?7 \
-WHERE id = ?1 AND status = 'approved' AND order_status = ?8";
+WHERE id = ?1 AND status = 'approved' AND order_status = ?8"
+);
 
 /// Claims an order for a cron resend (compare-and-set on state `?6` and
 /// `order_updated_at` `?7` as read) and stores the re-priced order body.
 /// Binds: `?1` id, `?2` order request JSON, `?3` limit price, `?4` contracts,
 /// `?5` now, `?6` expected state, `?7` expected `order_updated_at`.
-pub const CLAIM_RESEND: &str = "UPDATE proposals SET order_status = 'submitting', \
+pub const CLAIM_RESEND: &str = concat!(
+    "UPDATE proposals SET ",
+    next_proposal_updated_at!(),
+    ", order_status = 'submitting', \
 order_request = ?2, approved_limit_price = ?3, approved_contracts = ?4, order_error = NULL, \
 order_updated_at = ?5 \
-WHERE id = ?1 AND status = 'approved' AND order_status = ?6 AND order_updated_at = ?7";
+WHERE id = ?1 AND status = 'approved' AND order_status = ?6 AND order_updated_at = ?7"
+);
 
 /// Approved proposals whose order the cron must resolve: `unknown`,
 /// `submit_failed`, or `submitting` not updated for `?2` ms before `?1` (now).
@@ -618,7 +657,11 @@ mod tests {
     #[test]
     fn transitions_are_single_conditional_updates() {
         for sql in [APPROVE, REJECT, EXPIRE_ONE] {
-            assert!(sql.starts_with("UPDATE proposals SET status = "), "{sql}");
+            assert!(
+                sql.starts_with("UPDATE proposals SET updated_at = "),
+                "{sql}"
+            );
+            assert!(sql.contains(", status = "), "{sql}");
             assert!(
                 sql.contains("WHERE id = ?1 AND status = 'pending'"),
                 "{sql}"

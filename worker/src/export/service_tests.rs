@@ -128,14 +128,23 @@ fn ingest_runs_are_exported_only_up_to_the_first_unsettled_run() {
     assert_eq!(keys(&rest, &["id"]), ["3", "4"]);
 }
 
+/// A proposal inserted with the Worker's own statement (INSERT_PROPOSAL sets
+/// updated_at), its JSON parameter written inline.
 fn insert_proposal(db: &Sqlite, key: &str) {
+    let record = serde_json::json!({
+        "idempotency_key": key, "symbol": "SPY", "strategy": "put_credit_spread",
+        "trade_date": "2026-12-01", "created_at": 1, "expires_at": 9_999_999_999_999_i64,
+        "rank": 1, "legs": "[]", "quote_snapshot": "{}", "analytics_snapshot": "{}",
+        "score_breakdown": null, "score": null, "entry_mid": 1.25, "entry_natural": 1.2,
+        "max_profit": null, "max_loss": 375, "breakevens": "[]", "probability_of_profit": 0.7,
+        "expected_value": 12.5, "greeks": "{}", "exit_plan": "{}", "rationale": "why",
+        "contracts": 1, "total_max_loss": 375, "limit_price": 1.25, "slippage_band": 0.05,
+        "proposal_json": "{}",
+    });
+    let param = format!("'{}'", record.to_string().replace('\'', "''"));
     db.exec(&format!(
-        "INSERT INTO proposals (idempotency_key, symbol, strategy, trade_date, created_at, \
-         expires_at, rank, legs, quote_snapshot, analytics_snapshot, entry_mid, entry_natural, \
-         max_loss, breakevens, probability_of_profit, expected_value, greeks, exit_plan, \
-         rationale, contracts, total_max_loss, limit_price, slippage_band, proposal_json) \
-         VALUES ('{key}', 'SPY', 'put_credit_spread', '2026-12-01', 1, 2, 1, '[]', '{{}}', '{{}}', \
-         1.25, 1.2, 375, '[]', 0.7, 12.5, '{{}}', '{{}}', 'why', 1, 375, 1.25, 0.05, '{{}}');"
+        "{};",
+        crate::proposals::INSERT_PROPOSAL.replace("?1", &param)
     ));
 }
 
@@ -150,8 +159,13 @@ fn a_changed_proposal_is_exported_again_after_the_cursor() {
     let u2 = first[1]["updated_at"].as_i64().unwrap();
     assert!(u1 > 0 && u2 > u1, "{u1} {u2}");
     let cursor = format!("{u2}|2");
-    // A decision (a statement that does not know about updated_at).
-    db.exec("UPDATE proposals SET status = 'rejected', decided_at = 5 WHERE id = 1;");
+    // A decision, by the Worker's own compare-and-set statement.
+    let reject = crate::approvals::REJECT
+        .replace("?1", "1")
+        .replace("?2", "5")
+        .replace("?3", "'api_token'")
+        .replace("?4", "'no'");
+    db.exec(&format!("{reject};"));
     let again = drain(&db, "proposals", Some(cursor.clone()), 1000, NOW);
     assert_eq!(keys(&again, &["id", "status"]), ["1|rejected"]);
     assert!(again[0]["updated_at"].as_i64().unwrap() > u2);

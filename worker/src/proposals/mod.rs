@@ -346,12 +346,15 @@ pub const INSERT_COLUMNS: [&str; 27] = [
 /// Stores one proposal from the JSON object `?1` (a [`ProposalRecord`]) as
 /// `pending`; a proposal with the same idempotency key is left untouched
 /// (no duplicate can be stored, whatever the caller does).
-pub const INSERT_PROPOSAL: &str = "INSERT INTO proposals (idempotency_key, symbol, strategy, \
+pub const INSERT_PROPOSAL: &str =
+    "INSERT INTO proposals (updated_at, idempotency_key, symbol, strategy, \
 trade_date, created_at, expires_at, rank, legs, quote_snapshot, analytics_snapshot, \
 score_breakdown, score, entry_mid, entry_natural, max_profit, max_loss, breakevens, \
 probability_of_profit, expected_value, greeks, exit_plan, rationale, contracts, total_max_loss, \
 limit_price, slippage_band, proposal_json) \
-SELECT json_extract(?1, '$.idempotency_key'), json_extract(?1, '$.symbol'), \
+SELECT (SELECT MAX(CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER), \
+COALESCE(MAX(updated_at), 0) + 1) FROM proposals), \
+json_extract(?1, '$.idempotency_key'), json_extract(?1, '$.symbol'), \
 json_extract(?1, '$.strategy'), json_extract(?1, '$.trade_date'), \
 json_extract(?1, '$.created_at'), json_extract(?1, '$.expires_at'), json_extract(?1, '$.rank'), \
 json_extract(?1, '$.legs'), json_extract(?1, '$.quote_snapshot'), \
