@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod opportunities;
 pub mod positions;
 pub mod proposals;
+pub mod risk;
 pub mod settings;
 pub mod store;
 pub mod views;

@@ -79,6 +79,11 @@ pub enum AuditAction {
     DriftCleared,
     /// The trader acknowledged a drift.
     DriftAcknowledged,
+    /// A cause of the trading state was raised or cleared (by a rule or the
+    /// trader), or the trader set reducing.
+    RiskStateChanged,
+    /// A strategy was enabled or disabled.
+    StrategySwitched,
 }
 
 impl AuditAction {
@@ -109,6 +114,8 @@ impl AuditAction {
             AuditAction::DriftDetected => "drift_detected",
             AuditAction::DriftCleared => "drift_cleared",
             AuditAction::DriftAcknowledged => "drift_acknowledged",
+            AuditAction::RiskStateChanged => "risk_state_changed",
+            AuditAction::StrategySwitched => "strategy_switched",
         }
     }
 }

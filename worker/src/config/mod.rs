@@ -8,6 +8,7 @@ pub mod archive;
 pub mod chains;
 pub mod origins;
 pub mod positions;
+pub mod risk;
 
 /// At most `max` characters of `s` (for echoing user input in messages).
 pub fn truncate(s: &str, max: usize) -> String {

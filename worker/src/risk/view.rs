@@ -1,0 +1,134 @@
+//! The JSON of the risk API and of the pre-trade verdict stored with an
+//! approval.
+
+use std::collections::BTreeMap;
+
+use sas_core::performance::{EquityFigures, TradeStats};
+use sas_core::risk::{Change, CheckInput, TradingMode, TradingState, Verdict};
+use serde::Serialize;
+
+/// The trading state as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateView {
+    pub mode: TradingMode,
+    pub state: TradingState,
+    pub version: i64,
+    /// Last evaluation by the rules that changed the row.
+    pub evaluated_at: Option<i64>,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// A trader's change (`POST /risk/state`) or an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateChange {
+    pub state: StateView,
+    /// Every change with who/why/when (empty: nothing changed).
+    pub changes: Vec<Change>,
+}
+
+/// One limit with its current use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LimitUse {
+    pub name: &'static str,
+    pub unit: &'static str,
+    /// `None`: the limit depends on a missing input (net liquidation).
+    pub limit: Option<f64>,
+    /// `None`: unknown (which the checks treat as a refusal).
+    pub used: Option<f64>,
+    /// `Some(true)` when used ≥ limit; `None` when either is unknown.
+    pub reached: Option<bool>,
+}
+
+impl LimitUse {
+    /// A limit and its use.
+    pub fn new(
+        name: &'static str,
+        unit: &'static str,
+        limit: Option<f64>,
+        used: Option<f64>,
+    ) -> Self {
+        let reached = match (limit, used) {
+            (Some(l), Some(u)) if l.is_finite() && u.is_finite() => Some(u >= l),
+            _ => None,
+        };
+        LimitUse {
+            name,
+            unit,
+            limit,
+            used,
+            reached,
+        }
+    }
+}
+
+/// `GET /risk`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskOverview {
+    /// As stored (what the approvals' SQL guard reads).
+    pub stored: StateView,
+    /// The rules applied to the data now (not stored: the monitor stores it
+    /// on its next run; the pre-trade check uses this fresh evaluation).
+    pub now: TradingState,
+    pub now_mode: TradingMode,
+    pub pending_changes: Vec<Change>,
+    pub kill_switch_on: bool,
+    pub limits: Vec<LimitUse>,
+}
+
+/// One pre-trade check: inputs, limit, use with the trade, verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckLine {
+    pub check: String,
+    pub inputs: Vec<CheckInput>,
+    pub limit: Option<f64>,
+    pub used: Option<f64>,
+    pub verdict: Verdict,
+}
+
+/// Every check of an approval; approved only when all passed. Stored with
+/// the approval (`risk_checks.report`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskVerdict {
+    pub approved: bool,
+    /// Contracts checked (the re-priced size).
+    pub contracts: u32,
+    /// Mode of the freshly evaluated trading state.
+    pub mode: Option<TradingMode>,
+    pub checks: Vec<CheckLine>,
+    /// `check: reason` of every refusal.
+    pub refusals: Vec<String>,
+}
+
+/// A strategy and its switch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyView {
+    pub strategy: &'static str,
+    pub enabled: bool,
+    pub reason: Option<String>,
+    pub updated_at: Option<i64>,
+    pub updated_by: Option<String>,
+}
+
+/// `PUT /strategies`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyChange {
+    pub strategy: StrategyView,
+    pub changed: bool,
+}
+
+/// `GET /performance`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerformanceView {
+    pub from: i64,
+    pub to: i64,
+    pub equity: EquityFigures,
+    pub trades: TradeStats,
+    /// Dimension → group → figures.
+    pub attribution: BTreeMap<&'static str, BTreeMap<String, TradeStats>>,
+    /// Closed positions whose stored data could not be read (left out).
+    pub unreadable: Vec<i64>,
+    /// More trades closed in the range than one answer reads.
+    pub truncated: bool,
+    pub conventions: &'static str,
+}
