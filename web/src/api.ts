@@ -324,3 +324,188 @@ async function requestJson<T>(
     throw new ApiError(response.status, 'invalid_json', 'The API answered with something that is not JSON.', path);
   }
 }
+
+// ---- Position engine (GET /positions, /positions/{id}, /orders, /pnl, /reconciliation, /monitor/runs) ----
+
+/** A contract as the position engine keys it (strike in micro-dollars). */
+export interface ContractId {
+  symbol: string;
+  type: 'option' | 'stock' | string;
+  right?: 'C' | 'P' | string;
+  expiry?: string;
+  strike?: number;
+}
+
+/**
+ * What the exit rules decided on a mark (`decision` tag): hold, confirming
+ * (a stop beyond its level, not yet confirmed), exit, closing, paused, or
+ * rejected (the mark was refused; `reason.code` says why).
+ */
+export interface MarkDecision {
+  decision: 'hold' | 'confirming' | 'exit' | 'closing' | 'paused' | 'rejected' | string;
+  reason?: string | ({ code: string; contract?: ContractId } & Record<string, unknown>) | null;
+  breaches?: number;
+  also?: string[];
+  by?: string;
+  mark_rejected?: ({ code: string; contract?: ContractId } & Record<string, unknown>) | null;
+}
+
+export interface PositionMark {
+  at: string;
+  /** false: the mark was refused (reason in `decision`) and is not in any sum. */
+  ok: boolean;
+  value_mid: number | null;
+  value_natural: number | null;
+  unrealized_mid: number | null;
+  unrealized_natural: number | null;
+  realized?: number | null;
+  pnl_per_unit: number | null;
+  decision: MarkDecision | null;
+  greeks: { delta?: number; gamma?: number; theta?: number; vega?: number } | null;
+  dte: number | null;
+}
+
+export interface PositionView {
+  id: number;
+  key: string;
+  proposal_id: number;
+  symbol: string;
+  strategy: string;
+  /** pending, open, closing, closed, void. */
+  status: string;
+  exit_reason: string | null;
+  exit_requested_by: string | null;
+  exits_paused: boolean;
+  planned_units: number;
+  entry_filled_units: number;
+  open_units: number;
+  realized: number;
+  commissions: number;
+  commissions_pending: number;
+  mark: PositionMark | null;
+  opened_at: string | null;
+  closed_at: string | null;
+  updated_at: string;
+}
+
+export interface PositionLeg {
+  contract: ContractId;
+  description: string;
+  ratio: number;
+  quantity: number;
+  average_price: number;
+  commissions: number;
+}
+
+export interface PositionFill {
+  exec_id: string;
+  order_key: string;
+  contract: ContractId;
+  quantity: number;
+  price: number;
+  commission: number | null;
+  time: string;
+}
+
+export interface PositionOrder {
+  id: number;
+  key: string;
+  position_id: number;
+  /** entry | exit */
+  purpose: string;
+  attempt: number | null;
+  exit_reason: string | null;
+  quantity: number;
+  filled: number;
+  status: string;
+  /** Per share of one unit: positive debit, negative credit. */
+  limit: number;
+  broker_order_id: string | null;
+  broker_status: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ExitProgress {
+  pnl_per_unit: number | null;
+  take_profit_pnl: number;
+  stop_loss_pnl: number;
+  toward_take_profit: number | null;
+  toward_stop_loss: number | null;
+  time_exit_date: string;
+  days_to_time_exit: number;
+  trailing_stop_fraction: number | null;
+  peak_pnl_per_unit: number | null;
+  stop_breaches: number;
+  stop_confirmations: number;
+}
+
+export interface PositionDetail {
+  position: PositionView;
+  legs: PositionLeg[];
+  exit_plan: ExitPlan | null;
+  progress: ExitProgress | null;
+  paused_by_drift: boolean;
+  orders: PositionOrder[];
+  fills: PositionFill[];
+  /** Newest first. */
+  marks: PositionMark[];
+}
+
+export interface EquityPoint {
+  at: string;
+  net_liquidation: number | null;
+  realized: number;
+  unrealized_mid: number;
+  open_positions: number;
+  unmarked_positions: number;
+}
+
+export interface Pnl {
+  realized: number;
+  unrealized_mid: number;
+  unrealized_natural: number;
+  total_mid: number;
+  commissions: number;
+  open_positions: number;
+  unmarked_positions: number;
+  by_day: Array<{ date: string; realized: number; positions_closed: number }>;
+  equity: EquityPoint[];
+}
+
+export interface Drift {
+  contract: ContractId;
+  kind: 'missing_leg' | 'extra_leg' | 'wrong_size' | 'stock_position' | string;
+  ours: number;
+  broker: number;
+  positions: string[];
+}
+
+export interface Reconciliation {
+  checked_at: string | null;
+  agrees: boolean;
+  /** A confirmed, unacknowledged drift: entries stop, affected exits pause. */
+  standing: boolean;
+  fingerprint: string | null;
+  since: string | null;
+  drifts: Drift[] | null;
+  acknowledged_fingerprint: string | null;
+  acknowledged_at: string | null;
+  acknowledged_by: string | null;
+}
+
+export interface MonitorRun {
+  id: number;
+  started_at: string;
+  finished_at: string | null;
+  status: string;
+  positions: number;
+  marks_ok: number;
+  marks_rejected: number;
+  orders_placed: number;
+  cancels: number;
+  rows_written: number;
+  error: string | null;
+  ms: number | null;
+}

@@ -23,6 +23,12 @@ import {
   type IngestRuns,
   type KillSwitch,
   type LatestQuotes,
+  type MonitorRun,
+  type Pnl,
+  type PositionDetail,
+  type PositionOrder,
+  type PositionView,
+  type Reconciliation,
   type Opportunities,
   type Proposal,
   type ProposalDetail,
@@ -33,6 +39,11 @@ import {
 export const MARKET_REFRESH_MS = 60_000;
 /** Proposals change with the cron and with decisions: poll a bit faster. */
 export const PROPOSALS_REFRESH_MS = 30_000;
+/** The position monitor marks every minute: positions, P&L and drift poll faster. */
+export const POSITIONS_REFRESH_MS = 15_000;
+
+/** Routes of the position engine: an older Worker without them hides their sections quietly. */
+export const POSITION_ROUTES = ['/positions', '/orders', '/pnl', '/reconciliation', '/monitor/runs'];
 
 /** A failed call as shown in the banner. */
 export interface BannerError {
@@ -155,5 +166,64 @@ export function useSetKillSwitch() {
           return typeof path === 'string' && (path === '/kill-switch' || path.startsWith('/audit'));
         },
       }),
+  });
+}
+
+// ---- Position engine ----
+
+export const usePositions = (status: 'pending' | 'open' | 'closed' | 'void' | null, limit = 100) =>
+  useGet<{ positions: PositionView[] }>(
+    status ? `/positions?status=${status}&limit=${limit}` : `/positions?limit=${limit}`,
+    POSITIONS_REFRESH_MS,
+  );
+export const usePosition = (id: string) =>
+  useGet<PositionDetail>(`/positions/${encodeURIComponent(id)}`, POSITIONS_REFRESH_MS);
+export const useOrders = (limit = 50) => useGet<{ orders: PositionOrder[] }>(`/orders?limit=${limit}`, POSITIONS_REFRESH_MS);
+export const usePnl = (days = 30) => useGet<Pnl>(`/pnl?days=${days}`, POSITIONS_REFRESH_MS);
+export const useReconciliation = () => useGet<Reconciliation>('/reconciliation', POSITIONS_REFRESH_MS);
+export const useMonitorRuns = (limit = 1) => useGet<{ runs: MonitorRun[] }>(`/monitor/runs?limit=${limit}`, POSITIONS_REFRESH_MS);
+
+function invalidatePositions(client: ReturnType<typeof useQueryClient>) {
+  return client.invalidateQueries({
+    predicate: (q: Query) => {
+      const path = q.queryKey[1];
+      return (
+        typeof path === 'string' &&
+        (POSITION_ROUTES.some((r) => path.startsWith(r)) || path.startsWith('/audit'))
+      );
+    },
+  });
+}
+
+/** 202 answer of `POST /positions/{id}/close`. */
+export interface CloseResult {
+  position: PositionView;
+  message: string;
+}
+
+export function useClosePosition(id: string) {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<CloseResult, ApiError, { note?: string }>({
+    mutationFn: (body) => postJson<CloseResult>(`/positions/${encodeURIComponent(id)}/close`, token, body),
+    onSettled: () => invalidatePositions(client),
+  });
+}
+
+export function useSetExitsPaused(id: string) {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<{ position: PositionView }, ApiError, { paused: boolean; reason: string }>({
+    mutationFn: (body) => postJson<{ position: PositionView }>(`/positions/${encodeURIComponent(id)}/exits`, token, body),
+    onSettled: () => invalidatePositions(client),
+  });
+}
+
+export function useAcknowledgeDrift() {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<Reconciliation, ApiError, { fingerprint: string; note: string }>({
+    mutationFn: (body) => postJson<Reconciliation>('/reconciliation/ack', token, body),
+    onSettled: () => invalidatePositions(client),
   });
 }
