@@ -7,9 +7,13 @@ import { TokenForm } from './components/TokenForm';
 import { formatTime } from './format';
 import { ControlPage } from './pages/ControlPage';
 import { MarketPage } from './pages/MarketPage';
+import { PerformancePage } from './pages/PerformancePage';
+import { PositionDetailPage } from './pages/PositionDetailPage';
+import { PositionsPage } from './pages/PositionsPage';
+import { TodayPage } from './pages/TodayPage';
 import { ProposalDetailPage } from './pages/ProposalDetailPage';
 import { ProposalsPage } from './pages/ProposalsPage';
-import { isMissingRoute, isUnauthorized, SessionContext, useSession, type BannerError, type Session } from './queries';
+import { isMissingRoute, isUnauthorized, POSITION_ROUTES, SessionContext, useSession, type BannerError, type Session } from './queries';
 import { storeToken } from './token';
 import { useNow } from './useNow';
 
@@ -41,7 +45,8 @@ function useQueryProblems() {
     const path = String(query.queryKey[1] ?? '');
     const source = path.split('?')[0] ?? path;
     // A proposals route the Worker lacks hides its section quietly.
-    if (source.startsWith('/proposals') && isMissingRoute(error)) continue;
+    // So does a position-engine route (the pages say so in place).
+    if ((source.startsWith('/proposals') || POSITION_ROUTES.some((r) => source.startsWith(r))) && isMissingRoute(error)) continue;
     const key = `${query.queryHash}:${query.state.errorUpdatedAt}`;
     if (dismissed.has(key)) continue;
     const entry: BannerError =
@@ -64,8 +69,11 @@ function useQueryProblems() {
 }
 
 const NAV = [
+  { to: '/today', label: 'Today', end: false },
   { to: '/', label: 'Market', end: true },
   { to: '/proposals', label: 'Proposals', end: false },
+  { to: '/positions', label: 'Positions', end: false },
+  { to: '/performance', label: 'Performance', end: false },
   { to: '/control', label: 'Control', end: false },
 ];
 
@@ -116,7 +124,7 @@ function Layout() {
         <Outlet />
       </main>
       <footer className="footer muted small">
-        <span>Refreshes every 30–60 s while this tab is visible.</span>
+        <span>Refreshes every 15–60 s while this tab is visible.</span>
         {session.token ? (
           <button type="button" className="link-button small" onClick={session.forgetToken} data-testid="forget-token">
             Forget API token
@@ -150,6 +158,10 @@ function makeRouter() {
         { index: true, element: <MarketPage /> },
         { path: 'proposals', element: <ProposalsPage /> },
         { path: 'proposals/:id', element: <ProposalDetailPage /> },
+        { path: 'today', element: <TodayPage /> },
+        { path: 'positions', element: <PositionsPage /> },
+        { path: 'positions/:id', element: <PositionDetailPage /> },
+        { path: 'performance', element: <PerformancePage /> },
         { path: 'control', element: <ControlPage /> },
         { path: '*', element: <NotFound /> },
       ],
