@@ -365,6 +365,12 @@ export async function startStack(opts = {}) {
     d1,
     fireCron,
     fireMonitor,
+    /** Stops and starts wrangler dev on the same local D1 (a Worker restart). */
+    restartWorker: async () => {
+      await killGroup(wranglerProc);
+      await startWorker();
+      return workerUrl;
+    },
     startBridge,
     stopBridge,
     stop,

@@ -188,6 +188,18 @@ impl AlertsConfig {
             errors,
         );
         let web_base_url = url("WEB_BASE_URL", errors);
+        // `ALERT_RETRY_BASE_SECS` (1..=600, default 30): the wait after a
+        // failed delivery, doubling up to the policy's cap.
+        let retry = RetryPolicy {
+            base_delay_ms: i64::from(super::number(
+                get,
+                "ALERT_RETRY_BASE_SECS",
+                30,
+                1..=600,
+                errors,
+            )) * 1_000,
+            ..RetryPolicy::default()
+        };
 
         AlertsConfig {
             channels,
@@ -195,7 +207,7 @@ impl AlertsConfig {
             rate_per_minute,
             ingest_failures,
             web_base_url,
-            retry: RetryPolicy::default(),
+            retry,
         }
     }
 }

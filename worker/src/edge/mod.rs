@@ -424,6 +424,9 @@ async fn monitor_cron(env: Env) {
     if let Some(drift) = positions::drift_observation(&db, at_ms).await {
         observations.push(drift);
     }
+    if let Some(halt) = proposals::halt_observation(&db, at_ms).await {
+        observations.push(halt);
+    }
     alerts::cron(&db, &cfg.alerts, &observations).await;
 }
 

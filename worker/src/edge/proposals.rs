@@ -553,11 +553,112 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
             }
         }
     }
+    if summary.created > 0 {
+        proposals_alert(db, cfg, started).await;
+    }
     summary.ms = (now() - started).num_milliseconds();
     log(
         "proposals_cron",
         serde_json::to_value(&summary).unwrap_or_default(),
     );
+}
+
+/// One summary line of a proposal for alerts.
+fn trade_summary(row: &ProposalRow) -> String {
+    format!(
+        "{} {} x{} (max loss ${:.0}): {}",
+        row.symbol,
+        row.strategy,
+        row.approved_contracts.unwrap_or(row.contracts),
+        row.total_max_loss,
+        crate::config::truncate(&row.rationale, 300)
+    )
+}
+
+/// Enqueues the "new proposals" alert of a generation run: one message for
+/// the batch, with the best (lowest rank) proposal's summary. Outside the
+/// proposals' own batches; the event key (date + first id) keeps a retry
+/// from sending it twice.
+async fn proposals_alert(db: &D1Database, cfg: &Config, started: DateTime<Utc>) {
+    let Ok(rows) = D1Store(db)
+        .proposals(Some(ProposalStatus::Pending), 50)
+        .await
+    else {
+        return;
+    };
+    let batch: Vec<&ProposalRow> = rows
+        .iter()
+        .filter(|r| r.created_at >= started.timestamp_millis())
+        .collect();
+    let Some(best) = batch.iter().min_by_key(|r| (r.rank, r.id)) else {
+        return;
+    };
+    let event = sas_core::alerts::AlertEvent::ProposalsBatch {
+        trading_date: best.trade_date.clone(),
+        count: u32::try_from(batch.len()).unwrap_or(u32::MAX),
+        best_id: batch.iter().map(|r| r.id).min().unwrap_or(best.id),
+        best_summary: trade_summary(best),
+    };
+    enqueue(db, cfg, &event).await;
+}
+
+/// The approval and, when the bridge took the order, the submission alerts.
+async fn approval_alerts(db: &D1Database, cfg: &Config, row: &ProposalRow, actor: &str) {
+    let summary = trade_summary(row);
+    enqueue(
+        db,
+        cfg,
+        &sas_core::alerts::AlertEvent::Approved {
+            proposal_id: row.id,
+            summary: summary.clone(),
+            actor: actor.to_owned(),
+        },
+    )
+    .await;
+    if row.order_status == Some(approvals::OrderState::Submitted) {
+        enqueue(
+            db,
+            cfg,
+            &sas_core::alerts::AlertEvent::Submitted {
+                proposal_id: row.id,
+                order_key: row.idempotency_key.clone(),
+                summary,
+            },
+        )
+        .await;
+    }
+}
+
+async fn enqueue(db: &D1Database, cfg: &Config, event: &sas_core::alerts::AlertEvent) {
+    if let Err(e) = crate::alerts::service::enqueue_event(
+        &super::alerts::D1Alerts(db),
+        &cfg.alerts,
+        event,
+        now().timestamp_millis(),
+    )
+    .await
+    {
+        log_error("enqueue alert", &e);
+    }
+}
+
+/// The kill switch as the "trading halted" alert condition.
+pub async fn halt_observation(
+    db: &D1Database,
+    at_ms: i64,
+) -> Option<sas_core::alerts::ConditionObservation> {
+    let row = D1Store(db).kill_switch().await.ok()?;
+    let on = settings::kill_switch_on(row.as_ref());
+    Some(sas_core::alerts::ConditionObservation {
+        kind: sas_core::alerts::AlertKind::RiskHalt,
+        subject: "kill_switch".into(),
+        active: on,
+        detail: row.map_or_else(
+            || "kill switch unset (treated as on)".to_owned(),
+            |r| format!("kill switch {} (set by {})", r.value, r.updated_by),
+        ),
+        at_ms,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -599,7 +700,10 @@ pub async fn handle(
             Ok(raw) => match parse_approve(&raw) {
                 Err(e) => error_response(&e),
                 Ok(body) => match deps.approve(id, &actor, body.note.as_deref()).await {
-                    Ok(a) => reply(approvals_view::approved_reply(&a)),
+                    Ok(a) => {
+                        approval_alerts(db, cfg, &a.row, &actor).await;
+                        reply(approvals_view::approved_reply(&a))
+                    }
                     Err(e) => err(e),
                 },
             },

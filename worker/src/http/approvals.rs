@@ -200,7 +200,11 @@ pub(crate) fn parse_json_body<T: for<'de> Deserialize<'de>>(raw: &[u8]) -> Resul
     })
 }
 
-pub(crate) fn checked_text(value: &str, field: &str, required: bool) -> Result<Option<String>, ApiError> {
+pub(crate) fn checked_text(
+    value: &str,
+    field: &str,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
     let v = value.trim();
     if v.is_empty() {
         return if required {

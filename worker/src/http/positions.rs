@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::approvals::{checked_text, parse_id, parse_json_body, Reply};
 use super::error::{truncate, ApiError, Query};
 use crate::positions::{
-    PositionState, PositionsError, DEFAULT_ORDERS_LIMIT, DEFAULT_PNL_DAYS,
-    DEFAULT_POSITIONS_LIMIT, MAX_ORDERS_LIMIT, MAX_PNL_DAYS, MAX_POSITIONS_LIMIT,
+    PositionState, PositionsError, DEFAULT_ORDERS_LIMIT, DEFAULT_PNL_DAYS, DEFAULT_POSITIONS_LIMIT,
+    MAX_ORDERS_LIMIT, MAX_PNL_DAYS, MAX_POSITIONS_LIMIT,
 };
 
 /// Most monitor runs `/monitor/runs` returns.
@@ -60,7 +60,11 @@ pub fn is_protected_path(path: &str) -> bool {
 }
 
 fn not_found(path: &str) -> ApiError {
-    ApiError::new(404, "not_found", format!("no route for {}", truncate(path, 64)))
+    ApiError::new(
+        404,
+        "not_found",
+        format!("no route for {}", truncate(path, 64)),
+    )
 }
 
 /// Matches this API's routes; `None` when the path is not one of them.
@@ -266,9 +270,13 @@ mod tests {
         );
         assert_eq!(route("GET", "/orders/x", None), None);
         assert_eq!(route("GET", "/proposals", None), None);
-        let e = route("GET", "/positions", Some("status=bogus")).unwrap().unwrap_err();
+        let e = route("GET", "/positions", Some("status=bogus"))
+            .unwrap()
+            .unwrap_err();
         assert_eq!(e.status, 400);
-        let e = route("GET", "/positions/7/close", None).unwrap().unwrap_err();
+        let e = route("GET", "/positions/7/close", None)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(e.status, 405);
         let e = route("GET", "/positions/abc", None).unwrap().unwrap_err();
         assert_eq!(e.status, 404);
@@ -281,11 +289,17 @@ mod tests {
         assert!(parse_close(b"{}").is_ok());
         assert_eq!(parse_close(b"{\"x\":1}").unwrap_err().status, 400);
         assert_eq!(parse_close(b"[]").unwrap_err().status, 400);
-        assert!(parse_exits(br#"{"paused":true,"reason":"earnings"}"#).unwrap().paused);
+        assert!(
+            parse_exits(br#"{"paused":true,"reason":"earnings"}"#)
+                .unwrap()
+                .paused
+        );
         assert_eq!(parse_exits(br#"{"paused":true}"#).unwrap_err().status, 400);
         assert!(parse_ack(br#"{"fingerprint":"00ff","note":"ok"}"#).is_ok());
         assert_eq!(
-            parse_ack(br#"{"fingerprint":"zz","note":"ok"}"#).unwrap_err().status,
+            parse_ack(br#"{"fingerprint":"zz","note":"ok"}"#)
+                .unwrap_err()
+                .status,
             400
         );
     }
