@@ -285,14 +285,14 @@ describe('position pages in a real browser against the local stack', { timeout: 
       await refusal.waitFor();
       assert.equal(await refusal.getAttribute('data-kind'), 'already_closing');
       assert.equal(await refusal.getAttribute('data-state'), 'closing');
-      assert.match(await refusal.textContent(), /Already closing \(closed by you\)/);
+      assert.match(await refusal.textContent(), /Already closing \(manual close\)/);
 
       // The monitor sends the closing order; it rests at the broker.
       await monitor();
       await page.goto(`${stack.workerUrl}/#/positions`);
       const working = page.locator('[data-testid=working-order]');
       await working.first().waitFor();
-      assert.match(await working.first().textContent(), /Exit \(closed by you\)/);
+      assert.match(await working.first().textContent(), /Exit \(manual close\)/);
       await page.screenshot({ path: path.join(artifactsDir, 'positions-closing-1280.png'), fullPage: true });
 
       await sim({ fill: 'full' });
@@ -306,7 +306,7 @@ describe('position pages in a real browser against the local stack', { timeout: 
       await refresh(page);
       const row = page.locator(`[data-testid=closed-position][data-position-id="${a.id}"]`);
       await row.waitFor();
-      assert.match(await row.textContent(), /closed by you/);
+      assert.match(await row.textContent(), /manual close/);
       await page.goto(`${stack.workerUrl}/#/positions/${a.id}`);
       await page.waitForFunction(() => document.querySelector('[data-testid=position-status]')?.textContent === 'closed');
       assert.equal(await page.getByTestId('close-button').count(), 0);

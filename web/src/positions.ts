@@ -52,10 +52,10 @@ const EXIT_REASONS: Record<string, string> = {
   trailing_stop: 'trailing stop',
   time_exit: 'time exit',
   expiry_day: 'expiry day',
-  manual: 'closed by you',
+  manual: 'manual close',
 };
 
-/** "take_profit" → "take profit"; "manual" → "closed by you". */
+/** "take_profit" → "take profit"; "manual" → "manual close". */
 export function exitReasonText(reason: string | null | undefined): string {
   if (!reason) return '—';
   return EXIT_REASONS[reason] ?? reason.replace(/_/g, ' ');

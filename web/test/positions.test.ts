@@ -45,7 +45,7 @@ test('decisions of the exit rules', () => {
   assert.equal(decisionText({ decision: 'hold' }), 'Holding: no exit rule met');
   assert.equal(decisionText({ decision: 'confirming', reason: 'stop_loss', breaches: 1 }, 2), 'Stop loss level crossed: confirming (mark 1 of 2)');
   assert.equal(decisionText({ decision: 'exit', reason: 'take_profit', also: [] }), 'Exit: take profit');
-  assert.equal(decisionText({ decision: 'closing', reason: 'manual' }), 'Closing: closed by you');
+  assert.equal(decisionText({ decision: 'closing', reason: 'manual' }), 'Closing: manual close');
   assert.equal(decisionText({ decision: 'paused', by: 'reconciliation_drift', mark_rejected: null }), 'Exits paused (a reconciliation drift stands)');
   assert.equal(decisionText({ decision: 'paused', by: 'trader', mark_rejected: { code: 'not_open' } }), 'Exits paused (paused by you); the position has no open legs to mark');
 });

@@ -122,7 +122,8 @@ function ClosedRow({ p, now }: { p: PositionView; now: number }) {
   );
 }
 
-export function WorkingOrders({ orders, now }: { orders: PositionOrder[]; now: number }) {
+export function WorkingOrders({ orders, positions, now }: { orders: PositionOrder[]; positions: PositionView[]; now: number }) {
+  const byId = new Map(positions.map((p) => [p.id, p]));
   if (orders.length === 0) return <p className="muted" data-testid="no-working-orders">No working orders.</p>;
   return (
     <table className="data-table" data-testid="working-orders">
@@ -140,7 +141,8 @@ export function WorkingOrders({ orders, now }: { orders: PositionOrder[]; now: n
           <tr key={o.id} data-testid="working-order" data-order-status={o.status}>
             <th scope="row">
               <Link to={`/positions/${o.position_id}`}>
-                {o.purpose === 'exit' ? `Exit (${exitReasonText(o.exit_reason)})` : 'Entry'} · position {o.position_id}
+                {o.purpose === 'exit' ? `Exit (${exitReasonText(o.exit_reason)})` : 'Entry'} ·{' '}
+                {byId.get(o.position_id)?.symbol ?? 'position'} {byId.get(o.position_id) ? humanize(byId.get(o.position_id)?.strategy ?? '').toLowerCase() : o.position_id}
               </Link>
             </th>
             <td data-label="Status">
@@ -212,7 +214,7 @@ export function PositionsPage() {
       </section>
       <section className="panel" aria-labelledby="orders-heading" data-testid="orders">
         <h2 id="orders-heading">Working orders</h2>
-        {orders.isFetched ? <WorkingOrders orders={working} now={now} /> : <p className="muted">Loading…</p>}
+        {orders.isFetched ? <WorkingOrders orders={working} positions={all} now={now} /> : <p className="muted">Loading…</p>}
       </section>
       <section className="panel" aria-labelledby="closed-heading" data-testid="closed-positions">
         <h2 id="closed-heading">Closed</h2>
