@@ -13,6 +13,7 @@ mod ingest;
 mod opportunities;
 mod positions;
 mod proposals;
+mod risk;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

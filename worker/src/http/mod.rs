@@ -14,6 +14,7 @@ pub mod gate;
 pub mod positions;
 pub mod proxy;
 pub mod reads;
+pub mod risk;
 
 pub use error::ApiError;
 use error::{truncate, Query};

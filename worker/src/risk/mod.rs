@@ -16,6 +16,8 @@ pub mod store;
 pub mod view;
 
 #[cfg(test)]
+mod sql_tests;
+#[cfg(test)]
 mod workflow_tests;
 
 use crate::store::StoreError;

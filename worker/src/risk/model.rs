@@ -153,6 +153,15 @@ pub const UPDATE_STATE: &str = "UPDATE risk_state SET state = ?1, mode = ?2, \
 version = version + 1, updated_at = ?4, updated_by = ?5, \
 evaluated_at = COALESCE(?6, evaluated_at) WHERE id = 1 AND version = ?3";
 
+/// The kill switch set in the state's batch, right after [`UPDATE_STATE`]
+/// and only when it won (`?1` 'on'|'off', `?2` now, `?3` actor): the
+/// trader's halt turns it on, resuming turns it off.
+pub const SET_KILL_SWITCH_IF_CHANGED: &str =
+    "INSERT INTO settings (key, value, updated_at, updated_by) \
+SELECT 'kill_switch', ?1, ?2, ?3 WHERE changes() = 1 \
+ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+updated_by = excluded.updated_by";
+
 /// Net liquidation figures: `?1` = start of the New York day (Unix ms).
 pub const SELECT_EQUITY_POINTS: &str = "SELECT \
 (SELECT at FROM equity_snapshots WHERE net_liquidation IS NOT NULL ORDER BY at DESC LIMIT 1) AS last_at, \

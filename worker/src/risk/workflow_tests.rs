@@ -110,7 +110,7 @@ fn repriced(p: &Proposal, contracts: u32) -> Repriced {
         price_move: 0.0,
         contracts,
         total_max_loss: p.metrics.max_loss_natural * f64::from(contracts),
-        exits: p.exits.clone(),
+        exits: p.exits,
     }
 }
 

@@ -1,0 +1,384 @@
+//! The risk engine's SQL run on REAL SQLite (the `sqlite3` shell, as D1
+//! runs it) over every D1 migration: the compare-and-set of the state with
+//! its kill switch and audit rows (all or nothing), the strategy switch
+//! upsert, and every read deserialized into its Rust row type (so a column
+//! renamed on either side fails here, not in production).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::de::DeserializeOwned;
+
+use super::model::*;
+use crate::audit::INSERT_AUDIT_IF_CHANGED;
+use crate::chains::model::{StoredBarsRow, SELECT_DAILY_BARS};
+use crate::positions::model::{
+    select_active_orders_sql, select_active_positions_sql, OrderRow, PositionRow,
+    ReconciliationRow, SELECT_RECONCILIATION,
+};
+use crate::settings::{KillSwitchRow, SELECT_KILL_SWITCH};
+
+/// A literal parameter.
+#[derive(Clone)]
+enum P {
+    I(i64),
+    T(&'static str),
+    S(String),
+    Null,
+}
+
+fn inline(sql: &str, params: &[P]) -> String {
+    let mut out = String::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '?' {
+            out.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let i: usize = digits.parse().unwrap();
+        out.push_str(&match &params[i - 1] {
+            P::I(n) => n.to_string(),
+            P::T(s) => format!("'{}'", s.replace('\'', "''")),
+            P::S(s) => format!("'{}'", s.replace('\'', "''")),
+            P::Null => "NULL".into(),
+        });
+    }
+    out
+}
+
+struct Db {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Db {
+    fn migrated() -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "sas-risk-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db {
+            file: dir.join("d1.sqlite"),
+            dir,
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/d1");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        assert!(files.iter().any(|f| f.ends_with("0008_risk.sql")));
+        for f in files {
+            db.exec(&std::fs::read_to_string(&f).unwrap());
+        }
+        db
+    }
+
+    fn run(&self, args: &[&str], script: &str) -> String {
+        let mut child = Command::new("sqlite3")
+            .args(args)
+            .arg(&self.file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the sqlite3 shell is needed by these tests (apt-get install sqlite3)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!(".bail on\n{script}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.is_empty(),
+            "sqlite3: {err}\n{script}"
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn exec(&self, script: &str) {
+        self.run(&[], script);
+    }
+
+    /// One batch: the statements in one transaction, like `D1Database::batch`.
+    fn batch(&self, statements: &[String]) {
+        let body: Vec<String> = statements.iter().map(|s| format!("{s};")).collect();
+        self.exec(&format!("BEGIN;\n{}\nCOMMIT;", body.join("\n")));
+    }
+
+    fn select<T: DeserializeOwned>(&self, sql: &str, params: &[P]) -> Vec<T> {
+        let out = self.run(&["-json"], &format!("{};", inline(sql, params)));
+        if out.trim().is_empty() {
+            return Vec::new();
+        }
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+}
+
+fn audit(action: &'static str) -> String {
+    inline(
+        INSERT_AUDIT_IF_CHANGED,
+        &[
+            P::I(5),
+            P::T("api_token"),
+            P::T(action),
+            P::T("risk_state"),
+            P::T("1"),
+            P::T("active"),
+            P::T("halted"),
+            P::T("{}"),
+        ],
+    )
+}
+
+fn audit_count(db: &Db) -> usize {
+    #[derive(serde::Deserialize)]
+    struct N {
+        n: i64,
+    }
+    let r: Vec<N> = db.select("SELECT COUNT(*) AS n FROM audit_log", &[]);
+    usize::try_from(r[0].n).unwrap()
+}
+
+#[test]
+fn the_state_write_is_all_or_nothing_with_its_kill_switch_and_audit_rows() {
+    let db = Db::migrated();
+    let before: Vec<RiskStateRow> = db.select(SELECT_STATE, &[]);
+    assert_eq!(before[0].version, 0);
+    assert_eq!(before[0].mode, "halted", "never evaluated: halted");
+    let write = |expected: i64, switch: &'static str| {
+        vec![
+            inline(
+                UPDATE_STATE,
+                &[
+                    P::T(r#"{"halts":[]}"#),
+                    P::T("halted"),
+                    P::I(expected),
+                    P::I(5),
+                    P::T("api_token"),
+                    P::Null,
+                ],
+            ),
+            inline(
+                SET_KILL_SWITCH_IF_CHANGED,
+                &[P::T(switch), P::I(5), P::T("api_token")],
+            ),
+            audit("risk_state_changed"),
+            audit("kill_switch_changed"),
+        ]
+    };
+    db.batch(&write(0, "on"));
+    let row: Vec<RiskStateRow> = db.select(SELECT_STATE, &[]);
+    assert_eq!(row[0].version, 1);
+    assert_eq!(row[0].evaluated_at, None, "kept when NULL");
+    let k: Vec<KillSwitchRow> = db.select(SELECT_KILL_SWITCH, &[]);
+    assert_eq!(k[0].value, "on");
+    assert_eq!(audit_count(&db), 2);
+    // A stale version loses: nothing of the batch is applied.
+    db.batch(&write(0, "off"));
+    let k: Vec<KillSwitchRow> = db.select(SELECT_KILL_SWITCH, &[]);
+    assert_eq!(k[0].value, "on");
+    assert_eq!(audit_count(&db), 2);
+    let row: Vec<RiskStateRow> = db.select(SELECT_STATE, &[]);
+    assert_eq!(row[0].version, 1);
+}
+
+#[test]
+fn a_strategy_switch_is_written_and_audited_only_when_it_changes() {
+    let db = Db::migrated();
+    let set = |enabled: i64| {
+        vec![
+            inline(
+                SET_SWITCH,
+                &[
+                    P::T("iron_condor"),
+                    P::I(enabled),
+                    P::T("why"),
+                    P::I(7),
+                    P::T("api_token"),
+                ],
+            ),
+            audit("strategy_switched"),
+        ]
+    };
+    // Enabling what was never disabled: nothing.
+    db.batch(&set(1));
+    assert!(db
+        .select::<StrategySwitchRow>(SELECT_SWITCHES, &[])
+        .is_empty());
+    assert_eq!(audit_count(&db), 0);
+    db.batch(&set(0));
+    db.batch(&set(0));
+    let rows: Vec<StrategySwitchRow> = db.select(SELECT_SWITCHES, &[]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].enabled, 0);
+    assert_eq!(audit_count(&db), 1, "the repeated disable is not audited");
+    db.batch(&set(1));
+    let rows: Vec<StrategySwitchRow> = db.select(SELECT_SWITCHES, &[]);
+    assert_eq!(rows[0].enabled, 1);
+    assert_eq!(audit_count(&db), 2);
+}
+
+const PROPOSAL_COLUMNS: &str = "id, idempotency_key, symbol, strategy, status, trade_date, \
+created_at, expires_at, rank, legs, quote_snapshot, analytics_snapshot, entry_mid, entry_natural, \
+max_loss, breakevens, probability_of_profit, expected_value, greeks, exit_plan, rationale, \
+contracts, total_max_loss, limit_price, slippage_band, proposal_json, order_request, order_status, \
+approved_contracts, approved_limit_price";
+
+fn proposal(id: i64, symbol: &str, order_status: &str) -> String {
+    format!(
+        "INSERT INTO proposals ({PROPOSAL_COLUMNS}) VALUES ({id}, 'k{id}', '{symbol}', \
+'long_call', 'approved', '2026-11-17', 1, 9999999999999, 1, '[]', '{{}}', '{{}}', 1.0, 1.1, \
+100.0, '[]', 0.5, 1.0, '{{}}', '{{}}', 'r', 1, 100.0, 1.0, 0.05, '{{}}', '{{}}', '{order_status}', \
+1, 1.0)"
+    )
+}
+
+#[test]
+fn every_read_runs_and_deserializes_into_its_row() {
+    let db = Db::migrated();
+    let t = 1_800_000_000_000_i64;
+    let mut s = vec![
+        proposal(1, "SPY", "submitted"),
+        proposal(2, "QQQ", "abandoned"),
+        proposal(3, "IWM", "submitted"),
+        proposal(4, "AAPL", "submitted"),
+    ];
+    s.push(
+        "INSERT INTO positions (id, key, proposal_id, symbol, strategy, spec, exit_plan, status, \
+entry_expires_at, created_at, updated_at) VALUES (1, 'k3', 3, 'IWM', 'long_call', '{}', '{}', \
+'open', 0, 0, 0)"
+            .into(),
+    );
+    s.push(format!(
+        "INSERT INTO positions (id, key, proposal_id, symbol, strategy, spec, exit_plan, status, \
+exit_reason, summary, realized_micros, opened_at, closed_at, entry_expires_at, created_at, updated_at) \
+VALUES (2, 'k4', 4, 'AAPL', 'long_call', '{{}}', '{{}}', 'closed', 'stop_loss', '{{}}', -5, {}, {}, 0, 0, 0)",
+        t - 5_000,
+        t - 1_000
+    ));
+    s.push(
+        "INSERT INTO orders (key, position_id, purpose, quantity, status, limit_micros, \
+created_at, updated_at) VALUES ('k3', 1, 'entry', 1, 'filled', 1000000, 0, 0)"
+            .into(),
+    );
+    s.push(
+        "INSERT INTO fills (exec_id, position_id, order_key, contract, quantity, price_micros, \
+commission_micros, time, recorded_at) VALUES ('e1', 2, 'k4', '{}', 1, 1000000, 1000000, 0, 0)"
+            .into(),
+    );
+    for (at, ok, greeks) in [
+        (t - 120_000, 1, "'{\"delta\":1.0}'"),
+        (t - 60_000, 0, "NULL"),
+    ] {
+        s.push(format!(
+            "INSERT INTO marks (position_id, at, ok, decision, greeks) VALUES (1, {at}, {ok}, '{{}}', {greeks})"
+        ));
+    }
+    // Snapshots: yesterday, and two today (day start = t - 3,600,000).
+    for (at, nl) in [
+        (t - 7_200_000, "100000.0"),
+        (t - 1_800_000, "101000.0"),
+        (t - 60_000, "NULL"),
+        (t - 30_000, "99000.0"),
+    ] {
+        s.push(format!(
+            "INSERT INTO equity_snapshots (at, net_liquidation, realized_micros, \
+unrealized_mid_micros, open_positions, unmarked_positions) VALUES ({at}, {nl}, 0, 0, 1, 0)"
+        ));
+    }
+    s.push(format!(
+        "INSERT INTO monitor_runs (started_at, finished_at, status) VALUES ({}, {}, 'ok')",
+        t - 20_000,
+        t - 19_000
+    ));
+    s.push(format!(
+        "INSERT INTO monitor_runs (started_at, finished_at, status) VALUES ({}, {}, 'failed')",
+        t - 10_000,
+        t - 9_000
+    ));
+    s.push(
+        "INSERT INTO daily_bars (symbol, first_date, last_date, bar_count, bars_json, updated_at) \
+VALUES ('SPY', '2026-11-16', '2026-11-16', 1, '[]', 0)"
+            .into(),
+    );
+    db.batch(&s);
+
+    let e: Vec<EquityPoints> = db.select(SELECT_EQUITY_POINTS, &[P::I(t - 3_600_000)]);
+    assert_eq!(
+        e[0],
+        EquityPoints {
+            last_at: Some(t - 30_000),
+            last_nl: Some(99_000.0),
+            before_day_nl: Some(100_000.0),
+            first_of_day_nl: Some(101_000.0),
+            day_high: Some(101_000.0),
+        }
+    );
+    let marks: Vec<OpenMarkRow> = db.select(SELECT_OPEN_MARK_AGES, &[]);
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].last_ok_at, Some(t - 120_000));
+    let ok: Vec<OkMarkRow> = db.select(SELECT_OPEN_OK_MARKS, &[]);
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].greeks.as_deref(), Some("{\"delta\":1.0}"));
+    #[derive(serde::Deserialize)]
+    struct At {
+        at: Option<i64>,
+    }
+    let run: Vec<At> = db.select(SELECT_LAST_OK_RUN, &[]);
+    assert_eq!(run[0].at, Some(t - 19_000));
+    let stops: Vec<StopOutRow> = db.select(SELECT_STOP_OUTS, &[P::I(t - 10_000)]);
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].symbol, "AAPL");
+    let live: Vec<ApprovedRow> = db.select(SELECT_LIVE_APPROVED, &[]);
+    let symbols: Vec<&str> = live.iter().map(|r| r.symbol.as_str()).collect();
+    // SPY: sent, no position; IWM: open position. QQQ abandoned, AAPL closed.
+    assert_eq!(symbols, vec!["SPY", "IWM"]);
+    assert_eq!(live[1].position_status.as_deref(), Some("open"));
+    let _: Vec<PositionRow> = db.select(&select_active_positions_sql(), &[]);
+    let orders: Vec<OrderRow> = db.select(&select_active_orders_sql(), &[]);
+    assert_eq!(orders.len(), 1);
+    let _: Vec<ReconciliationRow> = db.select(SELECT_RECONCILIATION, &[]);
+    let closed: Vec<ClosedTradeRow> =
+        db.select(SELECT_CLOSED_TRADES, &[P::I(0), P::I(t), P::I(10)]);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].approved_limit_price, Some(1.0));
+    let fills: Vec<TradeFillRow> = db.select(SELECT_FILLS_OF, &[P::S("[2]".into())]);
+    assert_eq!(fills.len(), 1);
+    let bars: Vec<StoredBarsRow> =
+        db.select(SELECT_DAILY_BARS, &[P::S("[\"SPY\",\"QQQ\"]".into())]);
+    assert_eq!(bars.len(), 1);
+    let days: Vec<DailyEquityRow> = db.select(SELECT_DAILY_EQUITY, &[P::I(0), P::I(t + 1)]);
+    // 2027-01-15 08:00 UTC is outside 13-21 UTC: no trading-day close.
+    assert!(days.is_empty(), "{days:?}");
+    // A risk check row inserts.
+    db.exec(&format!(
+        "{};",
+        inline(
+            INSERT_RISK_CHECK,
+            &[P::I(1), P::I(t), P::T("api_token"), P::I(0), P::T("{}")]
+        )
+    ));
+    // The approval guard parses in a WHERE clause.
+    let _: Vec<At> = db.select(&format!("SELECT 1 AS at WHERE {APPROVE_GUARD}"), &[]);
+}
