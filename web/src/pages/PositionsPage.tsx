@@ -93,7 +93,8 @@ function OpenCard({ p, now }: { p: PositionView; now: number }) {
         <p className="notice">Exits paused: nothing closes this position automatically.</p>
       ) : null}
       {m && !refused && p.status !== 'closing' ? <p className="small muted">{decisionText(m.decision)}</p> : null}
-      {p.status === 'open' || p.status === 'closing' ? <CardProgress id={p.id} /> : null}
+      {/* A closing position's exit has fired: its progress is on the detail page. */}
+      {p.status === 'open' ? <CardProgress id={p.id} /> : null}
     </li>
   );
 }
