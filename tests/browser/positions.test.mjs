@@ -123,12 +123,6 @@ describe('position pages in a real browser against the local stack', { timeout: 
       bridgeArgs: ['--sim-cash', '1000000'],
       vars: { MIN_OPTION_VOLUME: '0', PROPOSAL_TTL_SECONDS: '3600', TRADING_MODE: 'paper' },
     });
-    // Work-around, to remove once the fix lands: migration 0007's trigger on
-    // proposals makes D1 count two changed rows for the approval's
-    // conditional update, so the Worker answers 409 invalid_state to an
-    // approval it just made and never sends the order. A no-op when the
-    // trigger is gone.
-    await stack.d1('DROP TRIGGER IF EXISTS proposals_updated_at_update');
     for (let i = 0; i < 4; i += 1) await stack.fireCron();
     const pending = (await stack.api('/proposals?status=pending')).json.proposals;
     assert.ok(pending.length >= 2, `need 2 proposals, got ${pending.length}`);
