@@ -151,6 +151,14 @@ describe('alerts reach the trader once each, through a refused first delivery an
     const list = await stack.api('/alerts?limit=50');
     assert.equal(list.status, 200);
     assert.ok(!list.text.includes(receiver.url), 'the webhook URL (a secret) is not in /alerts');
+    // Operator metrics: Prometheus text, behind auth.
+    assert.equal((await stack.api('/metrics', { auth: false })).status, 401);
+    const metrics = await stack.api('/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+    assert.match(metrics.text, /^sas_alert_deliveries\{state="delivered"\} \d+$/m);
+    assert.match(metrics.text, /^sas_monitor_runs\{status="ok"\} \d+$/m);
+    assert.match(metrics.text, /^sas_bridge_up 1$/m);
     const health = await stack.api('/health', { auth: false });
     assert.ok(!health.text.includes('/hook'), 'the webhook URL is not in /health');
   });

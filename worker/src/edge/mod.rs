@@ -230,6 +230,7 @@ async fn protected(
 ) -> Response {
     match route {
         Route::Alerts { limit } => alerts::list(db, &cfg.alerts, Some(limit)).await,
+        Route::Metrics => metrics(db, cfg).await,
         Route::Health | Route::Approval(_) | Route::Position(_) | Route::AlertsTest => {
             error_response(&ApiError::internal())
         }
@@ -268,6 +269,42 @@ async fn protected(
             opportunities::reply(reads::symbol_chain(&D1Reads(db), cfg, &symbol).await)
         }
     }
+}
+
+/// `GET /metrics`: D1 counts and a bridge probe, as Prometheus text.
+async fn metrics(db: &D1Database, cfg: &Config) -> Response {
+    let statements: worker::Result<Vec<_>> = crate::metrics::METRIC_QUERIES
+        .iter()
+        .map(|sql| d1::statement(db, sql, &[]))
+        .collect();
+    let results = match statements {
+        Ok(s) => db.batch(s).await,
+        Err(e) => Err(e),
+    };
+    let rows: Vec<crate::metrics::MetricRow> = match results {
+        Ok(results) => results
+            .iter()
+            .filter_map(|r| r.results::<crate::metrics::MetricRow>().ok())
+            .flatten()
+            .collect(),
+        Err(e) => return internal("metrics", &e),
+    };
+    let t0 = now();
+    let timeout = cfg.bridge_timeout_ms.min(HEALTH_BRIDGE_TIMEOUT_MS);
+    let up = matches!(
+        bridge::get(cfg, "/health", false, timeout).await,
+        Ok(a) if (200..=299).contains(&a.status)
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let latency_ms = up.then(|| (now() - t0).num_milliseconds() as f64);
+    let text = crate::metrics::render(&rows, crate::metrics::BridgeProbe { up, latency_ms });
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    let _ = headers.set("Cache-Control", "no-store");
+    Response::builder()
+        .with_status(200)
+        .with_headers(headers)
+        .fixed(text.into_bytes())
 }
 
 async fn proxied(cfg: &Config, path_and_query: &str) -> Response {

@@ -69,6 +69,8 @@ pub enum Route {
     Alerts { limit: u32 },
     /// `POST /alerts/test`: a test message to every configured channel.
     AlertsTest,
+    /// `GET /metrics`: operator metrics in the Prometheus text format.
+    Metrics,
 }
 
 impl Route {
@@ -79,9 +81,10 @@ impl Route {
 }
 
 /// Paths of the API that need an authenticated caller (all but `/health`).
-pub const PROTECTED_PATHS: [&str; 9] = [
+pub const PROTECTED_PATHS: [&str; 10] = [
     "/alerts",
     "/alerts/test",
+    "/metrics",
     "/broker/account",
     "/broker/quote",
     "/ingest/market",
@@ -216,6 +219,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
             })
         }),
         "/alerts/test" => ("POST", |_| Ok(Route::AlertsTest)),
+        "/metrics" => ("GET", |_| Ok(Route::Metrics)),
         "/ingest/runs" => ("GET", |q| {
             Ok(Route::IngestRuns {
                 limit: q.bounded("limit", DEFAULT_RUNS_LIMIT, 1, MAX_RUNS_LIMIT)?,
