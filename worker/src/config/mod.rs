@@ -87,6 +87,8 @@ pub struct Config {
     pub positions: positions::PositionsConfig,
     /// Alert channels and per-event settings (see [`crate::alerts`]).
     pub alerts: alerts::AlertsConfig,
+    /// Risk limits, trading state and performance (see [`crate::risk`]).
+    pub risk: risk::WorkerRiskConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -105,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("chains", &self.chains)
             .field("positions", &self.positions)
             .field("alerts", &self.alerts)
+            .field("risk", &self.risk)
             .finish()
     }
 }
@@ -172,6 +175,7 @@ impl Config {
         let chains = chains::ChainConfig::from_lookup(&get, &mut errors);
         let positions = positions::PositionsConfig::from_lookup(&get, &mut errors);
         let alerts = alerts::AlertsConfig::from_lookup(&get, &mut errors);
+        let risk = risk::WorkerRiskConfig::from_lookup(&get, &mut errors);
         let production = approval.production;
         let bridge_url = match validate_bridge_url(
             get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
@@ -209,6 +213,7 @@ impl Config {
                 chains,
                 positions,
                 alerts,
+                risk,
             })
         } else {
             Err(ConfigErrors(errors))

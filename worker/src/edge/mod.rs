@@ -173,6 +173,10 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             return positions::handle(r, &mut req, &db, cfg, p).await
         }
         (Route::Position(_), _, _, _) => return error_response(&ApiError::misconfigured()),
+        (Route::Risk(r), Ok(cfg), Some(p), Ok(db)) => {
+            return risk::handle(r, &mut req, &db, &cfg.risk, p).await
+        }
+        (Route::Risk(_), _, _, _) => return error_response(&ApiError::misconfigured()),
         (Route::AlertsTest, Ok(cfg), Some(p), Ok(db)) => {
             return alerts::test(&db, &cfg.alerts, &crate::audit::actor_label(p)).await
         }
@@ -231,9 +235,11 @@ async fn protected(
     match route {
         Route::Alerts { limit } => alerts::list(db, &cfg.alerts, Some(limit)).await,
         Route::Metrics => metrics(db, cfg).await,
-        Route::Health | Route::Approval(_) | Route::Position(_) | Route::AlertsTest => {
-            error_response(&ApiError::internal())
-        }
+        Route::Health
+        | Route::Approval(_)
+        | Route::Position(_)
+        | Route::Risk(_)
+        | Route::AlertsTest => error_response(&ApiError::internal()),
         Route::BrokerAccount => proxied(cfg, "/account").await,
         Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
         Route::IngestMarket => match chains::enrich(
@@ -440,6 +446,9 @@ async fn monitor_cron(env: Env) {
         return;
     }
     let report = positions::monitor(&db, &cfg).await;
+    // The trading state follows every run, a failed one included (a bridge
+    // that stays down and marks that go stale are halts). Errors are logged.
+    let _ = risk::evaluate(&db, &cfg.risk).await;
     let at_ms = now().timestamp_millis();
     let mut observations = Vec::new();
     if report.status != "skipped" {

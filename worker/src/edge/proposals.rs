@@ -539,16 +539,24 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
                     .push(serde_json::json!({ "all": reason.to_string() }));
             }
             Ok(()) => {
-                let run = proposals::generate::generate(
-                    &store,
-                    &fetch,
-                    cfg,
-                    started,
-                    CRON_ACTOR,
-                    &mut summary,
-                );
-                if let Err(e) = run.await {
-                    log_error("generate", &e);
+                // Disabled strategies generate nothing (an unreadable switch
+                // table stops the step: fail closed).
+                match crate::risk::service::enabled_strategies(&super::risk::D1Risk(db)).await {
+                    Err(e) => log_error("strategy switches", &e),
+                    Ok(enabled) => {
+                        let run = proposals::generate::generate(
+                            &store,
+                            &fetch,
+                            cfg,
+                            started,
+                            CRON_ACTOR,
+                            &enabled,
+                            &mut summary,
+                        );
+                        if let Err(e) = run.await {
+                            log_error("generate", &e);
+                        }
+                    }
                 }
             }
         }

@@ -1,10 +1,8 @@
 //! The risk engine on the Workers runtime: [`RiskStore`] over D1 (each
 //! method binds the SQL of [`crate::risk::model`]; every change and its
 //! audit rows in one batch), the evaluation step the monitor cron calls, and
-//! the risk API handler. Not wired yet: `edge/mod.rs` (route dispatch, cron)
-//! and `config` (the `risk` field) are the lead's.
-// Not called until edge/mod.rs dispatches the routes and runs the cron step.
-#![allow(dead_code)]
+//! the risk API handler (dispatched by `edge/mod.rs`; the monitor cron
+//! evaluates the trading state after each run).
 
 use worker::{
     console_error, console_log, D1Database, D1PreparedStatement, D1Type, Request, Response,

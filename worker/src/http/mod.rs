@@ -57,6 +57,8 @@ pub enum Route {
     /// `/positions...`, `/orders`, `/pnl`, `/monitor/runs`,
     /// `/reconciliation...` (see [`positions`]).
     Position(positions::PositionRoute),
+    /// `/risk...`, `/strategies`, `/performance...` (see [`risk`]).
+    Risk(risk::RiskRoute),
     /// `GET /symbols/{symbol}/metrics?days=N&interval=daily|intraday`.
     SymbolMetrics {
         symbol: Symbol,
@@ -105,6 +107,7 @@ pub fn path_requires_auth(path: &str) -> bool {
         || path.starts_with(SYMBOLS_PREFIX)
         || approvals::is_protected_path(path)
         || positions::is_protected_path(path)
+        || risk::is_protected_path(path)
 }
 
 /// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
@@ -203,6 +206,9 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     }
     if let Some(position_route) = positions::route(method, path, query) {
         return position_route.map(Route::Position);
+    }
+    if let Some(risk_route) = risk::route(method, path, query) {
+        return risk_route.map(Route::Risk);
     }
     let (allowed, build): (&str, RouteBuilder) = match path {
         "/health" => ("GET", |_| Ok(Route::Health)),

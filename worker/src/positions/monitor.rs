@@ -1084,13 +1084,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             ));
         }
         let drifts = serde_json::to_string(&recon.drifts).unwrap_or_else(|_| "[]".into());
-        let changed = stored.drifts != drifts
-            || stored.fingerprint.as_deref() != fingerprint
-            || (fingerprint.is_some() && stored.confirmed == 0)
-            || !entries.is_empty();
-        if !changed {
-            return Ok(0);
-        }
+        // Written every run (one row): `checked_at` is what says the books
+        // were compared recently (the risk engine halts entries without it).
         Ok(self
             .store
             .set_reconciliation(now_ms, &drifts, fingerprint, &entries)

@@ -101,7 +101,7 @@ pub async fn detail(
         && recon
             .drifts()
             .iter()
-            .any(|d| d.positions.iter().any(|k| *k == row.key));
+            .any(|d| d.positions.contains(&row.key));
     Ok(PositionDetail {
         position: PositionView::new(&row, marks.first()),
         legs,

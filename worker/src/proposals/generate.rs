@@ -115,13 +115,16 @@ async fn daily_bars(
 }
 
 /// Generates up to the daily limit at `at`, recording what it did in
-/// `summary`. `Err` stops the step (store or account unreadable).
+/// `summary`; only strategies in `enabled` (the trader's run-time switches,
+/// `GET/PUT /strategies`) are stored. `Err` stops the step (store or account
+/// unreadable).
 pub async fn generate(
     store: &impl GenerationStore,
     bridge: &impl Bridge,
     cfg: &Config,
     at: DateTime<Utc>,
     actor: &str,
+    enabled: &[sas_core::strategy::StrategyKind],
     summary: &mut GenerationSummary,
 ) -> Result<(), GenerateError> {
     let store_err = |e: StoreError| GenerateError::Store(e.to_string());
@@ -244,6 +247,13 @@ pub async fn generate(
     }
     let mut new = Vec::with_capacity(made.len());
     for p in &made {
+        if !enabled.contains(&p.strategy) {
+            summary.skipped.push(serde_json::json!({
+                "symbol": p.symbol.as_str(),
+                "reason": format!("strategy {} is disabled", p.strategy.as_str()),
+            }));
+            continue;
+        }
         let record = match ProposalRecord::from_proposal(p) {
             Ok(r) => r,
             Err(e) => {

@@ -242,7 +242,15 @@ fn run(store: &Store, bridge: &FakeBridge) -> (Result<(), GenerateError>, Genera
         ms: 0,
     };
     let cfg = config();
-    let r = block_on(generate(store, bridge, &cfg, t0(), "cron", &mut summary));
+    let r = block_on(generate(
+        store,
+        bridge,
+        &cfg,
+        t0(),
+        "cron",
+        &sas_core::strategy::StrategyKind::ALL,
+        &mut summary,
+    ));
     (r, summary)
 }
 
