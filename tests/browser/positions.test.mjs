@@ -121,7 +121,7 @@ describe('position pages in a real browser against the local stack', { timeout: 
       marketHoursMode: 'ignore',
       // IB paper accounts start with 1,000,000 USD.
       bridgeArgs: ['--sim-cash', '1000000'],
-      vars: { MIN_OPTION_VOLUME: '0', PROPOSAL_TTL_SECONDS: '3600', TRADING_MODE: 'paper' },
+      vars: { MIN_OPTION_VOLUME: '0', PROPOSAL_TTL_SECONDS: '3600', TRADING_MODE: 'paper', EXIT_REPRICE_AFTER_SECS: '30' },
     });
     for (let i = 0; i < 4; i += 1) await stack.fireCron();
     const pending = (await stack.api('/proposals?status=pending')).json.proposals;

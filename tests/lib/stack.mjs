@@ -240,10 +240,21 @@ export async function startStack(opts = {}) {
   };
 
   const d1 = async (sql) => {
-    const out = await runWrangler(
-      ['d1', 'execute', 'DB', '--local', '--persist-to', persistDir, '--json', '--command', sql],
-      { env },
-    );
+    // The Worker may hold the local database's write lock for a moment
+    // (SQLITE_BUSY): retry a few times before failing the test.
+    let out;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        out = await runWrangler(
+          ['d1', 'execute', 'DB', '--local', '--persist-to', persistDir, '--json', '--command', sql],
+          { env },
+        );
+        break;
+      } catch (e) {
+        if (attempt >= 5 || !/SQLITE_BUSY|database is locked/.test(e.message)) throw e;
+        await new Promise((r) => setTimeout(r, 300 * attempt));
+      }
+    }
     const parsed = JSON.parse(out.slice(out.indexOf('[')));
     const last = parsed[parsed.length - 1];
     if (!last?.success) throw new Error(`d1 query failed: ${out}`);
