@@ -66,6 +66,7 @@ impl GenerationStore for Store {
                 self.stored.borrow().iter().enumerate()
             {
                 rows.push(ExistingRow {
+                    live: 1,
                     id: i as i64 + 1,
                     symbol: symbol.clone(),
                     idempotency_key: key.clone(),
@@ -296,6 +297,7 @@ fn the_daily_limit_stops_generation_before_any_bridge_call() {
     let today = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
     store.extra = (0..5)
         .map(|i| ExistingRow {
+            live: 1,
             id: 100 + i,
             symbol: "SPY".into(),
             idempotency_key: format!("k{i}"),

@@ -84,6 +84,7 @@ pub fn parse_expiries(body: &str, symbol: &Symbol) -> Result<Vec<NaiveDate>, Gen
 /// Proposal states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum ProposalStatus {
     /// Awaiting a decision (the only state that can change).
     Pending,
@@ -403,13 +404,26 @@ pub fn select_proposal_sql() -> String {
 /// The trades generation must know about: every proposal of trade date `?1`
 /// (counted against the daily limit), every pending proposal, and approved
 /// proposals of trade dates on or after `?2` (treated as open positions).
-pub const SELECT_EXISTING_TRADES: &str = "SELECT id, symbol, idempotency_key, status, \
-trade_date, total_max_loss, approved_contracts, contracts FROM proposals \
-WHERE trade_date = ?1 OR status = 'pending' OR (status = 'approved' AND trade_date >= ?2)";
+/// `live` is 0 for an approved trade that no longer holds risk: its order was
+/// never placed (rejected, abandoned) or its position (migration 0005) is
+/// closed or void. An approved trade whose position is still pending or open
+/// counts however old it is.
+pub const SELECT_EXISTING_TRADES: &str = "SELECT p.id, p.symbol, p.idempotency_key, p.status, \
+p.trade_date, p.total_max_loss, p.approved_contracts, p.contracts, \
+CASE WHEN p.status = 'approved' AND (COALESCE(p.order_status, '') IN ('rejected', 'abandoned') \
+OR EXISTS (SELECT 1 FROM positions x WHERE x.proposal_id = p.id AND x.status IN ('closed', 'void'))) \
+THEN 0 ELSE 1 END AS live FROM proposals p \
+WHERE p.trade_date = ?1 OR p.status = 'pending' OR (p.status = 'approved' AND p.trade_date >= ?2) \
+OR (p.status = 'approved' AND EXISTS (SELECT 1 FROM positions x WHERE x.proposal_id = p.id \
+AND x.status IN ('pending', 'open')))";
 
 /// Row of [`SELECT_EXISTING_TRADES`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ExistingRow {
+    /// 0: an approved trade that holds no risk any more (see
+    /// [`SELECT_EXISTING_TRADES`]).
+    #[serde(default = "live_default")]
+    pub live: i64,
     pub id: i64,
     pub symbol: String,
     pub idempotency_key: String,
@@ -421,6 +435,10 @@ pub struct ExistingRow {
 }
 
 /// Existing trades split the way core's generation wants them:
+fn live_default() -> i64 {
+    1
+}
+
 /// `(open_positions, pending_proposals, proposals_today)`.
 pub type ExistingTrades = (Vec<ExistingTrade>, Vec<ExistingTrade>, Vec<ExistingTrade>);
 
@@ -440,7 +458,8 @@ pub fn existing_trades(rows: &[ExistingRow], today: NaiveDate) -> ExistingTrades
                 idempotency_key: r.idempotency_key.clone(),
                 state: match r.status {
                     ProposalStatus::Pending => TradeState::Pending,
-                    ProposalStatus::Approved => TradeState::Approved,
+                    ProposalStatus::Approved if r.live != 0 => TradeState::Approved,
+                    ProposalStatus::Approved => TradeState::Closed,
                     ProposalStatus::Rejected | ProposalStatus::Expired => TradeState::Closed,
                 },
                 trade_date: r.trade_date.parse().unwrap_or(NaiveDate::MIN),
@@ -504,6 +523,7 @@ pub struct ProposalRow {
 
 /// Entry prices of a proposal view.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct EntryView {
     /// Net price per share at mid (positive = debit, negative = credit).
     pub net_price_mid: f64,
@@ -517,6 +537,11 @@ pub struct EntryView {
 
 /// The order placed for an approved proposal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, rename = "ProposalOrderView")
+)]
 pub struct OrderView {
     /// The Worker's order state: `submitting`, `submitted`, `submit_failed`,
     /// `unknown`, `rejected` or `abandoned` (docs/approval-workflow.md).
@@ -534,6 +559,7 @@ pub struct OrderView {
 
 /// One proposal as `GET /proposals` and `GET /proposals/{id}` show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ProposalView {
     pub id: String,
     pub idempotency_key: String,
@@ -567,10 +593,13 @@ pub struct ProposalView {
     pub order: Option<OrderView>,
     /// Detail only: quote and analytics snapshots, payoff curve.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub quote_snapshot: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub analytics_snapshot: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub payoff_curve: Option<serde_json::Value>,
 }
 
@@ -644,6 +673,7 @@ impl ProposalView {
 
 /// `GET /proposals` body.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ProposalList {
     pub proposals: Vec<ProposalView>,
 }
@@ -706,6 +736,7 @@ pub struct GenerationSummary {
 /// (`proposals.order_status`; see docs/approval-workflow.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum OrderState {
     /// Being sent (by the approving request or a cron resend).
     Submitting,
@@ -1037,6 +1068,7 @@ mod tests {
     fn existing_trades_are_split_for_generation() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 17).unwrap();
         let row = |id, sym: &str, status: &str, date: &str| ExistingRow {
+            live: 1,
             id,
             symbol: sym.into(),
             idempotency_key: format!("k{id}"),
@@ -1059,5 +1091,11 @@ mod tests {
         assert_eq!(pending.len(), 1);
         assert_eq!(today_rows.len(), 3);
         assert_eq!(pending[0].idempotency_key.as_deref(), Some("k1"));
+        // A closed position (or an order never placed) holds no risk.
+        let mut closed = row(5, "IWM", "approved", "2026-11-17");
+        closed.live = 0;
+        let (open, _, today_rows) = existing_trades(&[closed], today);
+        assert!(open.is_empty());
+        assert_eq!(today_rows.len(), 1, "still counts toward today's limit");
     }
 }
