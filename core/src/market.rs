@@ -20,6 +20,7 @@ pub const DEFAULT_WATCHLIST: [&str; 10] = [
 /// A validated ticker symbol: 1-10 chars, `[A-Z][A-Z0-9.-]*`, stored upper-case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct Symbol(String);
 
 impl Symbol {
@@ -165,6 +166,7 @@ pub struct DailyBar {
 
 /// Call or put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OptionRight {
     #[serde(rename = "C", alias = "call", alias = "CALL")]
     Call,

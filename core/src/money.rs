@@ -24,6 +24,7 @@ pub const MICROS_PER_DOLLAR: i64 = 1_000_000;
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "number"))]
 pub struct Money(i64);
 
 impl Money {

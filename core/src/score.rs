@@ -44,6 +44,7 @@ pub struct FactorInputs {
 /// Weight of each factor; any non-negative finite numbers (they are divided
 /// by their sum). Defaults follow the user's formula.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ScoreWeights {
     pub realized_vol: f64,
     pub range: f64,
@@ -193,6 +194,7 @@ pub fn piecewise_linear(points: &[(f64, f64)], x: f64) -> Option<f64> {
 
 /// One factor's part of a score, kept for the UI and the rationale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FactorScore {
     /// Machine name (`realized_vol`, `range`, `iv_rank`, `volume`, `momentum`).
     pub name: String,

@@ -10,30 +10,37 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// `d1` part of `/health`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct D1Health {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub error: Option<&'static str>,
 }
 
 /// `bridge` part of `/health`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct BridgeHealth {
     pub ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub latency_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub error: Option<&'static str>,
 }
 
 /// `config` part of `/health`: only whether it is valid (details are logged).
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ConfigHealth {
     pub ok: bool,
 }
 
 /// `last_ingest` part of `/health`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LastIngest {
     pub status: String,
     pub finished_at: Option<String>,
@@ -42,6 +49,7 @@ pub struct LastIngest {
 
 /// `/health` body.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,
@@ -81,6 +89,7 @@ pub fn health(
 
 /// `/ingest/runs` body.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Runs {
     pub runs: Vec<IngestRun>,
 }

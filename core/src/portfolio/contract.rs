@@ -14,6 +14,7 @@ pub const OPTION_MULTIPLIER: i64 = 100;
 /// An option or a stock (the latter appears after assignment or exercise).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ContractKind {
     Option {
         right: OptionRight,
@@ -26,6 +27,7 @@ pub enum ContractKind {
 
 /// One tradable contract, identified by what IB reports for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ContractId {
     pub symbol: Symbol,
     #[serde(flatten)]

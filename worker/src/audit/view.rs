@@ -6,6 +6,7 @@ use super::model::AuditRow;
 
 /// Wire form of one audit row (`at` as RFC 3339, `details` as JSON).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuditView {
     pub id: i64,
     pub at: String,
@@ -20,6 +21,7 @@ pub struct AuditView {
 
 /// `GET /audit` body.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuditLog {
     pub entries: Vec<AuditView>,
 }

@@ -40,6 +40,7 @@ impl Trigger {
 /// Outcome of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub enum RunStatus {
     /// Every watchlist symbol stored.
     Ok,
@@ -65,6 +66,7 @@ impl RunStatus {
 
 /// One row of `ingest_runs`, as stored and as returned by the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct IngestRun {
     pub id: i64,
     pub trigger: String,

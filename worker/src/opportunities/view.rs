@@ -196,6 +196,7 @@ pub fn chain_view(
 /// One ranked entry of the multi-factor `/search/opportunities` (a superset
 /// of the phase-1 entry the dashboard reads).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RankedOpportunity {
     pub rank: usize,
     pub symbol: String,
@@ -217,6 +218,7 @@ pub struct RankedOpportunity {
 
 /// `/search/opportunities` body.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RankedOpportunities {
     pub as_of: Option<String>,
     /// `multi_factor`: `Score = 3·Volatility + 2·IV rank + 1.5·Volume + 1·Momentum`.
@@ -227,6 +229,7 @@ pub struct RankedOpportunities {
 
 /// One quote of `/market/latest`.
 #[derive(Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LatestQuote {
     pub symbol: String,
     pub bid: Option<f64>,
@@ -239,6 +242,7 @@ pub struct LatestQuote {
 
 /// `/market/latest` body.
 #[derive(Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Latest {
     pub as_of: Option<String>,
     pub quotes: Vec<LatestQuote>,
@@ -266,6 +270,7 @@ pub fn latest(rows: Vec<LatestRow>) -> Latest {
 
 /// One point of `/market/history`.
 #[derive(Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct HistoryPoint {
     pub t: String,
     pub last: Option<f64>,
@@ -276,6 +281,7 @@ pub struct HistoryPoint {
 
 /// `/market/history` body.
 #[derive(Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct History {
     pub symbol: String,
     pub points: Vec<HistoryPoint>,

@@ -30,6 +30,7 @@ fn json(text: &str) -> serde_json::Value {
 
 /// The newest mark of a position.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct MarkView {
     pub at: String,
     /// Whether the mark was trustworthy (a refused one carries its reason in
@@ -66,6 +67,7 @@ impl From<&MarkRow> for MarkView {
 
 /// A position in lists.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PositionView {
     pub id: i64,
     pub key: String,
@@ -129,6 +131,7 @@ impl PositionView {
 
 /// One leg of a position.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LegView {
     pub contract: ContractId,
     pub description: String,
@@ -140,9 +143,11 @@ pub struct LegView {
 
 /// One fill.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct FillView {
     pub exec_id: String,
     pub order_key: String,
+    #[cfg_attr(feature = "ts", ts(as = "ContractId"))]
     pub contract: serde_json::Value,
     pub quantity: i64,
     pub price: f64,
@@ -168,6 +173,7 @@ impl From<&FillRow> for FillView {
 
 /// One order of the position engine.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct OrderView {
     pub id: i64,
     pub key: String,
@@ -211,6 +217,7 @@ impl From<&OrderRow> for OrderView {
 
 /// Where the position stands against its exit plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ExitProgress {
     pub pnl_per_unit: Option<f64>,
     pub take_profit_pnl: f64,
@@ -254,6 +261,7 @@ impl ExitProgress {
 
 /// `GET /positions/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PositionDetail {
     pub position: PositionView,
     pub legs: Vec<LegView>,
@@ -269,6 +277,7 @@ pub struct PositionDetail {
 
 /// One day of realized P&L (positions closed that New York day).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PnlDay {
     pub date: NaiveDate,
     pub realized: f64,
@@ -277,6 +286,7 @@ pub struct PnlDay {
 
 /// One equity snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct EquityPoint {
     pub at: String,
     pub net_liquidation: Option<f64>,
@@ -301,6 +311,7 @@ impl From<&EquityRow> for EquityPoint {
 
 /// `GET /pnl`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PnlView {
     pub realized: f64,
     pub unrealized_mid: f64,
@@ -316,6 +327,7 @@ pub struct PnlView {
 
 /// `GET /reconciliation`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ReconciliationView {
     pub checked_at: Option<String>,
     pub agrees: bool,
@@ -347,6 +359,7 @@ impl From<&ReconciliationRow> for ReconciliationView {
 
 /// One monitor run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct MonitorRunView {
     pub id: i64,
     pub started_at: String,
