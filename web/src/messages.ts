@@ -122,7 +122,9 @@ export function explainActionError(error: ErrorLike): Explained {
 }
 
 /** One line describing an approved proposal's order state. */
-export function orderStateText(order: { status: string; broker_status?: string | null; error?: string | null } | null | undefined): string {
+export function orderStateText(
+  order: { status: string | null; broker_status?: string | null; error?: string | null } | null | undefined,
+): string {
   if (!order) return 'No order yet';
   const labels: Record<string, string> = {
     submitting: 'Order being sent',
@@ -132,7 +134,8 @@ export function orderStateText(order: { status: string; broker_status?: string |
     rejected: 'Order rejected',
     abandoned: 'Order abandoned',
   };
-  let text = labels[order.status] ?? `Order ${order.status}`;
+  // No order state recorded yet (the Worker's `status` is nullable).
+  let text = order.status === null ? 'Order state not recorded yet' : (labels[order.status] ?? `Order ${order.status}`);
   if (order.broker_status) text += ` · broker: ${order.broker_status.replace(/_/g, ' ')}`;
   if (order.error) text += ` · ${order.error}`;
   return text;

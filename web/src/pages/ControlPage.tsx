@@ -108,9 +108,13 @@ function AuditPanel({ now }: { now: number }) {
       ) : (
         <ul className="audit-list">
           {entries.map((e) => (
-            <li key={e.id} data-testid="audit-entry" data-action={e.action} data-entity-id={e.entity_id}>
+            <li key={e.id} data-testid="audit-entry" data-action={e.action} data-entity-id={e.entity_id ?? undefined}>
               <span className="muted small">{formatTime(e.at, now)}</span> <strong>{humanize(e.action)}</strong>{' '}
-              {e.entity === 'proposal' ? <Link to={`/proposals/${encodeURIComponent(e.entity_id)}`}>proposal {e.entity_id}</Link> : <span>{e.entity_id}</span>}
+              {e.entity === 'proposal' && e.entity_id !== null ? (
+                <Link to={`/proposals/${encodeURIComponent(e.entity_id)}`}>proposal {e.entity_id}</Link>
+              ) : (
+                <span>{e.entity_id}</span>
+              )}
               {e.from_state || e.to_state ? (
                 <span className="small">
                   {' '}
