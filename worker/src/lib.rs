@@ -26,6 +26,7 @@ mod edge;
 pub mod export;
 pub mod http;
 pub mod ingest;
+pub mod iv_history;
 pub mod metrics;
 pub mod opportunities;
 pub mod positions;

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod approval;
 pub mod archive;
 pub mod chains;
+pub mod iv_history;
 pub mod origins;
 pub mod positions;
 pub mod risk;

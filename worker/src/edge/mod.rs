@@ -10,6 +10,7 @@ mod chains;
 mod d1;
 mod export;
 mod ingest;
+mod iv_history;
 mod opportunities;
 mod positions;
 mod proposals;

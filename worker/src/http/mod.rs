@@ -11,6 +11,7 @@ pub mod auth;
 pub mod error;
 pub mod export;
 pub mod gate;
+pub mod iv_history;
 pub mod positions;
 pub mod proxy;
 pub mod reads;
