@@ -228,11 +228,15 @@ pub async fn rank(
     Ok(rank_from_rows(&rows, as_of, current_iv, cfg))
 }
 
-/// The newest stored quote as checked by the gate.
+/// The underlying's quote as checked by the gate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuoteCheck {
+    /// `bridge` (asked now) or `stored` (the newest in D1, when the bridge
+    /// gave none).
+    pub source: &'static str,
+    /// Quote time, Unix ms.
     pub ts: i64,
-    pub data_type: String,
+    pub data_type: DataType,
     /// The data type may drive decisions.
     pub live_enough: bool,
     /// `None`: passed; else the failed check's code.
@@ -273,9 +277,10 @@ pub struct QualityReport {
     pub symbol: String,
     pub checked_at: DateTime<Utc>,
     /// `clear` (proposals and exits may act), `hold` (they wait; see the
-    /// reasons), or `unknown` (no quote stored or no chain from the bridge).
+    /// reasons), or `unknown` (no quote, or no chain from the bridge).
     pub verdict: &'static str,
     pub may_propose: bool,
+    /// `None`: no quote from the bridge and none stored.
     pub quote: Option<QuoteCheck>,
     pub chain: Option<ChainCheck>,
     /// Why the chain could not be checked.
@@ -297,9 +302,9 @@ fn stored_quote(row: &crate::store::LatestRow, symbol: &Symbol) -> Option<Quote>
     })
 }
 
-/// The gate's verdict for `symbol` at `now`: its newest stored quote, its
-/// chain as the bridge serves it now (the chain step's window), and the
-/// IV-history coverage. A symbol off the watchlist is
+/// The gate's verdict for `symbol` at `now`: its quote and chain as the
+/// bridge serves them now (the chain step's window; the newest stored quote
+/// when the bridge gives none), and the IV-history coverage. A symbol off the watchlist is
 /// [`IvHistoryError::UnknownSymbol`]; a bridge failure is reported in the
 /// body (`verdict: unknown`), a store failure is an error.
 pub async fn quality(
@@ -315,22 +320,30 @@ pub async fn quality(
     }
     let gate = QualityConfig::default();
     let list = list_json(std::slice::from_ref(symbol));
-    let latest = store.latest_quotes(&list).await?;
-    let row = latest.iter().find(|r| r.symbol == symbol.as_str());
-    let quote = row.and_then(|r| stored_quote(r, symbol));
-    let quote_check = row.map(|r| QuoteCheck {
-        ts: r.ts,
-        data_type: r.data_type.clone(),
-        live_enough: quote
-            .as_ref()
-            .is_some_and(|q| data_type_ok(q.data_type, &gate)),
-        failed: match &quote {
-            Some(q) => check_quote(q, now, &gate).err().map(|d| d.code()),
-            None => Some("non_finite_quote"),
-        },
+    // The quote and the chain as the bridge serves them now (the same
+    // instant); the newest stored quote only when the bridge gives none.
+    let quote_path = format!("/quote?symbol={symbol}");
+    let chain_path = chain_path(symbol, &cfg.chains.window);
+    let (live_quote, chain) = futures_util::future::join(
+        crate::bridge::get_json::<Quote>(bridge, &quote_path, "/quote", cfg.bridge_timeout_ms),
+        crate::bridge::chain(bridge, symbol, &chain_path, cfg.bridge_timeout_ms),
+    )
+    .await;
+    let (quote, quote_source) = match live_quote {
+        Ok(q) if &q.symbol == symbol => (Some(q), "bridge"),
+        _ => {
+            let latest = store.latest_quotes(&list).await?;
+            let row = latest.iter().find(|r| r.symbol == symbol.as_str());
+            (row.and_then(|r| stored_quote(r, symbol)), "stored")
+        }
+    };
+    let quote_check = quote.as_ref().map(|q| QuoteCheck {
+        source: quote_source,
+        ts: q.timestamp.timestamp_millis(),
+        data_type: q.data_type,
+        live_enough: data_type_ok(q.data_type, &gate),
+        failed: check_quote(q, now, &gate).err().map(|d| d.code()),
     });
-    let path = chain_path(symbol, &cfg.chains.window);
-    let chain = crate::bridge::chain(bridge, symbol, &path, cfg.bridge_timeout_ms).await;
     let (chain_check, chain_error) = match chain {
         Ok(chain) => {
             let q = gate_chain(

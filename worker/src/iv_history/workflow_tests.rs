@@ -533,8 +533,8 @@ fn chain(data_type: DataType) -> String {
     .unwrap()
 }
 
-fn stored_quote(store: &MemoryIvStore, data_type: &str) {
-    store.quotes.borrow_mut().push(LatestRow {
+fn quote_row(data_type: &str) -> LatestRow {
+    LatestRow {
         symbol: "SPY".into(),
         ts: monday().timestamp_millis() - 60_000,
         bid: Some(99.99),
@@ -542,13 +542,35 @@ fn stored_quote(store: &MemoryIvStore, data_type: &str) {
         last: Some(100.0),
         volume: Some(1_000),
         data_type: data_type.into(),
-    });
+    }
+}
+
+fn stored_quote(store: &MemoryIvStore, data_type: &str) {
+    store.quotes.borrow_mut().push(quote_row(data_type));
+}
+
+fn live_quote() -> String {
+    serde_json::to_string(&sas_core::market::Quote {
+        symbol: sym("SPY"),
+        bid: 99.99,
+        ask: 100.01,
+        last: 100.0,
+        volume: 1_000,
+        timestamp: monday() - Duration::seconds(5),
+        data_type: DataType::Live,
+    })
+    .unwrap()
 }
 
 #[test]
 fn quality_is_clear_for_live_clean_data_and_reports_the_iv_history() {
     let (store, bridge) = (MemoryIvStore::default(), FakeBridge::default());
-    stored_quote(&store, "live");
+    // An old stored quote: the bridge's quote of now is the one checked.
+    store.quotes.borrow_mut().push(LatestRow {
+        ts: monday().timestamp_millis() - 3_600_000,
+        ..quote_row("live")
+    });
+    bridge.on("/quote?symbol=SPY", ok(live_quote()));
     bridge.on("/chain?symbol=SPY&", ok(chain(DataType::Live)));
     bridge.on("/history/iv?symbol=SPY&", ok(year("SPY")));
     run(&store, &bridge, &watchlist(&["SPY"]), 2, monday());
@@ -563,6 +585,7 @@ fn quality_is_clear_for_live_clean_data_and_reports_the_iv_history() {
     .unwrap();
     assert_eq!(rep.verdict, "clear", "{rep:#?}");
     assert!(rep.may_propose);
+    assert_eq!(rep.quote.unwrap().source, "bridge");
     let chain = rep.chain.unwrap();
     assert_eq!((chain.input_contracts, chain.kept_contracts), (8, 8));
     assert_eq!(rep.iv_history.status, "complete");
@@ -613,6 +636,11 @@ fn quality_without_a_chain_is_unknown_and_an_unknown_symbol_is_refused() {
     .unwrap();
     assert_eq!(rep.verdict, "unknown");
     assert!(!rep.may_propose);
+    assert_eq!(
+        rep.quote.as_ref().unwrap().source,
+        "stored",
+        "the bridge gave none"
+    );
     assert!(rep.chain_error.unwrap().contains("unreachable"));
     let stale = monday() + Duration::hours(1);
     let rep = block_on(quality(
