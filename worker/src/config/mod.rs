@@ -90,6 +90,10 @@ pub struct Config {
     pub alerts: alerts::AlertsConfig,
     /// Risk limits, trading state and performance (see [`crate::risk`]).
     pub risk: risk::WorkerRiskConfig,
+    /// IV history backfill and rank settings (see [`crate::iv_history`]).
+    pub iv_history: iv_history::IvHistoryConfig,
+    /// The Postgres archive: `ARCHIVE_TOKEN`, the hold cap (see [`crate::export`]).
+    pub archive: archive::ArchiveConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -109,6 +113,8 @@ impl std::fmt::Debug for Config {
             .field("positions", &self.positions)
             .field("alerts", &self.alerts)
             .field("risk", &self.risk)
+            .field("iv_history", &self.iv_history)
+            .field("archive", &self.archive)
             .finish()
     }
 }
@@ -177,6 +183,9 @@ impl Config {
         let positions = positions::PositionsConfig::from_lookup(&get, &mut errors);
         let alerts = alerts::AlertsConfig::from_lookup(&get, &mut errors);
         let risk = risk::WorkerRiskConfig::from_lookup(&get, &mut errors);
+        let iv_history = iv_history::IvHistoryConfig::from_lookup(&get, &mut errors);
+        let archive =
+            archive::ArchiveConfig::from_lookup(&get, &[&api_token, &bridge_token], &mut errors);
         let production = approval.production;
         let bridge_url = match validate_bridge_url(
             get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
@@ -215,6 +224,8 @@ impl Config {
                 positions,
                 alerts,
                 risk,
+                iv_history,
+                archive,
             })
         } else {
             Err(ConfigErrors(errors))

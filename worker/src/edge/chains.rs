@@ -38,7 +38,8 @@ impl ChainStore for D1Chains<'_> {
     ) -> StdResult<Vec<IvHistoryRow>, StoreError> {
         d1::rows(
             self.0,
-            chains::SELECT_IV_HISTORY,
+            // IB's daily IV closes where stored (iv_history), else SAS's own.
+            crate::iv_history::model::SELECT_RANK_SERIES,
             &[d1::text(symbols_json), d1::text(from), d1::text(to)],
         )
         .await

@@ -1,9 +1,6 @@
 //! The export on the Workers runtime: the [`ExportStore`] over D1, the
 //! `/export/*` handler (its own auth rule, `crate::http::export`) and the
 //! archive part of `/health`.
-// Until `edge::handle` and `edge::health` call these (wiring by the lead,
-// see docs/archive.md "Worker wiring"), nothing here is used.
-#![allow(dead_code)]
 
 use serde_json::{Map, Value};
 use worker::{console_error, console_log, D1Database, D1Type, Env, Request, Response};

@@ -157,7 +157,6 @@ impl IvHistoryStore for D1IvHistory<'_> {
 /// The IV-history step of the 15-minute cron: SAS's own closes copied, then
 /// at most `IV_BACKFILL_PER_RUN` bridge requests. Logs one JSON line; never
 /// fails the run.
-#[allow(dead_code)] // until the cron calls it (issue 14 wiring)
 pub async fn cron_step(db: &D1Database, cfg: &Config, iv_cfg: &IvHistoryConfig) {
     let started = now();
     let report = service::cron_step(
@@ -188,7 +187,6 @@ pub async fn cron_step(db: &D1Database, cfg: &Config, iv_cfg: &IvHistoryConfig) 
 
 /// `GET /symbols/{symbol}/quality`: 200 with the report, 404 for a symbol
 /// off the watchlist, 500 (logged) when D1 fails.
-#[allow(dead_code)] // until the route table dispatches to it (issue 14 wiring)
 pub async fn quality(
     db: &D1Database,
     cfg: &Config,

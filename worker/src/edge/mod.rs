@@ -94,6 +94,18 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
     let query = req.url().ok().and_then(|u| u.query().map(str::to_owned));
 
     let config = load_config(&env);
+    // The export of the Postgres archive has its own auth rule
+    // (http::export): served before the general gate.
+    if http::export::is_export_path(&path) {
+        let cfg = config.as_ref().ok();
+        return export::handle(
+            &mut req,
+            &env,
+            cfg.map(|c| (c, &c.archive)),
+            started.timestamp_millis(),
+        )
+        .await;
+    }
     // The one auth gate, before any parameter of a protected route is
     // validated (an anonymous caller learns nothing but 401).
     let authorization = req.headers().get("Authorization").ok().flatten();
@@ -272,6 +284,7 @@ async fn protected(
         } => opportunities::reply(
             reads::symbol_metrics(&D1Reads(db), cfg, &symbol, days, interval, started).await,
         ),
+        Route::SymbolQuality(r) => iv_history::quality(db, cfg, &cfg.iv_history, &r).await,
         Route::SymbolChain { symbol } => {
             opportunities::reply(reads::symbol_chain(&D1Reads(db), cfg, &symbol).await)
         }
@@ -411,6 +424,17 @@ async fn health(db: Option<&D1Database>, cfg: Option<&Config>) -> Response {
         last_run.as_ref(),
         now(),
     );
+    let archive = match cfg {
+        Some(cfg) => Some(export::archive_health(db, &cfg.archive).await),
+        None => None,
+    };
+    let mut body = serde_json::to_value(&body).unwrap_or_default();
+    if let (Some(obj), Some(a)) = (body.as_object_mut(), archive) {
+        obj.insert(
+            "archive".into(),
+            serde_json::to_value(a).unwrap_or_default(),
+        );
+    }
     json_response(200, &body)
 }
 
@@ -515,6 +539,9 @@ async fn ingest_cron(env: Env) {
     let result = match load_config(&env) {
         Ok(cfg) => {
             let run = ingest::run(&db, &cfg, Trigger::Cron, started).await;
+            // IB's IV history: backfill a few symbols, append closes (before
+            // the chain step, so it ranks against the year just fetched).
+            iv_history::cron_step(&db, &cfg, &cfg.iv_history).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.

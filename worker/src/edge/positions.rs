@@ -25,10 +25,12 @@ use crate::positions::store::{
 };
 
 /// The position store over D1; alerts of its changes are enqueued in the
-/// same batches with these settings.
+/// same batches with these settings, and its deletions (mark compaction, run
+/// records) follow the archive's prune gate.
 pub struct D1Positions<'a>(
     pub &'a D1Database,
     pub &'a crate::config::alerts::AlertsConfig,
+    pub crate::config::archive::PruneGate,
 );
 
 fn d1_err(e: worker::Error) -> StoreError {
@@ -133,7 +135,7 @@ impl PositionStore for D1Positions<'_> {
                     d1::opt_text(o.error.as_deref()),
                 ],
             )?,
-            self.st(m::PRUNE_RUNS, &[])?,
+            self.st(m::PRUNE_RUNS, &[d1::int(self.2.sql_flag())])?,
         ];
         run_batch(self.0, statements, 0).await.map(|_| ())
     }
@@ -259,7 +261,10 @@ impl PositionStore for D1Positions<'_> {
             )?);
         }
         if w.compact_marks {
-            s.push(self.st(m::COMPACT_MARKS, &[d1::int(w.position_id)])?);
+            s.push(self.st(
+                m::COMPACT_MARKS,
+                &[d1::int(w.position_id), d1::int(self.2.sql_flag())],
+            )?);
         }
         for a in &w.audit {
             s.push(self.audit(audit::INSERT_AUDIT, a)?);
@@ -487,10 +492,14 @@ pub async fn drift_observation(
     db: &D1Database,
     at_ms: i64,
 ) -> Option<sas_core::alerts::ConditionObservation> {
-    let row = D1Positions(db, &crate::config::alerts::AlertsConfig::default())
-        .reconciliation()
-        .await
-        .ok()?;
+    let row = D1Positions(
+        db,
+        &crate::config::alerts::AlertsConfig::default(),
+        crate::config::archive::PruneGate::AcknowledgedOnly,
+    )
+    .reconciliation()
+    .await
+    .ok()?;
     Some(sas_core::alerts::ConditionObservation {
         kind: sas_core::alerts::AlertKind::ReconciliationDrift,
         subject: "books".into(),
@@ -505,7 +514,7 @@ pub async fn drift_observation(
 
 /// One run of the position monitor (the every-minute cron).
 pub async fn monitor(db: &D1Database, cfg: &Config) -> RunReport {
-    let store = D1Positions(db, &cfg.alerts);
+    let store = D1Positions(db, &cfg.alerts, cfg.archive.prune_gate());
     let bridge = FetchBridge(cfg);
     let m = Monitor {
         store: &store,
@@ -553,7 +562,7 @@ pub async fn handle(
     cfg: &Config,
     principal: &Principal,
 ) -> Response {
-    let store = D1Positions(db, &cfg.alerts);
+    let store = D1Positions(db, &cfg.alerts, cfg.archive.prune_gate());
     let actor = actor_label(principal);
     let at = now();
     match route {

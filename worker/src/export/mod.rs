@@ -26,8 +26,8 @@ pub use model::*;
 /// authenticate, nothing is acknowledged. Once `Config::archive` exists the
 /// body becomes `cfg.archive.prune_gate()`; both prune call sites (ingest
 /// and the chain step) already go through here.
-pub fn prune_gate(_cfg: &crate::config::Config) -> PruneGate {
-    PruneGate::Retention
+pub fn prune_gate(cfg: &crate::config::Config) -> PruneGate {
+    cfg.archive.prune_gate()
 }
 
 #[cfg(test)]

@@ -68,6 +68,8 @@ pub enum Route {
     },
     /// `GET /symbols/{symbol}/chain` (newest stored snapshot).
     SymbolChain { symbol: Symbol },
+    /// `GET /symbols/{symbol}/quality` (data-quality verdict, IV history).
+    SymbolQuality(iv_history::QualityRoute),
     /// `GET /alerts?limit=N`: recent alerts with their delivery state.
     Alerts { limit: u32 },
     /// `POST /alerts/test`: a test message to every configured channel.
@@ -105,6 +107,7 @@ pub fn path_requires_auth(path: &str) -> bool {
         path
     };
     PROTECTED_PATHS.contains(&path)
+        || export::is_export_path(path)
         || path.starts_with(SYMBOLS_PREFIX)
         || approvals::is_protected_path(path)
         || positions::is_protected_path(path)
@@ -125,6 +128,10 @@ fn symbol_route(method: &str, rest: &str, query: Option<&str>) -> Result<Route, 
         )
     };
     let (raw_symbol, what) = rest.split_once('/').ok_or_else(not_found)?;
+    if what == iv_history::QUALITY_SEGMENT {
+        return iv_history::quality_route(method, || path_symbol(raw_symbol), query)
+            .map(Route::SymbolQuality);
+    }
     if !matches!(what, "metrics" | "chain") {
         return Err(not_found());
     }

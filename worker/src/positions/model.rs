@@ -382,7 +382,11 @@ ON CONFLICT DO NOTHING";
 
 /// Compaction once a position closed: keeps the last mark of each New York
 /// day (UTC−5; a DST hour off is irrelevant to daily compaction) (`?1` id).
-pub const COMPACT_MARKS: &str = "DELETE FROM marks WHERE position_id = ?1 AND at NOT IN \
+/// With an archiver configured (`?2` = 1, [`crate::config::archive::PruneGate`])
+/// only marks the archive acknowledged are deleted (docs/archive.md).
+pub const COMPACT_MARKS: &str = "DELETE FROM marks WHERE position_id = ?1 \
+AND (?2 = 0 OR (at, position_id) <= (SELECT k1, k2 FROM archive_acks WHERE table_name = 'marks')) \
+AND at NOT IN \
 (SELECT MAX(at) FROM marks WHERE position_id = ?1 \
 GROUP BY strftime('%Y-%m-%d', at / 1000, 'unixepoch', '-5 hours'))";
 
@@ -417,9 +421,11 @@ pub const SELECT_RUNS: &str = "SELECT id, started_at, finished_at, status, posit
 marks_rejected, orders_placed, cancels, rows_written, error FROM monitor_runs \
 ORDER BY id DESC LIMIT ?1";
 
-/// Keeps a week of minute runs.
-pub const PRUNE_RUNS: &str =
-    "DELETE FROM monitor_runs WHERE id <= (SELECT MAX(id) FROM monitor_runs) - 10080";
+/// Keeps a week of minute runs; with an archiver configured (`?1` = 1) only
+/// runs the archive acknowledged are deleted.
+pub const PRUNE_RUNS: &str = "DELETE FROM monitor_runs \
+WHERE id <= (SELECT MAX(id) FROM monitor_runs) - 10080 \
+AND (?1 = 0 OR id <= (SELECT k1 FROM archive_acks WHERE table_name = 'monitor_runs'))";
 
 /// The reconciliation row.
 pub const SELECT_RECONCILIATION: &str = "SELECT checked_at, drifts, fingerprint, confirmed, \
