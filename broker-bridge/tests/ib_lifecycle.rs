@@ -280,6 +280,63 @@ async fn assignment_shows_a_stock_position_and_the_option_gone() {
         .find(|p| p.instrument == req.legs[0].instrument)
         .unwrap();
     assert_eq!(long.quantity, 2.0, "the long leg is untouched");
+
+    // SAS's books still hold the spread: reconciling them with what the
+    // broker now reports is a drift (stock delivered, short leg missing)
+    // that pauses this position's exits and stops new entries.
+    let contract = |i: &Instrument| match i {
+        Instrument::Stock { symbol } => sas_core::portfolio::ContractId::stock(symbol.clone()),
+        Instrument::Option {
+            symbol,
+            expiry,
+            strike,
+            right,
+        } => sas_core::portfolio::ContractId::option(symbol.clone(), *right, *expiry, *strike)
+            .unwrap(),
+    };
+    let spec = sas_core::portfolio::PositionSpec {
+        key: "life-assign".into(),
+        symbol: spy(),
+        strategy: sas_core::strategy::StrategyKind::BullPutCreditSpread,
+        legs: req
+            .legs
+            .iter()
+            .map(|l| sas_core::portfolio::PlannedLeg {
+                contract: contract(&l.instrument),
+                ratio: if l.action == OrderAction::Buy { 1 } else { -1 },
+            })
+            .collect(),
+        units: 2,
+    };
+    let mut ledger = sas_core::portfolio::Ledger::new();
+    for e in executions_of(&b, "life-assign").await {
+        let q = i64::from(e.quantity);
+        ledger.record_execution(sas_core::portfolio::Execution {
+            exec_id: e.exec_id.clone(),
+            order_ref: "life-assign".into(),
+            contract: contract(&e.instrument),
+            quantity: if e.action == OrderAction::Buy { q } else { -q },
+            price: sas_core::money::Money::from_dollars(e.price).unwrap(),
+            time: e.time,
+        });
+    }
+    let ours = sas_core::portfolio::Position::build(&spec, &ledger);
+    let broker_book: Vec<sas_core::reconcile::BrokerPosition> = positions
+        .iter()
+        .map(|p| sas_core::reconcile::BrokerPosition {
+            contract: contract(&p.instrument),
+            quantity: p.quantity as i64,
+        })
+        .collect();
+    let recon = sas_core::reconcile::reconcile(&[ours], &broker_book);
+    let kinds: Vec<_> = recon.drifts.iter().map(|d| d.kind).collect();
+    assert!(
+        kinds.contains(&sas_core::reconcile::DriftKind::StockPosition)
+            && kinds.contains(&sas_core::reconcile::DriftKind::MissingLeg),
+        "{:?}",
+        recon.drifts
+    );
+    assert!(recon.entries_blocked && recon.is_paused("life-assign"));
     b.shutdown().await;
 }
 
