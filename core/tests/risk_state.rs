@@ -415,3 +415,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_halt_for_an_unreadable_net_liquidation_clears_with_the_data_but_a_measured_loss_holds() {
+    let cfg = RiskConfig::default();
+    // One failed account read: the daily-loss rule fails closed (halted) ...
+    let mut gap = healthy(t0());
+    gap.net_liquidation = None;
+    let s = evaluate(&TradingState::default(), &gap, &cfg, t0()).state;
+    assert!(causes(&s).contains(&HaltCause::DailyLoss));
+    // ... and clears at the next good read: a data gap must not halt the day.
+    let t1 = t0() + Duration::minutes(1);
+    let s = evaluate(&s, &healthy(t1), &cfg, t1).state;
+    assert!(!causes(&s).contains(&HaltCause::DailyLoss), "{:?}", s.halts);
+    // A measured loss past the limit holds for the session even once it shrinks.
+    let t2 = t0() + Duration::minutes(2);
+    let mut loss = healthy(t2);
+    loss.net_liquidation = Some(m(96_000.0));
+    let s = evaluate(&s, &loss, &cfg, t2).state;
+    assert!(causes(&s).contains(&HaltCause::DailyLoss));
+    let t3 = t0() + Duration::minutes(3);
+    let s = evaluate(&s, &healthy(t3), &cfg, t3).state;
+    assert!(causes(&s).contains(&HaltCause::DailyLoss), "a measured loss is sticky");
+    // A gap first, then a real loss while it stands: the halt becomes sticky.
+    let s = evaluate(&TradingState::default(), &gap, &cfg, t0()).state;
+    let s = evaluate(&s, &loss, &cfg, t2).state;
+    let s = evaluate(&s, &healthy(t3), &cfg, t3).state;
+    assert!(causes(&s).contains(&HaltCause::DailyLoss), "upgraded to sticky");
+}

@@ -94,6 +94,12 @@ pub struct ActiveHalt {
     pub session: NaiveDate,
     /// For a cooldown: when it ends.
     pub until: Option<DateTime<Utc>>,
+    /// Holds for the rest of its session: a daily loss or drawdown that was
+    /// measured. One raised because the net liquidation could not be read
+    /// clears as soon as it can be (a failed account read must not halt the
+    /// whole day).
+    #[serde(default)]
+    pub sticky: bool,
 }
 
 /// One underlying in cooldown after a stop-out streak.
@@ -384,9 +390,28 @@ pub fn evaluate(
             }
             HaltCause::KillSwitch => None,
         };
-        // Daily loss and drawdown hold for the rest of their session.
+        // A measured daily loss or drawdown holds for the rest of its
+        // session; one raised for missing data clears with the data.
+        let measured = match cause {
+            HaltCause::DailyLoss => {
+                obs.start_of_day_net_liquidation
+                    .is_some_and(|s| s.micros() > 0)
+                    && obs.net_liquidation.is_some()
+            }
+            HaltCause::IntradayDrawdown => {
+                next.high_water_mark.is_some() && obs.net_liquidation.is_some()
+            }
+            _ => false,
+        };
         let sticky = matches!(cause, HaltCause::DailyLoss | HaltCause::IntradayDrawdown)
-            && active.as_ref().is_some_and(|h| h.session == session);
+            && active
+                .as_ref()
+                .is_some_and(|h| h.sticky && h.session == session);
+        if let (Some(_), Some(_), true) = (&active, &holds, measured) {
+            if let Some(h) = next.halts.iter_mut().find(|h| h.cause == cause) {
+                h.sticky = true;
+            }
+        }
         match (active, holds) {
             (None, Some((reason, until))) => {
                 let stamp = rule_stamp(reason, now);
@@ -400,6 +425,7 @@ pub fn evaluate(
                     stamp,
                     session,
                     until,
+                    sticky: measured,
                 });
             }
             (Some(_), None) if !sticky => {
@@ -475,6 +501,7 @@ pub fn apply_trader_action(
                 stamp: stamp.clone(),
                 session: utc_to_eastern(now).date(),
                 until: None,
+                sticky: false,
             });
             next.halts.sort_by_key(|h| h.cause);
             (Subject::Halt(HaltCause::KillSwitch), true)

@@ -782,6 +782,7 @@ pub async fn pre_trade(
             },
             session: ny_date(now),
             until: None,
+            sticky: false,
         }],
         ..TradingState::default()
     });
