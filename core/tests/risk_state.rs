@@ -116,7 +116,7 @@ fn data_bridge_and_reconciliation_halts_clear_when_the_condition_ends() {
     let cfg = RiskConfig::default();
     let mut obs = healthy(t0());
     obs.oldest_trustworthy_mark = Some(t0() - Duration::minutes(6));
-    obs.bridge_last_seen = Some(t0() - Duration::seconds(61));
+    obs.bridge_last_seen = Some(t0() - Duration::seconds(181));
     obs.reconciliation_drifts = Some(1);
     let t = evaluate(&TradingState::default(), &obs, &cfg, t0());
     assert_eq!(
@@ -391,7 +391,7 @@ proptest! {
                     };
                     let bridge_down = obs
                         .bridge_last_seen
-                        .is_none_or(|x| now - x >= Duration::seconds(60));
+                        .is_none_or(|x| now - x >= Duration::seconds(180));
                     let drift = obs.reconciliation_drifts.is_none_or(|d| d > 0);
                     if loss_breached {
                         prop_assert!(tr.state.halt(HaltCause::DailyLoss).is_some());
@@ -436,10 +436,16 @@ fn a_halt_for_an_unreadable_net_liquidation_clears_with_the_data_but_a_measured_
     assert!(causes(&s).contains(&HaltCause::DailyLoss));
     let t3 = t0() + Duration::minutes(3);
     let s = evaluate(&s, &healthy(t3), &cfg, t3).state;
-    assert!(causes(&s).contains(&HaltCause::DailyLoss), "a measured loss is sticky");
+    assert!(
+        causes(&s).contains(&HaltCause::DailyLoss),
+        "a measured loss is sticky"
+    );
     // A gap first, then a real loss while it stands: the halt becomes sticky.
     let s = evaluate(&TradingState::default(), &gap, &cfg, t0()).state;
     let s = evaluate(&s, &loss, &cfg, t2).state;
     let s = evaluate(&s, &healthy(t3), &cfg, t3).state;
-    assert!(causes(&s).contains(&HaltCause::DailyLoss), "upgraded to sticky");
+    assert!(
+        causes(&s).contains(&HaltCause::DailyLoss),
+        "upgraded to sticky"
+    );
 }

@@ -70,15 +70,30 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
     await stack?.stop();
   });
 
+  // wrangler dev can answer a navigation with an empty 5xx while workerd
+  // restarts under load (Chromium: ERR_HTTP_RESPONSE_CODE_FAILURE); retry
+  // such a navigation twice, logging it, before failing the test.
+  async function goto(page, url) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await page.goto(url);
+      } catch (e) {
+        if (attempt >= 3 || !/ERR_HTTP_RESPONSE_CODE_FAILURE/.test(e.message)) throw e;
+        console.warn(`navigation to ${url.replace(/#token=.*/, '#token=…')} failed (${e.message.split('\n')[0]}); retrying`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
   async function open(viewport, hashPath = '/') {
     const context = await browser.newContext({ viewport });
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     // Token first (stored, stripped), then the route.
-    await page.goto(`${stack.workerUrl}/#token=${stack.apiToken}`);
+    await goto(page, `${stack.workerUrl}/#token=${stack.apiToken}`);
     await page.locator('[data-testid=nav-market]').waitFor();
-    if (hashPath !== '/') await page.goto(`${stack.workerUrl}/#${hashPath}`);
+    if (hashPath !== '/') await goto(page, `${stack.workerUrl}/#${hashPath}`);
     return { context, page, errors };
   }
 
@@ -91,6 +106,7 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       await page.getByTestId('payoff-chart').waitFor();
       assert.equal(await page.getByTestId('leg-row').count(), p.legs.length);
       assert.equal((await page.getByTestId('rationale').textContent()).trim(), p.rationale);
+      await stack.fireMonitor(); // the every-minute monitor: fresh risk inputs
       await page.getByTestId('approve-button').click();
       await page.getByTestId('approve-confirm').waitFor();
       // Slow the approval down in the browser so the re-pricing state is observable.
@@ -144,6 +160,7 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       assert.equal((await stack.api('/kill-switch')).json.on, true);
 
       await page.goto(`${stack.workerUrl}/#/proposals/${p.id}`);
+      await stack.fireMonitor(); // the every-minute monitor: fresh risk inputs
       await page.getByTestId('approve-button').click();
       await page.getByTestId('approve-confirm-button').click();
       const refusal = page.getByTestId('action-refusal');
@@ -183,9 +200,9 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
         const context = await browser.newContext({ viewport, colorScheme: scheme });
         const page = await context.newPage();
         try {
-          await page.goto(`${stack.workerUrl}/#token=${stack.apiToken}`);
+          await goto(page, `${stack.workerUrl}/#token=${stack.apiToken}`);
           for (const target of pages) {
-            await page.goto(`${stack.workerUrl}/#${target.hash}`);
+            await goto(page, `${stack.workerUrl}/#${target.hash}`);
             await page.locator(target.ready).first().waitFor();
             await page.waitForFunction(() => document.querySelector('[data-testid=refresh-button]')?.getAttribute('aria-busy') === 'false');
             if (scheme === 'light') {

@@ -127,6 +127,8 @@ describe('position pages in a real browser against the local stack', { timeout: 
     const pending = (await stack.api('/proposals?status=pending')).json.proposals;
     assert.ok(pending.length >= 2, `need 2 proposals, got ${pending.length}`);
     for (const [name, p] of [['a', pending[0]], ['b', pending[1]]]) {
+      // The every-minute monitor keeps the risk engine's inputs fresh.
+      await stack.fireMonitor();
       const r = await stack.api(`/proposals/${p.id}/approve`, { method: 'POST', body: '{}' });
       assert.equal(r.status, 200, r.text);
       pos[name] = { proposal: p, key: p.idempotency_key };

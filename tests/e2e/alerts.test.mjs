@@ -47,7 +47,13 @@ describe('alerts reach the trader once each, through a refused first delivery an
   let receiver;
   const kinds = () => receiver.state.received.map((m) => `${m.body.kind}${m.body.resolved ? ':resolved' : ''}`);
   const keys = () => receiver.state.received.map((m) => m.body.key);
-  const post = (p, body) => stack.api(p, { method: 'POST', body: JSON.stringify(body ?? {}) });
+  // In production the position monitor runs every minute and keeps the risk
+  // engine's inputs fresh (equity, reconciliation, bridge seen); the tests
+  // fire it right before each approval, as the cron would have.
+  const post = async (p, body) => {
+    if (/\/approve$/.test(p)) await stack.fireMonitor();
+    return stack.api(p, { method: 'POST', body: JSON.stringify(body ?? {}) });
+  };
   const bridgeFetch = async (p, body) => {
     const res = await fetch(`${stack.bridgeUrl}${p}`, {
       method: body === undefined ? 'GET' : 'POST',

@@ -59,7 +59,13 @@ describe('position engine: a trading week on the simulated market', () => {
     assert.equal(r.status, 200, JSON.stringify(r.json));
     return r.json;
   };
-  const post = (p, body) => stack.api(p, { method: 'POST', body: JSON.stringify(body ?? {}) });
+  // In production the position monitor runs every minute and keeps the risk
+  // engine's inputs fresh (equity, reconciliation, bridge seen); the tests
+  // fire it right before each approval, as the cron would have.
+  const post = async (p, body) => {
+    if (/\/approve$/.test(p)) await stack.fireMonitor();
+    return stack.api(p, { method: 'POST', body: JSON.stringify(body ?? {}) });
+  };
   const detail = async (id) => {
     const r = await stack.api(`/positions/${id}`);
     assert.equal(r.status, 200, r.text);

@@ -74,12 +74,18 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
   // As a browser behind Access sends it: the token, and the page's Origin
   // (the Worker's own) on state changes.
   const jwt = (token) => ({ auth: false, headers: { 'cf-access-jwt-assertion': token, origin: stack.workerUrl } });
-  const post = (p, body, opts = {}) => stack.api(p, {
-    method: 'POST',
-    body: body === undefined ? '{}' : typeof body === 'string' ? body : JSON.stringify(body),
-    ...opts,
-    headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
-  });
+  // In production the position monitor runs every minute and keeps the risk
+  // engine's inputs fresh (equity, reconciliation, bridge seen); the tests
+  // fire it right before each approval, as the cron would have.
+  const post = async (p, body, opts = {}) => {
+    if (/\/approve$/.test(p) && opts.monitor !== false) await stack.fireMonitor();
+    return stack.api(p, {
+      method: 'POST',
+      body: body === undefined ? '{}' : typeof body === 'string' ? body : JSON.stringify(body),
+      ...opts,
+      headers: { 'content-type': 'application/json', ...(opts.headers ?? {}) },
+    });
+  };
 
   // A pending copy of proposal `srcId` under a new key (wide slippage band, so
   // market drift during the test does not refuse it); returns its id.
@@ -119,6 +125,11 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
         // session (this test may run at night or on a weekend): relax only
         // the volume filter; open interest and bid-ask width still apply.
         MIN_OPTION_VOLUME: '0',
+        // This suite approves several proposals on simulated underlyings that
+        // move together: the risk engine's correlation-cluster cap (its own
+        // tests: tests/e2e/risk.test.mjs, worker risk tests) would refuse the
+        // second; here it is the approval workflow under test.
+        RISK_MAX_POSITIONS_PER_CLUSTER: '10',
       },
     });
     proxy.state.target = stack.bridgeUrl;
@@ -313,6 +324,8 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     // and right before the send. Turn the switch on (through the API, as the
     // trader would) while the second one is on its way: after the approval
     // checked the switch, before the order is sent.
+    // The monitor (risk inputs) runs first, outside the counted calls.
+    await stack.fireMonitor();
     let accountCalls = 0;
     proxy.state.beforeForward = async (method, url) => {
       if (method === 'GET' && url === '/account') {
@@ -325,7 +338,7 @@ describe('proposals, approval workflow, audit log and Access auth', () => {
     };
     let res;
     try {
-      res = await post(`/proposals/${id}/approve`);
+      res = await post(`/proposals/${id}/approve`, undefined, { monitor: false });
     } finally {
       proxy.state.beforeForward = null;
       const off = await post('/kill-switch', { on: false, reason: 'e2e: done' });

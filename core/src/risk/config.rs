@@ -72,7 +72,7 @@ impl Default for RiskConfig {
             intraday_drawdown_fraction: 0.10,
             max_reconciliation_drifts: 0,
             stale_data_minutes: 5,
-            bridge_grace_seconds: 60,
+            bridge_grace_seconds: 180,
             stop_streak_overall: 3,
             stop_streak_per_underlying: 2,
             stop_streak_window_minutes: 240,

@@ -41,6 +41,8 @@ pub struct MemoryStore {
     pub audit: RefCell<Vec<AuditEntry>>,
     /// A standing reconciliation drift (the position monitor's).
     pub drift: std::cell::Cell<bool>,
+    /// Risk verdicts stored with approvals that won (`risk_checks`).
+    pub risk_checks: RefCell<Vec<(i64, String)>>,
     /// How many of the next calls of an operation fail.
     pub failures: RefCell<BTreeMap<Op, u32>>,
 }
@@ -183,6 +185,11 @@ impl ApprovalStore for MemoryStore {
                 s.row.order_updated_at = Some(a.at_ms);
             },
         );
+        if changed {
+            self.risk_checks
+                .borrow_mut()
+                .push((a.id, a.risk_report.to_owned()));
+        }
         Ok(self.audit_if(changed, audit))
     }
 

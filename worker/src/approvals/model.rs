@@ -54,7 +54,8 @@ WHERE id = ?1 AND status = 'pending' AND expires_at > ?2 \
 AND EXISTS (SELECT 1 FROM settings WHERE key = 'kill_switch' AND value = 'off') \
 AND NOT EXISTS (SELECT 1 FROM reconciliation WHERE id = 1 AND confirmed = 1 \
 AND fingerprint IS NOT NULL AND drifts != '[]' \
-AND (acknowledged_fingerprint IS NULL OR acknowledged_fingerprint != fingerprint))"
+AND (acknowledged_fingerprint IS NULL OR acknowledged_fingerprint != fingerprint)) \
+AND NOT EXISTS (SELECT 1 FROM risk_state WHERE id = 1 AND mode = 'halted')"
 );
 
 /// pending → rejected (`?1` id, `?2` now, `?3` actor, `?4` reason).

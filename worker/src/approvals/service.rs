@@ -36,9 +36,11 @@ pub type Clock<'a> = &'a dyn Fn() -> DateTime<Utc>;
 pub type Log<'a> = &'a dyn Fn(&str, serde_json::Value);
 
 /// What every workflow runs against.
-pub struct Deps<'a, S, B> {
+pub struct Deps<'a, S, B, R> {
     pub store: &'a S,
     pub bridge: &'a B,
+    /// The risk engine's data (pre-trade checks on the real book).
+    pub risk: &'a R,
     pub cfg: &'a Config,
     pub now: Clock<'a>,
     pub log: Log<'a>,
@@ -50,6 +52,13 @@ pub struct Deps<'a, S, B> {
 pub enum ApprovalError {
     #[error("no proposal {0}")]
     NotFound(i64),
+    /// 409 `risk_refused`: a pre-trade check of the risk engine refused,
+    /// with every check's inputs, limit and verdict.
+    #[error("risk checks refused the trade")]
+    RiskRefused {
+        verdict: Box<crate::risk::view::RiskVerdict>,
+        row: Box<ProposalRow>,
+    },
     /// 409 with the proposal's current state (`invalid_state`,
     /// `kill_switch_on`, `order_window_closed`).
     #[error("{code}: {message}")]
@@ -97,7 +106,7 @@ pub struct Approved {
     pub order_error: Option<String>,
 }
 
-impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
+impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, B, R> {
     fn now_ms(&self) -> i64 {
         (self.now)().timestamp_millis()
     }
@@ -139,9 +148,40 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
         if self.cfg.approval.trading_mode == TradingMode::Live {
             return Ok(());
         }
+        self.checked_account().await.map(|_| ())
+    }
+
+    /// The risk engine's pre-trade checks of `repriced` (storage failure:
+    /// the approval is refused).
+    async fn pre_trade(
+        &self,
+        proposal: &Proposal,
+        repriced: &sas_core::strategy::Repriced,
+        account: &Account,
+    ) -> Result<crate::risk::view::RiskVerdict, ApprovalError> {
+        crate::risk::service::pre_trade(
+            self.risk,
+            &self.cfg.risk,
+            proposal,
+            repriced,
+            Some(account),
+            (self.now)(),
+        )
+        .await
+        .map_err(|e| ApprovalError::Store {
+            context: "risk pre-trade",
+            source: StoreError(e.to_string()),
+        })
+    }
+
+    /// The bridge's account, refused in paper mode unless it is a paper
+    /// account (the approval's one account read: paper guard and risk).
+    pub async fn checked_account(&self) -> Result<Account, BrokerCheckError> {
         let acct = self.account().await?;
-        if sas_bridge_api::is_paper_account(&acct.account_id) {
-            Ok(())
+        if self.cfg.approval.trading_mode == TradingMode::Live
+            || sas_bridge_api::is_paper_account(&acct.account_id)
+        {
+            Ok(acct)
         } else {
             Err(BrokerCheckError::NotPaper)
         }
@@ -768,10 +808,13 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
             return Err(conflict("order_window_closed", message, row));
         }
         // Fail closed: no bridge, no paper account → no approval.
-        if let Err(e) = self.paper_guard().await {
-            self.log_error("paper guard", &e);
-            return Err(ApprovalError::BrokerCheck(e));
-        }
+        let account = match self.checked_account().await {
+            Ok(a) => a,
+            Err(e) => {
+                self.log_error("paper guard", &e);
+                return Err(ApprovalError::BrokerCheck(e));
+            }
+        };
         let started = (self.now)();
         let repriced = match self.fresh_reprice(&proposal, started).await {
             Err(reason) => {
@@ -797,6 +840,42 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
                 return Err(ApprovalError::Refused(refusal));
             }
         };
+        // Re-pricing took time: an overdue proposal is expired, not checked.
+        if row.expires_at <= self.now_ms() {
+            return Err(self.refuse_with_state(id, "approve").await);
+        }
+        // The risk engine on the real book (fails closed: a missing input is
+        // a refusing check; a storage failure refuses the approval). The
+        // volatility-adjusted size only ever lowers the contracts: when it is
+        // the one refusal, the trade is re-sized down to it and checked again.
+        let mut repriced = repriced;
+        let mut verdict = self.pre_trade(&proposal, &repriced, &account).await?;
+        if let Some(n) = crate::risk::service::vol_adjusted_resize(&verdict, repriced.contracts) {
+            repriced = crate::risk::service::resized(&repriced, n);
+            verdict = self.pre_trade(&proposal, &repriced, &account).await?;
+        }
+        let verdict_json = serde_json::to_string(&verdict).map_err(|e| ApprovalError::Store {
+            context: "risk verdict json",
+            source: StoreError(e.to_string()),
+        })?;
+        if !verdict.approved {
+            let entry = AuditEntry::proposal(
+                self.now_ms(),
+                actor,
+                AuditAction::ApprovalRefused,
+                id,
+                Some("pending"),
+                Some("pending"),
+                serde_json::json!({ "risk": verdict }),
+            );
+            if let Err(e) = self.store.append_audit(&entry).await {
+                self.log_error("audit risk refusal", &e);
+            }
+            return Err(ApprovalError::RiskRefused {
+                verdict: Box::new(verdict),
+                row: Box::new(row),
+            });
+        }
         let order = order_request(&proposal, &repriced).map_err(|e| ApprovalError::NoOrder(e.0))?;
         let order_json = serde_json::to_string(&order).map_err(|e| ApprovalError::Store {
             context: "order json",
@@ -834,6 +913,7 @@ impl<S: ApprovalStore, B: Bridge> Deps<'_, S, B> {
             limit_price: order.limit_price,
             contracts: order.quantity,
             order_json: &order_json,
+            risk_report: &verdict_json,
         };
         let won = self
             .store

@@ -21,6 +21,9 @@ pub struct Approval<'a> {
     pub limit_price: f64,
     pub contracts: u32,
     pub order_json: &'a str,
+    /// The risk engine's verdict (JSON), stored with the approval in the
+    /// same batch (`risk_checks`).
+    pub risk_report: &'a str,
 }
 
 /// One order-state change, compare-and-set from `from`

@@ -229,6 +229,9 @@ struct World {
     clock: std::rc::Rc<Cell<DateTime<Utc>>>,
     logs: RefCell<Vec<String>>,
     proposal: Proposal,
+    /// The risk engine's data: healthy at the clock's start (fresh equity,
+    /// books reconciled, the bridge seen, daily bars of AAPL).
+    risk: crate::risk::memory::MemoryRisk,
 }
 
 impl World {
@@ -249,10 +252,14 @@ impl World {
             clock: std::rc::Rc::new(Cell::new(t0() + Duration::minutes(5))),
             logs: RefCell::default(),
             proposal,
+            risk: crate::risk::workflow_tests::world_at(t0() + Duration::minutes(5)),
         }
     }
 
-    fn run<T>(&self, f: impl AsyncFnOnce(&Deps<'_, MemoryStore, FakeBridge>) -> T) -> T {
+    fn run<T>(
+        &self,
+        f: impl AsyncFnOnce(&Deps<'_, MemoryStore, FakeBridge, crate::risk::memory::MemoryRisk>) -> T,
+    ) -> T {
         let clock = self.clock.clone();
         let now = move || clock.get();
         let log = |event: &str, detail: serde_json::Value| {
@@ -261,6 +268,7 @@ impl World {
         let deps = Deps {
             store: &self.store,
             bridge: &self.bridge,
+            risk: &self.risk,
             cfg: &self.cfg,
             now: &now,
             log: &log,
@@ -611,4 +619,35 @@ fn kill_switch_changes_are_audited_and_mirrored() {
     assert_eq!(row.unwrap().value, "on");
     assert_eq!(w.store.actions(), vec!["kill_switch_changed"]);
     assert!(w.bridge.calls.borrow().iter().any(|c| c == "POST /halt"));
+}
+
+#[test]
+fn the_risk_engine_refuses_with_every_check_and_nothing_is_sent() {
+    let mut w = World::new();
+    // No equity snapshot since yesterday: the day's loss cannot be measured,
+    // so the risk engine fails closed.
+    w.risk = crate::risk::memory::MemoryRisk::new();
+    let e = w.approve().unwrap_err();
+    let ApprovalError::RiskRefused { verdict, row } = &e else {
+        panic!("expected a risk refusal, got {e:?}");
+    };
+    assert!(!verdict.approved);
+    assert!(!verdict.refusals.is_empty());
+    assert!(verdict.checks.len() >= 5, "{verdict:?}");
+    assert_eq!(row.status, ProposalStatus::Pending);
+    assert_eq!(w.store.row(ID).status, ProposalStatus::Pending);
+    assert_eq!(w.bridge.posts(), 0);
+    assert_eq!(w.audit_of("approval_refused"), 1);
+    assert!(w.store.risk_checks.borrow().is_empty());
+}
+
+#[test]
+fn an_approval_stores_the_risk_verdict_it_passed() {
+    let w = World::new();
+    w.approve().unwrap();
+    let checks = w.store.risk_checks.borrow();
+    assert_eq!(checks.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&checks[0].1).unwrap();
+    assert_eq!(v["approved"], true);
+    assert!(v["checks"].as_array().unwrap().len() >= 5);
 }

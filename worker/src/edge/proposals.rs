@@ -33,7 +33,7 @@ use crate::proposals::{
 use crate::settings::{self, store::SettingsStore};
 use crate::store::SnapshotRow;
 
-type Deps<'a> = approvals_service::Deps<'a, D1Store<'a>, FetchBridge<'a>>;
+type Deps<'a> = approvals_service::Deps<'a, D1Store<'a>, FetchBridge<'a>, super::risk::D1Risk<'a>>;
 
 fn log(event: &str, value: serde_json::Value) {
     console_log!("{}", serde_json::json!({ "event": event, "detail": value }));
@@ -176,25 +176,45 @@ impl ApprovalStore for D1Store<'_> {
         d1::rows(self.0, &sql, &params).await.map_err(d1_err)
     }
 
+    /// `APPROVE`, the risk verdict (`INSERT_RISK_CHECK_IF_CHANGED`) and the
+    /// audit row (`INSERT_AUDIT_IF_CHANGED`, chained on the verdict's insert),
+    /// one batch: all three or nothing.
     async fn approve(
         &self,
         a: &Approval<'_>,
         audit_entry: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        self.conditional(
-            approvals::APPROVE,
-            &[
-                d1::int(a.id),
-                d1::millis(a.at_ms),
-                d1::text(a.actor),
-                d1::opt_text(a.note),
-                D1Type::Real(a.limit_price),
-                d1::uint(a.contracts),
-                d1::text(a.order_json),
-            ],
-            audit_entry,
-        )
-        .await
+        let db = self.0;
+        let statements = vec![
+            d1::statement(
+                db,
+                approvals::APPROVE,
+                &[
+                    d1::int(a.id),
+                    d1::millis(a.at_ms),
+                    d1::text(a.actor),
+                    d1::opt_text(a.note),
+                    D1Type::Real(a.limit_price),
+                    d1::uint(a.contracts),
+                    d1::text(a.order_json),
+                ],
+            )
+            .map_err(d1_err)?,
+            d1::statement(
+                db,
+                crate::risk::model::INSERT_RISK_CHECK_IF_CHANGED,
+                &[
+                    d1::int(a.id),
+                    d1::millis(a.at_ms),
+                    d1::text(a.actor),
+                    d1::int(1),
+                    d1::text(a.risk_report),
+                ],
+            )
+            .map_err(d1_err)?,
+            audit_statement(db, audit::INSERT_AUDIT_IF_CHANGED, audit_entry).map_err(d1_err)?,
+        ];
+        Ok(batch_changes(db, statements, 0).await.map_err(d1_err)? == 1)
     }
 
     async fn reject(
@@ -493,10 +513,16 @@ fn clock() -> DateTime<Utc> {
 }
 
 /// Runs `f` with the workflows' dependencies on this runtime.
-fn deps<'a>(store: &'a D1Store<'a>, fetch: &'a FetchBridge<'a>, cfg: &'a Config) -> Deps<'a> {
+fn deps<'a>(
+    store: &'a D1Store<'a>,
+    fetch: &'a FetchBridge<'a>,
+    risk: &'a super::risk::D1Risk<'a>,
+    cfg: &'a Config,
+) -> Deps<'a> {
     approvals_service::Deps {
         store,
         bridge: fetch,
+        risk,
         cfg,
         now: &clock,
         log: &workflow_log,
@@ -512,7 +538,8 @@ fn deps<'a>(store: &'a D1Store<'a>, fetch: &'a FetchBridge<'a>, cfg: &'a Config)
 pub async fn cron_step(db: &D1Database, cfg: &Config) {
     let store = D1Store(db);
     let fetch = FetchBridge(cfg);
-    let deps = deps(&store, &fetch, cfg);
+    let risk = super::risk::D1Risk(db);
+    let deps = deps(&store, &fetch, &risk, cfg);
     let started = now();
     let mut summary = GenerationSummary {
         considered: 0,
@@ -684,7 +711,8 @@ pub async fn handle(
     let actor = actor_label(principal);
     let store = D1Store(db);
     let fetch = FetchBridge(cfg);
-    let deps = deps(&store, &fetch, cfg);
+    let risk = super::risk::D1Risk(db);
+    let deps = deps(&store, &fetch, &risk, cfg);
     let err = |e: approvals_service::ApprovalError| reply(approvals_view::error_reply(&e));
     match route {
         ApprovalRoute::List { status, limit } => match deps.list(status, limit).await {

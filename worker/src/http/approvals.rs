@@ -326,6 +326,16 @@ pub fn error_reply(e: &ApprovalError) -> Reply {
             "no_longer_valid",
             format!("approval refused: {reason}"),
         )),
+        ApprovalError::RiskRefused { verdict, row } => json(
+            409,
+            &serde_json::json!({
+                "error": "risk_refused",
+                "message": format!("approval refused by the risk checks: {}", verdict.refusals.join("; ")),
+                "status": row.status,
+                "risk": verdict,
+                "proposal": ProposalView::from_row(row, false),
+            }),
+        ),
         ApprovalError::UnreadableProposal(_) | ApprovalError::Store { .. } => {
             Reply::Internal(e.to_string())
         }

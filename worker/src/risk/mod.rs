@@ -18,7 +18,7 @@ pub mod view;
 #[cfg(test)]
 mod sql_tests;
 #[cfg(test)]
-mod workflow_tests;
+pub(crate) mod workflow_tests;
 
 use crate::store::StoreError;
 

@@ -1090,3 +1090,47 @@ Sharpe/Sortino x sqrt(252), rf = 0; trade P&L net of commissions",
 pub fn subjects(changes: &[Change]) -> Vec<Subject> {
     changes.iter().map(|c| c.subject.clone()).collect()
 }
+
+/// The contracts to re-size a trade down to when the only refusal of
+/// `verdict` is the volatility-adjusted size (whose limit is the size the
+/// realized volatility allows): `None` when anything else refused, when the
+/// allowed size is below one contract, or when it would not lower `contracts`.
+/// The size is only ever lowered, never raised.
+pub fn vol_adjusted_resize(verdict: &RiskVerdict, contracts: u32) -> Option<u32> {
+    if verdict.approved {
+        return None;
+    }
+    let refused: Vec<&super::view::CheckLine> = verdict
+        .checks
+        .iter()
+        .filter(|c| matches!(c.verdict, sas_core::risk::Verdict::Refuse(_)))
+        .collect();
+    let [only] = refused.as_slice() else {
+        return None;
+    };
+    if only.check != "volatility_adjusted_size" {
+        return None;
+    }
+    let limit = only.limit?;
+    if !limit.is_finite() || limit < 1.0 {
+        return None;
+    }
+    // A bounded, positive, finite float: its floor fits u32.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let allowed = limit.floor().min(f64::from(u32::MAX)) as u32;
+    (allowed >= 1 && allowed < contracts).then_some(allowed)
+}
+
+/// `repriced` at `contracts` (the total max loss scaled with it).
+pub fn resized(repriced: &Repriced, contracts: u32) -> Repriced {
+    let per = if repriced.contracts == 0 {
+        0.0
+    } else {
+        repriced.total_max_loss / f64::from(repriced.contracts)
+    };
+    Repriced {
+        contracts,
+        total_max_loss: per * f64::from(contracts),
+        ..repriced.clone()
+    }
+}

@@ -118,8 +118,13 @@ fn repriced(p: &Proposal, contracts: u32) -> Repriced {
 /// since yesterday, the books reconciled a minute ago, the bridge seen 30 s
 /// ago, nothing open, daily bars of SPY, QQQ and AAPL.
 fn world() -> MemoryRisk {
+    world_at(t0())
+}
+
+/// [`world`] with its data fresh at `now` (used by the approval workflow
+/// tests, whose clock runs a few minutes past [`t0`]).
+pub(crate) fn world_at(now: DateTime<Utc>) -> MemoryRisk {
     let s = MemoryRisk::new();
-    let now = t0();
     s.equity.borrow_mut().extend([
         (ms(now - Duration::hours(18)), Some(100_000.0)),
         (ms(now - Duration::minutes(1)), Some(100_000.0)),
@@ -345,12 +350,12 @@ fn reconciliation_drift_stale_marks_a_lost_bridge_and_a_stop_streak_each_halt() 
         .halt(HaltCause::StaleData)
         .is_some());
 
-    // Monitor runs failing for 2 minutes: the bridge is disconnected.
+    // Monitor runs failing for 4 minutes: the bridge is disconnected.
     let s = world();
     s.runs.borrow_mut().clear();
     s.runs
         .borrow_mut()
-        .push((1, "ok".into(), Some(ms(t0() - Duration::minutes(2)))));
+        .push((1, "ok".into(), Some(ms(t0() - Duration::minutes(4)))));
     s.runs
         .borrow_mut()
         .push((2, "failed".into(), Some(ms(t0()))));
@@ -979,4 +984,45 @@ fn performance_figures_come_from_closed_positions_and_equity_snapshots() {
         block_on(service::performance(&s, 10, 10)),
         Err(RiskError::Invalid(_))
     ));
+}
+
+#[test]
+fn the_volatility_adjusted_size_only_lowers_the_contracts() {
+    use super::view::CheckLine;
+    let line = |check: &str, refuse: bool, limit: Option<f64>| CheckLine {
+        check: check.into(),
+        inputs: vec![],
+        limit,
+        used: None,
+        verdict: if refuse {
+            Verdict::Refuse("no".into())
+        } else {
+            Verdict::Pass
+        },
+    };
+    let verdict = |checks: Vec<CheckLine>| RiskVerdict {
+        approved: checks.iter().all(|c| c.verdict == Verdict::Pass),
+        contracts: 50,
+        mode: None,
+        refusals: vec![],
+        checks,
+    };
+    let only_vol = verdict(vec![
+        line("portfolio_heat", false, Some(1e5)),
+        line("volatility_adjusted_size", true, Some(3.7)),
+    ]);
+    assert_eq!(service::vol_adjusted_resize(&only_vol, 50), Some(3));
+    // Never raised, never to zero, never past another refusal.
+    assert_eq!(service::vol_adjusted_resize(&only_vol, 2), None);
+    let below_one = verdict(vec![line("volatility_adjusted_size", true, Some(0.4))]);
+    assert_eq!(service::vol_adjusted_resize(&below_one, 50), None);
+    let two = verdict(vec![
+        line("portfolio_heat", true, Some(1e5)),
+        line("volatility_adjusted_size", true, Some(3.0)),
+    ]);
+    assert_eq!(service::vol_adjusted_resize(&two, 50), None);
+    let p = proposal_on("SPY");
+    let r = service::resized(&repriced(&p, 10), 4);
+    assert_eq!(r.contracts, 4);
+    assert!((r.total_max_loss - p.metrics.max_loss_natural * 4.0).abs() < 1e-6);
 }
