@@ -846,8 +846,9 @@ impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, 
         }
         // The risk engine on the real book (fails closed: a missing input is
         // a refusing check; a storage failure refuses the approval). The
-        // volatility-adjusted size only ever lowers the contracts: when it is
-        // the one refusal, the trade is re-sized down to it and checked again.
+        // volatility-adjusted size only ever lowers the contracts: when it
+        // refused, the trade is re-sized down to it and checked again (that
+        // second verdict decides).
         let mut repriced = repriced;
         let mut verdict = self.pre_trade(&proposal, &repriced, &account).await?;
         if let Some(n) = crate::risk::service::vol_adjusted_resize(&verdict, repriced.contracts) {

@@ -1091,27 +1091,22 @@ pub fn subjects(changes: &[Change]) -> Vec<Subject> {
     changes.iter().map(|c| c.subject.clone()).collect()
 }
 
-/// The contracts to re-size a trade down to when the only refusal of
-/// `verdict` is the volatility-adjusted size (whose limit is the size the
-/// realized volatility allows): `None` when anything else refused, when the
-/// allowed size is below one contract, or when it would not lower `contracts`.
-/// The size is only ever lowered, never raised.
+/// The contracts to re-size a trade down to when `verdict` refused the
+/// volatility-adjusted size (its limit is the size the realized volatility
+/// allows): the caller checks the smaller trade again, and that second
+/// verdict decides (a smaller trade can only pass checks the larger one
+/// failed, e.g. max loss per trade). `None` when the size was not refused,
+/// when the allowed size is below one contract, or when it would not lower
+/// `contracts`. The size is only ever lowered, never raised.
 pub fn vol_adjusted_resize(verdict: &RiskVerdict, contracts: u32) -> Option<u32> {
     if verdict.approved {
         return None;
     }
-    let refused: Vec<&super::view::CheckLine> = verdict
-        .checks
-        .iter()
-        .filter(|c| matches!(c.verdict, sas_core::risk::Verdict::Refuse(_)))
-        .collect();
-    let [only] = refused.as_slice() else {
-        return None;
-    };
-    if only.check != "volatility_adjusted_size" {
-        return None;
-    }
-    let limit = only.limit?;
+    let vol = verdict.checks.iter().find(|c| {
+        c.check == "volatility_adjusted_size"
+            && matches!(c.verdict, sas_core::risk::Verdict::Refuse(_))
+    })?;
+    let limit = vol.limit?;
     if !limit.is_finite() || limit < 1.0 {
         return None;
     }

@@ -1012,15 +1012,23 @@ fn the_volatility_adjusted_size_only_lowers_the_contracts() {
         line("volatility_adjusted_size", true, Some(3.7)),
     ]);
     assert_eq!(service::vol_adjusted_resize(&only_vol, 50), Some(3));
-    // Never raised, never to zero, never past another refusal.
+    // Never raised, never to zero.
     assert_eq!(service::vol_adjusted_resize(&only_vol, 2), None);
     let below_one = verdict(vec![line("volatility_adjusted_size", true, Some(0.4))]);
     assert_eq!(service::vol_adjusted_resize(&below_one, 50), None);
+    // With another refusal too (max loss at the larger size), the smaller
+    // trade is checked again and that verdict decides.
     let two = verdict(vec![
-        line("portfolio_heat", true, Some(1e5)),
+        line("max_loss_per_trade", true, Some(2_000.0)),
         line("volatility_adjusted_size", true, Some(3.0)),
     ]);
-    assert_eq!(service::vol_adjusted_resize(&two, 50), None);
+    assert_eq!(service::vol_adjusted_resize(&two, 50), Some(3));
+    // The size passed: nothing to re-size, whatever else refused.
+    let other = verdict(vec![
+        line("portfolio_heat", true, Some(1e5)),
+        line("volatility_adjusted_size", false, Some(3.0)),
+    ]);
+    assert_eq!(service::vol_adjusted_resize(&other, 50), None);
     let p = proposal_on("SPY");
     let r = service::resized(&repriced(&p, 10), 4);
     assert_eq!(r.contracts, 4);
