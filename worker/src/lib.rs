@@ -6,7 +6,7 @@
 //! static dashboard in `web/dist` is served by Workers static assets.
 //!
 //! Layers, dependencies pointing one way (docs/architecture.md): [`config`]
-//! (depends on nothing) ← leaves ([`auth`], [`access`], [`store`],
+//! (depends on nothing) ← leaves ([`auth`], [`access`], [`store`], [`order_answers`],
 //! [`bridge`]) ← features, each split into model (rows, SQL), service (the
 //! workflow over a store trait and the [`bridge::Bridge`], clock passed in)
 //! and view (JSON): [`audit`], [`settings`], [`ingest`], [`chains`],
@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod iv_history;
 pub mod metrics;
 pub mod opportunities;
+pub mod order_answers;
 pub mod positions;
 pub mod proposals;
 pub mod risk;

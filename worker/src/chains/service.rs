@@ -200,7 +200,7 @@ async fn one_symbol(
         &analysis,
         changed.then_some(bars.as_slice()),
         cfg.chains.retention_days,
-        crate::export::prune_gate(cfg),
+        cfg.archive.prune_gate(),
         now(),
     );
     let metas = store.write_batch(&statements).await.map_err(|e| {

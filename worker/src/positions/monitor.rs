@@ -38,10 +38,12 @@ use super::store::{
     NewExitOrder, NewFill, NewMark, NewPosition, OrderUpdate, PositionStore, PositionUpdate,
     PositionWrite, RunOutcome, StoreError,
 };
-use crate::approvals::{classify_lookup, classify_order_answer, SendResult};
 use crate::audit::{AuditAction, AuditEntry};
 use crate::bridge::{get_json, Bridge, BridgeReadError};
 use crate::config::Config;
+use crate::order_answers::{
+    classify_lookup, classify_order_answer, classify_send_failure, LookupResult, SendResult,
+};
 
 /// Actor of the monitor's changes.
 pub const MONITOR_ACTOR: &str = "system:monitor";
@@ -366,16 +368,14 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             {
                 Err(_) => LookupOutcome::Unavailable,
                 Ok(answer) => match classify_lookup(answer.status, &answer.body, k) {
-                    crate::approvals::LookupResult::Found { .. } => {
+                    LookupResult::Found { .. } => {
                         match serde_json::from_str::<WireOrder>(&answer.body) {
                             Ok(o) => LookupOutcome::Found(o),
                             Err(_) => LookupOutcome::Unavailable,
                         }
                     }
-                    crate::approvals::LookupResult::NotFound => LookupOutcome::NotFound,
-                    crate::approvals::LookupResult::Unavailable { .. } => {
-                        LookupOutcome::Unavailable
-                    }
+                    LookupResult::NotFound => LookupOutcome::NotFound,
+                    LookupResult::Unavailable { .. } => LookupOutcome::Unavailable,
                 },
             };
             (k.clone(), outcome)
@@ -926,7 +926,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         let timeout = self.cfg.approval.orders.order_timeout_ms;
         let result = match self.bridge.post_json("/orders", body, timeout).await {
             Ok(a) => classify_order_answer(a.status, &a.body, key),
-            Err(f) => crate::approvals::classify_send_failure(&f),
+            Err(f) => classify_send_failure(&f),
         };
         let (to, order_id, broker_status) = match &result {
             SendResult::Placed {
