@@ -102,3 +102,35 @@ sas_install_tools() {
   if [ "${SAS_SKIP_SYSTEM_TOOLS:-0}" != "1" ]; then sas_install_system_tools; fi
   sas_export_env
 }
+
+# Keep a build cache shared between fresh clones (CI) from filling the disk.
+# Every clone rebuilds the workspace's own crates (their sources are newer than
+# any cached output), and a clone at another path builds them under new hashes,
+# so their old artifacts and incremental state are dead weight: drop them. The
+# dependencies' artifacts are what make a warm run warm; they stay unless the
+# whole directory outgrew SAS_TARGET_DIR_MAX_GB (default 16), then it goes.
+sas_trim_target_dir() {
+  local dir="$1" max_gb="${SAS_TARGET_DIR_MAX_GB:-16}"
+  [ -d "$dir" ] || return 0
+  rm -rf "$dir"/*/incremental "$dir"/*/*/incremental
+  local names
+  names="$(cargo metadata --no-deps --format-version 1 --manifest-path "$ROOT/Cargo.toml" \
+    | "$SAS_NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);const n=new Set();for(const p of m.packages){n.add(p.name);for(const t of p.targets)n.add(t.name.replace(/-/g,"_"));}console.log([...n].join(" "));})')"
+  local profile name
+  for profile in "$dir"/debug "$dir"/release "$dir"/*/debug "$dir"/*/release; do
+    [ -d "$profile" ] || continue
+    for name in $names; do
+      rm -rf "$profile/deps/$name-"* "$profile/deps/lib$name-"* \
+             "$profile/.fingerprint/$name-"* "$profile/build/$name-"*
+    done
+  done
+  local kb
+  kb="$(du -sk "$dir" | cut -f1)"
+  if [ "$kb" -gt $((max_gb * 1024 * 1024)) ]; then
+    sas_log "build cache is $((kb / 1024 / 1024)) GB, over ${max_gb} GB: starting it afresh"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    kb=0
+  fi
+  sas_log "build cache $dir: $((kb / 1024)) MB; free on its disk: $(df -Pk "$dir" | awk 'NR==2 {print int($4/1024)}') MB"
+}
