@@ -189,7 +189,8 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
 
   test('every page: screenshots at 375 and 1280 px, zero serious/critical axe findings, no overflow on the phone', async () => {
     const pages = [
-      { name: 'market', hash: '/', ready: '[data-testid=quote-row]' },
+      { name: 'today', hash: '/', ready: '[data-testid=trading-state][data-mode]' },
+      { name: 'market', hash: '/market', ready: '[data-testid=quote-row]' },
       { name: 'proposals', hash: '/proposals', ready: '[data-testid=proposal-item]' },
       { name: 'proposal-detail', hash: `/proposals/${pending[0].id}`, ready: '[data-testid=payoff-chart] canvas' },
       { name: 'control', hash: '/control', ready: '[data-testid=audit-entry]' },

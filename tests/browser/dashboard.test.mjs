@@ -134,12 +134,20 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
   });
 
   /** Navigates to the dashboard with `fragment`; failures are re-thrown without the URL (it holds a token). */
+  /** Today is the landing page: once the token fragment is read, the market page is one navigation away. */
   async function gotoDashboard(page, fragment) {
     try {
       await page.goto(`${stack.workerUrl}/${fragment}`);
     } catch (error) {
       throw new Error(`loading the dashboard failed: ${String(error.message).split(stack.apiToken).join('<token>')}`);
     }
+    // The token was read and stripped from the address bar (and so from history), leaving the landing page.
+    // (Messages never print the URL: it would put the token in the test log.)
+    await page.waitForFunction(() => !window.location.hash.includes('token'));
+    assert.equal(await page.evaluate(() => window.location.hash), '');
+    await page.getByTestId('trading-state').waitFor();
+    await page.getByTestId('nav-market').click();
+    await page.waitForFunction(() => window.location.hash === '#/market');
   }
 
   /** A fresh context (own storage) per scenario. */
@@ -158,11 +166,10 @@ describe('dashboard in a real browser against the local stack', { timeout: 600_0
       await page.locator('[data-testid=quote-row]').first().waitFor();
       await page.locator('[data-testid=opportunity]').first().waitFor();
 
-      // The token was read and stripped from the address bar (and so from history).
-      // (Messages never print the URL: it would put the token in the test log.)
+      // The token left the address bar (gotoDashboard checked the landing page's empty fragment).
       assert.ok(!page.url().includes('token'), 'URL still carries the token fragment');
       assert.ok(!page.url().includes(stack.apiToken), 'token value is not in the URL');
-      assert.equal(await page.evaluate(() => window.location.hash), '');
+      assert.equal(await page.evaluate(() => window.location.hash), '#/market');
 
       // Health badges.
       assert.equal(await page.getByTestId('health-overall').textContent(), api.health.status);

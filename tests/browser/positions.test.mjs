@@ -355,7 +355,9 @@ describe('position pages in a real browser against the local stack', { timeout: 
       await banner.waitFor();
       assert.equal(await banner.getAttribute('data-fingerprint'), recon.fingerprint);
       assert.match(await banner.textContent(), /the broker holds 1 share SAS does not know/);
-      assert.equal(await page.getByTestId('trading-state').getAttribute('data-state'), 'entries blocked');
+      // The risk engine's fresh evaluation (GET /risk) halts on the standing drift, and says why.
+      await page.waitForFunction(() => document.querySelector('[data-testid=trading-state]')?.getAttribute('data-state') === 'halted');
+      await page.locator('[data-testid=risk-reason][data-key="halt:reconciliation_drift"]').waitFor();
       await axeBothSchemes('today-drift', '/today', '[data-testid=drift-banner]');
 
       await page.getByTestId('ack-button').click();
@@ -381,11 +383,11 @@ describe('position pages in a real browser against the local stack', { timeout: 
   test('every new page: screenshots at 375 and 1280 px, zero serious/critical axe findings in light and dark', async () => {
     await monitor();
     const pages = [
-      { name: 'today', hash: '/today', ready: '[data-testid=pnl-open-mid]' },
+      { name: 'today', hash: '/', ready: '[data-testid=pnl-open-mid]' },
       { name: 'list', hash: '/positions', ready: '[data-testid=position-item] [data-testid=progress-take-profit]' },
       { name: 'detail-open', hash: `/positions/${pos.b.id}`, ready: '[data-testid=mark-chart] canvas' },
       { name: 'detail-closed', hash: `/positions/${pos.a.id}`, ready: '[data-testid=mark-chart] canvas' },
-      { name: 'performance', hash: '/performance', ready: '[data-testid=equity-chart] canvas' },
+      { name: 'performance', hash: '/performance', ready: '[data-testid=drawdown-chart] canvas' },
     ];
     for (const target of pages) await axeBothSchemes(target.name, target.hash, target.ready);
     assert.deepEqual(findings, {}, 'serious or critical accessibility findings');

@@ -220,8 +220,13 @@ export async function postJson<T>(path: string, token: string | null, body: unkn
   return requestJson<T>('POST', path, token, body);
 }
 
+/** PUTs a JSON body (`PUT /strategies`). */
+export async function putJson<T>(path: string, token: string | null, body: unknown): Promise<T> {
+  return requestJson<T>('PUT', path, token, body);
+}
+
 async function requestJson<T>(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT',
   path: string,
   token: string | null,
   body: unknown,
@@ -229,7 +234,7 @@ async function requestJson<T>(
 ): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (method === 'POST') headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers['Content-Type'] = 'application/json';
   let response: Response;
   try {
     response = await fetch(`${apiBase()}${path}`, {
@@ -237,7 +242,7 @@ async function requestJson<T>(
       headers,
       credentials: 'same-origin',
       cache: 'no-store',
-      ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+      ...(method !== 'GET' ? { body: JSON.stringify(body ?? {}) } : {}),
       ...(signal ? { signal } : {}),
     });
   } catch (cause) {
@@ -311,3 +316,140 @@ export interface Drift {
 export type Reconciliation = Omit<ReconciliationView, 'drifts'> & { drifts: Drift[] | null };
 
 export type MonitorRun = MonitorRunView;
+
+// ---- Risk engine, strategies, performance (GET /risk, /strategies, /performance) ----
+// No Rust view type of these derives ts-rs yet (worker/src/risk/view.rs, core's
+// TradingState / EquityFigures / TradeStats): hand-written from those structs.
+
+export type TradingMode = 'active' | 'reducing' | 'halted';
+
+/** Who changed the state: a rule, or the trader by name. */
+export type Actor = { kind: 'rule' } | { kind: 'trader'; name: string };
+
+export interface Stamp {
+  by: Actor;
+  reason: string;
+  at: string;
+}
+
+export interface ActiveHalt {
+  cause: string;
+  stamp: Stamp;
+  session: string;
+  until: string | null;
+  sticky?: boolean;
+}
+
+export interface Cooldown {
+  symbol: string;
+  stamp: Stamp;
+  until: string;
+}
+
+export interface TradingState {
+  halts: ActiveHalt[];
+  reducing: Stamp | null;
+  exits_paused: Stamp | null;
+  cooldowns: Cooldown[];
+  session: string | null;
+  high_water_mark: number | null;
+}
+
+export interface RiskChange {
+  subject: { subject: string; value?: string };
+  raised: boolean;
+  stamp: Stamp;
+}
+
+export interface StateView {
+  mode: TradingMode;
+  state: TradingState;
+  version: number;
+  evaluated_at: number | null;
+  updated_at: number;
+  updated_by: string;
+}
+
+export interface LimitUse {
+  name: string;
+  unit: string;
+  limit: number | null;
+  used: number | null;
+  reached: boolean | null;
+}
+
+/** `GET /risk`: the stored state, the rules applied to the data now, every limit with its use. */
+export interface RiskOverview {
+  stored: StateView;
+  now: TradingState;
+  now_mode: TradingMode;
+  pending_changes: RiskChange[];
+  kill_switch_on: boolean;
+  limits: LimitUse[];
+}
+
+export interface RiskStateChange {
+  state: StateView;
+  changes: RiskChange[];
+}
+
+export interface StrategyView {
+  strategy: string;
+  enabled: boolean;
+  reason: string | null;
+  updated_at: number | null;
+  updated_by: string | null;
+}
+
+export interface Drawdown {
+  depth: number;
+  peak: string;
+  trough: string;
+  recovered: string | null;
+  duration_days: number;
+}
+
+export interface EquityFigures {
+  days: number;
+  daily_returns: number[];
+  total_return: number | null;
+  annualized_return: number | null;
+  sharpe: number | null;
+  sortino: number | null;
+  max_drawdown: Drawdown | null;
+  calmar: number | null;
+}
+
+/** Money fields are micro-dollars (core `Money`). */
+export interface TradeStats {
+  trades: number;
+  wins: number;
+  losses: number;
+  net_pnl: number;
+  gross_wins: number;
+  gross_losses: number;
+  win_rate: number | null;
+  profit_factor: number | null;
+  expectancy: number | null;
+  average_win: number | null;
+  average_loss: number | null;
+  average_holding_hours: number | null;
+  commissions: number;
+  commissions_share: number | null;
+  entry_slippage: number;
+  entry_slippage_trades: number;
+  exit_slippage: number;
+  exit_slippage_trades: number;
+}
+
+/** `GET /performance?from=&to=`. */
+export interface Performance {
+  from: number;
+  to: number;
+  equity: EquityFigures;
+  trades: TradeStats;
+  attribution: Record<string, Record<string, TradeStats>>;
+  unreadable: number[];
+  truncated: boolean;
+  conventions: string;
+}

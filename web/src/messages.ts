@@ -65,6 +65,34 @@ export function refusalLines(refusal: unknown): string[] {
   return lines;
 }
 
+function fmtCheckValue(v: unknown): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: 2 }) : '—';
+}
+
+/**
+ * The pre-trade verdict of a 409 `risk_refused` (`risk`: `{approved, contracts,
+ * mode, checks: [{check, limit, used, verdict: {verdict, reason?}}], refusals}`):
+ * every refused check with its use of the limit and the reason, then the passed ones.
+ */
+export function riskCheckLines(risk: unknown): string[] {
+  const r = rec(risk);
+  if (!r || !Array.isArray(r.checks)) return [];
+  const lines: string[] = [];
+  const passed: string[] = [];
+  for (const raw of r.checks) {
+    const c = rec(raw);
+    if (!c) continue;
+    const name = String(c.check ?? '?').replace(/_/g, ' ');
+    const v = rec(c.verdict);
+    const use = `${fmtCheckValue(c.used)} of ${fmtCheckValue(c.limit)}`;
+    if (v?.verdict === 'refuse') lines.push(`Refused by ${name} (${use}): ${String(v.reason ?? '')}`);
+    else passed.push(`${name} ${use}`);
+  }
+  if (typeof r.contracts === 'number') lines.push(`Checked at ${r.contracts} contract${r.contracts === 1 ? '' : 's'}.`);
+  if (passed.length > 0) lines.push(`Passed: ${passed.join('; ')}.`);
+  return lines;
+}
+
 /** Explains a refused approval or rejection in the trader's words, never generically. */
 export function explainActionError(error: ErrorLike): Explained {
   const body = error.body ?? null;
@@ -85,6 +113,18 @@ export function explainActionError(error: ErrorLike): Explained {
         details: refusalLines(body?.refusal),
       };
     }
+    case 'risk_refused':
+      return {
+        kind: 'risk_refused',
+        title: 'Not approved: the risk checks refused this trade on the book as it is now. The proposal is still pending; nothing was sent.',
+        details: riskCheckLines(body?.risk),
+      };
+    case 'reconciliation_drift':
+      return {
+        kind: 'reconciliation_drift',
+        title: 'Not approved: the broker’s books differ from SAS’s (a reconciliation drift stands). Check and acknowledge it on the Today page.',
+        details: [],
+      };
     case 'kill_switch_on':
       return {
         kind: 'kill_switch_on',

@@ -12,11 +12,18 @@ import {
   type Query,
 } from '@tanstack/react-query';
 import { createContext, useContext } from 'react';
+import type { ChainSnapshot, SymbolMetrics } from './market';
 import {
   ApiError,
   getJson,
   postJson,
+  putJson,
   type ApproveResult,
+  type Performance,
+  type RiskOverview,
+  type RiskStateChange,
+  type StrategyView,
+  type TradingMode,
   type AuditEntry,
   type Health,
   type History,
@@ -106,11 +113,17 @@ export const useProposals = (status: 'pending' | null, limit = 100) =>
   useGet<Proposals>(status ? `/proposals?status=${status}&limit=${limit}` : `/proposals?limit=${limit}`, PROPOSALS_REFRESH_MS);
 export const useProposal = (id: string) =>
   useGet<ProposalDetail>(`/proposals/${encodeURIComponent(id)}`, PROPOSALS_REFRESH_MS);
-export const useAudit = (proposal: string) =>
+/** The Worker filters the audit log by proposal only; position and kind filters are applied in the browser. */
+export const useAudit = (proposal: string, limit = 100) =>
   useGet<{ entries: AuditEntry[] }>(
-    proposal.trim() === '' ? '/audit?limit=100' : `/audit?limit=100&proposal=${encodeURIComponent(proposal.trim())}`,
+    proposal.trim() === '' ? `/audit?limit=${limit}` : `/audit?limit=${limit}&proposal=${encodeURIComponent(proposal.trim())}`,
     MARKET_REFRESH_MS,
   );
+
+export const useSymbolChain = (symbol: string) =>
+  useGet<ChainSnapshot>(`/symbols/${encodeURIComponent(symbol)}/chain`, MARKET_REFRESH_MS);
+export const useSymbolMetrics = (symbol: string, days = 90) =>
+  useGet<SymbolMetrics>(`/symbols/${encodeURIComponent(symbol)}/metrics?days=${days}&interval=daily`, MARKET_REFRESH_MS);
 
 /** 2-day price history of each symbol, one request each, all at once. */
 export function useHistories(symbols: string[]) {
@@ -189,7 +202,7 @@ function invalidatePositions(client: ReturnType<typeof useQueryClient>) {
       const path = q.queryKey[1];
       return (
         typeof path === 'string' &&
-        (POSITION_ROUTES.some((r) => path.startsWith(r)) || path.startsWith('/audit'))
+        (POSITION_ROUTES.some((r) => path.startsWith(r)) || path === '/risk' || path.startsWith('/audit'))
       );
     },
   });
@@ -225,5 +238,47 @@ export function useAcknowledgeDrift() {
   return useMutation<Reconciliation, ApiError, { fingerprint: string; note: string }>({
     mutationFn: (body) => postJson<Reconciliation>('/reconciliation/ack', token, body),
     onSettled: () => invalidatePositions(client),
+  });
+}
+
+// ---- Risk engine, strategies, performance ----
+
+/** Routes of the risk engine: an older Worker without them falls back quietly. */
+export const RISK_ROUTES = ['/risk', '/strategies', '/performance'];
+
+export const useRisk = () => useGet<RiskOverview>('/risk', POSITIONS_REFRESH_MS);
+export const useStrategies = () => useGet<{ strategies: StrategyView[] }>('/strategies', MARKET_REFRESH_MS);
+export const usePerformance = (from: string, to: string) =>
+  useGet<Performance>(`/performance?from=${from}&to=${to}`, MARKET_REFRESH_MS);
+/** `GET /performance/shadow`: answers 501 until the shadow P&L is built (issue 11). */
+export const useShadow = () => useGet<unknown>('/performance/shadow', MARKET_REFRESH_MS);
+
+function invalidateRisk(client: ReturnType<typeof useQueryClient>) {
+  return client.invalidateQueries({
+    predicate: (q: Query) => {
+      const path = q.queryKey[1];
+      return (
+        typeof path === 'string' &&
+        (path === '/risk' || path === '/strategies' || path === '/kill-switch' || path.startsWith('/audit'))
+      );
+    },
+  });
+}
+
+export function useSetTradingState() {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<RiskStateChange, ApiError, { state: TradingMode; reason: string; clear?: string[] }>({
+    mutationFn: (body) => postJson<RiskStateChange>('/risk/state', token, body),
+    onSettled: () => invalidateRisk(client),
+  });
+}
+
+export function useSetStrategy() {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<{ strategy: StrategyView; changed: boolean }, ApiError, { strategy: string; enabled: boolean; reason: string }>({
+    mutationFn: (body) => putJson<{ strategy: StrategyView; changed: boolean }>('/strategies', token, body),
+    onSettled: () => invalidateRisk(client),
   });
 }

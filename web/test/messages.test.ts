@@ -53,3 +53,32 @@ test('order state text', () => {
   assert.equal(orderStateText({ status: 'submitted', broker_status: 'pending_submit', error: null }), 'Order submitted · broker: pending submit');
   assert.equal(orderStateText({ status: 'abandoned', error: 'kill switch on' }), 'Order abandoned · kill switch on');
 });
+
+test('a risk refusal lists the refused check with its use of the limit, then the passed ones', async () => {
+  const { explainActionError } = await import('../src/messages.ts');
+  const e = explainActionError({
+    status: 409,
+    code: 'risk_refused',
+    message: 'approval refused by the risk checks: max_loss_per_trade: too big',
+    body: {
+      error: 'risk_refused',
+      risk: {
+        approved: false,
+        contracts: 8,
+        mode: 'active',
+        checks: [
+          { check: 'max_loss_per_trade', inputs: [], limit: 1999.92, used: 2000, verdict: { verdict: 'refuse', reason: '2000.00 > 1999.92' } },
+          { check: 'open_positions', inputs: [], limit: 5, used: 2, verdict: { verdict: 'pass' } },
+        ],
+        refusals: ['max_loss_per_trade: 2000.00 > 1999.92'],
+      },
+    },
+  });
+  assert.equal(e.kind, 'risk_refused');
+  assert.match(e.title, /risk checks refused/);
+  assert.deepEqual(e.details, [
+    'Refused by max loss per trade (2,000 of 1,999.92): 2000.00 > 1999.92',
+    'Checked at 8 contracts.',
+    'Passed: open positions 2 of 5.',
+  ]);
+});

@@ -1,5 +1,6 @@
 import type { Factor, Opportunities } from '../api';
-import { formatNumber, formatPrice, formatTime, humanize } from '../format';
+import { Link } from 'react-router';
+import { formatNumber, formatPercent, formatPrice, formatTime, humanize } from '../format';
 
 interface OpportunitiesPanelProps {
   /** Shown while there is no data: loading, or why it could not load. */
@@ -132,6 +133,11 @@ export function OpportunitiesPanel({ placeholder, opportunities, now }: Opportun
                   ))}
                 </tbody>
               </table>
+              <p className="small" data-testid="opportunity-iv">
+                ATM IV 30 d {formatPercent(o.atm_iv_30d)} · IV rank {formatNumber(o.iv_rank, 0)} · IV percentile {formatNumber(o.iv_percentile, 0)}
+                {o.iv_history_days !== null && o.iv_history_days !== undefined ? ` (${o.iv_history_days} days of IV history)` : ''} ·{' '}
+                <Link to={`/market/${encodeURIComponent(o.symbol)}`}>{o.symbol} chain and metrics</Link>
+              </p>
               <p className="muted small">
                 {o.observations} observations
                 {o.coverage !== undefined ? ` · ${Math.round(o.coverage * 100)}% of the weight measured` : ''}

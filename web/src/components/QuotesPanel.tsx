@@ -1,3 +1,4 @@
+import { Link } from 'react-router';
 import type { HistoryPoint, LatestQuotes } from '../api';
 import { formatNumber, formatPrice, formatTime, formatVolume, spreadOf } from '../format';
 import { Badge, dataTypeTone } from './Badge';
@@ -63,7 +64,9 @@ export function QuotesPanel({ placeholder, quotes, history, now }: QuotesPanelPr
               return (
                 <tr key={q.symbol} data-testid="quote-row" data-symbol={q.symbol}>
                   <th scope="row" className="symbol-cell">
-                    <span className="symbol">{q.symbol}</span>
+                    <Link className="symbol" to={`/market/${encodeURIComponent(q.symbol)}`} data-testid="symbol-link">
+                      {q.symbol}
+                    </Link>
                     <Badge tone={dataTypeTone(q.data_type)} testId="data-type">
                       {q.data_type.replace(/_/g, ' ')}
                     </Badge>

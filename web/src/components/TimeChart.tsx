@@ -3,7 +3,7 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { formatMoney } from '../format';
+import { formatMoney, formatPercent } from '../format';
 
 export interface TimeSeries {
   label: string;
@@ -23,6 +23,8 @@ interface TimeChartProps {
   height?: number;
   /** Dashed line at zero (P&L charts). */
   zeroLine?: boolean;
+  /** Y axis values: dollars (default) or fractions shown as percentages (drawdown). */
+  yFormat?: 'money' | 'percent';
 }
 
 function cssVar(name: string, fallback: string): string {
@@ -30,7 +32,7 @@ function cssVar(name: string, fallback: string): string {
   return value || fallback;
 }
 
-export default function TimeChart({ xs, series, label, testId, height = 220, zeroLine = false }: TimeChartProps) {
+export default function TimeChart({ xs, series, label, testId, height = 220, zeroLine = false, yFormat = 'money' }: TimeChartProps) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = host.current;
@@ -46,7 +48,7 @@ export default function TimeChart({ xs, series, label, testId, height = 220, zer
       scales: { x: { time: true } },
       axes: [
         { stroke: text, grid: { stroke: grid } },
-        { stroke: text, grid: { stroke: grid }, size: 64, values: (_u, vals) => vals.map((v) => formatMoney(v)) },
+        { stroke: text, grid: { stroke: grid }, size: 64, values: (_u, vals) => vals.map((v) => (yFormat === 'percent' ? formatPercent(v, 1) : formatMoney(v))) },
       ],
       series: [
         {},
@@ -87,7 +89,7 @@ export default function TimeChart({ xs, series, label, testId, height = 220, zer
       observer.disconnect();
       plot.destroy();
     };
-  }, [xs, series, height, zeroLine]);
+  }, [xs, series, height, zeroLine, yFormat]);
 
   return (
     <figure className="time-chart-figure">

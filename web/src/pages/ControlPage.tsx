@@ -4,7 +4,10 @@ import { Badge } from '../components/Badge';
 import { RunsPanel } from '../components/RunsPanel';
 import { formatTime, humanize } from '../format';
 import { explainActionError } from '../messages';
-import { useAudit, useKillSwitch, useRuns, useSetKillSwitch } from '../queries';
+import type { TradingMode } from '../api';
+import { LimitsTable, modeTone, StateReasons } from '../components/RiskPanel';
+import { auditActions, filterAudit, haltCauseText } from '../risk';
+import { isMissingRoute, useAudit, useKillSwitch, useRisk, useRuns, useSetKillSwitch, useSetStrategy, useSetTradingState, useStrategies } from '../queries';
 import { useNow } from '../useNow';
 
 function KillSwitchPanel({ now }: { now: number }) {
@@ -75,6 +78,198 @@ function KillSwitchPanel({ now }: { now: number }) {
   );
 }
 
+const MODE_ACTIONS: Array<{ mode: TradingMode; label: string; question: string; tone: 'danger' | 'primary' | '' }> = [
+  { mode: 'halted', label: 'Halt…', question: 'Halt trading? No new entries; the kill switch turns on in the same step (exits keep running).', tone: 'danger' },
+  { mode: 'reducing', label: 'Reduce only…', question: 'Allow only trades that lower exposure?', tone: '' },
+  { mode: 'active', label: 'Resume…', question: 'Resume trading? This clears your halt (the kill switch) and reduce-only; a limit still broken halts again at the next evaluation.', tone: 'primary' },
+];
+
+/** The trading state from `GET /risk` with the trader's halt / reduce / resume (`POST /risk/state`, confirmed). */
+function TradingStatePanel({ now }: { now: number }) {
+  const risk = useRisk();
+  const setState = useSetTradingState();
+  const [target, setTarget] = useState<TradingMode | null>(null);
+  const [reason, setReason] = useState('');
+  const [clear, setClear] = useState<string[]>([]);
+  const reasonId = useId();
+  const r = risk.data;
+  if (risk.error && isMissingRoute(risk.error)) {
+    return (
+      <section className="panel" aria-labelledby="risk-heading">
+        <h2 id="risk-heading">Trading state</h2>
+        <p className="muted">This Worker has no risk engine API yet: the kill switch below is the control.</p>
+      </section>
+    );
+  }
+  const automatic = (r?.now.halts ?? []).filter((h) => h.cause !== 'kill_switch').map((h) => h.cause);
+  const action = MODE_ACTIONS.find((a) => a.mode === target) ?? null;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!target || reason.trim() === '') return;
+    setState.mutate(
+      { state: target, reason: reason.trim(), ...(target === 'active' && clear.length > 0 ? { clear } : {}) },
+      {
+        onSuccess: () => {
+          setTarget(null);
+          setReason('');
+          setClear([]);
+        },
+      },
+    );
+  };
+  return (
+    <section className="panel" aria-labelledby="risk-heading" data-testid="risk-state" data-mode={r?.now_mode ?? ''}>
+      <h2 id="risk-heading">Trading state</h2>
+      {!r ? (
+        <p className="muted">{risk.isFetched ? 'Could not load.' : 'Loading…'}</p>
+      ) : (
+        <>
+          <p>
+            <Badge tone={modeTone(r.now_mode)} testId="risk-mode">
+              {r.now_mode}
+            </Badge>{' '}
+            <span className="muted small">
+              stored {r.stored.mode} · version {r.stored.version} · by {r.stored.updated_by}, {formatTime(new Date(r.stored.updated_at).toISOString(), now)}
+            </span>
+          </p>
+          <StateReasons risk={r} now={now} />
+          {setState.error ? (
+            <p className="notice notice-bad" role="alert" data-testid="risk-state-error">
+              {explainActionError(setState.error).title}
+            </p>
+          ) : null}
+          {setState.data && !target ? (
+            <p className="small" role="status" data-testid="risk-state-result">
+              {setState.data.changes.length === 0 ? 'Nothing changed.' : `Now ${setState.data.state.mode}: ${setState.data.changes.length} change(s) audited.`}
+            </p>
+          ) : null}
+          {!target ? (
+            <div className="actions">
+              {MODE_ACTIONS.filter((a) =>
+                // Offer what would change something: halt unless the trader's halt stands, reduce unless reducing, resume unless plainly active.
+                a.mode === 'halted' ? !r.kill_switch_on : a.mode === 'reducing' ? r.now.reducing === null : r.now_mode !== 'active' || r.kill_switch_on,
+              ).map((a) => (
+                <button key={a.mode} type="button" className={a.tone} onClick={() => setTarget(a.mode)} data-testid={`risk-${a.mode}`}>
+                  {a.label}
+                </button>
+              ))}
+            </div>
+          ) : (
+            <form className="confirm" onSubmit={submit} data-testid="risk-confirm" data-target={target}>
+              <p className="strong">{action?.question}</p>
+              {target === 'active' && automatic.length > 0 ? (
+                <fieldset className="clear-causes">
+                  <legend className="small">Also clear now (raised again at the next evaluation while its condition holds)</legend>
+                  {automatic.map((cause) => (
+                    <label key={cause} className="check">
+                      <input
+                        type="checkbox"
+                        checked={clear.includes(cause)}
+                        onChange={(e) => setClear(e.target.checked ? [...clear, cause] : clear.filter((c) => c !== cause))}
+                      />{' '}
+                      {haltCauseText(cause)}
+                    </label>
+                  ))}
+                </fieldset>
+              ) : null}
+              <label htmlFor={reasonId}>Reason (required, audited)</label>
+              <input id={reasonId} value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={300} data-testid="risk-reason-input" />
+              <div className="actions">
+                <button
+                  type="submit"
+                  className={action?.tone === 'danger' ? 'danger' : 'primary'}
+                  disabled={setState.isPending || reason.trim() === ''}
+                  data-testid="risk-confirm-button"
+                  aria-busy={setState.isPending}
+                >
+                  {setState.isPending ? 'Saving…' : `Confirm: ${target === 'halted' ? 'halt' : target === 'reducing' ? 'reduce only' : 'resume'}`}
+                </button>
+                <button type="button" onClick={() => setTarget(null)}>
+                  Cancel
+                </button>
+              </div>
+            </form>
+          )}
+          <LimitsTable limits={r.limits} />
+        </>
+      )}
+    </section>
+  );
+}
+
+/** Strategy switches (`GET`/`PUT /strategies`): a disabled strategy proposes nothing; its open positions are still managed. */
+function StrategiesPanel({ now }: { now: number }) {
+  const strategies = useStrategies();
+  const setStrategy = useSetStrategy();
+  const [editing, setEditing] = useState<string | null>(null);
+  const [reason, setReason] = useState('');
+  const reasonId = useId();
+  if (strategies.error && isMissingRoute(strategies.error)) return null;
+  const list = strategies.data?.strategies ?? [];
+  const current = list.find((s) => s.strategy === editing) ?? null;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!current || reason.trim() === '') return;
+    setStrategy.mutate(
+      { strategy: current.strategy, enabled: !current.enabled, reason: reason.trim() },
+      {
+        onSuccess: () => {
+          setEditing(null);
+          setReason('');
+        },
+      },
+    );
+  };
+  return (
+    <section className="panel" aria-labelledby="strategies-heading" data-testid="strategies">
+      <h2 id="strategies-heading">Strategies</h2>
+      <p className="muted small">A disabled strategy proposes nothing; its open positions keep their marks and exits.</p>
+      {setStrategy.error ? (
+        <p className="notice notice-bad" role="alert">
+          {explainActionError(setStrategy.error).title}
+        </p>
+      ) : null}
+      {list.length === 0 ? (
+        <p className="muted">{strategies.isFetched ? 'Could not load.' : 'Loading…'}</p>
+      ) : (
+        <ul className="strategy-list">
+          {list.map((s) => (
+            <li key={s.strategy} data-testid="strategy" data-strategy={s.strategy} data-enabled={String(s.enabled)}>
+              <span className="strategy-name">{humanize(s.strategy)}</span>{' '}
+              <Badge tone={s.enabled ? 'ok' : 'warn'}>{s.enabled ? 'enabled' : 'disabled'}</Badge>
+              {s.reason ? (
+                <span className="muted small">
+                  {' '}
+                  {s.reason} ({s.updated_by ?? '?'}, {s.updated_at !== null ? formatTime(new Date(s.updated_at).toISOString(), now) : '—'})
+                </span>
+              ) : null}{' '}
+              {editing !== s.strategy ? (
+                <button type="button" className="link-button small" onClick={() => { setEditing(s.strategy); setReason(''); }} data-testid="strategy-toggle" aria-label={`${s.enabled ? 'Disable' : 'Enable'} ${humanize(s.strategy).toLowerCase()}`}>
+                  {s.enabled ? 'Disable…' : 'Enable…'}
+                </button>
+              ) : null}
+              {editing === s.strategy ? (
+                <form className="confirm" onSubmit={submit} data-testid="strategy-confirm">
+                  <label htmlFor={reasonId}>Reason to {s.enabled ? 'disable' : 'enable'} {humanize(s.strategy).toLowerCase()} (required, audited)</label>
+                  <input id={reasonId} value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={300} />
+                  <div className="actions">
+                    <button type="submit" className={s.enabled ? 'danger' : 'primary'} disabled={setStrategy.isPending || reason.trim() === ''} aria-busy={setStrategy.isPending} data-testid="strategy-confirm-button">
+                      {setStrategy.isPending ? 'Saving…' : s.enabled ? 'Confirm: disable' : 'Confirm: enable'}
+                    </button>
+                    <button type="button" onClick={() => setEditing(null)}>
+                      Cancel
+                    </button>
+                  </div>
+                </form>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 function detailsText(details: Record<string, unknown> | null): string {
   if (!details) return '';
   return Object.entries(details)
@@ -84,36 +279,59 @@ function detailsText(details: Record<string, unknown> | null): string {
 }
 
 function AuditPanel({ now }: { now: number }) {
-  const [filter, setFilter] = useState('');
-  const [applied, setApplied] = useState('');
-  const inputId = useId();
-  const audit = useAudit(applied);
-  const entries = audit.data?.entries ?? [];
+  const [proposal, setProposal] = useState('');
+  const [position, setPosition] = useState('');
+  const [action, setAction] = useState('');
+  const [applied, setApplied] = useState({ proposal: '', position: '' });
+  const proposalId = useId();
+  const positionId = useId();
+  const actionId = useId();
+  // The Worker filters by proposal only (`GET /audit?proposal=`); position and kind are filtered here, over the newest 200.
+  const audit = useAudit(applied.proposal, 200);
+  const all = audit.data?.entries ?? [];
+  const entries = filterAudit(all, { position: applied.position, action });
+  const actions = auditActions(all);
   return (
     <section className="panel" aria-labelledby="audit-heading" data-testid="audit">
       <h2 id="audit-heading">Audit log</h2>
       <form
-        className="token-row filter-row"
+        className="filter-grid"
         onSubmit={(e) => {
           e.preventDefault();
-          setApplied(filter);
+          setApplied({ proposal, position });
         }}
       >
-        <label htmlFor={inputId}>Proposal id</label>
-        <input id={inputId} value={filter} onChange={(e) => setFilter(e.target.value)} inputMode="numeric" placeholder="all" data-testid="audit-filter" />
+        <label htmlFor={proposalId}>Proposal id</label>
+        <input id={proposalId} value={proposal} onChange={(e) => setProposal(e.target.value)} inputMode="numeric" placeholder="all" data-testid="audit-filter" />
+        <label htmlFor={positionId}>Position id</label>
+        <input id={positionId} value={position} onChange={(e) => setPosition(e.target.value)} inputMode="numeric" placeholder="all" data-testid="audit-filter-position" />
+        <label htmlFor={actionId}>Kind</label>
+        <select id={actionId} value={action} onChange={(e) => setAction(e.target.value)} data-testid="audit-filter-kind">
+          <option value="">all</option>
+          {[...new Set([...actions, ...(action ? [action] : [])])].map((a) => (
+            <option key={a} value={a}>
+              {humanize(a)}
+            </option>
+          ))}
+        </select>
         <button type="submit">Filter</button>
       </form>
+      <p className="muted small">The proposal filter is applied by the Worker; position and kind filter the newest 200 entries in the browser.</p>
       {entries.length === 0 ? (
         <p className="muted">{audit.isFetched ? 'No entries.' : 'Loading…'}</p>
       ) : (
         <ul className="audit-list">
           {entries.map((e) => (
-            <li key={e.id} data-testid="audit-entry" data-action={e.action} data-entity-id={e.entity_id ?? undefined}>
+            <li key={e.id} data-testid="audit-entry" data-action={e.action} data-entity={e.entity} data-entity-id={e.entity_id ?? undefined}>
               <span className="muted small">{formatTime(e.at, now)}</span> <strong>{humanize(e.action)}</strong>{' '}
               {e.entity === 'proposal' && e.entity_id !== null ? (
                 <Link to={`/proposals/${encodeURIComponent(e.entity_id)}`}>proposal {e.entity_id}</Link>
+              ) : e.entity === 'position' && e.entity_id !== null ? (
+                <Link to={`/positions/${encodeURIComponent(e.entity_id)}`}>position {e.entity_id}</Link>
               ) : (
-                <span>{e.entity_id}</span>
+                <span>
+                  {e.entity} {e.entity_id}
+                </span>
               )}
               {e.from_state || e.to_state ? (
                 <span className="small">
@@ -131,13 +349,15 @@ function AuditPanel({ now }: { now: number }) {
   );
 }
 
-/** Kill switch, audit log with a proposal filter, ingestion runs. */
+/** Trading state and limits, kill switch, strategy switches, audit log (proposal / position / kind), ingestion runs. */
 export function ControlPage() {
   const now = useNow();
   const runs = useRuns(20);
   return (
     <>
+      <TradingStatePanel now={now} />
       <KillSwitchPanel now={now} />
+      <StrategiesPanel now={now} />
       <AuditPanel now={now} />
       <RunsPanel placeholder={runs.isFetched ? 'Could not load.' : 'Loading…'} runs={runs.data ?? null} now={now} />
     </>

@@ -1,7 +1,9 @@
 import { lazy, Suspense, useMemo, useState } from 'react';
-import { formatMoney, formatTime } from '../format';
-import { formatPnl, maxDrawdown, pnlClass } from '../positions';
-import { isMissingRoute, usePnl } from '../queries';
+import { ApiError, type Performance, type TradeStats } from '../api';
+import { formatMoney, formatNumber, formatPercent, formatTime } from '../format';
+import { formatPnl, maxDrawdown, nyDate, pnlClass } from '../positions';
+import { isMissingRoute, usePerformance, usePnl, useShadow } from '../queries';
+import { dimensionLabel, drawdownSeries, formatRatio, fromMicros } from '../risk';
 import { useNow } from '../useNow';
 
 // uPlot only loads with a chart: its own chunk keeps the initial JS small.
@@ -9,20 +11,180 @@ const TimeChart = lazy(() => import('../components/TimeChart'));
 
 const PERIODS = [7, 30, 90] as const;
 
+function Stat({ label, value, testId, className }: { label: string; value: string; testId: string; className?: string | undefined }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd data-testid={testId} className={className}>
+        {value}
+      </dd>
+    </div>
+  );
+}
+
+/** The statistics table of `GET /performance` (conventions in docs/performance.md). */
+function StatsPanel({ perf, days }: { perf: Performance | undefined; days: number }) {
+  const e = perf?.equity;
+  const t = perf?.trades;
+  const dd = e?.max_drawdown ?? null;
+  const net = fromMicros(t?.net_pnl);
+  return (
+    <section className="panel" aria-labelledby="stats-heading" data-testid="performance-stats">
+      <h2 id="stats-heading">Statistics ({days} days)</h2>
+      {!perf || !e || !t ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <>
+          <dl className="stats-grid">
+            <Stat label="Sharpe (annualized)" value={formatRatio(e.sharpe)} testId="stat-sharpe" />
+            <Stat label="Sortino (annualized)" value={formatRatio(e.sortino)} testId="stat-sortino" />
+            <Stat
+              label="Max drawdown"
+              value={dd ? `${formatPercent(dd.depth)} · ${dd.duration_days} d${dd.recovered ? '' : ' (not recovered)'}` : '—'}
+              testId="stat-max-drawdown"
+            />
+            <Stat label="Calmar" value={formatRatio(e.calmar)} testId="stat-calmar" />
+            <Stat label="Total return" value={formatPercent(e.total_return, 2)} testId="stat-total-return" />
+            <Stat label="Trades (wins / losses)" value={`${t.trades} (${t.wins} / ${t.losses})`} testId="stat-trades" />
+            <Stat label="Win rate" value={formatPercent(t.win_rate)} testId="stat-win-rate" />
+            <Stat label="Profit factor" value={formatRatio(t.profit_factor)} testId="stat-profit-factor" />
+            <Stat label="Expectancy per trade" value={formatPnl(t.expectancy)} testId="stat-expectancy" className={pnlClass(t.expectancy)} />
+            <Stat label="Average win" value={formatMoney(t.average_win)} testId="stat-average-win" />
+            <Stat label="Average loss" value={t.average_loss === null ? '—' : formatMoney(-t.average_loss)} testId="stat-average-loss" />
+            <Stat label="Net P&L (after commissions)" value={formatPnl(net)} testId="stat-net-pnl" className={pnlClass(net)} />
+            <Stat label="Average holding time" value={t.average_holding_hours === null ? '—' : `${formatNumber(t.average_holding_hours, 1)} h`} testId="stat-holding" />
+            <Stat
+              label="Entry slippage"
+              value={t.entry_slippage_trades === 0 ? '—' : `${formatMoney(fromMicros(t.entry_slippage))} over ${t.entry_slippage_trades}`}
+              testId="stat-entry-slippage"
+            />
+            <Stat
+              label="Exit slippage"
+              value={t.exit_slippage_trades === 0 ? '—' : `${formatMoney(fromMicros(t.exit_slippage))} over ${t.exit_slippage_trades}`}
+              testId="stat-exit-slippage"
+            />
+            <Stat label="Commissions (share of gross)" value={`${formatMoney(fromMicros(t.commissions))} (${formatPercent(t.commissions_share)})`} testId="stat-commissions" />
+          </dl>
+          <p className="muted small">
+            {e.days} trading day{e.days === 1 ? '' : 's'} of equity; {perf.conventions}.{perf.truncated ? ' More trades closed in the range than one answer reads: the trade figures cover the newest.' : ''}
+            {perf.unreadable.length > 0 ? ` Positions left out (unreadable): ${perf.unreadable.join(', ')}.` : ''} A dash: not enough data for the figure.
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+function AttributionTable({ dimension, groups }: { dimension: string; groups: Record<string, TradeStats> }) {
+  const rows = Object.entries(groups).sort((a, b) => (b[1].net_pnl ?? 0) - (a[1].net_pnl ?? 0));
+  return (
+    <div className="table-scroll" data-testid="attribution" data-dimension={dimension}>
+      <table className="data-table">
+        <caption className="muted small">By {dimensionLabel(dimension).toLowerCase()}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{dimensionLabel(dimension)}</th>
+            <th scope="col" className="num">Trades</th>
+            <th scope="col" className="num">Win rate</th>
+            <th scope="col" className="num">Net P&L</th>
+            <th scope="col" className="num">Expectancy</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(([group, st]) => (
+            <tr key={group} data-testid="attribution-row" data-group={group}>
+              <th scope="row">{group.replace(/_/g, ' ')}</th>
+              <td className="num" data-label="Trades">{st.trades}</td>
+              <td className="num" data-label="Win rate">{formatPercent(st.win_rate)}</td>
+              <td className="num" data-label="Net P&L">
+                <span className={pnlClass(fromMicros(st.net_pnl))}>{formatPnl(fromMicros(st.net_pnl))}</span>
+              </td>
+              <td className="num" data-label="Expectancy">{formatPnl(st.expectancy)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function AttributionPanel({ perf }: { perf: Performance | undefined }) {
+  const dims = ['strategy', 'underlying', 'dte_bucket', 'driving_factor'];
+  const any = perf ? dims.some((d) => Object.keys(perf.attribution[d] ?? {}).length > 0) : false;
+  return (
+    <section className="panel" aria-labelledby="attribution-heading" data-testid="performance-attribution">
+      <h2 id="attribution-heading">Attribution</h2>
+      {!perf ? (
+        <p className="muted">Loading…</p>
+      ) : !any ? (
+        <p className="muted" data-testid="attribution-empty">No closed trade in the period.</p>
+      ) : (
+        dims.filter((d) => Object.keys(perf.attribution[d] ?? {}).length > 0).map((d) => <AttributionTable key={d} dimension={d} groups={perf.attribution[d] ?? {}} />)
+      )}
+    </section>
+  );
+}
+
+/** Shadow P&L of rejected and expired proposals (`GET /performance/shadow`; 501 until the Worker builds it). */
+function ShadowPanel() {
+  const shadow = useShadow();
+  const notYet = shadow.error instanceof ApiError && (shadow.error.status === 501 || isMissingRoute(shadow.error));
+  const rows = (shadow.data as { proposals?: Array<Record<string, unknown>> } | undefined)?.proposals ?? null;
+  return (
+    <section className="panel" aria-labelledby="shadow-heading" data-testid="performance-shadow" data-available={notYet ? 'false' : shadow.data ? 'true' : ''}>
+      <h2 id="shadow-heading">Shadow P&L of rejected proposals</h2>
+      {notYet ? (
+        <p className="muted" data-testid="shadow-not-available">
+          Not available yet: the Worker does not compute the shadow P&L of rejected and expired proposals (issue 11); this section fills in once it does.
+        </p>
+      ) : shadow.error ? (
+        <p className="muted">Could not load ({shadow.error.message}).</p>
+      ) : !shadow.data ? (
+        <p className="muted">Loading…</p>
+      ) : rows === null ? (
+        <pre className="small">{JSON.stringify(shadow.data, null, 1).slice(0, 2000)}</pre>
+      ) : rows.length === 0 ? (
+        <p className="muted">No rejected or expired proposal to follow yet.</p>
+      ) : (
+        <ul className="audit-list">
+          {rows.map((r, i) => (
+            <li key={String(r.proposal_id ?? r.id ?? i)} data-testid="shadow-row">
+              {Object.entries(r)
+                .filter(([, v]) => v !== null && typeof v !== 'object')
+                .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${String(v)}`)
+                .join(' · ')}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 /**
- * The equity curve and realized P&L by day from `GET /pnl`. The statistics,
- * attribution and shadow P&L need issue 11's performance API (not there yet).
+ * The statistics table, attribution and equity figures from `GET /performance`;
+ * the equity curve, drawdown chart and realized P&L by day from `GET /pnl`; the
+ * shadow P&L from `GET /performance/shadow` (501 until built).
  */
 export function PerformancePage() {
   const [days, setDays] = useState<number>(30);
   const pnl = usePnl(days);
   const now = useNow();
+  const today = nyDate(now);
+  const from = nyDate(now - (days - 1) * 86_400_000);
+  const perf = usePerformance(from, today);
+  const perfMissing = perf.error !== null && isMissingRoute(perf.error);
   const t = pnl.data;
   const chart = useMemo(() => {
     const points = (t?.equity ?? []).filter((e) => e.net_liquidation !== null);
     const xs = points.map((e) => Date.parse(e.at) / 1000);
     const values = points.map((e) => e.net_liquidation);
-    return { xs, series: [{ label: 'Net liquidation', colorVar: '--accent', values }], points };
+    return {
+      xs,
+      series: [{ label: 'Net liquidation', colorVar: '--accent', values }],
+      drawdown: [{ label: 'Drawdown from the running peak', colorVar: '--down', values: drawdownSeries(values) }],
+      points,
+    };
   }, [t]);
   if (pnl.error && isMissingRoute(pnl.error)) {
     return (
@@ -86,6 +248,23 @@ export function PerformancePage() {
           </>
         )}
       </section>
+      {chart.points.length > 0 ? (
+        <section className="panel" aria-labelledby="drawdown-heading" data-testid="drawdown">
+          <h2 id="drawdown-heading">Drawdown</h2>
+          <Suspense fallback={<p className="muted">Loading chart…</p>}>
+            <TimeChart
+              xs={chart.xs}
+              series={chart.drawdown}
+              yFormat="percent"
+              label={`Drawdown of net liquidation below its running peak over the last ${days} days; deepest ${formatMoney(drawdown === 0 ? 0 : -drawdown)}`}
+              testId="drawdown-chart"
+            />
+          </Suspense>
+        </section>
+      ) : null}
+      {perfMissing ? null : <StatsPanel perf={perf.data} days={days} />}
+      {perfMissing ? null : <AttributionPanel perf={perf.data} />}
+      <ShadowPanel />
       <section className="panel" aria-labelledby="by-day-heading" data-testid="realized-by-day">
         <h2 id="by-day-heading">Realized by day</h2>
         {!t || t.by_day.length === 0 ? (
@@ -115,14 +294,12 @@ export function PerformancePage() {
           </table>
         )}
       </section>
-      <section className="panel" aria-labelledby="missing-heading" data-testid="performance-missing">
-        <h2 id="missing-heading">Not here yet</h2>
-        <p>
-          The statistics table (win rate, expectancy, Sharpe, …), attribution by strategy, underlying and factor, and the shadow P&L of rejected proposals
-          need the risk and performance engine's API (issue 11), which the Worker does not serve yet. The drawdown above is computed in the browser from the
-          equity snapshots.
-        </p>
-      </section>
+      {perfMissing ? (
+        <section className="panel" aria-labelledby="missing-heading" data-testid="performance-missing">
+          <h2 id="missing-heading">Not here yet</h2>
+          <p>This Worker has no performance API: the statistics table and attribution need `GET /performance`.</p>
+        </section>
+      ) : null}
     </>
   );
 }

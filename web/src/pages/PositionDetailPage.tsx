@@ -367,7 +367,7 @@ export function PositionDetailPage() {
           ) : null}
           {d.paused_by_drift ? (
             <p className="notice notice-bad" data-testid="paused-by-drift">
-              Exits paused by a reconciliation drift: the broker's books differ from SAS's. Acknowledge it on the <Link to="/today">Today</Link> page.
+              Exits paused by a reconciliation drift: the broker's books differ from SAS's. Acknowledge it on the <Link to="/">Today</Link> page.
             </p>
           ) : null}
           {p.status === 'closing' ? (

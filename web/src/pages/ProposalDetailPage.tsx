@@ -3,7 +3,8 @@ import { Link, useParams } from 'react-router';
 import { Badge } from '../components/Badge';
 import { DecisionPanel } from '../components/DecisionPanel';
 import { formatEntry, formatMoney, formatNumber, formatPercent, formatPrice, formatTime, humanize } from '../format';
-import { useProposal } from '../queries';
+import { LimitsTable } from '../components/RiskPanel';
+import { isMissingRoute, useProposal, useRisk } from '../queries';
 import { useNow } from '../useNow';
 import { statusTone } from './ProposalsPage';
 
@@ -176,6 +177,30 @@ export function ProposalDetailPage() {
           {exit?.trailing_stop_fraction ? <Fact label="Trailing stop" value={formatPercent(exit.trailing_stop_fraction, 0)} /> : null}
         </dl>
       </section>
+
+      <RiskChecks pending={status === 'pending'} />
     </>
+  );
+}
+
+/**
+ * The limits the approval's pre-trade checks apply, with their use on the book now
+ * (`GET /risk`). The verdict of a decided approval is stored by the Worker
+ * (`risk_checks`) but not served by its API yet; a refusal shows its checks in place.
+ */
+function RiskChecks({ pending }: { pending: boolean }) {
+  const risk = useRisk();
+  if (risk.error && isMissingRoute(risk.error)) return null;
+  return (
+    <section className="panel" aria-labelledby="risk-checks-heading" data-testid="proposal-risk">
+      <h2 id="risk-checks-heading">Risk checks</h2>
+      <p className="small">
+        {pending
+          ? 'Approving re-prices the trade and checks it against every limit below on the book as it is then; a refusal lists each check with its use of the limit.'
+          : 'This proposal was decided; the limits below are their use on the book now (the verdict stored with the approval is not served by the API yet).'}{' '}
+        Trading state: <strong data-testid="proposal-risk-mode">{risk.data?.now_mode ?? '…'}</strong>.
+      </p>
+      {risk.data ? <LimitsTable limits={risk.data.limits} /> : <p className="muted">Loading…</p>}
+    </section>
   );
 }

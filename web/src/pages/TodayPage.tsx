@@ -15,7 +15,9 @@ import {
   usePositions,
   useProposals,
   useReconciliation,
+  useRisk,
 } from '../queries';
+import { LimitsTable, modeTone, StateReasons } from '../components/RiskPanel';
 import { useNow } from '../useNow';
 
 /** The next quarter hour: the ingestion cron runs every 15 minutes (market hours only in production). */
@@ -117,9 +119,14 @@ export function TodayPage() {
   const runs = useMonitorRuns(1);
   const noEngine = recon.error !== null && isMissingRoute(recon.error);
 
-  const killOn = ks.data?.on ?? false;
+  const risk = useRisk();
+  const r = risk.data ?? null;
+  const killOn = r?.kill_switch_on ?? ks.data?.on ?? false;
   const drift = recon.data?.standing ? recon.data : null;
-  const state = !ks.data ? null : killOn ? 'halted' : drift ? 'entries blocked' : 'active';
+  // The risk engine's fresh evaluation decides; a Worker without /risk falls back to the kill switch and the drift gate.
+  const legacy = !ks.data ? null : killOn ? 'halted' : drift ? 'entries blocked' : 'active';
+  const state = r ? r.now_mode : risk.error && isMissingRoute(risk.error) ? legacy : null;
+  const reached = (r?.limits ?? []).filter((l) => l.reached === true);
   const today = nyDate(now);
   const t = pnl.data;
   const realizedToday = t?.by_day.find((d) => d.date === today)?.realized ?? 0;
@@ -131,12 +138,12 @@ export function TodayPage() {
 
   return (
     <>
-      <section className="panel" aria-labelledby="state-heading" data-testid="trading-state" data-state={state ?? ''}>
+      <section className="panel" aria-labelledby="state-heading" data-testid="trading-state" data-state={state ?? ''} data-mode={r?.now_mode}>
         <h2 id="state-heading">Trading state</h2>
         <ul className="badges" aria-label="Trading state">
           <li>
             <span className="badge-label">State</span>
-            <Badge tone={state === 'active' ? 'ok' : state === null ? 'neutral' : 'bad'} testId="state-badge">
+            <Badge tone={r ? modeTone(r.now_mode) : state === 'active' ? 'ok' : state === null ? 'neutral' : 'bad'} testId="state-badge">
               {state ?? 'loading'}
             </Badge>
           </li>
@@ -159,13 +166,28 @@ export function TodayPage() {
             </Link>
           </li>
         </ul>
-        {killOn ? (
+        {r ? (
+          <>
+            <StateReasons risk={r} now={now} />
+            {reached.length > 0 ? (
+              <p className="notice notice-bad small" data-testid="limits-reached">
+                Limit reached: {reached.map((l) => l.name.replace(/_/g, ' ')).join(', ')}.
+              </p>
+            ) : null}
+            <details className="limits-details">
+              <summary>Limits and their use ({r.limits.length})</summary>
+              <LimitsTable limits={r.limits} />
+            </details>
+            <p className="small">
+              <Link to="/control">Halt, reduce or resume on the Control page</Link>
+            </p>
+          </>
+        ) : killOn ? (
           <p className="small">
             Halted by the kill switch{ks.data?.updated_by ? ` (${ks.data.updated_by}, ${formatTime(ks.data.updated_at, now)})` : ''}: no approvals or entry orders.{' '}
             <Link to="/control">Control</Link>
           </p>
         ) : null}
-        <p className="muted small">The risk engine's state (active / reducing / halted with its reasons) is not served yet: this shows the kill switch and the drift gate.</p>
       </section>
 
       {drift ? <DriftBanner recon={drift} positions={positions.data?.positions ?? []} now={now} /> : null}

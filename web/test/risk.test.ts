@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { AuditEntry, TradingState } from '../src/api.ts';
+import {
+  actorText,
+  auditActions,
+  drawdownSeries,
+  filterAudit,
+  formatLimitValue,
+  fromMicros,
+  haltCauseText,
+  limitFraction,
+  limitTone,
+  stateReasons,
+} from '../src/risk.ts';
+
+test('limits: use as a fraction of the limit by magnitude, unknown when either side is', () => {
+  assert.equal(limitFraction({ limit: 500, used: -300 }), 0.6);
+  assert.equal(limitFraction({ limit: 5, used: 7 }), 1);
+  assert.equal(limitFraction({ limit: null, used: 1 }), null);
+  assert.equal(limitFraction({ limit: 2000, used: null }), null);
+  assert.equal(limitFraction({ limit: 0, used: 0 }), null);
+  assert.equal(limitTone({ name: 'x', unit: 'usd', limit: 100, used: 100, reached: true }), 'bad');
+  assert.equal(limitTone({ name: 'x', unit: 'usd', limit: 100, used: 85, reached: false }), 'warn');
+  assert.equal(limitTone({ name: 'x', unit: 'usd', limit: 100, used: 10, reached: false }), 'ok');
+  assert.equal(limitTone({ name: 'x', unit: 'usd', limit: 100, used: null, reached: null }), 'neutral');
+});
+
+test('limit values in their unit', () => {
+  assert.equal(formatLimitValue(3000, 'usd'), '$3,000');
+  assert.equal(formatLimitValue(500, 'usd_per_vol_point'), '$500 / vol pt');
+  assert.equal(formatLimitValue(200, 'usd_per_day'), '$200 / day');
+  assert.equal(formatLimitValue(2.5, 'minutes'), '2.5 min');
+  assert.equal(formatLimitValue(5, 'count'), '5');
+  assert.equal(formatLimitValue(null, 'usd'), '—');
+});
+
+test('state reasons: every halt, reducing, paused exits and cooldown with who and when', () => {
+  const state: TradingState = {
+    halts: [
+      { cause: 'kill_switch', stamp: { by: { kind: 'trader', name: 'ana' }, reason: 'FOMC', at: '2026-12-01T14:00:00Z' }, session: '2026-12-01', until: null },
+      { cause: 'daily_loss', stamp: { by: { kind: 'rule' }, reason: 'lost 3.2%', at: '2026-12-01T15:00:00Z' }, session: '2026-12-01', until: null, sticky: true },
+    ],
+    reducing: { by: { kind: 'trader', name: 'ana' }, reason: 'vol', at: '2026-12-01T13:00:00Z' },
+    exits_paused: null,
+    cooldowns: [{ symbol: 'SPY', stamp: { by: { kind: 'rule' }, reason: '2 stops', at: '2026-12-01T16:00:00Z' }, until: '2026-12-01T18:00:00Z' }],
+    session: '2026-12-01',
+    high_water_mark: 100_000_000_000,
+  };
+  const reasons = stateReasons(state);
+  assert.deepEqual(
+    reasons.map((r) => [r.key, r.title, r.by, r.until]),
+    [
+      ['halt:kill_switch', 'Halted: Kill switch', 'ana', null],
+      ['halt:daily_loss', 'Halted: Daily loss limit', 'the rules', null],
+      ['reducing', 'Reducing only', 'ana', null],
+      ['cooldown:SPY', 'SPY in cooldown', 'the rules', '2026-12-01T18:00:00Z'],
+    ],
+  );
+  assert.equal(haltCauseText('something_new'), 'Something new');
+  assert.equal(actorText(null), 'unknown');
+});
+
+function entry(id: number, action: string, entity: string, entityId: string | null, details: Record<string, unknown> | null = null): AuditEntry {
+  return { id, at: '2026-12-01T15:00:00Z', actor: 'x', action, entity, entity_id: entityId, from_state: null, to_state: null, details };
+}
+
+test('audit filters applied in the browser: position (own entries or named in details) and kind', () => {
+  const entries = [
+    entry(1, 'proposal_created', 'proposal', '7'),
+    entry(2, 'position_opened', 'position', '3'),
+    entry(3, 'order_refused', 'order', '9', { position: 3 }),
+    entry(4, 'position_opened', 'position', '4'),
+  ];
+  assert.deepEqual(filterAudit(entries, { position: '3', action: '' }).map((e) => e.id), [2, 3]);
+  assert.deepEqual(filterAudit(entries, { position: '', action: 'position_opened' }).map((e) => e.id), [2, 4]);
+  assert.deepEqual(filterAudit(entries, { position: '3', action: 'position_opened' }).map((e) => e.id), [2]);
+  assert.deepEqual(filterAudit(entries, { position: ' ', action: '' }).map((e) => e.id), [1, 2, 3, 4]);
+  assert.deepEqual(auditActions(entries), ['order_refused', 'position_opened', 'proposal_created']);
+});
+
+test('drawdown series below the running peak; money from micro-dollars', () => {
+  assert.deepEqual(drawdownSeries([100, 110, null, 99, 121]), [0, 0, null, 99 / 110 - 1, 0]);
+  assert.equal(fromMicros(1_500_000), 1.5);
+  assert.equal(fromMicros(null), null);
+});
+
+test('smile: the out-of-the-money side per strike on one strike axis', async () => {
+  const { smileData } = await import('../src/market.ts');
+  const chain = {
+    symbol: 'SPY',
+    as_of: '2026-12-01T15:00:00Z',
+    spot: 100,
+    expiries: [
+      {
+        expiry: '2026-12-11', dte: 9, forward: 100.5, atm_iv: 0.2, skew_25d: null,
+        contracts: [
+          { right: 'C', strike: 95, iv: 0.3 }, { right: 'P', strike: 95, iv: 0.25 },
+          { right: 'C', strike: 105, iv: 0.18 }, { right: 'P', strike: 105, iv: 0.4 },
+        ],
+      },
+      { expiry: '2027-01-08', dte: 37, forward: null, atm_iv: 0.2, skew_25d: null, contracts: [{ right: 'C', strike: 100, iv: 0.21 }, { right: 'P', strike: 90, iv: null }] },
+    ],
+  };
+  const s = smileData(chain);
+  assert.deepEqual(s.strikes, [90, 95, 100, 105]);
+  assert.deepEqual(s.series[0]?.values, [null, 0.25, null, 0.18]);
+  assert.deepEqual(s.series[1]?.values, [null, null, 0.21, null]);
+  assert.equal(s.series[1]?.label, '2027-01-08 (37 d)');
+});
