@@ -13,10 +13,13 @@
 //!   price level, prices from a volatility surface with skew and term structure
 //!   through `sas_core::analytics::bsm`.
 //! - [`matching`]: the paper matching rules the simulated broker uses.
+//! - [`SimMarket::dividends`]: a seeded quarterly ex-dividend schedule (none
+//!   for a zero-yield symbol), reported as IB's dividends tick reports it.
 
 pub mod calendar;
 pub mod chain;
 mod daily;
+pub mod dividends;
 pub mod error;
 pub mod history;
 pub mod market;
@@ -25,6 +28,7 @@ pub mod params;
 mod seed;
 mod vol;
 
+pub use dividends::DividendInfo;
 pub use error::SimError;
 pub use history::IvClose;
 pub use market::{SimConfig, SimMarket, SymbolOverride};
