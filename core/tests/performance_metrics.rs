@@ -351,3 +351,49 @@ fn shadow_pnl_follows_the_exit_rules() {
         ShadowOutcome::InvalidEntry { .. }
     ));
 }
+
+#[test]
+fn following_a_shadow_in_pieces_equals_following_it_at_once() {
+    let p = shadow_proposal();
+    let spec = bull_put_spec("shadow-key", "SPY", 1);
+    let at = |m: i64| t0() + Duration::minutes(m);
+    let marks: Vec<ChainMarks> = [(15, 1.00), (30, 1.10), (45, 0.90), (60, 0.60), (75, 3.0)]
+        .iter()
+        .map(|(m, v)| ChainMarks {
+            at: at(*m),
+            quotes: bull_put_quotes(&spec, *v, at(*m)),
+        })
+        .collect();
+    let (policy, cfg) = (MarkPolicy::default(), ExitConfig::default());
+    let whole = shadow_pnl(&p, &marks, &policy, &cfg);
+    // One mark per run, and marks seen again in a later run (overlapping
+    // reads) are skipped.
+    let mut progress = ShadowProgress::default();
+    for i in 0..marks.len() {
+        progress = shadow_follow(&p, &progress, &marks[..=i], &policy, &cfg).unwrap();
+    }
+    assert_eq!(progress.outcome(), whole);
+    assert!(progress.is_closed());
+    assert_eq!(
+        progress.through,
+        Some(at(60)),
+        "nothing is read past the exit"
+    );
+    // Closed: later marks change nothing.
+    let later = vec![ChainMarks {
+        at: at(90),
+        quotes: bull_put_quotes(&spec, 0.01, at(90)),
+    }];
+    assert_eq!(
+        shadow_follow(&p, &progress, &later, &policy, &cfg).unwrap(),
+        progress
+    );
+    // The closing mark's values: 0.60 mid on a 1.20 credit, natural at the touch.
+    let last = progress.last.unwrap();
+    assert_eq!(last.pnl_mid, dollars(60.0));
+    assert_eq!(last.value_mid, dollars(-60.0));
+    assert_eq!(last.pnl_natural, dollars(56.0));
+    let mut bad = p.clone();
+    bad.units = 0;
+    assert!(shadow_follow(&bad, &ShadowProgress::default(), &marks, &policy, &cfg).is_err());
+}

@@ -15,7 +15,10 @@ pub use returns::{
     max_drawdown, sample_std, sharpe, sortino, DailyEquity, Drawdown, EquityFigures,
     EquitySnapshot, TRADING_DAYS,
 };
-pub use shadow::{shadow_pnl, ChainMarks, ShadowOutcome, ShadowProposal};
+pub use shadow::{
+    shadow_follow, shadow_pnl, shadow_position, ChainMarks, ShadowMark, ShadowOutcome,
+    ShadowProgress, ShadowProposal,
+};
 pub use trades::{
     attribution, driving_factor, dte_bucket, trade_stats, ClosedTrade, Dimension, TradeStats,
 };

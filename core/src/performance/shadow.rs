@@ -66,26 +66,79 @@ pub enum ShadowOutcome {
     InvalidEntry { reason: String },
 }
 
-/// Follows `p` over `marks` (any order; those before the decision are
-/// ignored) until its exit rules fire.
-#[must_use]
-pub fn shadow_pnl(
-    p: &ShadowProposal,
-    marks: &[ChainMarks],
-    policy: &MarkPolicy,
-    exit_cfg: &ExitConfig,
-) -> ShadowOutcome {
+/// A trustworthy mark of the shadow trade.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ShadowMark {
+    pub at: DateTime<Utc>,
+    /// Value of the whole trade at mid / at natural (closing at the touch);
+    /// signed like a position's value (a credit trade is worth < 0).
+    pub value_mid: Money,
+    pub value_natural: Money,
+    pub pnl_mid: Money,
+    pub pnl_natural: Money,
+}
+
+/// What the follower keeps between runs: the exit rules' state, the marks
+/// counted, the last trustworthy mark, the newest chain time consumed and,
+/// once the exit rules fired, why. Following in pieces gives the same
+/// result as following everything at once ([`shadow_follow`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShadowProgress {
+    pub exit_state: ExitState,
+    pub marks_used: u32,
+    pub marks_refused: u32,
+    pub last: Option<ShadowMark>,
+    /// Newest chain time looked at: later calls skip marks at or before it.
+    pub through: Option<DateTime<Utc>>,
+    /// Set when the exit rules would have closed it (`last` is that mark).
+    pub exit_reason: Option<ExitReason>,
+}
+
+impl ShadowProgress {
+    /// The result so far.
+    #[must_use]
+    pub fn outcome(&self) -> ShadowOutcome {
+        match (self.last, self.exit_reason) {
+            (Some(m), Some(reason)) => ShadowOutcome::Closed {
+                at: m.at,
+                reason,
+                pnl_mid: m.pnl_mid,
+                pnl_natural: m.pnl_natural,
+                marks_used: self.marks_used,
+                marks_refused: self.marks_refused,
+            },
+            (Some(m), None) => ShadowOutcome::Open {
+                at: m.at,
+                pnl_mid: m.pnl_mid,
+                pnl_natural: m.pnl_natural,
+                marks_used: self.marks_used,
+                marks_refused: self.marks_refused,
+            },
+            (None, _) => ShadowOutcome::NeverMarked {
+                marks_refused: self.marks_refused,
+            },
+        }
+    }
+
+    /// The exit rules closed it: later marks change nothing.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.exit_reason.is_some()
+    }
+}
+
+/// The synthetic position of `p` filled at its entry prices.
+///
+/// # Errors
+/// Why it cannot be built (no legs, zero units, a leg without a price).
+pub fn shadow_position(p: &ShadowProposal) -> Result<Position, String> {
     if p.units == 0 || p.legs.is_empty() {
-        return ShadowOutcome::InvalidEntry {
-            reason: "no legs or zero units".into(),
-        };
+        return Err("no legs or zero units".into());
     }
     let mut ledger = Ledger::new();
     for (i, leg) in p.legs.iter().enumerate() {
         let Some((_, price)) = p.entry_prices.iter().find(|(c, _)| *c == leg.contract) else {
-            return ShadowOutcome::InvalidEntry {
-                reason: format!("no entry price for leg {i}"),
-            };
+            return Err(format!("no entry price for leg {i}"));
         };
         ledger.record_execution(Execution {
             exec_id: format!("shadow-{i}"),
@@ -105,47 +158,71 @@ pub fn shadow_pnl(
     };
     let pos = Position::build(&spec, &ledger);
     if pos.status != PositionStatus::Open {
-        return ShadowOutcome::InvalidEntry {
-            reason: "the entry does not open a position".into(),
-        };
+        return Err("the entry does not open a position".into());
     }
-    let mut ordered: Vec<&ChainMarks> = marks.iter().filter(|m| m.at >= p.decided_at).collect();
+    Ok(pos)
+}
+
+/// Follows `p` from `progress` over `marks` (any order; those before the
+/// decision or at/before `progress.through` are ignored) until its exit
+/// rules fire; returns the new progress. Once closed nothing changes.
+///
+/// # Errors
+/// The entry is invalid ([`shadow_position`]).
+pub fn shadow_follow(
+    p: &ShadowProposal,
+    progress: &ShadowProgress,
+    marks: &[ChainMarks],
+    policy: &MarkPolicy,
+    exit_cfg: &ExitConfig,
+) -> Result<ShadowProgress, String> {
+    let pos = shadow_position(p)?;
+    let mut out = progress.clone();
+    if out.is_closed() {
+        return Ok(out);
+    }
+    let mut ordered: Vec<&ChainMarks> = marks
+        .iter()
+        .filter(|m| m.at >= p.decided_at && progress.through.is_none_or(|t| m.at > t))
+        .collect();
     ordered.sort_by_key(|m| m.at);
-    let mut state = ExitState::default();
-    let (mut used, mut refused) = (0u32, 0u32);
-    let mut last = None;
     for m in ordered {
+        out.through = Some(m.at);
         let mark = mark_position(&pos, &m.quotes, m.at, policy);
-        let eval = evaluate_exits(&p.exit_plan, &mark, &state, m.at, exit_cfg);
-        state = eval.state;
+        let eval = evaluate_exits(&p.exit_plan, &mark, &out.exit_state, m.at, exit_cfg);
+        out.exit_state = eval.state;
         match mark {
             Ok(mk) => {
-                used += 1;
+                out.marks_used += 1;
+                out.last = Some(ShadowMark {
+                    at: m.at,
+                    value_mid: mk.value_mid,
+                    value_natural: mk.value_natural,
+                    pnl_mid: mk.unrealized_mid,
+                    pnl_natural: mk.unrealized_natural,
+                });
                 if let ExitDecision::Exit { reason, .. } = eval.decision {
-                    return ShadowOutcome::Closed {
-                        at: m.at,
-                        reason,
-                        pnl_mid: mk.unrealized_mid,
-                        pnl_natural: mk.unrealized_natural,
-                        marks_used: used,
-                        marks_refused: refused,
-                    };
+                    out.exit_reason = Some(reason);
+                    return Ok(out);
                 }
-                last = Some((m.at, mk.unrealized_mid, mk.unrealized_natural));
             }
-            Err(_) => refused += 1,
+            Err(_) => out.marks_refused += 1,
         }
     }
-    match last {
-        Some((at, pnl_mid, pnl_natural)) => ShadowOutcome::Open {
-            at,
-            pnl_mid,
-            pnl_natural,
-            marks_used: used,
-            marks_refused: refused,
-        },
-        None => ShadowOutcome::NeverMarked {
-            marks_refused: refused,
-        },
+    Ok(out)
+}
+
+/// Follows `p` over `marks` (any order; those before the decision are
+/// ignored) until its exit rules fire.
+#[must_use]
+pub fn shadow_pnl(
+    p: &ShadowProposal,
+    marks: &[ChainMarks],
+    policy: &MarkPolicy,
+    exit_cfg: &ExitConfig,
+) -> ShadowOutcome {
+    match shadow_follow(p, &ShadowProgress::default(), marks, policy, exit_cfg) {
+        Ok(progress) => progress.outcome(),
+        Err(reason) => ShadowOutcome::InvalidEntry { reason },
     }
 }
