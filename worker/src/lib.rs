@@ -35,6 +35,8 @@ pub mod proposals;
 pub mod risk;
 pub mod settings;
 pub mod store;
+#[cfg(test)]
+mod test_sqlite;
 pub mod views;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};

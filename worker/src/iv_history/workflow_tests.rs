@@ -707,119 +707,18 @@ fn plan_orders_backfills_first_then_the_longest_waiting() {
 
 /// The SQL of `model` on real SQLite over every D1 migration.
 mod sql {
-    use std::io::Write;
-    use std::path::{Path, PathBuf};
-    use std::process::{Command, Stdio};
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use super::super::model::*;
     use super::date;
-
-    struct Db {
-        dir: PathBuf,
-        file: PathBuf,
-    }
-
-    impl Drop for Db {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
+    use crate::test_sqlite::{quote as q, Sqlite as Db};
 
     /// `sql` with `?N` replaced by the literal `params[N-1]` (already quoted).
     fn inline(sql: &str, params: &[&str]) -> String {
-        let mut out = String::new();
-        let mut chars = sql.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '?' {
-                out.push(c);
-                continue;
-            }
-            let mut digits = String::new();
-            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                digits.push(*d);
-                chars.next();
-            }
-            out.push_str(params[digits.parse::<usize>().unwrap() - 1]);
-        }
-        out
-    }
-
-    fn q(s: &str) -> String {
-        format!("'{}'", s.replace('\'', "''"))
-    }
-
-    impl Db {
-        fn migrated() -> Self {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "sas-iv-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            let db = Db {
-                file: dir.join("d1.sqlite"),
-                dir,
-            };
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/d1");
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-                .collect();
-            files.sort();
-            assert!(files.iter().any(|f| f.ends_with("0009_iv_history.sql")));
-            for f in files {
-                db.run(&[], &std::fs::read_to_string(&f).unwrap());
-            }
-            db
-        }
-
-        fn run(&self, args: &[&str], script: &str) -> String {
-            let mut child = Command::new("sqlite3")
-                .args(args)
-                .arg(&self.file)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the sqlite3 shell is needed by these tests (apt-get install sqlite3)");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(format!(".bail on\n{script}\n").as_bytes())
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                out.status.success() && err.is_empty(),
-                "sqlite3: {err}\n{script}"
-            );
-            String::from_utf8(out.stdout).unwrap()
-        }
-
-        /// Runs `sql` and returns `changes()` (rows written).
-        fn exec(&self, sql: &str) -> i64 {
-            let out = self.run(&["-json"], &format!("{sql};\nSELECT changes() AS n;"));
-            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-            v[0]["n"].as_i64().unwrap()
-        }
-
-        fn select<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Vec<T> {
-            let out = self.run(&["-json"], &format!("{sql};"));
-            if out.trim().is_empty() {
-                return Vec::new();
-            }
-            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-        }
+        let literals: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        crate::test_sqlite::inline(sql, &literals)
     }
 
     fn metrics_daily(db: &Db, symbol: &str, d: &str, iv: f64) {
-        db.run(
-            &[],
-            &format!(
+        db.exec(&format!(
                 "INSERT INTO underlying_metrics_daily (symbol, date, ts, spot, atm_iv_30d, metrics_json, factors_json) \
 VALUES ('{symbol}', '{d}', 0, 100.0, {iv}, '{{}}', '{{}}');"
             ),
@@ -832,17 +731,17 @@ VALUES ('{symbol}', '{d}', 0, 100.0, {iv}, '{{}}', '{{}}');"
         let bars = bars_json(&[(date("2026-11-19"), 0.20), (date("2026-11-20"), 0.22)]);
         let upsert =
             |bars: &str, now: &str| inline(UPSERT_IB_BARS, &[&q("SPY"), &q(bars), &q("ib"), now]);
-        assert_eq!(db.exec(&upsert(&bars, "1")), 2);
+        assert_eq!(db.exec_changes(&upsert(&bars, "1")), 2);
         assert_eq!(
-            db.exec(&upsert(&bars, "2")),
+            db.exec_changes(&upsert(&bars, "2")),
             0,
             "an unchanged close is not rewritten"
         );
         let changed = bars_json(&[(date("2026-11-20"), 0.23)]);
-        assert_eq!(db.exec(&upsert(&changed, "3")), 1);
-        db.exec(&inline(UPSERT_STATE_SUCCESS, &[&q("SPY"), "1000", "1"]));
-        db.exec(&inline(UPSERT_STATE_SUCCESS, &[&q("SPY"), "2000", "0"]));
-        db.exec(&inline(
+        assert_eq!(db.exec_changes(&upsert(&changed, "3")), 1);
+        db.exec_changes(&inline(UPSERT_STATE_SUCCESS, &[&q("SPY"), "1000", "1"]));
+        db.exec_changes(&inline(UPSERT_STATE_SUCCESS, &[&q("SPY"), "2000", "0"]));
+        db.exec_changes(&inline(
             UPSERT_STATE_FAILURE,
             &[
                 &q("QQQ"),
@@ -860,10 +759,10 @@ VALUES ('{symbol}', '{d}', 0, 100.0, {iv}, '{{}}', '{{}}');"
             APPEND_OWN_IV,
             &[&q(r#"["SPY"]"#), &q("2026-11-13"), &q("2026-11-23"), "5"],
         );
-        assert_eq!(db.exec(&own), 2, "completed days only");
-        assert_eq!(db.exec(&own), 0, "copied once");
+        assert_eq!(db.exec_changes(&own), 2, "completed days only");
+        assert_eq!(db.exec_changes(&own), 0, "copied once");
 
-        let cov: Vec<CoverageRow> = db.select(&inline(
+        let cov: Vec<CoverageRow> = db.select_as(&inline(
             SELECT_COVERAGE,
             &[&q(r#"["SPY","QQQ","IWM"]"#), &q("2025-11-23")],
         ));
@@ -883,7 +782,7 @@ VALUES ('{symbol}', '{d}', 0, 100.0, {iv}, '{{}}', '{{}}');"
         assert_eq!(cov[1].next_attempt_at, Some(3000));
         assert_eq!(cov[2].status, None, "never asked");
 
-        let series: Vec<SeriesRow> = db.select(&inline(
+        let series: Vec<SeriesRow> = db.select_as(&inline(
             SELECT_SERIES,
             &[&q("SPY"), &q("2025-11-23"), &q("2026-11-23")],
         ));
@@ -900,7 +799,7 @@ VALUES ('{symbol}', '{d}', 0, 100.0, {iv}, '{{}}', '{{}}');"
                 ("2026-11-23", None, Some(0.30)),
             ]
         );
-        let rank: Vec<crate::chains::IvHistoryRow> = db.select(&inline(
+        let rank: Vec<crate::chains::IvHistoryRow> = db.select_as(&inline(
             SELECT_RANK_SERIES,
             &[&q(r#"["SPY"]"#), &q("2025-11-23"), &q("2026-11-23")],
         ));
