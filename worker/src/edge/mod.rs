@@ -546,6 +546,8 @@ async fn ingest_cron(env: Env) {
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
             proposals::cron_step(&db, &cfg).await;
+            // Shadow P&L: follow rejected/expired proposals on the new chains.
+            risk::shadow_step(&db, &cfg).await;
             ingest_alerts(&db, &cfg).await;
             run
         }

@@ -107,6 +107,17 @@ impl D1Positions<'_> {
 }
 
 impl PositionStore for D1Positions<'_> {
+    async fn exits_paused_globally(&self) -> Result<bool, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Paused {
+            paused: i64,
+        }
+        let rows: Vec<Paused> = self
+            .rows(crate::risk::model::SELECT_EXITS_PAUSED, &[])
+            .await?;
+        Ok(rows.first().is_some_and(|r| r.paused != 0))
+    }
+
     async fn begin_run(&self, at_ms: i64, lease_ms: i64) -> Result<Option<i64>, StoreError> {
         #[derive(serde::Deserialize)]
         struct Id {

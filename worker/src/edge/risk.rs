@@ -26,6 +26,9 @@ use crate::risk::model::{
     RiskStateRow, StopOutRow, StrategySwitchRow, TradeFillRow,
 };
 use crate::risk::service;
+use crate::risk::shadow::{
+    self, CandidateRow, ChainRow, NewShadow, ShadowRow, ShadowStore, ShadowUpdate,
+};
 use crate::risk::store::{RiskStore, StateWrite, StoreError, SwitchWrite};
 use crate::risk::view::StateChange;
 use crate::risk::RiskError;
@@ -217,6 +220,117 @@ impl RiskStore for D1Risk<'_> {
     }
 }
 
+fn opt_int(v: Option<i64>) -> D1Type<'static> {
+    v.map_or(D1Type::Null, d1::int)
+}
+
+impl ShadowStore for D1Risk<'_> {
+    async fn new_candidates(&self, limit: u32) -> Result<Vec<CandidateRow>, StoreError> {
+        self.rows(shadow::SELECT_NEW_CANDIDATES, &[d1::uint(limit)])
+            .await
+    }
+
+    async fn insert_shadows(&self, rows: &[NewShadow]) -> Result<(), StoreError> {
+        let mut s = Vec::with_capacity(rows.len());
+        for r in rows {
+            s.push(self.st(
+                shadow::INSERT_SHADOW,
+                &[
+                    d1::int(r.proposal_id),
+                    d1::text(&r.key),
+                    d1::text(&r.symbol),
+                    d1::text(&r.strategy),
+                    d1::text(&r.decision),
+                    d1::millis(r.decided_at),
+                    d1::int(r.units),
+                    r.entry_mid.map_or(D1Type::Null, D1Type::Real),
+                    d1::text(r.status),
+                    d1::text(&r.spec),
+                    d1::text(&r.progress),
+                    d1::text(&r.outcome),
+                    D1Type::Null,
+                    d1::millis(r.at_ms),
+                ],
+            )?);
+        }
+        run_batch(self.0, s).await.map(|_| ())
+    }
+
+    async fn following(&self, limit: u32) -> Result<Vec<ShadowRow>, StoreError> {
+        self.rows(&shadow::select_following_sql(), &[d1::uint(limit)])
+            .await
+    }
+
+    async fn chain_after(
+        &self,
+        symbol: &str,
+        expiries: &[String],
+        after_ts: i64,
+        limit: u32,
+    ) -> Result<Vec<ChainRow>, StoreError> {
+        let list = serde_json::to_string(expiries).map_err(|e| StoreError(e.to_string()))?;
+        self.rows(
+            shadow::SELECT_CHAIN_AFTER,
+            &[
+                d1::text(symbol),
+                d1::text(&list),
+                d1::millis(after_ts),
+                d1::uint(limit),
+            ],
+        )
+        .await
+    }
+
+    async fn update_shadow(&self, u: &ShadowUpdate) -> Result<bool, StoreError> {
+        let s = vec![self.st(
+            shadow::UPDATE_SHADOW,
+            &[
+                d1::int(u.proposal_id),
+                d1::text(u.status),
+                d1::text(&u.progress),
+                d1::text(&u.outcome),
+                opt_int(u.mark_at),
+                opt_int(u.value_mid_micros),
+                opt_int(u.value_natural_micros),
+                opt_int(u.pnl_mid_micros),
+                opt_int(u.pnl_natural_micros),
+                d1::opt_text(u.exit_reason.as_deref()),
+                d1::millis(u.at_ms),
+            ],
+        )?];
+        Ok(run_batch(self.0, s).await? == 1)
+    }
+
+    async fn shadows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ShadowRow>, StoreError> {
+        self.rows(
+            &shadow::select_shadows_sql(),
+            &[d1::millis(from_ms), d1::millis(to_ms), d1::uint(limit)],
+        )
+        .await
+    }
+}
+
+/// The shadow follower's step of the 15-minute cron (after the chain and
+/// proposal steps): logged, never fails the run.
+pub async fn shadow_step(db: &D1Database, cfg: &crate::config::Config) {
+    let store = D1Risk(db);
+    match shadow::follow_step(&store, &cfg.positions.mark, &cfg.positions.exits, now()).await {
+        Ok(r) => console_log!(
+            "{}",
+            serde_json::json!({ "event": "shadow_step", "report": r })
+        ),
+        Err(e) => console_error!(
+            "{}",
+            serde_json::json!({ "event": "shadow_step_failed", "error": e.to_string() })
+        ),
+    }
+}
+
 /// One evaluation of the trading state (the monitor cron calls it each run,
 /// after the monitor stored its equity snapshot and reconciliation). Logged;
 /// a failure leaves the stored state as it was and approvals evaluate afresh
@@ -303,6 +417,15 @@ pub async fn handle(
             Err(e) => error_response(&e),
             Ok((from_ms, to_ms)) => answer(service::performance(&store, from_ms, to_ms).await),
         },
-        RiskRoute::Shadow => error_response(&view::shadow_not_built()),
+        RiskRoute::Shadow { from, to } => match view::performance_range(from, to, at) {
+            Err(e) => error_response(&e),
+            Ok((from_ms, to_ms)) => answer(shadow::list(&store, from_ms, to_ms).await),
+        },
+        RiskRoute::SetExits => match read_body(req).await.and_then(|b| view::parse_exits(&b)) {
+            Err(e) => error_response(&e),
+            Ok(body) => {
+                answer(service::set_exits(&store, &actor, body.paused, &body.reason, at).await)
+            }
+        },
     }
 }

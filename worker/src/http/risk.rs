@@ -8,7 +8,10 @@
 //! - `GET /strategies`, `PUT /strategies` `{"strategy", "enabled", "reason"}`
 //! - `GET /performance?from=YYYY-MM-DD&to=YYYY-MM-DD` (New York dates, both
 //!   included; default the last 30 days)
-//! - `GET /performance/shadow`: not built yet (501)
+//! - `GET /performance/shadow?from=&to=`: the shadow P&L of rejected and
+//!   expired proposals decided in the range (same dates as `/performance`)
+//! - `POST /risk/exits` `{"paused": bool, "reason"}`: the trader's pause of
+//!   every automated exit (audited)
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sas_core::risk::HaltCause;
@@ -33,14 +36,24 @@ pub enum RiskRoute {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     },
-    Shadow,
+    Shadow {
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    },
+    /// `POST /risk/exits`: the trader's pause of every automated exit.
+    SetExits,
 }
 
 /// Whether `path` belongs to this API (all of it needs authentication).
 pub fn is_protected_path(path: &str) -> bool {
     matches!(
         path.trim_end_matches('/'),
-        "/risk" | "/risk/state" | "/strategies" | "/performance" | "/performance/shadow"
+        "/risk"
+            | "/risk/state"
+            | "/risk/exits"
+            | "/strategies"
+            | "/performance"
+            | "/performance/shadow"
     )
 }
 
@@ -86,6 +99,7 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<RiskRoute, ApiEr
     let route = match (path, method) {
         ("/risk", _) => want("GET").map(|()| RiskRoute::Overview)?,
         ("/risk/state", _) => want("POST").map(|()| RiskRoute::SetState)?,
+        ("/risk/exits", _) => want("POST").map(|()| RiskRoute::SetExits)?,
         ("/strategies", "GET") => RiskRoute::Strategies,
         ("/strategies", "PUT") => RiskRoute::SetStrategy,
         ("/strategies", _) => {
@@ -102,7 +116,13 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<RiskRoute, ApiEr
                 to: date(&mut q, "to")?,
             }
         }
-        _ => want("GET").map(|()| RiskRoute::Shadow)?,
+        _ => {
+            want("GET")?;
+            RiskRoute::Shadow {
+                from: date(&mut q, "from")?,
+                to: date(&mut q, "to")?,
+            }
+        }
     };
     q.reject_unused()?;
     Ok(route)
@@ -181,21 +201,27 @@ pub fn parse_strategy(raw: &[u8]) -> Result<StrategyBody, ApiError> {
     })
 }
 
+/// Body of `POST /risk/exits`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitsBody {
+    pub paused: bool,
+    pub reason: String,
+}
+
+/// Parses an exits body (reason required).
+pub fn parse_exits(raw: &[u8]) -> Result<ExitsBody, ApiError> {
+    let body: ExitsBody = parse_json_body(raw)?;
+    let reason = checked_text(&body.reason, "reason", true)?.unwrap_or_default();
+    Ok(ExitsBody { reason, ..body })
+}
+
 /// A 200 (or `status`) JSON reply.
 pub fn json<T: serde::Serialize>(status: u16, body: &T) -> Reply {
     match serde_json::to_string(body) {
         Ok(text) => Reply::Json(status, text),
         Err(e) => Reply::Internal(format!("serialize reply: {e}")),
     }
-}
-
-/// The reply of `GET /performance/shadow` until it is built.
-pub fn shadow_not_built() -> ApiError {
-    ApiError::new(
-        501,
-        "not_implemented",
-        "shadow P&L of rejected and expired proposals is not built yet",
-    )
 }
 
 /// The one mapping of [`RiskError`] to a reply.
@@ -233,8 +259,15 @@ mod tests {
             }))
         );
         assert_eq!(
-            route("GET", "/performance/shadow", None),
-            Some(Ok(RiskRoute::Shadow))
+            route("GET", "/performance/shadow", Some("from=2026-11-01")),
+            Some(Ok(RiskRoute::Shadow {
+                from: NaiveDate::from_ymd_opt(2026, 11, 1),
+                to: None,
+            }))
+        );
+        assert_eq!(
+            route("POST", "/risk/exits", None),
+            Some(Ok(RiskRoute::SetExits))
         );
         assert_eq!(route("GET", "/riskier", None), None);
         assert_eq!(route("GET", "/positions", None), None);
@@ -245,10 +278,27 @@ mod tests {
         assert_eq!(status("DELETE", "/strategies", None), 405);
         assert_eq!(status("GET", "/performance", Some("from=11/01/2026")), 400);
         assert_eq!(status("GET", "/risk", Some("x=1")), 400);
+        assert_eq!(status("GET", "/risk/exits", None), 405);
+        assert_eq!(status("GET", "/performance/shadow", Some("to=x")), 400);
     }
 
     #[test]
     fn bodies_are_validated() {
+        let e = parse_exits(br#"{"paused":true,"reason":" storm "}"#).unwrap();
+        assert_eq!((e.paused, e.reason.as_str()), (true, "storm"));
+        assert_eq!(
+            parse_exits(br#"{"paused":true,"reason":""}"#)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            parse_exits(br#"{"paused":"yes","reason":"x"}"#)
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(parse_exits(b"{").unwrap_err().status, 400);
         let b = parse_set_state(br#"{"state":"halted","reason":" FOMC "}"#).unwrap();
         assert_eq!(b.state, TargetState::Halted);
         assert_eq!(b.reason, "FOMC");

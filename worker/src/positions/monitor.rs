@@ -262,12 +262,27 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             BTreeSet::new()
         };
 
+        // The trader's pause of every exit (a failed read does not pause:
+        // exits keep running in every state unless the trader paused them).
+        let paused_all = self
+            .store
+            .exits_paused_globally()
+            .await
+            .unwrap_or_else(|e| {
+                (self.log)(
+                    "monitor_error",
+                    serde_json::json!({ "context": "exits pause", "error": e.to_string() }),
+                );
+                false
+            });
+
         // Round 2: fresh quotes of every open leg.
         let quotes = self.read_quotes(&working).await;
 
         let mut totals: Vec<(Position, Option<Mark>)> = Vec::new();
         for w in &mut working {
-            let mark = self.mark_and_evaluate(w, &quotes, &paused_by_drift, now, report);
+            let mark =
+                self.mark_and_evaluate(w, &quotes, &paused_by_drift, paused_all, now, report);
             totals.push((w.position.clone(), mark.clone()));
             if !w.write.is_empty() {
                 report.rows_written += self.store.write_position(&w.write).await? as i64;
@@ -275,6 +290,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             if w.state == PositionState::Open
                 && !paused_by_drift.contains(&w.row.key)
                 && w.row.exits_paused == 0
+                && !paused_all
             {
                 self.close_step(w, mark.as_ref(), now, report).await?;
             }
@@ -710,6 +726,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         w: &mut Working,
         quotes: &BTreeMap<ContractId, ContractQuote>,
         paused_by_drift: &BTreeSet<String>,
+        paused_all: bool,
         now: DateTime<Utc>,
         report: &mut RunReport,
     ) -> Option<Mark> {
@@ -729,6 +746,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 Some("trader")
             } else if paused_by_drift.contains(&w.row.key) {
                 Some("reconciliation_drift")
+            } else if paused_all {
+                Some("all_exits_paused")
             } else {
                 None
             };
@@ -737,6 +756,17 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                     serde_json::json!({ "decision": "closing", "reason": w.row.exit_reason }),
                     None,
                 ),
+                // Every exit paused by the trader: evaluated and shown, not acted on.
+                (Some(plan), false, Some(by @ "all_exits_paused")) => {
+                    let eval =
+                        evaluate_exits(plan, &mark, &exit_state, now, &self.cfg.positions.exits);
+                    exit_state = eval.state;
+                    (
+                        serde_json::json!({ "decision": "paused", "by": by,
+                            "would": eval.decision, "mark_rejected": mark.as_ref().err() }),
+                        eval.pnl_per_unit,
+                    )
+                }
                 (_, false, Some(by)) => (
                     serde_json::json!({ "decision": "paused", "by": by,
                         "mark_rejected": mark.as_ref().err() }),

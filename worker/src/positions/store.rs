@@ -240,4 +240,10 @@ pub trait PositionStore {
         actor: &str,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+    /// The trader's pause of every automated exit (`POST /risk/exits`,
+    /// [`crate::risk::model::SELECT_EXITS_PAUSED`]): exits are evaluated and
+    /// shown, never sent. Stores without a trading state have none.
+    async fn exits_paused_globally(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }

@@ -385,6 +385,17 @@ impl RiskStore for MemoryRisk {
                     closed_at: p.closed_at,
                     proposal_json: r.map(|r| r.row.proposal_json.clone()),
                     approved_limit_price: r.and_then(|r| r.approved_limit_price),
+                    exit_mark_value_mid: self
+                        .audit
+                        .borrow()
+                        .iter()
+                        .rev()
+                        .find(|a| {
+                            a.entity == "position"
+                                && a.entity_id.as_deref() == Some(p.id.to_string().as_str())
+                                && a.action == crate::audit::AuditAction::ExitTriggered
+                        })
+                        .and_then(|a| a.details["mark"]["value_mid"].as_f64()),
                 }
             })
             .collect();
@@ -432,5 +443,138 @@ impl RiskStore for MemoryRisk {
                 net_liquidation,
             })
             .collect())
+    }
+}
+
+/// An in-memory [`super::shadow::ShadowStore`]: `proposals` (rejected or
+/// expired candidates), `shadow_trades` and `chain_snapshots` (symbol,
+/// row), each method applying its SQL's predicate.
+#[derive(Default)]
+pub struct MemoryShadow {
+    /// `(status, candidate)`: the status is the proposal's.
+    pub proposals: RefCell<Vec<super::shadow::CandidateRow>>,
+    pub shadows: RefCell<Vec<super::shadow::ShadowRow>>,
+    pub chains: RefCell<Vec<(String, super::shadow::ChainRow)>>,
+}
+
+impl super::shadow::ShadowStore for MemoryShadow {
+    async fn new_candidates(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<super::shadow::CandidateRow>, StoreError> {
+        let taken = self.shadows.borrow();
+        let mut out: Vec<_> = self
+            .proposals
+            .borrow()
+            .iter()
+            .filter(|p| p.status == "rejected" || p.status == "expired")
+            .filter(|p| !taken.iter().any(|s| s.proposal_id == p.id))
+            .cloned()
+            .collect();
+        out.sort_by_key(|p| p.id);
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn insert_shadows(&self, rows: &[super::shadow::NewShadow]) -> Result<(), StoreError> {
+        let mut shadows = self.shadows.borrow_mut();
+        for r in rows {
+            if shadows.iter().any(|s| s.proposal_id == r.proposal_id) {
+                continue;
+            }
+            shadows.push(super::shadow::ShadowRow {
+                proposal_id: r.proposal_id,
+                key: r.key.clone(),
+                symbol: r.symbol.clone(),
+                strategy: r.strategy.clone(),
+                decision: r.decision.clone(),
+                decided_at: r.decided_at,
+                units: r.units,
+                entry_mid: r.entry_mid,
+                status: r.status.to_owned(),
+                spec: r.spec.clone(),
+                progress: r.progress.clone(),
+                outcome: r.outcome.clone(),
+                mark_at: None,
+                value_mid_micros: None,
+                value_natural_micros: None,
+                pnl_mid_micros: None,
+                pnl_natural_micros: None,
+                exit_reason: None,
+                updated_at: r.at_ms,
+            });
+        }
+        Ok(())
+    }
+
+    async fn following(&self, limit: u32) -> Result<Vec<super::shadow::ShadowRow>, StoreError> {
+        let mut out: Vec<_> = self
+            .shadows
+            .borrow()
+            .iter()
+            .filter(|s| s.status == "following")
+            .cloned()
+            .collect();
+        out.sort_by_key(|s| (s.updated_at, s.proposal_id));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn chain_after(
+        &self,
+        symbol: &str,
+        expiries: &[String],
+        after_ts: i64,
+        limit: u32,
+    ) -> Result<Vec<super::shadow::ChainRow>, StoreError> {
+        let mut out: Vec<_> = self
+            .chains
+            .borrow()
+            .iter()
+            .filter(|(s, r)| s == symbol && expiries.contains(&r.expiry) && r.ts > after_ts)
+            .map(|(_, r)| r.clone())
+            .collect();
+        out.sort_by(|a, b| (a.ts, &a.expiry).cmp(&(b.ts, &b.expiry)));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn update_shadow(&self, u: &super::shadow::ShadowUpdate) -> Result<bool, StoreError> {
+        let mut shadows = self.shadows.borrow_mut();
+        let Some(s) = shadows
+            .iter_mut()
+            .find(|s| s.proposal_id == u.proposal_id && s.status == "following")
+        else {
+            return Ok(false);
+        };
+        s.status = u.status.to_owned();
+        s.progress = u.progress.clone();
+        s.outcome = u.outcome.clone();
+        s.mark_at = u.mark_at;
+        s.value_mid_micros = u.value_mid_micros;
+        s.value_natural_micros = u.value_natural_micros;
+        s.pnl_mid_micros = u.pnl_mid_micros;
+        s.pnl_natural_micros = u.pnl_natural_micros;
+        s.exit_reason = u.exit_reason.clone();
+        s.updated_at = u.at_ms;
+        Ok(true)
+    }
+
+    async fn shadows(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<super::shadow::ShadowRow>, StoreError> {
+        let mut out: Vec<_> = self
+            .shadows
+            .borrow()
+            .iter()
+            .filter(|s| s.decided_at >= from_ms && s.decided_at < to_ms)
+            .cloned()
+            .collect();
+        out.sort_by_key(|s| (s.decided_at, s.proposal_id));
+        out.truncate(limit as usize);
+        Ok(out)
     }
 }

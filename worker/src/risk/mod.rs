@@ -12,9 +12,12 @@
 pub mod memory;
 pub mod model;
 pub mod service;
+pub mod shadow;
 pub mod store;
 pub mod view;
 
+#[cfg(test)]
+mod shadow_tests;
 #[cfg(test)]
 mod sql_tests;
 #[cfg(test)]

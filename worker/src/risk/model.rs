@@ -116,6 +116,11 @@ pub struct ClosedTradeRow {
     pub proposal_json: Option<String>,
     /// Net mid per share at approval (the order's limit).
     pub approved_limit_price: Option<f64>,
+    /// Value at mid of the open quantity at the mark that triggered the exit
+    /// (the newest `exit_triggered` audit row of the position; `None` for a
+    /// trader's close or an expiry).
+    #[serde(default)]
+    pub exit_mark_value_mid: Option<f64>,
 }
 
 /// A fill of a closed trade ([`SELECT_FILLS_OF`]).
@@ -170,6 +175,13 @@ pub const SELECT_EQUITY_POINTS: &str = "SELECT \
 (SELECT net_liquidation FROM equity_snapshots WHERE net_liquidation IS NOT NULL AND at >= ?1 ORDER BY at LIMIT 1) AS first_of_day_nl, \
 (SELECT MAX(net_liquidation) FROM equity_snapshots WHERE at >= ?1) AS day_high";
 
+/// Whether the trader paused every automated exit (`POST /risk/exits`): the
+/// stored state's `exits_paused` stamp (JSON null or absent: not paused).
+/// The position monitor reads it each run.
+pub const SELECT_EXITS_PAUSED: &str = "SELECT CASE WHEN \
+json_extract(state, '$.exits_paused') IS NULL THEN 0 ELSE 1 END AS paused \
+FROM risk_state WHERE id = 1";
+
 /// Open positions and the time of their newest trustworthy mark.
 pub const SELECT_OPEN_MARK_AGES: &str = "SELECT p.id, p.symbol, \
 (SELECT MAX(m.at) FROM marks m WHERE m.position_id = p.id AND m.ok = 1) AS last_ok_at \
@@ -215,10 +227,15 @@ FROM positions p JOIN marks m ON m.position_id = p.id \
 WHERE p.status = 'open' AND m.ok = 1 AND m.at = \
 (SELECT MAX(at) FROM marks WHERE position_id = p.id AND ok = 1)";
 
-/// Positions closed in `[?1, ?2)` with their proposal, oldest first, `?3` limit.
+/// Positions closed in `[?1, ?2)` with their proposal and the mark that
+/// triggered their exit (from the append-only audit log: marks are
+/// compacted once a position closes), oldest first, `?3` limit.
 pub const SELECT_CLOSED_TRADES: &str = "SELECT p.id, p.key, p.symbol, p.strategy, p.summary, \
 p.realized_micros, p.exit_reason, p.opened_at, p.closed_at, r.proposal_json, \
-r.approved_limit_price FROM positions p LEFT JOIN proposals r ON r.id = p.proposal_id \
+r.approved_limit_price, (SELECT json_extract(a.details, '$.mark.value_mid') FROM audit_log a \
+WHERE a.entity = 'position' AND a.entity_id = CAST(p.id AS TEXT) AND a.action = 'exit_triggered' \
+ORDER BY a.id DESC LIMIT 1) AS exit_mark_value_mid \
+FROM positions p LEFT JOIN proposals r ON r.id = p.proposal_id \
 WHERE p.status = 'closed' AND p.closed_at >= ?1 AND p.closed_at < ?2 ORDER BY p.closed_at LIMIT ?3";
 
 /// Fills of the positions of the JSON array `?1` of ids.

@@ -347,6 +347,78 @@ pub async fn set_state(
     })
 }
 
+/// The trader's pause (or resume) of every automated exit (`POST
+/// /risk/exits`), audited by name and reason in the state's batch. While
+/// paused the position monitor still marks and evaluates every exit and
+/// records what it would do, but sends no closing order; the trading mode is
+/// untouched (entries follow their own rules), and resuming trading does not
+/// resume exits. Asking for the current setting changes nothing.
+pub async fn set_exits(
+    store: &impl RiskStore,
+    actor: &str,
+    paused: bool,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<StateChange, RiskError> {
+    if reason.trim().is_empty() || actor.trim().is_empty() {
+        return Err(RiskError::Invalid("a reason is required".into()));
+    }
+    for _ in 0..2 {
+        let row = store.risk_state().await?.ok_or(RiskError::StateMissing)?;
+        let stored = parse_state(&row)?;
+        let action = if paused {
+            TraderAction::PauseExits
+        } else {
+            TraderAction::ResumeExits
+        };
+        let t = match apply_trader_action(&stored, &action, actor, reason, now) {
+            Ok(t) => t,
+            Err(sas_core::risk::ActionRefusal::NoChange) => {
+                return Ok(StateChange {
+                    state: state_view(&row, stored),
+                    changes: Vec::new(),
+                })
+            }
+            Err(sas_core::risk::ActionRefusal::MissingIdentity) => {
+                return Err(RiskError::Invalid("a reason is required".into()));
+            }
+        };
+        let mode = t.state.mode();
+        let at_ms = now.timestamp_millis();
+        let json = serde_json::to_string(&t.state)
+            .map_err(|e| RiskError::StateUnreadable(e.to_string()))?;
+        let w = StateWrite {
+            expected_version: row.version,
+            state_json: json.clone(),
+            mode: mode_str(mode),
+            at_ms,
+            actor: actor.to_owned(),
+            evaluated_at: None,
+            kill_switch: None,
+            audit: t
+                .changes
+                .iter()
+                .map(|c| audit_of(c, stored.mode(), mode))
+                .collect(),
+        };
+        if store.write_state(&w).await? {
+            let new_row = RiskStateRow {
+                state: json,
+                mode: mode_str(mode).to_owned(),
+                version: row.version + 1,
+                evaluated_at: row.evaluated_at,
+                updated_at: at_ms,
+                updated_by: actor.to_owned(),
+            };
+            return Ok(StateChange {
+                state: state_view(&new_row, t.state),
+                changes: t.changes,
+            });
+        }
+    }
+    Err(RiskError::Conflict)
+}
+
 /// The stored state.
 pub async fn stored_state(store: &impl RiskStore) -> Result<StateView, RiskError> {
     let row = store.risk_state().await?.ok_or(RiskError::StateMissing)?;
@@ -938,12 +1010,14 @@ pub async fn overview(
             None,
         ),
     ];
+    let exits_paused = stored.exits_paused.clone();
     Ok(RiskOverview {
         stored: state_view(&row, stored),
         now_mode: t.state.mode(),
         now: t.state,
         pending_changes: t.changes,
         kill_switch_on: kill_switch_on(kill.as_ref()),
+        exits_paused,
         limits,
     })
 }
@@ -1013,8 +1087,13 @@ pub fn closed_trade(row: &ClosedTradeRow, fills: &[TradeFillRow]) -> Option<Clos
             .approved_limit_price
             .and_then(|p| Money::from_dollars(p * 100.0)),
         exit_fill_value: per_set(&exit, units).map(|m| Money::ZERO - m),
-        // The mark that triggered the exit is not joined yet.
-        exit_mark_value: None,
+        // The mark that triggered the exit, per set (its value covers the
+        // open quantity, all the entry's units).
+        exit_mark_value: row
+            .exit_mark_value_mid
+            .filter(|v| v.is_finite() && units > 0)
+            .and_then(Money::from_dollars)
+            .map(|v| v.mul_div(1, i64::from(units))),
         dte_at_entry: proposal.as_ref().map(|p| i64::from(p.metrics.horizon_dte)),
         driving_factor: proposal
             .as_ref()

@@ -382,3 +382,154 @@ VALUES ('SPY', '2026-11-16', '2026-11-16', 1, '[]', 0)"
     // The approval guard parses in a WHERE clause.
     let _: Vec<At> = db.select(&format!("SELECT 1 AS at WHERE {APPROVE_GUARD}"), &[]);
 }
+
+#[test]
+fn the_exit_mark_the_exits_pause_and_the_shadow_trades_run_on_sqlite() {
+    use super::shadow::{
+        select_following_sql, select_shadows_sql, CandidateRow, ChainRow, ShadowRow, INSERT_SHADOW,
+        SELECT_CHAIN_AFTER, SELECT_NEW_CANDIDATES, UPDATE_SHADOW,
+    };
+    let db = Db::migrated();
+    let t = 1_800_000_000_000_i64;
+    #[derive(serde::Deserialize)]
+    struct Paused {
+        paused: i64,
+    }
+    let paused = |db: &Db| db.select::<Paused>(SELECT_EXITS_PAUSED, &[])[0].paused;
+    // The migration's '{}' and a stored null: not paused; a stamp: paused.
+    assert_eq!(paused(&db), 0);
+    db.exec("UPDATE risk_state SET state = '{\"exits_paused\":null}';");
+    assert_eq!(paused(&db), 0);
+    db.exec(
+        "UPDATE risk_state SET state = '{\"exits_paused\":{\"by\":{\"trader\":\"x\"},\"reason\":\"r\",\"at\":\"2026-11-17T15:00:00Z\"}}';",
+    );
+    assert_eq!(paused(&db), 1);
+
+    // The mark that triggered a closed position's exit, from its newest
+    // exit_triggered audit row.
+    let mut s = vec![proposal(4, "AAPL", "submitted")];
+    s.push(format!(
+        "INSERT INTO positions (id, key, proposal_id, symbol, strategy, spec, exit_plan, status, \
+exit_reason, summary, realized_micros, opened_at, closed_at, entry_expires_at, created_at, updated_at) \
+VALUES (2, 'k4', 4, 'AAPL', 'long_call', '{{}}', '{{}}', 'closed', 'take_profit', '{{}}', 5, {}, {}, 0, 0, 0)",
+        t - 5_000,
+        t - 1_000
+    ));
+    for (value, entity) in [(1.0, "2"), (250.5, "2"), (9.0, "3")] {
+        s.push(format!(
+            "INSERT INTO audit_log (at, actor, action, entity, entity_id, details) VALUES \
+({t}, 'system:monitor', 'exit_triggered', 'position', '{entity}', \
+'{{\"mark\":{{\"value_mid\":{value}}}}}')"
+        ));
+    }
+    // Rejected and expired proposals to shadow; a pending one is not.
+    s.push(proposal(5, "SPY", "submitted"));
+    s.push(proposal(6, "SPY", "submitted"));
+    s.push(proposal(7, "SPY", "submitted"));
+    s.push(
+        "UPDATE proposals SET status = 'rejected', decided_at = 1000, order_request = NULL, \
+order_status = NULL, approved_contracts = NULL, approved_limit_price = NULL WHERE id = 5"
+            .into(),
+    );
+    s.push(
+        "UPDATE proposals SET status = 'expired', order_request = NULL, order_status = NULL, \
+approved_contracts = NULL, approved_limit_price = NULL WHERE id = 6"
+            .into(),
+    );
+    s.push(
+        "UPDATE proposals SET status = 'pending', order_request = NULL, order_status = NULL, \
+approved_contracts = NULL, approved_limit_price = NULL WHERE id = 7"
+            .into(),
+    );
+    for (ts, expiry) in [
+        (10, "2026-12-18"),
+        (20, "2026-12-18"),
+        (20, "2027-01-15"),
+        (30, "2026-11-20"),
+    ] {
+        s.push(format!(
+            "INSERT INTO chain_snapshots (symbol, ts, expiry, dte, forward, contracts_json) \
+VALUES ('SPY', {ts}, '{expiry}', 30, 600.0, '[]')"
+        ));
+    }
+    db.batch(&s);
+    let closed: Vec<ClosedTradeRow> =
+        db.select(SELECT_CLOSED_TRADES, &[P::I(0), P::I(t), P::I(10)]);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].exit_mark_value_mid, Some(250.5));
+
+    let c: Vec<CandidateRow> = db.select(SELECT_NEW_CANDIDATES, &[P::I(10)]);
+    let ids: Vec<i64> = c.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![5, 6]);
+    assert_eq!(c[0].decided_at, Some(1000));
+    assert_eq!(c[0].status, "rejected");
+    let insert = |id: i64, status: &'static str, decided: i64| {
+        inline(
+            INSERT_SHADOW,
+            &[
+                P::I(id),
+                P::S(format!("k{id}")),
+                P::T("SPY"),
+                P::T("long_call"),
+                P::T(if id == 5 { "rejected" } else { "expired" }),
+                P::I(decided),
+                P::I(1),
+                P::Null,
+                P::T(status),
+                P::T("{}"),
+                P::T("{}"),
+                P::T("{}"),
+                P::Null,
+                P::I(decided),
+            ],
+        )
+    };
+    db.batch(&[
+        insert(5, "following", 1000),
+        insert(6, "invalid", 2000),
+        insert(5, "invalid", 1),
+    ]);
+    let c: Vec<CandidateRow> = db.select(SELECT_NEW_CANDIDATES, &[P::I(10)]);
+    assert!(c.is_empty(), "taken up once");
+    let f: Vec<ShadowRow> = db.select(&select_following_sql(), &[P::I(10)]);
+    assert_eq!(f.len(), 1);
+    assert_eq!((f[0].proposal_id, f[0].entry_mid), (5, None));
+    let chains: Vec<ChainRow> = db.select(
+        SELECT_CHAIN_AFTER,
+        &[
+            P::T("SPY"),
+            P::T("[\"2026-12-18\",\"2027-01-15\"]"),
+            P::I(10),
+            P::I(100),
+        ],
+    );
+    let keys: Vec<(i64, &str)> = chains.iter().map(|r| (r.ts, r.expiry.as_str())).collect();
+    assert_eq!(keys, vec![(20, "2026-12-18"), (20, "2027-01-15")]);
+    db.exec(&format!(
+        "{};",
+        inline(
+            UPDATE_SHADOW,
+            &[
+                P::I(5),
+                P::T("closed"),
+                P::T("{\"marks_used\":1}"),
+                P::T("{}"),
+                P::I(20),
+                P::I(-60_000_000),
+                P::I(-64_000_000),
+                P::I(60_000_000),
+                P::I(56_000_000),
+                P::T("take_profit"),
+                P::I(3000),
+            ]
+        )
+    ));
+    let all: Vec<ShadowRow> = db.select(&select_shadows_sql(), &[P::I(0), P::I(5000), P::I(10)]);
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].status, "closed");
+    assert_eq!(all[0].pnl_natural_micros, Some(56_000_000));
+    assert_eq!(all[0].exit_reason.as_deref(), Some("take_profit"));
+    assert!(db
+        .select::<ShadowRow>(&select_following_sql(), &[P::I(10)])
+        .is_empty());
+}

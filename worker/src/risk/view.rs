@@ -73,6 +73,9 @@ pub struct RiskOverview {
     pub now_mode: TradingMode,
     pub pending_changes: Vec<Change>,
     pub kill_switch_on: bool,
+    /// The trader's pause of every automated exit (`POST /risk/exits`):
+    /// who, why, when; `null` when exits run.
+    pub exits_paused: Option<sas_core::risk::Stamp>,
     pub limits: Vec<LimitUse>,
 }
 
@@ -131,4 +134,70 @@ pub struct PerformanceView {
     /// More trades closed in the range than one answer reads.
     pub truncated: bool,
     pub conventions: &'static str,
+}
+
+/// One shadow trade of `GET /performance/shadow` (money in dollars, values
+/// of the whole trade signed like a position's: a credit trade is worth < 0).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ShadowTradeView {
+    pub proposal_id: i64,
+    pub key: String,
+    pub symbol: String,
+    pub strategy: String,
+    /// `rejected` or `expired`.
+    pub decision: String,
+    /// The shadow entry time (Unix ms).
+    pub decided_at: i64,
+    pub units: i64,
+    /// Net entry price per share at the legs' mid (+ debit, − credit).
+    pub entry_mid: Option<f64>,
+    /// `following`, `closed` (exit rules fired), `ended` (expired or no
+    /// chains any more: the last mark stands), `invalid`.
+    pub status: String,
+    /// The current (or closing) trustworthy mark: time and value at mid and
+    /// at natural.
+    pub mark_at: Option<i64>,
+    pub value_mid: Option<f64>,
+    pub value_natural: Option<f64>,
+    /// P&L at that mark, before commissions.
+    pub pnl_mid: Option<f64>,
+    pub pnl_natural: Option<f64>,
+    /// The exit rule that closed it (`take_profit`, `stop_loss`, ...).
+    pub exit_reason: Option<String>,
+    pub marks_used: u32,
+    pub marks_refused: u32,
+    pub invalid_reason: Option<String>,
+    pub updated_at: i64,
+}
+
+/// Totals of `GET /performance/shadow` over the trades with a P&L.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ShadowTotals {
+    pub trades: u32,
+    pub with_pnl: u32,
+    pub following: u32,
+    pub closed: u32,
+    pub ended: u32,
+    pub invalid: u32,
+    /// What the trades not taken would have made at mid / natural: positive
+    /// = passing them up cost this much, negative = it saved this much.
+    pub pnl_mid: f64,
+    pub pnl_natural: f64,
+    pub rejected_pnl_mid: f64,
+    pub expired_pnl_mid: f64,
+}
+
+/// `GET /performance/shadow`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ShadowView {
+    pub from: i64,
+    pub to: i64,
+    pub trades: Vec<ShadowTradeView>,
+    pub total: ShadowTotals,
+    /// More trades decided in the range than one answer lists.
+    pub truncated: bool,
+    pub conventions: String,
 }

@@ -956,6 +956,20 @@ fn performance_figures_come_from_closed_positions_and_equity_snapshots() {
     // of entry slippage); -$50 gross - $2 = -$52 on 1 set.
     closed_long_call(&s, 1, 2, 2.00, 3.00, 1.95);
     closed_long_call(&s, 2, 1, 2.00, 1.50, 2.00);
+    // Trade 1's exit was triggered at a mark of 3.05 a share ($610 for the
+    // 2 sets) and filled at 3.00: $5 a set of exit slippage. Trade 2 was
+    // closed by the trader: no triggering mark, no exit slippage.
+    s.audit.borrow_mut().push(crate::audit::AuditEntry::about(
+        "position",
+        1,
+        ms(t0() - Duration::days(1)),
+        "system:monitor",
+        crate::audit::AuditAction::ExitTriggered,
+        Some("open"),
+        Some("closing"),
+        serde_json::json!({ "reason": "take_profit",
+            "mark": { "value_mid": 610.0, "value_natural": 600.0, "unrealized_mid": 210.0 } }),
+    ));
     // Daily equity at 20:00 UTC on three days (+1 %, then -1 %).
     for (d, nl) in [(14, 100_000.0), (15, 101_000.0), (16, 99_990.0)] {
         let at = Utc.with_ymd_and_hms(2026, 11, d, 20, 0, 0).unwrap();
@@ -973,6 +987,8 @@ fn performance_figures_come_from_closed_positions_and_equity_snapshots() {
     assert_eq!(v.trades.net_pnl, Money::from_dollars(146.0).unwrap());
     assert_eq!(v.trades.commissions, Money::from_dollars(4.0).unwrap());
     assert_eq!(v.trades.entry_slippage, Money::from_dollars(10.0).unwrap());
+    assert_eq!(v.trades.exit_slippage, Money::from_dollars(10.0).unwrap());
+    assert_eq!(v.trades.exit_slippage_trades, 1);
     let r = &v.equity.daily_returns;
     assert_eq!(r.len(), 2, "{r:?}");
     assert!((r[0] - 0.01).abs() < 1e-12);
