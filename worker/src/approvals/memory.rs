@@ -282,6 +282,21 @@ impl ApprovalStore for MemoryStore {
         Ok(self.audit_if(changed, audit))
     }
 
+    async fn refuse_resend(
+        &self,
+        c: &OrderStateChange<'_>,
+        risk_report: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let won = self.set_order_state(c, audit).await?;
+        if won {
+            self.risk_checks
+                .borrow_mut()
+                .push((c.id, risk_report.to_owned()));
+        }
+        Ok(won)
+    }
+
     /// `CLAIM_RESEND`: `WHERE id = ?1 AND status = 'approved' AND
     /// order_status = ?6 AND order_updated_at = ?7` (NULL never equals).
     async fn claim_resend(

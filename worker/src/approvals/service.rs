@@ -514,6 +514,49 @@ impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, 
             .map(|_| ())
     }
 
+    /// The risk engine refused a resend: the order ends `abandoned` with the
+    /// verdict (`risk_checks`) and its audit row in one batch.
+    async fn refuse_resend(
+        &self,
+        r: &ResolveRow,
+        from: OrderState,
+        verdict: &crate::risk::view::RiskVerdict,
+    ) -> Result<(), StoreError> {
+        let reason = format!("risk refused the resend: {}", verdict.refusals.join("; "));
+        let reason = crate::config::truncate(&reason, 500);
+        let report = serde_json::to_string(verdict).map_err(|e| StoreError(e.to_string()))?;
+        let c = OrderStateChange {
+            id: r.id,
+            from,
+            to: OrderState::Abandoned,
+            order_id: None,
+            broker_status: None,
+            reason: Some(&reason),
+            sent: false,
+            at_ms: self.now_ms(),
+        };
+        let entry = AuditEntry::proposal(
+            c.at_ms,
+            CRON_ACTOR,
+            AuditAction::OrderAbandoned,
+            r.id,
+            Some("approved"),
+            Some("approved"),
+            serde_json::json!({
+                "idempotency_key": r.idempotency_key,
+                "order_state_from": from.as_str(),
+                "order_state": OrderState::Abandoned.as_str(),
+                "trading_mode": self.cfg.approval.trading_mode.as_str(),
+                "reason": reason,
+                "risk": verdict,
+            }),
+        );
+        self.store
+            .refuse_resend(&c, &report, &entry)
+            .await
+            .map(|_| ())
+    }
+
     /// Re-prices the proposal of `r` from fresh bridge quotes with the
     /// approval's checks; a refusal abandons the order; otherwise claims it
     /// (compare-and-set) with the new order body and sends it.
@@ -550,6 +593,51 @@ impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, 
                 return self
                     .abandon(r, from, &reason, serde_json::Value::Null)
                     .await;
+            }
+        };
+        // The risk engine again, on the book as it is now (fail closed): a
+        // refusal cancels the order with the verdict stored and audited in
+        // one batch; nothing is sent. No account or a storage failure: not
+        // sent now, asked again next run (in the window).
+        let account = match self.checked_account().await {
+            Ok(a) => a,
+            Err(e) => {
+                self.log_error("resend account", &e);
+                return Ok(());
+            }
+        };
+        let mut repriced = repriced;
+        let mut verdict = match self.pre_trade(&proposal, &repriced, &account).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.log_error("resend risk pre-trade", &e);
+                return Ok(());
+            }
+        };
+        if let Some(n) = crate::risk::service::vol_adjusted_resize(&verdict, repriced.contracts) {
+            repriced = crate::risk::service::resized(&repriced, n);
+            verdict = match self.pre_trade(&proposal, &repriced, &account).await {
+                Ok(v) => v,
+                Err(e) => {
+                    self.log_error("resend risk pre-trade", &e);
+                    return Ok(());
+                }
+            };
+        }
+        if !verdict.approved {
+            return self.refuse_resend(r, from, &verdict).await;
+        }
+        let order = if repriced.contracts == order.quantity {
+            order
+        } else {
+            match order_request(&proposal, &repriced) {
+                Ok(o) => o,
+                Err(e) => {
+                    let reason = format!("no order can be built: {}", e.0);
+                    return self
+                        .abandon(r, from, &reason, serde_json::Value::Null)
+                        .await;
+                }
             }
         };
         let Ok(order_json) = serde_json::to_string(&order) else {

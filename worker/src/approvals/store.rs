@@ -93,6 +93,15 @@ pub trait ApprovalStore: SettingsStore + AuditStore {
         c: &OrderStateChange<'_>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+    /// A resend the risk engine refused: [`super::SET_ORDER_STATE`] (to
+    /// `abandoned`) + the verdict ([`crate::risk::model::INSERT_RISK_CHECK_IF_CHANGED`],
+    /// not approved) + audit if changed, one batch; true when it won.
+    async fn refuse_resend(
+        &self,
+        c: &OrderStateChange<'_>,
+        risk_report: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// [`super::CLAIM_RESEND`] + audit if changed, one batch.
     async fn claim_resend(
         &self,

@@ -216,6 +216,9 @@ fn config() -> Config {
         ("API_TOKEN", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
         ("BRIDGE_TOKEN", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
         ("ENVIRONMENT", "development"),
+        // The fake bridge's account is stamped at t0: a cron's resend 15
+        // minutes later still reads it as fresh.
+        ("RISK_ACCOUNT_MAX_AGE_SECS", "3600"),
     ]
     .into_iter()
     .collect();
@@ -526,12 +529,14 @@ fn d1_failure_after_the_send_is_found_by_key_not_sent_twice() {
 
 #[test]
 fn not_placed_is_resent_with_the_same_key_inside_the_window() {
-    let w = World::new();
+    let mut w = World::new();
     w.bridge.post_mode.set(PostMode::Halted);
     w.approve().unwrap();
     assert_eq!(w.order_state(), Some(OrderState::SubmitFailed));
     w.bridge.post_mode.set(PostMode::Place);
     w.advance(Duration::minutes(15));
+    // Fresh risk data at the resend: its pre-trade checks pass again.
+    w.risk = crate::risk::workflow_tests::world_at(w.clock.get());
     w.cron();
     assert_eq!(w.order_state(), Some(OrderState::Submitted));
     let posts = w.bridge.posts.borrow();
@@ -650,4 +655,39 @@ fn an_approval_stores_the_risk_verdict_it_passed() {
     let v: serde_json::Value = serde_json::from_str(&checks[0].1).unwrap();
     assert_eq!(v["approved"], true);
     assert!(v["checks"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn a_resend_refused_by_the_risk_engine_is_abandoned_with_its_verdict_never_sent() {
+    let mut w = World::new();
+    w.bridge.post_mode.set(PostMode::Halted);
+    w.approve().unwrap();
+    assert_eq!(w.order_state(), Some(OrderState::SubmitFailed));
+    w.bridge.post_mode.set(PostMode::Place);
+    w.advance(Duration::minutes(15));
+    // Since the approval the book's data went missing (no net liquidation):
+    // the checks before the resend fail closed.
+    w.risk = crate::risk::memory::MemoryRisk::new();
+    w.cron();
+    let row = w.store.row(ID);
+    assert_eq!(row.order_status, Some(OrderState::Abandoned));
+    assert!(
+        row.order_error
+            .as_deref()
+            .unwrap()
+            .starts_with("risk refused the resend"),
+        "{:?}",
+        row.order_error
+    );
+    assert_eq!(w.bridge.posts(), 1, "the refused resend is never sent");
+    assert_eq!(w.audit_of("order_retry"), 0);
+    assert_eq!(w.audit_of("order_abandoned"), 1);
+    let checks = w.store.risk_checks.borrow();
+    assert_eq!(checks.len(), 2, "the approval's verdict and the resend's");
+    let v: serde_json::Value = serde_json::from_str(&checks[1].1).unwrap();
+    assert_eq!(v["approved"], false);
+    assert!(!v["refusals"].as_array().unwrap().is_empty());
+    // Final: a later run leaves it alone.
+    w.advance(Duration::minutes(15));
+    assert_eq!(w.cron().1, 0);
 }

@@ -294,6 +294,46 @@ impl ApprovalStore for D1Store<'_> {
         .await
     }
 
+    async fn refuse_resend(
+        &self,
+        c: &OrderStateChange<'_>,
+        risk_report: &str,
+        audit_entry: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let db = self.0;
+        let statements = vec![
+            d1::statement(
+                db,
+                approvals::SET_ORDER_STATE,
+                &[
+                    d1::int(c.id),
+                    d1::text(c.to.as_str()),
+                    d1::opt_text(c.order_id),
+                    d1::opt_text(c.broker_status),
+                    d1::opt_text(c.reason),
+                    d1::uint(u32::from(c.sent)),
+                    d1::millis(c.at_ms),
+                    d1::text(c.from.as_str()),
+                ],
+            )
+            .map_err(d1_err)?,
+            d1::statement(
+                db,
+                crate::risk::model::INSERT_RISK_CHECK_IF_CHANGED,
+                &[
+                    d1::int(c.id),
+                    d1::millis(c.at_ms),
+                    d1::text(&audit_entry.actor),
+                    d1::int(0),
+                    d1::text(risk_report),
+                ],
+            )
+            .map_err(d1_err)?,
+            audit_statement(db, audit::INSERT_AUDIT_IF_CHANGED, audit_entry).map_err(d1_err)?,
+        ];
+        Ok(batch_changes(db, statements, 0).await.map_err(d1_err)? == 1)
+    }
+
     async fn claim_resend(
         &self,
         c: &ResendClaim<'_>,
@@ -461,6 +501,14 @@ impl GenerationStore for D1Store<'_> {
         )
         .await
         .map_err(d1_err)
+    }
+
+    async fn event_calendars(
+        &self,
+        symbols: &[Symbol],
+        from: NaiveDate,
+    ) -> Result<Vec<(Symbol, sas_core::strategy::EventCalendar)>, StoreError> {
+        super::events::calendars(self.0, symbols, from).await
     }
 
     async fn insert_proposals(
