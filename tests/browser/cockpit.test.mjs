@@ -187,6 +187,102 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
     }
   });
 
+  test('Control: the trader halts and resumes through the risk state (confirmed, audited); a strategy switched off and on; audit filtered by kind', async () => {
+    await stack.fireMonitor(); // fresh risk inputs (net liquidation, bridge seen): no automatic halt stands
+    const { context, page, errors } = await open(PHONE, '/control');
+    try {
+      const panel = page.getByTestId('risk-state');
+      await page.locator('[data-testid=risk-limit]').first().waitFor();
+      const limits = (await stack.api('/risk')).json.limits;
+      assert.equal(await page.getByTestId('risk-limit').count(), limits.length, 'every limit has a row');
+      await page.getByTestId('risk-halted').click();
+      const confirm = page.getByTestId('risk-confirm-button');
+      assert.ok(await confirm.isDisabled(), 'no halt without a reason');
+      await page.getByTestId('risk-reason-input').fill('browser drill: FOMC');
+      await confirm.click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=risk-state]')?.getAttribute('data-mode') === 'halted');
+      const halted = (await stack.api('/risk')).json;
+      assert.equal(halted.kill_switch_on, true, 'the trader halt sets the kill switch');
+      const reason = panel.locator('[data-testid=risk-reason][data-key="halt:kill_switch"]');
+      await reason.waitFor();
+      assert.match(await reason.textContent(), /browser drill: FOMC/);
+
+      // Today shows the same state and why.
+      await page.getByTestId('nav-today').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=trading-state]')?.getAttribute('data-state') === 'halted');
+      assert.match(await page.getByTestId('risk-reasons').textContent(), /Kill switch: browser drill: FOMC/);
+
+      await page.getByTestId('nav-control').click();
+      await page.getByTestId('risk-active').click();
+      await page.getByTestId('risk-reason-input').fill('drill over');
+      await page.getByTestId('risk-confirm-button').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=risk-state]')?.getAttribute('data-mode') === 'active');
+      assert.equal((await stack.api('/risk')).json.kill_switch_on, false);
+
+      // A strategy switch: off with a reason, then on again.
+      const item = page.locator('[data-testid=strategy][data-strategy=iron_condor]');
+      await item.getByTestId('strategy-toggle').click();
+      await item.getByLabel(/Reason to disable iron condor/).fill('no condors this week');
+      await item.getByTestId('strategy-confirm-button').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=strategy][data-strategy=iron_condor]')?.getAttribute('data-enabled') === 'false');
+      const off = (await stack.api('/strategies')).json.strategies.find((x) => x.strategy === 'iron_condor');
+      assert.equal(off.enabled, false);
+      assert.equal(off.reason, 'no condors this week');
+      await item.getByTestId('strategy-toggle').click();
+      await item.getByLabel(/Reason to enable iron condor/).fill('back on');
+      await item.getByTestId('strategy-confirm-button').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid=strategy][data-strategy=iron_condor]')?.getAttribute('data-enabled') === 'true');
+
+      // The audit log filtered by kind (in the browser) shows only that kind.
+      await page.locator('[data-testid=audit-entry]').first().waitFor();
+      const audit = (await stack.api('/audit?limit=200')).json.entries;
+      const kind = audit.find((e) => e.action !== 'proposal_created')?.action ?? 'proposal_created';
+      await page.getByTestId('audit-filter-kind').selectOption(kind);
+      const expected = audit.filter((e) => e.action === kind).length;
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=audit-entry]').length === n, expected);
+      assert.equal(await page.locator(`[data-testid=audit-entry]:not([data-action="${kind}"])`).count(), 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('Performance: statistics from /performance, the shadow P&L totals (or "not available yet" on a 501); the symbol page draws the IV smile', async () => {
+    const { context, page, errors } = await open(WIDE, '/performance');
+    try {
+      await page.locator('[data-testid=performance-stats] dl').waitFor();
+      const to = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date());
+      const from = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York' }).format(new Date(Date.now() - 29 * 86_400_000));
+      const perf = (await stack.api(`/performance?from=${from}&to=${to}`)).json;
+      const t = perf.trades;
+      assert.equal((await page.getByTestId('stat-trades').textContent()).trim(), `${t.trades} (${t.wins} / ${t.losses})`);
+      const shadow = await stack.api('/performance/shadow');
+      const section = page.getByTestId('performance-shadow');
+      if (shadow.status === 501) {
+        await page.getByTestId('shadow-not-available').waitFor();
+        assert.match(await section.textContent(), /Not available yet/);
+      } else {
+        assert.equal(shadow.status, 200, shadow.text);
+        await page.waitForFunction(() => document.querySelector('[data-testid=performance-shadow]')?.getAttribute('data-available') === 'true');
+        const sh = (await stack.api(`/performance/shadow?from=${from}&to=${to}`)).json;
+        assert.equal((await page.getByTestId('shadow-trades').textContent()).trim(), `${sh.total.trades} (${sh.total.closed} / ${sh.total.following})`);
+        assert.equal(await page.getByTestId('shadow-row').count(), sh.trades.length);
+      }
+
+      const symbol = (await stack.api('/market/latest')).json.quotes[0].symbol;
+      await page.getByTestId('nav-market').click();
+      await page.locator(`[data-testid=quote-row][data-symbol="${symbol}"] [data-testid=symbol-link]`).click();
+      await page.waitForFunction((s) => window.location.hash === `#/market/${s}`, symbol);
+      await page.locator('[data-testid=smile-chart] canvas').waitFor();
+      await page.locator('[data-testid=metrics-row]').first().waitFor();
+      const chain = (await stack.api(`/symbols/${symbol}/chain`)).json;
+      assert.equal(await page.getByTestId('chain-expiry').count(), chain.expiries.length);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('every page: screenshots at 375 and 1280 px, zero serious/critical axe findings, no overflow on the phone', async () => {
     const pages = [
       { name: 'today', hash: '/', ready: '[data-testid=trading-state][data-mode]' },
@@ -194,6 +290,8 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       { name: 'proposals', hash: '/proposals', ready: '[data-testid=proposal-item]' },
       { name: 'proposal-detail', hash: `/proposals/${pending[0].id}`, ready: '[data-testid=payoff-chart] canvas' },
       { name: 'control', hash: '/control', ready: '[data-testid=audit-entry]' },
+      { name: 'performance', hash: '/performance', ready: '[data-testid=drawdown-chart] canvas' },
+      { name: 'symbol', hash: `/market/${pending[0].symbol}`, ready: '[data-testid=smile-chart] canvas' },
     ];
     const findings = {};
     for (const scheme of ['light', 'dark']) {

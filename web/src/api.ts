@@ -453,3 +453,48 @@ export interface Performance {
   truncated: boolean;
   conventions: string;
 }
+
+/** One rejected or expired proposal followed as if filled (`GET /performance/shadow`; docs/performance.md). */
+export interface ShadowTrade {
+  proposal_id: number;
+  key: string;
+  symbol: string;
+  strategy: string;
+  decision: string;
+  decided_at: number;
+  units: number;
+  entry_mid: number | null;
+  status: string;
+  mark_at: number | null;
+  value_mid: number | null;
+  value_natural: number | null;
+  pnl_mid: number | null;
+  pnl_natural: number | null;
+  exit_reason: string | null;
+  marks_used: number;
+  marks_refused: number;
+  invalid_reason: string | null;
+  updated_at: number;
+}
+
+export interface ShadowTotals {
+  trades: number;
+  with_pnl: number;
+  following: number;
+  closed: number;
+  ended: number;
+  invalid: number;
+  pnl_mid: number | null;
+  pnl_natural: number | null;
+  rejected_pnl_mid: number | null;
+  expired_pnl_mid: number | null;
+}
+
+export interface Shadow {
+  from: number;
+  to: number;
+  trades: ShadowTrade[];
+  total: ShadowTotals;
+  truncated: boolean;
+  conventions: string;
+}

@@ -20,6 +20,7 @@ import {
   putJson,
   type ApproveResult,
   type Performance,
+  type Shadow,
   type RiskOverview,
   type RiskStateChange,
   type StrategyView,
@@ -250,8 +251,8 @@ export const useRisk = () => useGet<RiskOverview>('/risk', POSITIONS_REFRESH_MS)
 export const useStrategies = () => useGet<{ strategies: StrategyView[] }>('/strategies', MARKET_REFRESH_MS);
 export const usePerformance = (from: string, to: string) =>
   useGet<Performance>(`/performance?from=${from}&to=${to}`, MARKET_REFRESH_MS);
-/** `GET /performance/shadow`: answers 501 until the shadow P&L is built (issue 11). */
-export const useShadow = () => useGet<unknown>('/performance/shadow', MARKET_REFRESH_MS);
+/** `GET /performance/shadow?from=&to=` (an older Worker answers 501: not built). */
+export const useShadow = (from: string, to: string) => useGet<Shadow>(`/performance/shadow?from=${from}&to=${to}`, MARKET_REFRESH_MS);
 
 function invalidateRisk(client: ReturnType<typeof useQueryClient>) {
   return client.invalidateQueries({
@@ -279,6 +280,16 @@ export function useSetStrategy() {
   const client = useQueryClient();
   return useMutation<{ strategy: StrategyView; changed: boolean }, ApiError, { strategy: string; enabled: boolean; reason: string }>({
     mutationFn: (body) => putJson<{ strategy: StrategyView; changed: boolean }>('/strategies', token, body),
+    onSettled: () => invalidateRisk(client),
+  });
+}
+
+/** `POST /risk/exits`: the trader pauses or resumes every automated exit (the trading mode is untouched). */
+export function useSetAllExitsPaused() {
+  const { token } = useSession();
+  const client = useQueryClient();
+  return useMutation<RiskStateChange, ApiError, { paused: boolean; reason: string }>({
+    mutationFn: (body) => postJson<RiskStateChange>('/risk/exits', token, body),
     onSettled: () => invalidateRisk(client),
   });
 }

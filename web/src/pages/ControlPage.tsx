@@ -7,7 +7,7 @@ import { explainActionError } from '../messages';
 import type { TradingMode } from '../api';
 import { LimitsTable, modeTone, StateReasons } from '../components/RiskPanel';
 import { auditActions, filterAudit, haltCauseText } from '../risk';
-import { isMissingRoute, useAudit, useKillSwitch, useRisk, useRuns, useSetKillSwitch, useSetStrategy, useSetTradingState, useStrategies } from '../queries';
+import { isMissingRoute, useAudit, useKillSwitch, useRisk, useRuns, useSetAllExitsPaused, useSetKillSwitch, useSetStrategy, useSetTradingState, useStrategies } from '../queries';
 import { useNow } from '../useNow';
 
 function KillSwitchPanel({ now }: { now: number }) {
@@ -190,10 +190,55 @@ function TradingStatePanel({ now }: { now: number }) {
               </div>
             </form>
           )}
+          <ExitsSwitch paused={r.now.exits_paused !== null} />
           <LimitsTable limits={r.limits} />
         </>
       )}
     </section>
+  );
+}
+
+/** The trader's pause of every automated exit (`POST /risk/exits`, reason required, confirmed). */
+function ExitsSwitch({ paused }: { paused: boolean }) {
+  const set = useSetAllExitsPaused();
+  const [open, setOpen] = useState(false);
+  const [reason, setReason] = useState('');
+  const reasonId = useId();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (reason.trim() === '') return;
+    set.mutate({ paused: !paused, reason: reason.trim() }, { onSuccess: () => { setOpen(false); setReason(''); } });
+  };
+  return (
+    <div className="exits-switch" data-testid="exits-switch" data-paused={String(paused)}>
+      <p className="small">
+        Automated exits: <strong>{paused ? 'paused for every position' : 'running'}</strong> (your own Close now still works; the trading mode is separate).
+      </p>
+      {set.error ? (
+        <p className="notice notice-bad" role="alert">
+          {explainActionError(set.error).title}
+        </p>
+      ) : null}
+      {!open ? (
+        <button type="button" onClick={() => setOpen(true)} data-testid="exits-toggle">
+          {paused ? 'Resume all exits…' : 'Pause all exits…'}
+        </button>
+      ) : (
+        <form className="confirm" onSubmit={submit}>
+          <p className="strong">{paused ? 'Let the exit rules close positions again?' : 'Stop every automated exit (take profit, stop loss, time exit) until you resume?'}</p>
+          <label htmlFor={reasonId}>Reason for the exits (required, audited)</label>
+          <input id={reasonId} value={reason} onChange={(e) => setReason(e.target.value)} required maxLength={300} />
+          <div className="actions">
+            <button type="submit" className={paused ? 'primary' : 'danger'} disabled={set.isPending || reason.trim() === ''} aria-busy={set.isPending} data-testid="exits-confirm-button">
+              {set.isPending ? 'Saving…' : paused ? 'Confirm: resume exits' : 'Confirm: pause exits'}
+            </button>
+            <button type="button" onClick={() => setOpen(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </div>
   );
 }
 

@@ -1,6 +1,7 @@
 import { lazy, Suspense, useMemo, useState } from 'react';
 import { ApiError, type Performance, type TradeStats } from '../api';
-import { formatMoney, formatNumber, formatPercent, formatTime } from '../format';
+import { Link } from 'react-router';
+import { formatMoney, formatNumber, formatPercent, formatTime, humanize } from '../format';
 import { formatPnl, maxDrawdown, nyDate, pnlClass } from '../positions';
 import { isMissingRoute, usePerformance, usePnl, useShadow } from '../queries';
 import { dimensionLabel, drawdownSeries, formatRatio, fromMicros } from '../risk';
@@ -125,37 +126,78 @@ function AttributionPanel({ perf }: { perf: Performance | undefined }) {
   );
 }
 
-/** Shadow P&L of rejected and expired proposals (`GET /performance/shadow`; 501 until the Worker builds it). */
-function ShadowPanel() {
-  const shadow = useShadow();
+/** Shadow P&L of rejected and expired proposals (`GET /performance/shadow`; an older Worker answers 501). */
+function ShadowPanel({ from, to, now }: { from: string; to: string; now: number }) {
+  const shadow = useShadow(from, to);
   const notYet = shadow.error instanceof ApiError && (shadow.error.status === 501 || isMissingRoute(shadow.error));
-  const rows = (shadow.data as { proposals?: Array<Record<string, unknown>> } | undefined)?.proposals ?? null;
+  const d = shadow.data;
   return (
-    <section className="panel" aria-labelledby="shadow-heading" data-testid="performance-shadow" data-available={notYet ? 'false' : shadow.data ? 'true' : ''}>
+    <section className="panel" aria-labelledby="shadow-heading" data-testid="performance-shadow" data-available={notYet ? 'false' : d ? 'true' : ''}>
       <h2 id="shadow-heading">Shadow P&L of rejected proposals</h2>
       {notYet ? (
         <p className="muted" data-testid="shadow-not-available">
-          Not available yet: the Worker does not compute the shadow P&L of rejected and expired proposals (issue 11); this section fills in once it does.
+          Not available yet: this Worker does not compute the shadow P&L of rejected and expired proposals.
         </p>
       ) : shadow.error ? (
         <p className="muted">Could not load ({shadow.error.message}).</p>
-      ) : !shadow.data ? (
+      ) : !d ? (
         <p className="muted">Loading…</p>
-      ) : rows === null ? (
-        <pre className="small">{JSON.stringify(shadow.data, null, 1).slice(0, 2000)}</pre>
-      ) : rows.length === 0 ? (
-        <p className="muted">No rejected or expired proposal to follow yet.</p>
       ) : (
-        <ul className="audit-list">
-          {rows.map((r, i) => (
-            <li key={String(r.proposal_id ?? r.id ?? i)} data-testid="shadow-row">
-              {Object.entries(r)
-                .filter(([, v]) => v !== null && typeof v !== 'object')
-                .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${String(v)}`)
-                .join(' · ')}
-            </li>
-          ))}
-        </ul>
+        <>
+          <p className="small">
+            What the proposals not taken would have made, filled at their legs' mid when decided and closed by the real exit rules (open ones at their
+            current mark), before commissions: positive means passing them up cost that much.
+          </p>
+          <dl className="stats-grid" data-testid="shadow-totals">
+            <Stat label="Followed (closed / following)" value={`${d.total.trades} (${d.total.closed} / ${d.total.following})`} testId="shadow-trades" />
+            <Stat label="P&L at mid" value={formatPnl(d.total.pnl_mid)} testId="shadow-pnl-mid" className={pnlClass(d.total.pnl_mid)} />
+            <Stat label="P&L at natural" value={formatPnl(d.total.pnl_natural)} testId="shadow-pnl-natural" className={pnlClass(d.total.pnl_natural)} />
+            <Stat label="Rejected / expired (mid)" value={`${formatPnl(d.total.rejected_pnl_mid)} / ${formatPnl(d.total.expired_pnl_mid)}`} testId="shadow-split" />
+          </dl>
+          {d.trades.length === 0 ? (
+            <p className="muted" data-testid="shadow-empty">No rejected or expired proposal in the period.</p>
+          ) : (
+            <div className="table-scroll">
+              <table className="data-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Proposal</th>
+                    <th scope="col">Decided</th>
+                    <th scope="col">State</th>
+                    <th scope="col" className="num">P&L mid</th>
+                    <th scope="col" className="num">P&L natural</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {[...d.trades].reverse().map((t) => (
+                    <tr key={t.proposal_id} data-testid="shadow-row" data-proposal-id={t.proposal_id} data-status={t.status}>
+                      <th scope="row">
+                        <Link to={`/proposals/${t.proposal_id}`}>
+                          {t.symbol} {humanize(t.strategy).toLowerCase()}
+                        </Link>
+                      </th>
+                      <td data-label="Decided">
+                        {t.decision} {formatTime(new Date(t.decided_at).toISOString(), now)}
+                      </td>
+                      <td data-label="State">
+                        {t.status}
+                        {t.exit_reason ? ` (${t.exit_reason.replace(/_/g, ' ')})` : ''}
+                        {t.invalid_reason ? ` (${t.invalid_reason})` : ''}
+                      </td>
+                      <td className="num" data-label="P&L mid">
+                        <span className={pnlClass(t.pnl_mid)}>{formatPnl(t.pnl_mid)}</span>
+                      </td>
+                      <td className="num" data-label="P&L natural">
+                        <span className={pnlClass(t.pnl_natural)}>{formatPnl(t.pnl_natural)}</span>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+          {d.truncated ? <p className="muted small">More than one answer holds: the oldest are shown.</p> : null}
+        </>
       )}
     </section>
   );
@@ -264,7 +306,7 @@ export function PerformancePage() {
       ) : null}
       {perfMissing ? null : <StatsPanel perf={perf.data} days={days} />}
       {perfMissing ? null : <AttributionPanel perf={perf.data} />}
-      <ShadowPanel />
+      <ShadowPanel from={from} to={today} now={now} />
       <section className="panel" aria-labelledby="by-day-heading" data-testid="realized-by-day">
         <h2 id="by-day-heading">Realized by day</h2>
         {!t || t.by_day.length === 0 ? (

@@ -4,7 +4,8 @@ import { Badge } from '../components/Badge';
 import { DecisionPanel } from '../components/DecisionPanel';
 import { formatEntry, formatMoney, formatNumber, formatPercent, formatPrice, formatTime, humanize } from '../format';
 import { LimitsTable } from '../components/RiskPanel';
-import { isMissingRoute, useProposal, useRisk } from '../queries';
+import { riskCheckLines } from '../messages';
+import { isMissingRoute, useAudit, useProposal, useRisk } from '../queries';
 import { useNow } from '../useNow';
 import { statusTone } from './ProposalsPage';
 
@@ -178,7 +179,7 @@ export function ProposalDetailPage() {
         </dl>
       </section>
 
-      <RiskChecks pending={status === 'pending'} />
+      <RiskChecks id={p.id} pending={status === 'pending'} />
     </>
   );
 }
@@ -188,8 +189,12 @@ export function ProposalDetailPage() {
  * (`GET /risk`). The verdict of a decided approval is stored by the Worker
  * (`risk_checks`) but not served by its API yet; a refusal shows its checks in place.
  */
-function RiskChecks({ pending }: { pending: boolean }) {
+function RiskChecks({ id, pending }: { id: string; pending: boolean }) {
   const risk = useRisk();
+  const now = useNow();
+  // Refused attempts keep their verdict in the audit log (`approval_refused`, `details.risk`).
+  const audit = useAudit(id, 50);
+  const refused = (audit.data?.entries ?? []).filter((e) => e.action === 'approval_refused' && e.details && e.details.risk);
   if (risk.error && isMissingRoute(risk.error)) return null;
   return (
     <section className="panel" aria-labelledby="risk-checks-heading" data-testid="proposal-risk">
@@ -200,6 +205,25 @@ function RiskChecks({ pending }: { pending: boolean }) {
           : 'This proposal was decided; the limits below are their use on the book now (the verdict stored with the approval is not served by the API yet).'}{' '}
         Trading state: <strong data-testid="proposal-risk-mode">{risk.data?.now_mode ?? '…'}</strong>.
       </p>
+      {refused.length > 0 ? (
+        <div data-testid="risk-attempts">
+          <h3 className="small">Refused approval attempts</h3>
+          <ul className="audit-list">
+            {refused.map((e) => (
+              <li key={e.id} data-testid="risk-attempt">
+                <span className="muted small">
+                  {formatTime(e.at, now)} · {e.actor}
+                </span>
+                {riskCheckLines(e.details?.risk).map((line) => (
+                  <div key={line} className="small">
+                    {line}
+                  </div>
+                ))}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       {risk.data ? <LimitsTable limits={risk.data.limits} /> : <p className="muted">Loading…</p>}
     </section>
   );
