@@ -290,7 +290,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             if w.state == PositionState::Open
                 && !paused_by_drift.contains(&w.row.key)
                 && w.row.exits_paused == 0
-                && !paused_all
+                && (!paused_all || w.row.exit_reason.as_deref() == Some("manual"))
             {
                 self.close_step(w, mark.as_ref(), now, report).await?;
             }
