@@ -12,15 +12,19 @@
 //!   secrets that never print.
 //! - [`delivery`]: exponential backoff with a cap, `429` retry-after,
 //!   the per-channel rate cap and the classification of a channel's answer.
+//! - [`watch`]: what the crons' watch step decides from what it read (order
+//!   rejected or stuck, IB degraded, data delayed, archive behind, the IB
+//!   reset window, the weekly re-login, the daily summary's date).
 //!
 //! Dependencies point one way: `text` ← `event` ← `condition`, `channel`
-//! ← `delivery`.
+//! ← `delivery`; `watch` uses `event`, `condition` and the calendar.
 
 pub mod channel;
 pub mod condition;
 pub mod delivery;
 pub mod event;
 pub mod text;
+pub mod watch;
 
 pub use channel::{build_request, ChannelConfig, ChannelKind, HttpMethod, HttpRequest, Secret};
 pub use condition::{observe, ConditionObservation, ConditionState, ConditionStep};

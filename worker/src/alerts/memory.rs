@@ -137,6 +137,10 @@ impl AlertStore for MemoryAlertStore {
         Ok(self.insert_alert(new))
     }
 
+    async fn has_alert(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.alerts.borrow().iter().any(|a| a.event_key == key))
+    }
+
     async fn condition(
         &self,
         kind: &str,

@@ -10,6 +10,9 @@
 //!   (D1 on the edge, [`memory`] in the tests).
 //! - [`service`]: enqueue, condition observation, delivery through an
 //!   [`service::AlertSender`], `GET /alerts` and `POST /alerts/test`.
+//! - [`watch`]: the crons' watch steps (order rejected or stuck, IB
+//!   degraded, the reset window, the weekly re-login, data delayed, the
+//!   archive behind, the daily summary) over a [`watch::WatchSource`].
 //!
 //! The pure rules (events, keys, settings, conditions, channel requests,
 //! backoff, rate cap) are `sas_core::alerts`; configuration is
@@ -18,10 +21,13 @@
 pub mod model;
 pub mod service;
 pub mod store;
+pub mod watch;
 
 pub use model::*;
 
 #[cfg(test)]
 pub mod memory;
+#[cfg(test)]
+mod watch_tests;
 #[cfg(test)]
 mod workflow_tests;

@@ -112,6 +112,9 @@ pub fn enqueue_statements(
 pub const SELECT_CONDITION: &str = "SELECT kind, subject, active, since_ms, observed_ms, \
 detail, version FROM alert_conditions WHERE kind = ?1 AND subject = ?2";
 
+/// Whether an alert with key `?1` is stored (`n` = 0 or 1).
+pub const SELECT_ALERT_EXISTS: &str = "SELECT COUNT(*) AS n FROM alerts WHERE event_key = ?1";
+
 /// Every stored condition (for `GET /alerts`), active first.
 pub const SELECT_CONDITIONS: &str = "SELECT kind, subject, active, since_ms, observed_ms, \
 detail, version FROM alert_conditions ORDER BY active DESC, observed_ms DESC LIMIT 100";

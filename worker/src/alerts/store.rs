@@ -47,6 +47,8 @@ pub trait AlertStore {
     /// [`super::INSERT_ALERT`] + [`super::INSERT_DELIVERIES`], one batch;
     /// true when the alert is new (false: its key was already stored).
     async fn enqueue(&self, new: &NewAlert<'_>) -> Result<bool, StoreError>;
+    /// [`super::SELECT_ALERT_EXISTS`]: whether `key` is stored.
+    async fn has_alert(&self, key: &str) -> Result<bool, StoreError>;
     /// [`super::SELECT_CONDITION`].
     async fn condition(
         &self,

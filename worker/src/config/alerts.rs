@@ -16,6 +16,7 @@
 //! | `ALERT_EVENTS` | var | `event=on|silent|off,...` (`all=` for the rest) |
 //! | `ALERT_RATE_PER_MINUTE` | var | 1..=60, every channel; default per channel |
 //! | `ALERT_INGEST_FAILURES` | var | failed runs in a row that alert, 1..=20, default 3 |
+//! | `ALERT_ORDER_STUCK_MINUTES` | var | minutes an order may go without a final state, 1..=1440, default 30 |
 //! | `WEB_BASE_URL` | var | the web UI's origin, for click-through links |
 //!
 //! URLs must be `https://`; `http://` is accepted only to a loopback host
@@ -45,6 +46,9 @@ pub struct AlertsConfig {
     pub rate_per_minute: Option<u32>,
     /// Failed ingestion runs in a row that raise `ingestion_failing`.
     pub ingest_failures: u32,
+    /// Minutes after which an order without a final state is "stuck"
+    /// (0, the `Default`: [`sas_core::alerts::watch::DEFAULT_STUCK_MINUTES`]).
+    pub order_stuck_minutes: u32,
     /// `WEB_BASE_URL` without a trailing slash.
     pub web_base_url: Option<String>,
     /// Retries of a delivery.
@@ -187,6 +191,13 @@ impl AlertsConfig {
             1..=20,
             errors,
         );
+        let order_stuck_minutes = super::number(
+            get,
+            "ALERT_ORDER_STUCK_MINUTES",
+            sas_core::alerts::watch::DEFAULT_STUCK_MINUTES,
+            1..=1_440,
+            errors,
+        );
         let web_base_url = url("WEB_BASE_URL", errors);
         // `ALERT_RETRY_BASE_SECS` (1..=600, default 30): the wait after a
         // failed delivery, doubling up to the policy's cap.
@@ -206,6 +217,7 @@ impl AlertsConfig {
             settings,
             rate_per_minute,
             ingest_failures,
+            order_stuck_minutes,
             web_base_url,
             retry,
         }
@@ -317,6 +329,7 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert!(cfg.channels.is_empty());
         assert_eq!(cfg.ingest_failures, 3);
+        assert_eq!(cfg.order_stuck_minutes, 30);
         assert_eq!(cfg.rate_for(ChannelKind::Ntfy), 10);
     }
 
@@ -370,6 +383,7 @@ mod tests {
             ("ALERT_EVENTS", "fill=loud,bogus=on"),
             ("ALERT_RATE_PER_MINUTE", "0"),
             ("ALERT_INGEST_FAILURES", "x"),
+            ("ALERT_ORDER_STUCK_MINUTES", "0"),
             ("WEB_BASE_URL", "ftp://x"),
         ]);
         assert!(cfg.channels.is_empty());
@@ -385,6 +399,7 @@ mod tests {
             "ALERT_EVENTS: unknown event \"bogus\"",
             "ALERT_RATE_PER_MINUTE must be an integer in 1..=60",
             "ALERT_INGEST_FAILURES must be an integer in 1..=20",
+            "ALERT_ORDER_STUCK_MINUTES must be an integer in 1..=1440",
             "WEB_BASE_URL must use https",
         ] {
             assert!(
@@ -392,7 +407,7 @@ mod tests {
                 "missing {expected:?} in\n{joined}"
             );
         }
-        assert_eq!(errors.len(), 10, "{joined}");
+        assert_eq!(errors.len(), 11, "{joined}");
     }
 
     #[test]

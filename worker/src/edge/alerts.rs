@@ -14,6 +14,9 @@ use super::{d1, error_response, now, raw_json_response};
 use crate::alerts::model::{self, AlertRow, ConditionRow, DueDelivery, Param, RecentSend};
 use crate::alerts::service::{self, AlertSender, AlertsError, Deps};
 use crate::alerts::store::{AlertStore, ConditionWrite, DeliveryRecord, NewAlert, StoreError};
+use crate::alerts::watch::{
+    self, ArchiveState, BridgeHealth, DailyFigures, DataTypeRow, WatchSource, WatchedOrderRow,
+};
 use crate::config::alerts::AlertsConfig;
 use crate::http::error::ApiError;
 
@@ -86,6 +89,17 @@ impl AlertStore for D1Alerts<'_> {
     async fn enqueue(&self, new: &NewAlert<'_>) -> Result<bool, StoreError> {
         let statements = model::enqueue_statements(new.alert, new.channels, new.now_ms, false);
         Ok(batch_changes(self.0, &statements, 0).await? == 1)
+    }
+
+    async fn has_alert(&self, key: &str) -> Result<bool, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct N {
+            n: i64,
+        }
+        let rows: Vec<N> = d1::rows(self.0, model::SELECT_ALERT_EXISTS, &[d1::text(key)])
+            .await
+            .map_err(d1_err)?;
+        Ok(rows.first().is_some_and(|r| r.n > 0))
     }
 
     async fn condition(
@@ -334,4 +348,96 @@ pub async fn test(db: &D1Database, cfg: &AlertsConfig, actor: &str) -> Response 
         Ok(report) => raw_json_response(200, service::test_view(&report).to_string()),
         Err(e) => reply_error(&e),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Watch steps (the crons)
+// ---------------------------------------------------------------------------
+
+/// Bound on the watch's `GET /health` to the bridge, ms.
+const WATCH_BRIDGE_TIMEOUT_MS: u32 = 2_000;
+
+/// What the watch steps read: D1, the bridge's `/health`, the export's state.
+pub struct EdgeWatch<'a> {
+    pub db: &'a D1Database,
+    pub cfg: &'a crate::config::Config,
+}
+
+impl WatchSource for EdgeWatch<'_> {
+    async fn bridge_health(&self) -> Option<BridgeHealth> {
+        let timeout = self.cfg.bridge_timeout_ms.min(WATCH_BRIDGE_TIMEOUT_MS);
+        // A disconnected bridge answers 503 with the same body.
+        let answer = super::bridge::get(self.cfg, "/health", false, timeout)
+            .await
+            .ok()?;
+        serde_json::from_str(&answer.body).ok()
+    }
+
+    async fn watched_orders(
+        &self,
+        rejected_since_ms: i64,
+    ) -> Result<Vec<WatchedOrderRow>, StoreError> {
+        d1::rows(
+            self.db,
+            watch::SELECT_WATCHED_ORDERS,
+            &[d1::millis(rejected_since_ms)],
+        )
+        .await
+        .map_err(d1_err)
+    }
+
+    async fn daily_figures(&self, start_ms: i64, end_ms: i64) -> Result<DailyFigures, StoreError> {
+        let mut rows: Vec<DailyFigures> = d1::rows(
+            self.db,
+            watch::SELECT_DAILY_FIGURES,
+            &[d1::millis(start_ms), d1::millis(end_ms)],
+        )
+        .await
+        .map_err(d1_err)?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
+    async fn latest_data_types(&self, since_ms: i64) -> Result<Vec<DataTypeRow>, StoreError> {
+        d1::rows(
+            self.db,
+            watch::SELECT_LATEST_DATA_TYPES,
+            &[d1::millis(since_ms)],
+        )
+        .await
+        .map_err(d1_err)
+    }
+
+    async fn archive(&self) -> ArchiveState {
+        let a = super::export::archive_health(Some(self.db), &self.cfg.archive).await;
+        ArchiveState {
+            configured: a.configured,
+            ok: a.ok,
+            warning: a.warning,
+        }
+    }
+}
+
+fn log_watch(step: &str, report: &watch::WatchReport) {
+    for e in &report.errors {
+        log_error(step, e);
+    }
+    if !report.enqueued.is_empty() {
+        log(step, serde_json::to_value(report).unwrap_or_default());
+    }
+}
+
+/// The every-minute watch (order rejected or stuck, IB degraded, the reset
+/// window, the weekly re-login, the daily summary); runs whether the
+/// market is open or not.
+pub async fn watch_minute(db: &D1Database, cfg: &crate::config::Config) {
+    let source = EdgeWatch { db, cfg };
+    let report = watch::watch_minute(&D1Alerts(db), &source, &cfg.alerts, now()).await;
+    log_watch("alerts_watch", &report);
+}
+
+/// The ingestion cron's watch (data delayed per symbol, archive behind).
+pub async fn watch_ingest(db: &D1Database, cfg: &crate::config::Config) {
+    let source = EdgeWatch { db, cfg };
+    let report = watch::watch_ingest(&D1Alerts(db), &source, &cfg.alerts, now()).await;
+    log_watch("alerts_watch_ingest", &report);
 }

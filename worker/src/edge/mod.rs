@@ -465,9 +465,13 @@ async fn monitor_cron(env: Env) {
             return;
         }
     };
+    // Alerts no single write reports (orders, IB, the clock), market open
+    // or not; outside the session the due alerts are delivered here too.
+    alerts::watch_minute(&db, &cfg).await;
     if cfg.market_hours_mode == crate::config::MarketHoursMode::Enforce
         && !sas_core::calendar::MarketCalendar::is_open(now())
     {
+        alerts::cron(&db, &cfg.alerts, &[]).await;
         return;
     }
     let report = positions::monitor(&db, &cfg).await;
@@ -520,6 +524,7 @@ async fn ingest_alerts(db: &D1Database, cfg: &Config) {
         &last_error,
         now().timestamp_millis(),
     );
+    alerts::watch_ingest(db, cfg).await;
     alerts::cron(db, &cfg.alerts, &[observation]).await;
 }
 
