@@ -314,6 +314,74 @@ impl SymbolVerdict {
     }
 }
 
+/// How a symbol's data stands, as `/health` and the chain step's
+/// `symbol_quality` row show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedState {
+    /// The gate clears the symbol: proposals and exits may act.
+    Live,
+    /// Held only because the data is not live (delayed, frozen, or simulated
+    /// when that is refused).
+    Delayed,
+    /// Held for anything else (stale, missing underlying, bad quote, too many
+    /// contracts dropped, none usable), or no data at all.
+    Failing,
+}
+
+impl FeedState {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedState::Live => "live",
+            FeedState::Delayed => "delayed",
+            FeedState::Failing => "failing",
+        }
+    }
+}
+
+impl SymbolVerdict {
+    /// [`FeedState::Live`] when clear, [`FeedState::Delayed`] when every
+    /// reason is [`HoldReason::NotLive`], else [`FeedState::Failing`].
+    #[must_use]
+    pub fn feed_state(&self) -> FeedState {
+        let reasons = self.reasons();
+        if reasons.is_empty() {
+            FeedState::Live
+        } else if reasons
+            .iter()
+            .all(|r| matches!(r, HoldReason::NotLive { .. }))
+        {
+            FeedState::Delayed
+        } else {
+            FeedState::Failing
+        }
+    }
+}
+
+/// The symbol-level part of the gate alone, for a chain of a few contracts
+/// (the legs of open positions, where one dropped leg must not hold the
+/// symbol): not live data, a stale or future `as_of`, no usable spot.
+/// Empty = the feed may drive exits.
+#[must_use]
+pub fn feed_holds(chain: &OptionChain, now: DateTime<Utc>, cfg: &QualityConfig) -> Vec<HoldReason> {
+    let mut holds = Vec::new();
+    if !data_type_ok(chain.data_type, cfg) {
+        holds.push(HoldReason::NotLive {
+            data_type: chain.data_type,
+        });
+    }
+    if chain.spot.is_finite() && chain.spot > 0.0 {
+        if let Some((_, hold)) = age_problem(chain.as_of, now, cfg) {
+            holds.push(hold);
+        }
+    } else {
+        holds.push(HoldReason::MissingUnderlying);
+    }
+    holds
+}
+
 /// Result of gating one chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChainQuality {

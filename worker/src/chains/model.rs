@@ -43,6 +43,7 @@ pub enum Table {
     UnderlyingMetricsIntraday,
     UnderlyingMetricsDaily,
     DailyBars,
+    SymbolQuality,
 }
 
 impl Table {
@@ -53,6 +54,7 @@ impl Table {
             Table::UnderlyingMetricsIntraday => "underlying_metrics_intraday",
             Table::UnderlyingMetricsDaily => "underlying_metrics_daily",
             Table::DailyBars => "daily_bars",
+            Table::SymbolQuality => "symbol_quality",
         }
     }
 }
@@ -124,6 +126,90 @@ AND (?3 = 0 OR (ts, symbol) <= (SELECT k1, k2 FROM archive_acks WHERE table_name
 /// Deletes one symbol's daily metrics before `?2` (`YYYY-MM-DD`).
 pub const PRUNE_METRICS_DAILY: &str =
     "DELETE FROM underlying_metrics_daily WHERE symbol = ?1 AND date < ?2";
+
+/// The data-quality gate's verdict of one symbol (`migrations/d1/0013`):
+/// `?1` symbol, `?2` state (`live`/`delayed`/`failing`), `?3` checked at
+/// (Unix ms), `?4` hold reasons JSON, `?5` dropped contracts by reason JSON,
+/// `?6` contracts in, `?7` kept. `since_ms` moves only when the state
+/// changes (SQLite's SET reads the old row).
+pub const UPSERT_SYMBOL_QUALITY: &str = "INSERT INTO symbol_quality \
+(symbol, state, since_ms, checked_ms, reasons_json, dropped_json, input_contracts, kept_contracts) \
+VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7) \
+ON CONFLICT (symbol) DO UPDATE SET \
+since_ms = CASE WHEN symbol_quality.state = excluded.state THEN symbol_quality.since_ms ELSE excluded.since_ms END, \
+state = excluded.state, checked_ms = excluded.checked_ms, reasons_json = excluded.reasons_json, \
+dropped_json = excluded.dropped_json, input_contracts = excluded.input_contracts, \
+kept_contracts = excluded.kept_contracts";
+
+/// Every symbol's gate verdict (for `/health`), watchlist filtering by the caller.
+pub const SELECT_SYMBOL_QUALITY: &str =
+    "SELECT symbol, state, since_ms, checked_ms, reasons_json FROM symbol_quality ORDER BY symbol";
+
+/// A row of [`SELECT_SYMBOL_QUALITY`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SymbolQualityRow {
+    pub symbol: String,
+    pub state: String,
+    pub since_ms: i64,
+    pub checked_ms: i64,
+    pub reasons_json: String,
+}
+
+/// What the gate said about one symbol in one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SymbolGate {
+    pub state: sas_core::quality::FeedState,
+    /// Hold reasons (JSON array; a failed fetch: `[{"kind":"fetch_failed","error":…}]`).
+    pub reasons: serde_json::Value,
+    pub dropped: sas_core::quality::DropCounts,
+    pub input: usize,
+    pub kept: usize,
+}
+
+impl SymbolGate {
+    /// The gate's result over one chain.
+    pub fn of(q: &sas_core::quality::ChainQuality) -> Self {
+        Self {
+            state: q.verdict.feed_state(),
+            reasons: serde_json::to_value(q.verdict.reasons()).unwrap_or_default(),
+            dropped: q.dropped.clone(),
+            input: q.input_contracts,
+            kept: q.kept_contracts,
+        }
+    }
+
+    /// A symbol whose chain could not be fetched or read.
+    pub fn failed(error: &str) -> Self {
+        Self {
+            state: sas_core::quality::FeedState::Failing,
+            reasons: serde_json::json!([{ "kind": "fetch_failed", "error": error }]),
+            dropped: sas_core::quality::DropCounts::default(),
+            input: 0,
+            kept: 0,
+        }
+    }
+
+    /// The [`UPSERT_SYMBOL_QUALITY`] statement of this verdict.
+    pub fn statement(&self, symbol: &Symbol, now: DateTime<Utc>) -> SqlStatement {
+        let count = |n: usize| SqlValue::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        SqlStatement {
+            sql: UPSERT_SYMBOL_QUALITY,
+            params: vec![
+                SqlValue::Text(symbol.to_string()),
+                SqlValue::Text(self.state.as_str().to_owned()),
+                SqlValue::Int(now.timestamp_millis()),
+                SqlValue::Text(self.reasons.to_string()),
+                SqlValue::Text(
+                    serde_json::to_string(&self.dropped).unwrap_or_else(|_| "{}".into()),
+                ),
+                count(self.input),
+                count(self.kept),
+            ],
+            table: Table::SymbolQuality,
+            expected_rows: ExpectedRows::Exactly(1),
+        }
+    }
+}
 
 /// Stored daily bars of each symbol of the JSON array `?1`.
 pub const SELECT_DAILY_BARS: &str = "SELECT symbol, bars_json FROM daily_bars \
@@ -380,11 +466,35 @@ pub struct ChainStepSummary {
     pub failed: Vec<(String, String)>,
     /// Rows written by the step.
     pub rows: RowsLedger,
-    /// Contracts skipped by the analytics, by reason code, over all symbols.
+    /// Contracts skipped by the analytics, by reason code, over all symbols;
+    /// contracts the data-quality gate dropped before the analytics are
+    /// counted under `gate_<reason>` (e.g. `gate_crossed`).
     pub skips: BTreeMap<String, u64>,
+    /// The gate's verdict per symbol (failed fetches included, as `failing`).
+    pub quality: BTreeMap<String, SymbolGate>,
 }
 
 impl ChainStepSummary {
+    /// Records the gate's verdict of one symbol and counts its drops.
+    pub fn add_gate(&mut self, symbol: &Symbol, gate: SymbolGate) {
+        for (reason, n) in gate.dropped.iter() {
+            *self
+                .skips
+                .entry(format!("gate_{}", reason.code()))
+                .or_insert(0) += n as u64;
+        }
+        self.quality.insert(symbol.to_string(), gate);
+    }
+
+    /// Symbols the gate held this run, by state (`delayed`/`failing`).
+    pub fn held(&self) -> BTreeMap<&str, &'static str> {
+        self.quality
+            .iter()
+            .filter(|(_, g)| g.state != sas_core::quality::FeedState::Live)
+            .map(|(s, g)| (s.as_str(), g.state.as_str()))
+            .collect()
+    }
+
     /// Adds the skip counts of one symbol (a JSON object `{code: count}`).
     pub fn add_skips(&mut self, skips: &SkipCounts) {
         let as_map: BTreeMap<String, u64> = serde_json::to_value(skips)

@@ -7,10 +7,11 @@
 use chrono::{DateTime, Duration, Utc};
 use sas_core::analytics::chain::SkipCounts;
 use sas_core::market::{DailyBar, Symbol};
+use sas_core::quality::gate_chain;
 
 use super::model::{
     ChainRunUpdate, ChainStepSummary, IvHistoryRow, RowsLedger, SqlStatement, StatementMeta,
-    StoredBarsRow,
+    StoredBarsRow, SymbolGate,
 };
 use super::{
     analyze_symbol, chain_path, history_days_to_fetch, history_path, iv_history_of, merge_bars,
@@ -146,16 +147,41 @@ pub async fn chain_step(
         })
         .collect();
     let limit = usize::try_from(cfg.chains.concurrency).unwrap_or(1);
+    let mut failed_symbols = Vec::new();
     for (symbol, outcome) in run_bounded(tasks, limit).await {
         match outcome {
-            Ok((ledger, skips)) => {
+            Ok((ledger, skips, gate)) => {
                 summary.ok.push(symbol.to_string());
                 summary.rows.absorb(&ledger);
                 summary.add_skips(&skips);
+                summary.add_gate(symbol, gate);
             }
-            Err(reason) => summary
-                .failed
-                .push((symbol.to_string(), reason.to_string())),
+            Err(reason) => {
+                let text = reason.to_string();
+                summary.add_gate(symbol, SymbolGate::failed(&text));
+                summary.failed.push((symbol.to_string(), text));
+                failed_symbols.push(symbol);
+            }
+        }
+    }
+    // A symbol that failed wrote nothing: its `failing` state is written
+    // alone (one row each; a failure here is only logged).
+    for symbol in failed_symbols {
+        let Some(gate) = summary.quality.get(symbol.as_str()) else {
+            continue;
+        };
+        let statement = gate.statement(symbol, now());
+        match store.write_batch(std::slice::from_ref(&statement)).await {
+            Ok(metas) => {
+                let mut ledger = RowsLedger::default();
+                for meta in metas {
+                    ledger.record(&statement, meta);
+                }
+                summary.rows.absorb(&ledger);
+            }
+            Err(e) => log_error(serde_json::json!({
+                "event": "symbol_quality_write", "symbol": symbol.as_str(), "error": e.to_string()
+            })),
         }
     }
     summary
@@ -172,7 +198,7 @@ async fn one_symbol(
     iv_history: Vec<f64>,
     now: &dyn Fn() -> DateTime<Utc>,
     log_error: &dyn Fn(serde_json::Value),
-) -> Result<(RowsLedger, SkipCounts), ChainReadError> {
+) -> Result<(RowsLedger, SkipCounts, SymbolGate), ChainReadError> {
     let today = trading_date(now());
     let days = history_days_to_fetch(&stored, today);
     // The chain and the daily bars are fetched at the same time.
@@ -194,8 +220,18 @@ async fn one_symbol(
             }
         }
     };
-    let analysis = analyze_symbol(&chain, &bars, &iv_history, cfg.chains.risk_free_rate);
-    let statements = super::symbol_statements(
+    // The data-quality gate before the analytics: failing contracts are
+    // dropped (counted by reason), the symbol's verdict is stored with it.
+    let gated = gate_chain(
+        &chain,
+        None,
+        cfg.chains.risk_free_rate,
+        now(),
+        &super::quality_config(),
+    );
+    let gate = SymbolGate::of(&gated);
+    let analysis = analyze_symbol(&gated.chain, &bars, &iv_history, cfg.chains.risk_free_rate);
+    let mut statements = super::symbol_statements(
         symbol,
         &analysis,
         changed.then_some(bars.as_slice()),
@@ -203,6 +239,7 @@ async fn one_symbol(
         cfg.archive.prune_gate(),
         now(),
     );
+    statements.push(gate.statement(symbol, now()));
     let metas = store.write_batch(&statements).await.map_err(|e| {
         log_error(serde_json::json!({
             "event": "chain_write", "symbol": symbol.as_str(), "error": e.to_string()
@@ -213,7 +250,7 @@ async fn one_symbol(
     for (statement, meta) in statements.iter().zip(metas) {
         ledger.record(statement, meta);
     }
-    Ok((ledger, analysis.skips))
+    Ok((ledger, analysis.skips, gate))
 }
 
 async fn fetch_history(

@@ -17,7 +17,7 @@ use sas_core::market::{
 use super::model::{
     ChainRunUpdate, IvHistoryRow, SqlStatement, SqlValue, StatementMeta, StoredBarsRow,
     INSERT_CHAIN_SNAPSHOTS, INSERT_METRICS_INTRADAY, PRUNE_CHAIN_SNAPSHOTS, PRUNE_METRICS_DAILY,
-    PRUNE_METRICS_INTRADAY, UPSERT_DAILY_BARS, UPSERT_METRICS_DAILY,
+    PRUNE_METRICS_INTRADAY, UPSERT_DAILY_BARS, UPSERT_METRICS_DAILY, UPSERT_SYMBOL_QUALITY,
 };
 use super::service::{enrich, ChainStore, StepOutcome};
 use crate::bridge::{Bridge, BridgeAnswer, BridgeFailure};
@@ -57,6 +57,8 @@ struct Tables {
     daily: BTreeMap<(String, String), (i64, Option<f64>)>,
     /// `daily_bars`: symbol -> `bars_json`.
     bars: BTreeMap<String, String>,
+    /// `symbol_quality`: symbol -> `(state, since_ms, checked_ms, reasons_json)`.
+    quality: BTreeMap<String, (String, i64, i64, String)>,
 }
 
 fn text(v: &SqlValue) -> String {
@@ -121,6 +123,15 @@ impl Tables {
             }
             UPSERT_DAILY_BARS => {
                 self.bars.insert(sym, text(&p[4]));
+                return 1;
+            }
+            UPSERT_SYMBOL_QUALITY => {
+                let (state, at) = (text(&p[1]), int(&p[2]));
+                let since = match self.quality.get(&sym) {
+                    Some((old, since, _, _)) if *old == state => *since,
+                    _ => at,
+                };
+                self.quality.insert(sym, (state, since, at, text(&p[3])));
                 return 1;
             }
             other => panic!("unexpected statement {other}"),
@@ -385,12 +396,13 @@ fn a_normal_run_writes_each_symbol_as_one_batch() {
     let out = ran.outcome.unwrap();
     assert!(ran.errors.is_empty());
 
-    // One batch per symbol: 3 prunes, the snapshot, intraday, daily, bars.
+    // One batch per symbol: 3 prunes, the snapshot, intraday, daily, bars,
+    // the gate's verdict.
     let mut batches = store.batches.borrow().clone();
     batches.sort();
     assert_eq!(
         batches,
-        vec![("AAPL".into(), 7), ("QQQ".into(), 7), ("SPY".into(), 7)]
+        vec![("AAPL".into(), 8), ("QQQ".into(), 8), ("SPY".into(), 8)]
     );
     let t = store.tables.borrow();
     for s in ["AAPL", "QQQ", "SPY"] {
@@ -407,6 +419,11 @@ fn a_normal_run_writes_each_symbol_as_one_batch() {
             super::BOOTSTRAP_HISTORY_DAYS as usize
         );
         assert_eq!(t.rows_of(s), 5);
+        let (state, since, checked, reasons) = &t.quality[s];
+        assert_eq!(
+            (state.as_str(), *since, *checked, reasons.as_str()),
+            ("live", snapshot_ts(), snapshot_ts(), "[]")
+        );
     }
 
     // The bootstrap fetched the full history once per symbol, with its chain.
@@ -418,14 +435,16 @@ fn a_normal_run_writes_each_symbol_as_one_batch() {
     assert_eq!(u.run_id, 7);
     assert_eq!(u.status, RunStatus::Ok);
     assert_eq!((u.chain_symbols_ok, u.chain_symbols_failed), (3, 0));
-    assert_eq!(u.chain_rows, 15);
+    assert_eq!(u.chain_rows, 18);
     assert_eq!(u.chain_failures, None);
+    assert_eq!(u.contract_skips, "{}", "a clean chain drops nothing");
     let by_table: serde_json::Value = serde_json::from_str(&u.rows_by_table).unwrap();
     assert_eq!(by_table["tables"]["chain_snapshots"], 6);
     assert_eq!(by_table["tables"]["daily_bars"], 3);
-    assert_eq!(by_table["chain_total"], 15);
+    assert_eq!(by_table["tables"]["symbol_quality"], 3);
+    assert_eq!(by_table["chain_total"], 18);
     assert_eq!(by_table["source"], "d1_meta");
-    assert_eq!(out.run.rows_written, 3 + 15 + 1);
+    assert_eq!(out.run.rows_written, 3 + 18 + 1);
     assert_eq!((out.run.symbols_ok, out.run.symbols_failed), (3, 0));
 }
 
@@ -450,11 +469,21 @@ fn a_failed_chain_fetch_is_recorded_and_the_other_symbols_go_on() {
     assert_eq!(t.rows_of("AAPL"), 5);
     assert_eq!(t.rows_of("SPY"), 0);
     assert_eq!(t.rows_of("QQQ"), 0);
+    let mut batches = store.batches.borrow().clone();
+    batches.sort();
     assert_eq!(
-        store.batches.borrow().len(),
-        1,
-        "no batch for a failed symbol"
+        batches,
+        vec![("AAPL".into(), 8), ("QQQ".into(), 1), ("SPY".into(), 1)],
+        "a failed symbol writes only its `failing` verdict"
     );
+    assert_eq!(t.quality["SPY"].0, "failing");
+    assert!(
+        t.quality["SPY"].3.contains("fetch_failed"),
+        "{:?}",
+        t.quality["SPY"]
+    );
+    assert!(t.quality["QQQ"].3.contains("HTTP 503"));
+    assert_eq!(t.quality["AAPL"].0, "live");
 
     let u = &store.updates.borrow()[0];
     assert_eq!(u.status, RunStatus::Partial);
@@ -511,7 +540,12 @@ fn a_failed_batch_leaves_nothing_half_written_for_its_symbol() {
         u.chain_failures.as_deref(),
         Some(r#"{"SPY":"D1 write failed"}"#)
     );
-    assert_eq!(u.chain_rows, 10, "only the written symbols count");
+    assert_eq!(
+        u.chain_rows,
+        10 + 2 + 1,
+        "the written symbols and SPY's verdict"
+    );
+    assert_eq!(t.quality["SPY"].0, "failing");
     assert_eq!(out.run.symbols_failed, 1);
     assert_eq!(ran.errors.len(), 1);
     assert_eq!(ran.errors[0]["event"], "chain_write");
@@ -582,4 +616,107 @@ fn a_skipped_or_failed_quote_step_fetches_and_writes_nothing() {
         assert!(store.batches.borrow().is_empty());
         assert!(store.updates.borrow().is_empty());
     }
+}
+
+/// A chain of `symbol` where the 95 put is crossed and the 105 call has no
+/// bid (both dropped by the gate), served as `data_type`.
+fn flawed_chain(symbol: &str, data_type: DataType) -> OptionChain {
+    let mut c = chain_of(symbol);
+    c.data_type = data_type;
+    c.expiries[0].contracts[0].bid = Some(1.50); // crossed: 1.50 x 1.40
+    c.expiries[0].contracts[3].bid = Some(0.0); // zero bid
+    c
+}
+
+struct GateBridge {
+    inner: FakeBridge,
+    data_type: std::cell::Cell<DataType>,
+    as_of: std::cell::Cell<DateTime<Utc>>,
+}
+
+impl Bridge for GateBridge {
+    async fn get(&self, path: &str, t: u32) -> Result<BridgeAnswer, BridgeFailure> {
+        if path.starts_with("/chain?") {
+            let symbol = param(path, "symbol");
+            let mut chain = flawed_chain(symbol, self.data_type.get());
+            chain.as_of = self.as_of.get();
+            let body = serde_json::to_string(&chain).unwrap();
+            return Ok(BridgeAnswer { status: 200, body });
+        }
+        self.inner.get(path, t).await
+    }
+
+    async fn post_json(&self, path: &str, b: &str, t: u32) -> Result<BridgeAnswer, BridgeFailure> {
+        self.inner.post_json(path, b, t).await
+    }
+}
+
+#[test]
+fn the_gate_drops_bad_contracts_before_the_analytics_and_stores_each_verdict() {
+    let store = Store::default();
+    let bridge = GateBridge {
+        inner: FakeBridge::default(),
+        data_type: std::cell::Cell::new(DataType::Simulated),
+        as_of: std::cell::Cell::new(now()),
+    };
+    let cfg = config();
+    let log = |_line: serde_json::Value| {};
+    let at = std::cell::Cell::new(now());
+    let clock = || at.get();
+    let run = |status| {
+        block_on(enrich(
+            &store,
+            &bridge,
+            &cfg,
+            at.get(),
+            &quote_run(status),
+            &clock,
+            &log,
+        ))
+        .unwrap()
+        .unwrap()
+    };
+    let out = run(RunStatus::Ok);
+
+    // Two of eight contracts dropped per symbol, counted by reason on the run.
+    let u = store.updates.borrow()[0].clone();
+    let skips: BTreeMap<String, u64> = serde_json::from_str(&u.contract_skips).unwrap();
+    assert_eq!(skips.get("gate_crossed"), Some(&3));
+    assert_eq!(skips.get("gate_zero_bid"), Some(&3));
+    assert_eq!(
+        skips.get("crossed_quote"),
+        None,
+        "the analytics never saw them"
+    );
+    assert_eq!(out.summary.quality["AAPL"].kept, 6);
+    assert_eq!(out.summary.quality["AAPL"].input, 8);
+    assert!(
+        out.summary.held().is_empty(),
+        "25 % dropped is under the 50 % hold"
+    );
+    {
+        let t = store.tables.borrow();
+        assert_eq!(t.quality["AAPL"].0, "live");
+    }
+
+    // Delayed data: the contracts still feed the analytics, the symbol is held.
+    bridge.data_type.set(DataType::Delayed);
+    let first_delayed = now() + Duration::minutes(15);
+    at.set(first_delayed);
+    bridge.as_of.set(first_delayed);
+    let out = run(RunStatus::Ok);
+    assert_eq!(out.summary.held().get("SPY"), Some(&"delayed"));
+    at.set(now() + Duration::minutes(30));
+    bridge.as_of.set(now() + Duration::minutes(30));
+    run(RunStatus::Ok);
+    let t = store.tables.borrow();
+    let (state, since, checked, reasons) = &t.quality["SPY"];
+    assert_eq!(state, "delayed");
+    assert_eq!(
+        *since,
+        first_delayed.timestamp_millis(),
+        "since: when it became delayed"
+    );
+    assert_eq!(*checked, (now() + Duration::minutes(30)).timestamp_millis());
+    assert!(reasons.contains("not_live"), "{reasons}");
 }
