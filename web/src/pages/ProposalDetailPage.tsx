@@ -94,13 +94,13 @@ export function ProposalDetailPage() {
               {(p.legs ?? []).map((leg, i) => (
                 <tr key={i} data-testid="leg-row">
                   <th scope="row">{leg.action}</th>
-                  <td className="num">{leg.ratio * (p.contracts ?? 1)}</td>
-                  <td className="num">{formatPrice(leg.strike)}</td>
-                  <td>{leg.right === 'P' ? 'put' : leg.right === 'C' ? 'call' : leg.right}</td>
-                  <td>{leg.expiry}</td>
-                  <td className="num">{formatPrice(leg.quote?.bid)}</td>
-                  <td className="num">{formatPrice(leg.quote?.ask)}</td>
-                  <td className="num">{formatPrice(leg.quote?.mid)}</td>
+                  <td className="num" data-label="Qty">{leg.ratio * (p.contracts ?? 1)}</td>
+                  <td className="num" data-label="Strike">{formatPrice(leg.strike)}</td>
+                  <td data-label="Right">{leg.right === 'P' ? 'put' : leg.right === 'C' ? 'call' : leg.right}</td>
+                  <td data-label="Expiry">{leg.expiry}</td>
+                  <td className="num" data-label="Bid">{formatPrice(leg.quote?.bid)}</td>
+                  <td className="num" data-label="Ask">{formatPrice(leg.quote?.ask)}</td>
+                  <td className="num" data-label="Mid">{formatPrice(leg.quote?.mid)}</td>
                 </tr>
               ))}
             </tbody>
