@@ -39,5 +39,8 @@ export type { ReconciliationView } from './ReconciliationView.ts';
 export type { RunStatus } from './RunStatus.ts';
 export type { Runs } from './Runs.ts';
 export type { ScoreWeights } from './ScoreWeights.ts';
+export type { ShadowTotals } from './ShadowTotals.ts';
+export type { ShadowTradeView } from './ShadowTradeView.ts';
+export type { ShadowView } from './ShadowView.ts';
 export type { Symbol } from './Symbol.ts';
 export type { JsonValue } from './serde_json/JsonValue.ts';
