@@ -247,6 +247,35 @@ pub fn rows_json(quotes: &[Quote]) -> String {
     serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// How old a quote may be when it is written (ms): a little under the
+/// archive export's settle window ([`crate::export::model::SETTLE_MS`]). The
+/// export hands a market-data row to the archiver once its time is older than
+/// that window and then moves its cursor past it, so a row written later with
+/// an older time would never be archived, and pruning would delete it. The
+/// margin covers the time between reading the clock and the batch committing.
+pub const MAX_QUOTE_AGE_MS: i64 = crate::export::model::SETTLE_MS - 5 * 60 * 1000;
+
+/// Moves every quote stamped more than [`MAX_QUOTE_AGE_MS`] before `now` into
+/// the failures, with the reason: such a quote is stale for trading and would
+/// never reach the archive.
+pub fn refuse_stale(batch: QuoteBatch, now: DateTime<Utc>) -> QuoteBatch {
+    let oldest = now.timestamp_millis() - MAX_QUOTE_AGE_MS;
+    let (quotes, stale): (Vec<Quote>, Vec<Quote>) = batch
+        .quotes
+        .into_iter()
+        .partition(|q| q.timestamp.timestamp_millis() >= oldest);
+    let mut failures = batch.failures;
+    failures.extend(stale.into_iter().map(|q| {
+        let reason = format!(
+            "stale quote from {} (older than {} minutes)",
+            q.timestamp.format("%Y-%m-%dT%H:%M:%SZ"),
+            MAX_QUOTE_AGE_MS / 60_000
+        );
+        (q.symbol.as_str().to_owned(), reason)
+    }));
+    QuoteBatch { quotes, failures }
+}
+
 /// Status and error text of a run that fetched `batch`.
 pub fn batch_outcome(batch: &QuoteBatch) -> (RunStatus, Option<String>) {
     let status = match (batch.quotes.is_empty(), batch.failures.is_empty()) {

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    batch_outcome, gate, iso, market_data_prune, parse_bridge_quotes, rows_json, IngestError,
-    IngestRun, RunStatus, Trigger,
+    batch_outcome, gate, iso, market_data_prune, parse_bridge_quotes, refuse_stale, rows_json,
+    IngestError, IngestRun, RunStatus, Trigger,
 };
 use crate::bridge::Bridge;
 use crate::config::Config;
@@ -77,7 +77,9 @@ pub async fn run(
         Ok(answer) if !(200..=299).contains(&answer.status) => {
             Err(IngestError::Status(answer.status))
         }
-        Ok(answer) => parse_bridge_quotes(&answer.body, &cfg.watchlist).map_err(IngestError::from),
+        Ok(answer) => parse_bridge_quotes(&answer.body, &cfg.watchlist)
+            .map(|batch| refuse_stale(batch, now()))
+            .map_err(IngestError::from),
     };
     let watchlist_len = i64::try_from(cfg.watchlist.len()).unwrap_or(i64::MAX);
     let w = match outcome {

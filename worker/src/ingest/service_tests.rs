@@ -182,3 +182,25 @@ fn a_failed_batch_stores_nothing_of_the_run() {
     assert!(store.runs.borrow().is_empty());
     assert_eq!(store.quotes_stored.get(), 0);
 }
+
+#[test]
+fn a_quote_older_than_the_archive_settle_window_is_refused_not_written() {
+    // 14:59 is fresh at 15:00; 14:00 is an hour old: the archive's export has
+    // already moved past it, so it would never be archived and then pruned.
+    let mut stale = quote("SPY", 600.0);
+    stale["timestamp"] = "2026-11-17T14:00:00Z".into();
+    let body =
+        serde_json::json!({ "quotes": [quote("AAPL", 190.0), stale], "errors": [] }).to_string();
+    let (store, bridge) = (Store::default(), FakeBridge::new(Ok((200, body))));
+    let r = ingest(&store, &bridge, open()).unwrap();
+    assert_eq!(
+        (r.status, r.symbols_ok, r.symbols_failed, r.rows_written),
+        (RunStatus::Partial, 1, 1, 1)
+    );
+    assert_eq!(store.quotes_stored.get(), 1);
+    let error = r.error.unwrap();
+    assert!(
+        error.contains("SPY: stale quote from 2026-11-17T14:00:00Z (older than 25 minutes)"),
+        "{error}"
+    );
+}
