@@ -105,6 +105,9 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       await page.getByTestId('proposal-detail').waitFor();
       await page.getByTestId('payoff-chart').waitFor();
       assert.equal(await page.getByTestId('leg-row').count(), p.legs.length);
+      // The P&L today (Black-Scholes at the legs' IV) is drawn next to the expiry curve when the legs share one expiry.
+      const oneExpiry = new Set(p.legs.map((l) => l.expiry)).size === 1 && p.legs.every((l) => l.quote?.iv > 0);
+      assert.equal(await page.getByTestId('payoff-chart').getAttribute('data-today'), String(oneExpiry));
       assert.equal((await page.getByTestId('rationale').textContent()).trim(), p.rationale);
       await stack.fireMonitor(); // the every-minute monitor: fresh risk inputs
       await page.getByTestId('approve-button').click();

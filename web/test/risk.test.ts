@@ -108,3 +108,30 @@ test('smile: the out-of-the-money side per strike on one strike axis', async () 
   assert.deepEqual(s.series[1]?.values, [null, null, 0.21, null]);
   assert.equal(s.series[1]?.label, '2027-01-08 (37 d)');
 });
+
+test('payoff today: Black-Scholes against known values, and the expiry curve at zero days', async () => {
+  const { bsValue, normCdf, payoffToday } = await import('../src/payoff.ts');
+  assert.ok(Math.abs(normCdf(0) - 0.5) < 1e-9);
+  assert.ok(Math.abs(normCdf(1.96) - 0.9750021) < 1e-6);
+  // S=100, K=100, T=1, sigma=0.2, r=0: call = put = 7.9656 (standard table value).
+  assert.ok(Math.abs(bsValue(100, 100, 1, 0.2, 'C') - 7.9656) < 1e-3);
+  assert.ok(Math.abs(bsValue(100, 100, 1, 0.2, 'P') - 7.9656) < 1e-3);
+  assert.equal(bsValue(110, 100, 0, 0.2, 'C'), 10);
+  // A 100/110 call spread bought for 4.00: expiry curve -400 .. +600.
+  const legs = [
+    { action: 'buy', right: 'C', strike: 100, expiry: '2027-01-08', ratio: 1, dte: 30, quote: { iv: 0.25 } },
+    { action: 'sell', right: 'C', strike: 110, expiry: '2027-01-08', ratio: 1, dte: 30, quote: { iv: 0.25 } },
+  ];
+  const curve = [90, 100, 105, 110, 120].map((s) => ({ underlying: s, pnl: 100 * (Math.max(0, s - 100) - Math.max(0, s - 110)) - 400 }));
+  const today = payoffToday(legs, curve)!;
+  assert.equal(today.length, 5);
+  // Before expiry the spread is worth less than its maximum deep in the money and more than zero far out of it.
+  assert.ok(today[0]! > -400 && today[0]! < -300, String(today[0]));
+  assert.ok(today[4]! < 600 && today[4]! > 400, String(today[4]));
+  // At zero days it equals the expiry curve.
+  const atExpiry = payoffToday(legs.map((l) => ({ ...l, dte: 0 })), curve)!;
+  atExpiry.forEach((v, i) => assert.ok(Math.abs(v! - curve[i]!.pnl) < 1e-9));
+  // A calendar (two expiries) or a leg without IV: no curve rather than a wrong one.
+  assert.equal(payoffToday([legs[0]!, { ...legs[1]!, expiry: '2027-02-05' }], curve), null);
+  assert.equal(payoffToday([legs[0]!, { ...legs[1]!, quote: null }], curve), null);
+});

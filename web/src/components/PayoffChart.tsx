@@ -1,14 +1,17 @@
-// Payoff at expiry with uPlot (loaded lazily: it is only needed on a proposal's page).
-import { useEffect, useRef } from 'react';
+// Payoff at expiry and today with uPlot (loaded lazily: it is only needed on a proposal's page).
+import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { PayoffPoint } from '../api';
 import { formatMoney, formatPrice } from '../format';
+import { payoffToday, type PayoffLeg } from '../payoff';
 
 interface PayoffChartProps {
   curve: PayoffPoint[];
   spot: number | null;
   breakevens: number[];
+  /** The legs: the P&L today at the same points (`payoffToday`) is drawn dashed when it can be. */
+  legs?: PayoffLeg[] | null | undefined;
 }
 
 function cssVar(name: string, fallback: string): string {
@@ -16,8 +19,9 @@ function cssVar(name: string, fallback: string): string {
   return value || fallback;
 }
 
-export default function PayoffChart({ curve, spot, breakevens }: PayoffChartProps) {
+export default function PayoffChart({ curve, spot, breakevens, legs }: PayoffChartProps) {
   const host = useRef<HTMLDivElement>(null);
+  const today = useMemo(() => (legs ? payoffToday(legs, curve) : null), [legs, curve]);
   useEffect(() => {
     const el = host.current;
     if (!el || curve.length < 2) return;
@@ -42,7 +46,11 @@ export default function PayoffChart({ curve, spot, breakevens }: PayoffChartProp
         { stroke: text, grid: { stroke: grid }, values: (_u, vals) => vals.map((v) => formatPrice(v)) },
         { stroke: text, grid: { stroke: grid }, size: 60, values: (_u, vals) => vals.map((v) => formatMoney(v)) },
       ],
-      series: [{}, { stroke: line, width: 2, fill: 'rgba(120,140,200,0.12)' }],
+      series: [
+        {},
+        { stroke: line, width: 2, fill: 'rgba(120,140,200,0.12)' },
+        ...(today ? [{ stroke: cssVar('--warn-fg', '#7a5200'), width: 2, dash: [6, 4] }] : []),
+      ],
       hooks: {
         draw: [
           (u) => {
@@ -72,14 +80,14 @@ export default function PayoffChart({ curve, spot, breakevens }: PayoffChartProp
         ],
       },
     };
-    const plot = new uPlot(opts, [xs, ys], el);
+    const plot = new uPlot(opts, (today ? [xs, ys, today] : [xs, ys]) as uPlot.AlignedData, el);
     const observer = new ResizeObserver(() => plot.setSize({ width: Math.max(280, el.clientWidth), height: 220 }));
     observer.observe(el);
     return () => {
       observer.disconnect();
       plot.destroy();
     };
-  }, [curve, spot, breakevens]);
+  }, [curve, spot, breakevens, today]);
 
   const lo = Math.min(...curve.map((p) => p.pnl));
   const hi = Math.max(...curve.map((p) => p.pnl));
@@ -88,5 +96,26 @@ export default function PayoffChart({ curve, spot, breakevens }: PayoffChartProp
     `P&L between ${formatMoney(lo)} and ${formatMoney(hi)}` +
     (spot !== null ? `, spot ${formatPrice(spot)}` : '') +
     (breakevens.length ? `, breakeven ${breakevens.map((b) => formatPrice(b)).join(' / ')}` : '');
-  return <div ref={host} className="payoff-chart" role="img" aria-label={label} data-testid="payoff-chart" />;
+  const spotIndex = spot === null ? -1 : curve.reduce((best, p, i) => (Math.abs(p.underlying - spot) < Math.abs((curve[best]?.underlying ?? Infinity) - spot) ? i : best), 0);
+  const todayAtSpot = today && spotIndex >= 0 ? (today[spotIndex] ?? null) : null;
+  const fullLabel = today ? `${label}; dashed: P&L today (Black-Scholes at each leg's IV)${todayAtSpot !== null ? `, ${formatMoney(todayAtSpot)} near the spot` : ''}` : label;
+  return (
+    <figure className="time-chart-figure">
+      <div ref={host} className="payoff-chart" role="img" aria-label={fullLabel} data-testid="payoff-chart" data-today={today ? 'true' : 'false'} />
+      <figcaption className="chart-legend small">
+        <span>
+          <span className="legend-line" style={{ borderColor: 'var(--accent)' }} aria-hidden="true" />
+          at expiry
+        </span>
+        {today ? (
+          <span>
+            <span className="legend-line legend-dashed" style={{ borderColor: 'var(--warn-fg)' }} aria-hidden="true" />
+            today (Black-Scholes at each leg's IV, rate 0)
+          </span>
+        ) : (
+          <span>today: not drawn (legs of different expiries, or a leg without IV)</span>
+        )}
+      </figcaption>
+    </figure>
+  );
 }

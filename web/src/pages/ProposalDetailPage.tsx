@@ -109,15 +109,15 @@ export function ProposalDetailPage() {
       </section>
 
       <section className="panel" aria-labelledby="payoff-heading">
-        <h2 id="payoff-heading">Payoff at expiry</h2>
+        <h2 id="payoff-heading">Payoff at expiry and today</h2>
         {p.payoff_curve && p.payoff_curve.length > 1 ? (
           <Suspense fallback={<p className="muted">Loading chart…</p>}>
-            <PayoffChart curve={p.payoff_curve} spot={spot} breakevens={breakevens} />
+            <PayoffChart curve={p.payoff_curve} spot={spot} breakevens={breakevens} legs={p.legs} />
           </Suspense>
         ) : (
           <p className="muted">No payoff curve.</p>
         )}
-        <p className="muted small">P&L per contract set ($) against the underlying at expiry; vertical lines: spot and breakevens.</p>
+        <p className="muted small">P&L per contract set ($) against the underlying: solid at expiry (the Worker's curve), dashed today; vertical lines: spot and breakevens.</p>
       </section>
 
       <section className="panel" aria-labelledby="greeks-heading">
