@@ -214,6 +214,14 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       await page.getByTestId('nav-today').click();
       await page.waitForFunction(() => document.querySelector('[data-testid=trading-state]')?.getAttribute('data-state') === 'halted');
       assert.match(await page.getByTestId('risk-reasons').textContent(), /Kill switch: browser drill: FOMC/);
+      // Today also says which market-data type each symbol has.
+      const latest = (await stack.api('/market/latest')).json.quotes;
+      await page.locator('[data-testid=data-type-group]').first().waitFor();
+      for (const type of new Set(latest.map((q) => q.data_type))) {
+        const group = page.locator(`[data-testid=data-type-group][data-type="${type}"]`);
+        const text = await group.textContent();
+        for (const q of latest.filter((x) => x.data_type === type)) assert.ok(text.includes(q.symbol), `${q.symbol} under ${type}: ${text}`);
+      }
 
       await page.getByTestId('nav-control').click();
       await page.getByTestId('risk-active').click();

@@ -1,7 +1,7 @@
 import { useId, useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import type { MonitorRun, PositionView, Reconciliation } from '../api';
-import { Badge, runStatusTone } from '../components/Badge';
+import { Badge, dataTypeTone, runStatusTone } from '../components/Badge';
 import { HealthPanel } from '../components/HealthPanel';
 import { formatAge, formatMoney, formatTime, humanize, secondsSince } from '../format';
 import { attentionReasons, driftText, explainPositionError, formatPnl, nyDate, pnlClass } from '../positions';
@@ -10,6 +10,7 @@ import {
   useAcknowledgeDrift,
   useHealth,
   useKillSwitch,
+  useLatestQuotes,
   useMonitorRuns,
   usePnl,
   usePositions,
@@ -120,6 +121,7 @@ export function TodayPage() {
   const noEngine = recon.error !== null && isMissingRoute(recon.error);
 
   const risk = useRisk();
+  const quotes = useLatestQuotes();
   const r = risk.data ?? null;
   const killOn = r?.kill_switch_on ?? ks.data?.on ?? false;
   const drift = recon.data?.standing ? recon.data : null;
@@ -261,6 +263,28 @@ export function TodayPage() {
       </section>
 
       <HealthPanel placeholder={health.isFetched ? 'Could not load.' : 'Loading…'} health={health.data ?? null} fetchedAt={health.dataUpdatedAt || null} now={now} />
+
+      <section className="panel" aria-labelledby="data-types-heading" data-testid="today-data-types">
+        <h2 id="data-types-heading">Market data by symbol</h2>
+        {!quotes.data ? (
+          <p className="muted">{quotes.isFetched ? 'Could not load.' : 'Loading…'}</p>
+        ) : quotes.data.quotes.length === 0 ? (
+          <p className="muted">No quote stored yet.</p>
+        ) : (
+          <ul className="badges" aria-label="Market data type per symbol">
+            {Object.entries(
+              quotes.data.quotes.reduce<Record<string, string[]>>((acc, q) => {
+                (acc[q.data_type] ??= []).push(q.symbol);
+                return acc;
+              }, {}),
+            ).map(([type, symbols]) => (
+              <li key={type} data-testid="data-type-group" data-type={type}>
+                <Badge tone={dataTypeTone(type)}>{type.replace(/_/g, ' ')}</Badge> <span className="small">{symbols.join(', ')}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
 
       <section className="panel" aria-labelledby="runs-heading" data-testid="today-runs">
         <h2 id="runs-heading">Schedules</h2>
