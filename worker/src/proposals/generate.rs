@@ -206,6 +206,15 @@ pub async fn generate(
                 continue;
             }
         };
+        // The data-quality gate: a symbol whose data is delayed or failing
+        // proposes nothing; otherwise only the contracts that passed are used.
+        let chain = match super::gate_for_generation(&chain, strategy_cfg.risk_free_rate, at) {
+            Ok(kept) => kept,
+            Err(skip) => {
+                summary.skipped.push(skip);
+                continue;
+            }
+        };
         let stored = metrics
             .iter()
             .find(|m| m.symbol == sym.as_str())

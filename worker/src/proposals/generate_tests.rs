@@ -346,3 +346,75 @@ fn store_and_bridge_failures_stop_the_step_with_nothing_written() {
     ));
     assert!(store.stored.borrow().is_empty());
 }
+
+#[test]
+fn a_symbol_with_delayed_or_failing_data_proposes_nothing() {
+    use sas_core::market::DataType;
+    for (data_type, as_of, state) in [
+        (DataType::Delayed, t0(), "delayed"),
+        (DataType::Frozen, t0(), "delayed"),
+        (DataType::Simulated, t0() - Duration::minutes(20), "failing"),
+    ] {
+        let (store, mut bridge) = world();
+        bridge.chain.data_type = data_type;
+        bridge.chain.as_of = as_of;
+        let (r, s) = run(&store, &bridge);
+        r.unwrap();
+        assert_eq!(s.created, 0, "{data_type:?}: {s:?}");
+        assert!(store.stored.borrow().is_empty());
+        let skip = &s.skipped[0];
+        assert_eq!(skip["symbol"], "AAPL");
+        assert_eq!(skip["reason"], format!("data quality: {state}"));
+        assert!(!skip["quality"].as_array().unwrap().is_empty(), "{skip}");
+    }
+}
+
+#[test]
+fn contracts_the_gate_drops_never_become_legs() {
+    // The legs generation picks from a clean chain...
+    let (store, bridge) = world();
+    run(&store, &bridge).0.unwrap();
+    let first = store.audit.borrow()[0].clone();
+    let legs: Vec<(String, f64, String)> = first["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["right"].as_str().unwrap().to_owned(),
+                l["strike"].as_f64().unwrap(),
+                l["expiry"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // ... are crossed in the next chain: the gate drops them, and the trade
+    // is built from other contracts.
+    let (store, mut bridge) = world();
+    for e in &mut bridge.chain.expiries {
+        for c in &mut e.contracts {
+            let right = serde_json::to_value(c.right).unwrap();
+            let hit = legs.iter().any(|(r, k, x)| {
+                right == r.as_str() && *k == c.strike && *x == e.expiry.to_string()
+            });
+            if hit {
+                let (b, a) = (c.bid.unwrap(), c.ask.unwrap());
+                c.bid = Some(a + 0.05);
+                c.ask = Some(b);
+            }
+        }
+    }
+    let (r, s) = run(&store, &bridge);
+    r.unwrap();
+    assert!(s.created > 0, "{s:?}");
+    for audit in store.audit.borrow().iter() {
+        for leg in audit["legs"].as_array().unwrap() {
+            let used = (
+                leg["right"].as_str().unwrap().to_owned(),
+                leg["strike"].as_f64().unwrap(),
+                leg["expiry"].as_str().unwrap().to_owned(),
+            );
+            assert!(!legs.contains(&used), "crossed contract used: {used:?}");
+            assert!(leg["bid"].as_f64().unwrap() < leg["ask"].as_f64().unwrap());
+        }
+    }
+}

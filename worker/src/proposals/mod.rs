@@ -44,6 +44,28 @@ pub fn generation_chain_path(symbol: &Symbol, expiries: &[NaiveDate]) -> String 
     )
 }
 
+/// The data-quality gate over the chain generation fetched for one symbol
+/// at `at`: `Ok` with only the contracts that passed when the symbol is
+/// clear, else `Err` with the skip entry for the run summary (the symbol,
+/// its state `delayed`/`failing` and every hold reason). A symbol held here
+/// proposes nothing.
+pub fn gate_for_generation(
+    chain: &sas_core::market::OptionChain,
+    rate: f64,
+    at: DateTime<Utc>,
+) -> Result<sas_core::market::OptionChain, serde_json::Value> {
+    let q = sas_core::quality::gate_chain(chain, None, rate, at, &crate::chains::quality_config());
+    if q.verdict.may_propose() {
+        return Ok(q.chain);
+    }
+    Err(serde_json::json!({
+        "symbol": chain.symbol.as_str(),
+        "reason": format!("data quality: {}", q.verdict.feed_state().as_str()),
+        "quality": q.verdict.reasons(),
+        "dropped": q.dropped,
+    }))
+}
+
 /// Why generation skipped a symbol or stopped (logged and in the run
 /// summary).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
