@@ -27,7 +27,28 @@ pub enum EventKind {
 }
 
 impl EventCalendar {
-    /// The first event with `from <= date <= to`, if any.
+    /// A calendar of these dates, each list sorted and without repeats.
+    #[must_use]
+    pub fn new(mut earnings: Vec<NaiveDate>, mut ex_dividend: Vec<NaiveDate>) -> Self {
+        earnings.sort_unstable();
+        earnings.dedup();
+        ex_dividend.sort_unstable();
+        ex_dividend.dedup();
+        Self {
+            earnings,
+            ex_dividend,
+        }
+    }
+
+    /// No event known.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.earnings.is_empty() && self.ex_dividend.is_empty()
+    }
+
+    /// The first event with `from <= date <= to`, if any (both ends
+    /// inclusive: an event on the trade date or on the expiry itself is
+    /// inside the trade; on a tie earnings come first).
     pub fn first_between(&self, from: NaiveDate, to: NaiveDate) -> Option<(EventKind, NaiveDate)> {
         let e = self
             .earnings
@@ -334,4 +355,45 @@ pub fn expiries_in_window(chain: &OptionChain, min: u32, max: u32, target: u32) 
         (d.abs_diff(target), d)
     });
     idx
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, day).unwrap_or_default()
+    }
+
+    #[test]
+    fn first_between_is_inclusive_and_picks_the_earliest() {
+        let cal = EventCalendar::new(vec![d(20), d(10)], vec![d(15), d(10)]);
+        assert_eq!(cal.earnings, vec![d(10), d(20)]);
+        assert_eq!(cal.ex_dividend, vec![d(10), d(15)]);
+        // Tie on the 10th: earnings first.
+        assert_eq!(
+            cal.first_between(d(1), d(31)),
+            Some((EventKind::Earnings, d(10)))
+        );
+        assert_eq!(
+            cal.first_between(d(11), d(31)),
+            Some((EventKind::ExDividend, d(15)))
+        );
+        // Both ends count.
+        assert_eq!(
+            cal.first_between(d(15), d(15)),
+            Some((EventKind::ExDividend, d(15)))
+        );
+        assert_eq!(
+            cal.first_between(d(16), d(20)),
+            Some((EventKind::Earnings, d(20)))
+        );
+        // Outside the window, or an empty window, or an empty calendar: none.
+        assert_eq!(cal.first_between(d(21), d(31)), None);
+        assert_eq!(cal.first_between(d(1), d(9)), None);
+        assert_eq!(cal.first_between(d(20), d(11)), None);
+        assert!(EventCalendar::default().is_empty());
+        assert_eq!(EventCalendar::default().first_between(d(1), d(31)), None);
+        assert!(!cal.is_empty());
+    }
 }
