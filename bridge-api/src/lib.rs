@@ -7,7 +7,7 @@
 //! - [`health`]: `GET /health` body, broker mode, session state.
 //! - [`account`]: `GET /account`, `GET /positions`, [`is_paper_account`].
 //! - [`market`]: `GET /quote`, `/quotes`, `/chain`, `/chain/expiries`,
-//!   `/history/daily`, `/history/iv` bodies (market types re-exported from `sas-core`).
+//!   `/history/daily`, `/history/iv`, `/events/dividends` bodies (market types re-exported from `sas-core`).
 //! - [`chain`]: the `GET /chain` query (window, expiries or contracts).
 //! - [`orders`]: order request and its validation, order, order status,
 //!   placement outcome, executions.

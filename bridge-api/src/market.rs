@@ -1,5 +1,5 @@
 //! `GET /quote`, `GET /quotes`, `GET /chain`, `GET /chain/expiries` and
-//! `GET /history/daily` and `GET /history/iv`. The market types themselves (quote, chain, bar) are
+//! `GET /history/daily`, `GET /history/iv` and `GET /events/dividends`. The market types themselves (quote, chain, bar) are
 //! declared once in `sas-core` and re-exported here; this module adds the
 //! bodies that wrap them. The `/chain` query is in [`crate::chain`].
 
@@ -90,4 +90,33 @@ pub struct IvHistoryBody {
     pub bars: Vec<IvBar>,
     /// Which broker served the series.
     pub source: IvSource,
+}
+
+/// Where a `GET /events/dividends` answer comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DividendSource {
+    /// IB's "IB dividends" tick (generic tick 456, received tick 59).
+    Ib,
+    /// The simulated market's seeded schedule.
+    Sim,
+}
+
+/// `GET /events/dividends?symbol=` body: IB's dividend summary of an
+/// underlying. A symbol that pays no dividend has `next_ex_date` and
+/// `next_amount` null and both sums 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DividendsBody {
+    /// Underlying.
+    pub symbol: Symbol,
+    /// Dividends (per share, dollars) with an ex-date in the past 12 months.
+    pub past_12m: f64,
+    /// Dividends expected in the next 12 months.
+    pub next_12m: f64,
+    /// The next ex-dividend date, when one is known.
+    pub next_ex_date: Option<NaiveDate>,
+    /// The next dividend's amount per share, when known.
+    pub next_amount: Option<f64>,
+    /// Which broker served it.
+    pub source: DividendSource,
 }

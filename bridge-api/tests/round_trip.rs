@@ -12,7 +12,7 @@ use sas_bridge_api::error::ErrorBody;
 use sas_bridge_api::halt::{HaltRequest, HaltState};
 use sas_bridge_api::health::HealthBody;
 use sas_bridge_api::market::{
-    ExpiriesBody, HistoryBody, IvHistoryBody, OptionChain, Quote, QuotesBody,
+    DividendsBody, ExpiriesBody, HistoryBody, IvHistoryBody, OptionChain, Quote, QuotesBody,
 };
 use sas_bridge_api::orders::{ExecutionsBody, Order, OrderRequest, OrdersBody, PlaceOrderOutcome};
 use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
@@ -62,6 +62,9 @@ const BODIES: &[(&str, Check)] = &[
     ("history_daily.json", round_trip::<HistoryBody>),
     // GET /history/iv
     ("history_iv.json", round_trip::<IvHistoryBody>),
+    // GET /events/dividends (a payer, and a symbol without dividends)
+    ("events_dividends.json", round_trip::<DividendsBody>),
+    ("events_dividends_none.json", round_trip::<DividendsBody>),
     // POST /orders request and answer
     ("order_request.json", round_trip::<OrderRequest>),
     ("place_order_outcome.json", round_trip::<PlaceOrderOutcome>),
