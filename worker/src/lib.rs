@@ -22,6 +22,7 @@ pub mod auth;
 pub mod bridge;
 pub mod chains;
 pub mod config;
+pub mod events;
 mod edge;
 pub mod export;
 pub mod http;

@@ -84,6 +84,8 @@ pub enum AuditAction {
     RiskStateChanged,
     /// A strategy was enabled or disabled.
     StrategySwitched,
+    /// Earnings dates were added or removed by hand (`PUT /events`).
+    EventsChanged,
 }
 
 impl AuditAction {
@@ -116,6 +118,7 @@ impl AuditAction {
             AuditAction::DriftAcknowledged => "drift_acknowledged",
             AuditAction::RiskStateChanged => "risk_state_changed",
             AuditAction::StrategySwitched => "strategy_switched",
+            AuditAction::EventsChanged => "events_changed",
         }
     }
 }

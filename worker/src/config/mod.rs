@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod approval;
 pub mod archive;
 pub mod chains;
+pub mod events;
 pub mod iv_history;
 pub mod origins;
 pub mod positions;
@@ -92,6 +93,8 @@ pub struct Config {
     pub risk: risk::WorkerRiskConfig,
     /// IV history backfill and rank settings (see [`crate::iv_history`]).
     pub iv_history: iv_history::IvHistoryConfig,
+    /// Events: the dividend refresh (see [`crate::events`]).
+    pub events: events::EventsConfig,
     /// The Postgres archive: `ARCHIVE_TOKEN`, the hold cap (see [`crate::export`]).
     pub archive: archive::ArchiveConfig,
 }
@@ -114,6 +117,7 @@ impl std::fmt::Debug for Config {
             .field("alerts", &self.alerts)
             .field("risk", &self.risk)
             .field("iv_history", &self.iv_history)
+            .field("events", &self.events)
             .field("archive", &self.archive)
             .finish()
     }
@@ -184,6 +188,7 @@ impl Config {
         let alerts = alerts::AlertsConfig::from_lookup(&get, &mut errors);
         let risk = risk::WorkerRiskConfig::from_lookup(&get, &mut errors);
         let iv_history = iv_history::IvHistoryConfig::from_lookup(&get, &mut errors);
+        let events = events::EventsConfig::from_lookup(&get, &mut errors);
         let archive =
             archive::ArchiveConfig::from_lookup(&get, &[&api_token, &bridge_token], &mut errors);
         let production = approval.production;
@@ -225,6 +230,7 @@ impl Config {
                 alerts,
                 risk,
                 iv_history,
+                events,
                 archive,
             })
         } else {

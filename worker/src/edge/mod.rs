@@ -8,6 +8,7 @@ mod alerts;
 mod bridge;
 mod chains;
 mod d1;
+mod events;
 mod export;
 mod ingest;
 mod iv_history;
@@ -194,6 +195,10 @@ pub async fn handle(mut req: Request, env: Env) -> Response {
             return alerts::test(&db, &cfg.alerts, &crate::audit::actor_label(p)).await
         }
         (Route::AlertsTest, _, _, _) => return error_response(&ApiError::misconfigured()),
+        (Route::Events(r), Ok(_), Some(p), Ok(db)) => {
+            return events::handle(r, &mut req, &db, p).await
+        }
+        (Route::Events(_), _, _, _) => return error_response(&ApiError::misconfigured()),
         (route, _, _, _) => route,
     };
     let db = env.d1(DB_BINDING);
@@ -252,6 +257,7 @@ async fn protected(
         | Route::Approval(_)
         | Route::Position(_)
         | Route::Risk(_)
+        | Route::Events(_)
         | Route::AlertsTest => error_response(&ApiError::internal()),
         Route::BrokerAccount => proxied(cfg, "/account").await,
         Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
@@ -547,6 +553,9 @@ async fn ingest_cron(env: Env) {
             // IB's IV history: backfill a few symbols, append closes (before
             // the chain step, so it ranks against the year just fetched).
             iv_history::cron_step(&db, &cfg, &cfg.iv_history).await;
+            // Events: the next ex-dividend dates of a few symbols a run
+            // (before generation, which avoids spanning them).
+            events::cron_step(&db, &cfg).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.

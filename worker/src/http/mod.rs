@@ -9,6 +9,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod gate;
 pub mod iv_history;
@@ -76,6 +77,8 @@ pub enum Route {
     AlertsTest,
     /// `GET /metrics`: operator metrics in the Prometheus text format.
     Metrics,
+    /// `GET /events`, `PUT /events` (see [`events`]).
+    Events(events::EventsRoute),
 }
 
 impl Route {
@@ -112,6 +115,7 @@ pub fn path_requires_auth(path: &str) -> bool {
         || approvals::is_protected_path(path)
         || positions::is_protected_path(path)
         || risk::is_protected_path(path)
+        || events::is_protected_path(path)
 }
 
 /// Prefix of the per-symbol routes (`/symbols/{symbol}/...`), all protected.
@@ -217,6 +221,9 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
     }
     if let Some(risk_route) = risk::route(method, path, query) {
         return risk_route.map(Route::Risk);
+    }
+    if let Some(events_route) = events::route(method, path, query) {
+        return events_route.map(Route::Events);
     }
     let (allowed, build): (&str, RouteBuilder) = match path {
         "/health" => ("GET", |_| Ok(Route::Health)),

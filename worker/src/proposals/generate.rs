@@ -11,7 +11,7 @@ use sas_bridge_api::market::HistoryBody;
 use sas_core::analytics::chain::{analyze, ChainHistory};
 use sas_core::market::{OptionChain, Symbol};
 use sas_core::strategy::{
-    generate_proposals, GenerationInputs, StrategyConfig, UnderlyingCandidate,
+    generate_proposals, EventCalendar, GenerationInputs, StrategyConfig, UnderlyingCandidate,
 };
 
 use super::{
@@ -62,6 +62,17 @@ pub trait GenerationStore {
         symbols: &[Symbol],
         since_ms: i64,
     ) -> Result<Vec<MetricsRow>, StoreError>;
+    /// Known events of `symbols` from `from` on (earnings entered by hand,
+    /// the next ex-dividend dates; [`crate::events`]), symbols without any
+    /// left out. A store that keeps no events answers none.
+    async fn event_calendars(
+        &self,
+        symbols: &[Symbol],
+        from: NaiveDate,
+    ) -> Result<Vec<(Symbol, EventCalendar)>, StoreError> {
+        let _ = (symbols, from);
+        Ok(Vec::new())
+    }
     /// [`super::INSERT_PROPOSAL`] + [`super::INSERT_CREATED_AUDIT`] per
     /// proposal, all in ONE batch; how many were new (a key already stored
     /// changes nothing and gets no audit row).
@@ -192,6 +203,12 @@ pub async fn generate(
         .regime_metrics(&pick_symbols, metrics_since)
         .await
         .unwrap_or_default();
+    // No proposal spans a known event; an unreadable calendar stops the
+    // step (fail closed).
+    let calendars = store
+        .event_calendars(&pick_symbols, today)
+        .await
+        .map_err(store_err)?;
 
     let mut candidates = Vec::with_capacity(picks.len());
     for score in picks {
@@ -231,12 +248,16 @@ pub async fn generate(
                 VolSnapshot::from_analytics(&a)
             }
         };
+        let events = calendars
+            .iter()
+            .find(|(s, _)| *s == sym)
+            .map(|(_, c)| c.clone());
         candidates.push(UnderlyingCandidate {
             symbol: sym,
             chain,
             regime: vol.regime_inputs(),
             score: Some(score),
-            events: None,
+            events,
         });
     }
     let inputs = GenerationInputs {
