@@ -14,7 +14,7 @@ use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Qu
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
-use sas_bridge_api::market::IvBar;
+use sas_bridge_api::market::{DividendsBody, IvBar};
 use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
 use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
 
@@ -242,6 +242,16 @@ pub trait Broker: Send + Sync + 'static {
         let _ = (symbol, days);
         Err(BrokerError::Internal(
             "this broker does not serve IV history".into(),
+        ))
+    }
+
+    /// The underlying's dividend summary: the sums of the past and next 12
+    /// months and the next ex-date and amount (IB: the "IB dividends" tick,
+    /// generic tick 456, on one market-data line for a moment).
+    async fn dividends(&self, symbol: &Symbol) -> Result<DividendsBody, BrokerError> {
+        let _ = symbol;
+        Err(BrokerError::Internal(
+            "this broker does not serve dividends".into(),
         ))
     }
 

@@ -35,7 +35,7 @@ use crate::clock::Clock;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
-use sas_bridge_api::market::IvBar;
+use sas_bridge_api::market::{DividendSource, DividendsBody, IvBar};
 use sas_bridge_api::orders::{
     Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
     TimeInForce,
@@ -1205,6 +1205,22 @@ impl Broker for SimBroker {
                 iv: c.iv,
             })
             .collect())
+    }
+
+    async fn dividends(&self, symbol: &Symbol) -> Result<DividendsBody, BrokerError> {
+        let (st, now) = self.synced();
+        let info = st
+            .market
+            .dividends(symbol, now.date_naive())
+            .map_err(sim_error)?;
+        Ok(DividendsBody {
+            symbol: symbol.clone(),
+            past_12m: info.past_12m,
+            next_12m: info.next_12m,
+            next_ex_date: info.next.map(|n| n.0),
+            next_amount: info.next.map(|n| n.1),
+            source: DividendSource::Sim,
+        })
     }
 
     async fn place_order(&self, request: OrderRequest) -> Result<PlaceOrderOutcome, BrokerError> {

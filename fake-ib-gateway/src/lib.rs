@@ -146,6 +146,7 @@ pub(crate) struct Stats {
     pub messages_in: AtomicU64,
     pub max_rate_per_sec: AtomicU64,
     pub market_data_requests: AtomicU64,
+    pub dividend_requests: AtomicU64,
     pub place_order_requests: AtomicU64,
     pub historical_requests: AtomicU64,
     pub historical_pacing_violations: AtomicU64,
@@ -220,6 +221,11 @@ impl FakeControls {
             .stats
             .historical_pacing_violations
             .load(Ordering::Relaxed)
+    }
+
+    /// Market-data requests that asked for IB dividends (generic tick 456).
+    pub fn dividend_requests(&self) -> u64 {
+        self.shared.stats.dividend_requests.load(Ordering::Relaxed)
     }
 
     /// Market data for `symbol` fails with `code` (354, 10089, 10091...).

@@ -70,4 +70,11 @@ pub trait MarketSource: Send {
         let _ = (symbol, calendar_days);
         Vec::new()
     }
+    /// IB's dividends tick (59) text of an underlying,
+    /// `past12m,next12m,nextDate(YYYYMMDD),nextAmount` (`0,0,,` for a
+    /// non-payer); `None` when the market has no dividend data.
+    fn dividends(&mut self, symbol: &Symbol) -> Option<String> {
+        let _ = symbol;
+        None
+    }
 }

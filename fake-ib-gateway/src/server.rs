@@ -661,6 +661,30 @@ impl Session {
         let req_id = m.req_id.unwrap_or(0);
         let contract = m.contract.unwrap_or_default();
         let snapshot = m.snapshot.unwrap_or(false) || m.regulatory_snapshot.unwrap_or(false);
+        let generic: Vec<String> = m
+            .generic_tick_list
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if snapshot && !generic.is_empty() {
+            // As IB: generic ticks are for streaming requests only.
+            self.error(
+                req_id,
+                321,
+                "Error validating request.-'bW' : cause - Snapshot market data subscription is not applicable to generic ticks",
+            );
+            return;
+        }
+        let wants_dividends = generic.iter().any(|t| t == "456");
+        if wants_dividends {
+            self.shared
+                .stats
+                .dividend_requests
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let mut st = lock(&self.shared.state);
         let State { market, book } = &mut *st;
         let Some(instrument) = book.instrument_of(&contract, market.as_mut()) else {
@@ -705,7 +729,20 @@ impl Session {
                 return;
             }
         }
-        let frames = tick_frames(market.as_mut(), req_id, &instrument, data_type, true);
+        let mut frames = tick_frames(market.as_mut(), req_id, &instrument, data_type, true);
+        if let (true, Instrument::Stock { symbol }) = (wants_dividends, &instrument) {
+            // Tick 59 "IB dividends": past12m,next12m,YYYYMMDD,amount.
+            if let Some(text) = market.dividends(symbol) {
+                frames.push(wire::encode_message(
+                    inc::TICK_STRING,
+                    &proto::TickString {
+                        req_id: Some(req_id),
+                        tick_type: Some(59),
+                        value: Some(text),
+                    },
+                ));
+            }
+        }
         drop(st);
         self.send_msg(
             inc::MARKET_DATA_TYPE,

@@ -123,4 +123,10 @@ impl MarketSource for SimSource {
             .map(|v| v.into_iter().map(|c| (c.date, c.iv)).collect())
             .unwrap_or_default()
     }
+
+    fn dividends(&mut self, symbol: &Symbol) -> Option<String> {
+        let today = self.now().date_naive();
+        let m = self.market.as_ref()?;
+        m.dividends(symbol, today).ok().map(|d| d.ib_text())
+    }
 }

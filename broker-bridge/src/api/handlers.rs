@@ -284,6 +284,20 @@ pub(super) async fn iv_history(
     .into_response())
 }
 
+/// `GET /events/dividends?symbol=X`: the next ex-dividend date and amount
+/// and the 12-month sums. Bounded like option chains: on IB it waits for a
+/// free market-data line and for the dividends tick.
+pub(super) async fn dividends(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<SymbolQuery>,
+) -> Result<Response, ApiError> {
+    let symbol = required_symbol(q.symbol.as_deref())?;
+    let body = state
+        .bounded_chain(state.broker().dividends(&symbol))
+        .await??;
+    Ok(Json(body).into_response())
+}
+
 /// `POST /orders`: 201 for a new order, 200 with `"duplicate": true` when
 /// the idempotency key was seen with the same request.
 pub(super) async fn place_order(

@@ -165,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/halt", get(handlers::halt_state).post(handlers::set_halt))
         .route("/history/daily", get(handlers::daily_history))
         .route("/history/iv", get(handlers::iv_history))
+        .route("/events/dividends", get(handlers::dividends))
         .route(
             "/orders",
             post(handlers::place_order).get(handlers::open_orders),

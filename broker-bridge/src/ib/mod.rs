@@ -17,6 +17,7 @@
 //!   window.
 
 mod convert;
+mod dividends;
 mod metrics;
 mod orders;
 pub mod pacing;
@@ -48,7 +49,7 @@ use crate::config::IbSettings;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::{ChainContract, MAX_SELECTED};
 use sas_bridge_api::health::BrokerMode;
-use sas_bridge_api::market::{IvBar, MAX_IV_HISTORY_DAYS};
+use sas_bridge_api::market::{DividendsBody, IvBar, MAX_IV_HISTORY_DAYS};
 use sas_bridge_api::orders::{Execution, Instrument, Order, OrderRequest, PlaceOrderOutcome};
 
 pub use convert::parse_ib_time;
@@ -1448,6 +1449,10 @@ impl Broker for IbBroker {
             });
         }
         Ok(bars)
+    }
+
+    async fn dividends(&self, symbol: &Symbol) -> Result<DividendsBody, BrokerError> {
+        self.inner.dividends(symbol).await
     }
 
     async fn place_order(&self, request: OrderRequest) -> Result<PlaceOrderOutcome, BrokerError> {

@@ -50,6 +50,17 @@ pub struct TickPrice {
     pub attr_mask: Option<i32>,
 }
 
+/// `TickString`: a text tick (e.g. 59, IB dividends).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TickString {
+    #[prost(int32, optional, tag = "1")]
+    pub req_id: Option<i32>,
+    #[prost(int32, optional, tag = "2")]
+    pub tick_type: Option<i32>,
+    #[prost(string, optional, tag = "3")]
+    pub value: Option<String>,
+}
+
 /// `TickSize`: a size tick (decimal as text).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TickSize {

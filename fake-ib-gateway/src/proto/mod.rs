@@ -60,6 +60,7 @@ pub mod incoming {
     pub const MANAGED_ACCTS: i32 = 15;
     pub const HISTORICAL_DATA: i32 = 17;
     pub const TICK_OPTION_COMPUTATION: i32 = 21;
+    pub const TICK_STRING: i32 = 46;
     pub const CURRENT_TIME: i32 = 49;
     pub const CONTRACT_DATA_END: i32 = 52;
     pub const OPEN_ORDER_END: i32 = 53;
