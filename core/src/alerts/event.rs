@@ -577,11 +577,15 @@ pub fn format_pnl(pnl: Money) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertEvent {
     /// A generation batch stored `count` proposals; `best` is the top one.
-    /// Key: the trading date and the batch's first proposal id.
+    /// Key: the trading date and the batch (the generation run's instant,
+    /// so a replayed run is the same event). Written in the proposals' own
+    /// batch, when their ids are not known yet: `best_id` is `None` there
+    /// and the link opens the proposals list.
     ProposalsBatch {
         trading_date: String,
+        batch: String,
         count: u32,
-        best_id: i64,
+        best_id: Option<i64>,
         best_summary: TradeSummary,
     },
     /// A proposal was approved by `actor`. Key: the proposal id.
@@ -670,9 +674,9 @@ impl AlertEvent {
         match self {
             AlertEvent::ProposalsBatch {
                 trading_date,
-                best_id,
+                batch,
                 ..
-            } => EventKey::from_parts(kind, &[trading_date, &best_id.to_string()]),
+            } => EventKey::from_parts(kind, &[trading_date, batch]),
             AlertEvent::Approved { proposal_id, .. } => {
                 EventKey::from_parts(kind, &[&proposal_id.to_string()])
             }
@@ -729,10 +733,9 @@ impl AlertEvent {
                     if *count == 1 { "" } else { "s" }
                 ),
                 format!("Best: {best_summary}"),
-                Some(if *count == 1 {
-                    AlertLink::Proposal(*best_id)
-                } else {
-                    AlertLink::Proposals
+                Some(match (count, best_id) {
+                    (1, Some(id)) => AlertLink::Proposal(*id),
+                    _ => AlertLink::Proposals,
                 }),
             ),
             AlertEvent::Approved {
@@ -979,8 +982,9 @@ mod tests {
     fn alert_payload_round_trips_as_json() {
         let e = AlertEvent::ProposalsBatch {
             trading_date: "2026-12-01".into(),
+            batch: "41".into(),
             count: 3,
-            best_id: 41,
+            best_id: Some(41),
             best_summary: "QQQ call debit spread".into(),
         };
         let a = e.to_alert(5, &AlertSettings::default()).unwrap();

@@ -25,8 +25,23 @@ pub mod watch;
 
 pub use model::*;
 
+/// One summary line of a proposal for alerts (`SPY put_credit_spread x2
+/// (max loss $500): <rationale>`), with `contracts` as approved or proposed.
+pub fn proposal_summary(row: &crate::proposals::ProposalRow, contracts: i64) -> String {
+    format!(
+        "{} {} x{} (max loss ${:.0}): {}",
+        row.symbol,
+        row.strategy,
+        contracts,
+        row.total_max_loss,
+        crate::config::truncate(&row.rationale, 300)
+    )
+}
+
 #[cfg(test)]
 pub mod memory;
+#[cfg(test)]
+mod sql_tests;
 #[cfg(test)]
 mod watch_tests;
 #[cfg(test)]

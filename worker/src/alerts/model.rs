@@ -43,6 +43,16 @@ pub const INSERT_ALERT_IF_CHANGED: &str = "INSERT INTO alerts \
 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE changes() = 1 \
 ON CONFLICT (event_key) DO NOTHING";
 
+/// [`INSERT_ALERT`], but only when one of the proposals whose idempotency
+/// keys are the JSON array `?8` was stored by this batch (its `created_at`
+/// is the batch's `?9`): the "new proposals" alert in the proposals' own
+/// batch, after their inserts. Same parameters 1-7.
+pub const INSERT_ALERT_IF_NEW_PROPOSAL: &str = "INSERT INTO alerts \
+(event_key, kind, severity, silent, resolved, payload, created_at) \
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM proposals AS p, json_each(?8) AS k \
+WHERE p.idempotency_key = k.value AND p.created_at = ?9) \
+ON CONFLICT (event_key) DO NOTHING";
+
 /// One `pending` delivery per channel of the JSON array `?3` for the alert
 /// with key `?1`, due at `?2` (now) — only when the alert insert just
 /// before it stored a new row (`changes() = 1`), so a duplicate event adds
@@ -102,6 +112,27 @@ pub fn enqueue_statements(
             ],
         },
     ]
+}
+
+/// [`enqueue_statements`] for the "new proposals" alert of a generation
+/// batch: the outbox row is written only if one of the proposals `keys`
+/// was inserted by the batch (created at `created_at_ms`).
+pub fn new_proposals_statements(
+    alert: &Alert,
+    channels: &[ChannelKind],
+    now_ms: i64,
+    keys: &[String],
+    created_at_ms: i64,
+) -> Vec<Statement> {
+    let mut statements = enqueue_statements(alert, channels, now_ms, false);
+    if let Some(first) = statements.first_mut() {
+        first.sql = INSERT_ALERT_IF_NEW_PROPOSAL;
+        first.params.push(Param::Text(
+            serde_json::Value::from(keys.to_vec()).to_string(),
+        ));
+        first.params.push(Param::Int(created_at_ms));
+    }
+    statements
 }
 
 // ---------------------------------------------------------------------------

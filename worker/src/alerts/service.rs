@@ -95,6 +95,47 @@ pub fn event_statements(
     }
 }
 
+/// The statements a generation batch appends after its proposal inserts to
+/// enqueue the "new proposals" alert for `records` (empty when there are
+/// none or the kind is off): one alert for the batch, with the best
+/// (lowest rank, then first) proposal's summary, keyed by the run's
+/// instant, stored only if one of the proposals was new
+/// ([`super::model::INSERT_ALERT_IF_NEW_PROPOSAL`]).
+pub fn new_proposals_statements(
+    cfg: &AlertsConfig,
+    records: &[&crate::proposals::ProposalRecord],
+    at_ms: i64,
+) -> Vec<Statement> {
+    let Some(best) = records.iter().min_by_key(|r| r.rank) else {
+        return Vec::new();
+    };
+    let event = AlertEvent::ProposalsBatch {
+        trading_date: best.trade_date.clone(),
+        batch: at_ms.to_string(),
+        count: u32::try_from(records.len()).unwrap_or(u32::MAX),
+        best_id: None,
+        best_summary: format!(
+            "{} {} x{} (max loss ${:.0}): {}",
+            best.symbol,
+            best.strategy,
+            best.contracts,
+            best.total_max_loss,
+            crate::config::truncate(&best.rationale, 300)
+        ),
+    };
+    let Some(alert) = event.to_alert(at_ms, &cfg.settings) else {
+        return Vec::new();
+    };
+    let keys: Vec<String> = records.iter().map(|r| r.idempotency_key.clone()).collect();
+    super::model::new_proposals_statements(
+        &alert,
+        &cfg.channel_kinds(),
+        at_ms,
+        &keys,
+        best.created_at,
+    )
+}
+
 /// Enqueues `event` on its own (one batch). `Ok(None)` when its kind is
 /// off; `Ok(Some(false))` when the same event was already enqueued.
 pub async fn enqueue_event(

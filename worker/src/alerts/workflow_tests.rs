@@ -421,8 +421,9 @@ fn a_scripted_day_reaches_the_webhook_exactly_once_each() {
     let day = |w: &World| {
         w.enqueue(&AlertEvent::ProposalsBatch {
             trading_date: "2026-11-30".into(),
+            batch: "1796000000000".into(),
             count: 3,
-            best_id: 11,
+            best_id: Some(11),
             best_summary: "SPY put credit spread".into(),
         });
         w.enqueue(&AlertEvent::Approved {

@@ -43,6 +43,9 @@ pub struct MemoryStore {
     pub drift: std::cell::Cell<bool>,
     /// Risk verdicts stored with approvals that won (`risk_checks`).
     pub risk_checks: RefCell<Vec<(i64, String)>>,
+    /// Alert statements stored with approvals that won (the outbox rows
+    /// `INSERT_ALERT_IF_CHANGED` writes after the audit row).
+    pub alerts: RefCell<Vec<crate::alerts::Statement>>,
     /// How many of the next calls of an operation fail.
     pub failures: RefCell<BTreeMap<Op, u32>>,
 }
@@ -189,6 +192,7 @@ impl ApprovalStore for MemoryStore {
             self.risk_checks
                 .borrow_mut()
                 .push((a.id, a.risk_report.to_owned()));
+            self.alerts.borrow_mut().extend(a.alert.iter().cloned());
         }
         Ok(self.audit_if(changed, audit))
     }

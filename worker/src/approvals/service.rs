@@ -994,6 +994,17 @@ impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, 
                 })).collect::<Vec<_>>(),
             }),
         );
+        // The alert goes in the approval's own batch (after its audit row).
+        let alert = crate::alerts::service::event_statements(
+            &self.cfg.alerts,
+            &sas_core::alerts::AlertEvent::Approved {
+                proposal_id: id,
+                summary: crate::alerts::proposal_summary(&row, i64::from(order.quantity)),
+                actor: actor.to_owned(),
+            },
+            at_ms,
+            true,
+        );
         let approval = Approval {
             id,
             at_ms,
@@ -1003,6 +1014,7 @@ impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, 
             contracts: order.quantity,
             order_json: &order_json,
             risk_report: &verdict_json,
+            alert: &alert,
         };
         let won = self
             .store

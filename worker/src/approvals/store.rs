@@ -24,6 +24,10 @@ pub struct Approval<'a> {
     /// The risk engine's verdict (JSON), stored with the approval in the
     /// same batch (`risk_checks`).
     pub risk_report: &'a str,
+    /// The "approved" alert ([`crate::alerts::service::event_statements`]
+    /// with `after_change`), appended after the audit row: stored only when
+    /// the approval won.
+    pub alert: &'a [crate::alerts::Statement],
 }
 
 /// One order-state change, compare-and-set from `from`

@@ -644,6 +644,23 @@ fn the_risk_engine_refuses_with_every_check_and_nothing_is_sent() {
     assert_eq!(w.bridge.posts(), 0);
     assert_eq!(w.audit_of("approval_refused"), 1);
     assert!(w.store.risk_checks.borrow().is_empty());
+    assert!(w.store.alerts.borrow().is_empty(), "no approval alert");
+}
+
+#[test]
+fn an_approval_writes_its_alert_in_its_own_batch() {
+    let w = World::new();
+    w.approve().unwrap();
+    let alerts = w.store.alerts.borrow();
+    // The outbox row (stored only if the audit row before it was) and its
+    // deliveries, in the approval's batch.
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[0].sql, crate::alerts::INSERT_ALERT_IF_CHANGED);
+    assert_eq!(
+        alerts[0].params[0],
+        crate::alerts::Param::Text(format!("approval:{ID}"))
+    );
+    assert_eq!(alerts[1].sql, crate::alerts::INSERT_DELIVERIES);
 }
 
 #[test]

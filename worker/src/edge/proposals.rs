@@ -214,6 +214,11 @@ impl ApprovalStore for D1Store<'_> {
             .map_err(d1_err)?,
             audit_statement(db, audit::INSERT_AUDIT_IF_CHANGED, audit_entry).map_err(d1_err)?,
         ];
+        // The alert, stored only if the audit row just before it was.
+        let mut statements = statements;
+        for st in a.alert {
+            statements.push(super::alerts::prepare(db, st).map_err(d1_err)?);
+        }
         Ok(batch_changes(db, statements, 0).await.map_err(d1_err)? == 1)
     }
 
@@ -511,11 +516,12 @@ impl GenerationStore for D1Store<'_> {
         super::events::calendars(self.0, symbols, from).await
     }
 
-    async fn insert_proposals(
+    async fn insert_proposals_with_alert(
         &self,
         new: &[NewProposal],
         at_ms: i64,
         actor: &str,
+        alert: &[crate::alerts::Statement],
     ) -> Result<usize, StoreError> {
         let db = self.0;
         let mut statements = Vec::with_capacity(new.len() * 2);
@@ -541,12 +547,26 @@ impl GenerationStore for D1Store<'_> {
                 .map_err(d1_err)?,
             );
         }
+        for st in alert {
+            statements.push(super::alerts::prepare(db, st).map_err(d1_err)?);
+        }
         let results = db.batch(statements).await.map_err(d1_err)?;
         Ok(results
             .iter()
+            .take(new.len() * 2)
             .step_by(2)
             .filter(|r| r.meta().ok().flatten().and_then(|m| m.changes) == Some(1))
             .count())
+    }
+
+    async fn insert_proposals(
+        &self,
+        new: &[NewProposal],
+        at_ms: i64,
+        actor: &str,
+    ) -> Result<usize, StoreError> {
+        self.insert_proposals_with_alert(new, at_ms, actor, &[])
+            .await
     }
 }
 
@@ -636,9 +656,6 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
             }
         }
     }
-    if summary.created > 0 {
-        proposals_alert(db, cfg, started).await;
-    }
     summary.ms = (now() - started).num_milliseconds();
     log(
         "proposals_cron",
@@ -658,46 +675,10 @@ fn trade_summary(row: &ProposalRow) -> String {
     )
 }
 
-/// Enqueues the "new proposals" alert of a generation run: one message for
-/// the batch, with the best (lowest rank) proposal's summary. Outside the
-/// proposals' own batches; the event key (date + first id) keeps a retry
-/// from sending it twice.
-async fn proposals_alert(db: &D1Database, cfg: &Config, started: DateTime<Utc>) {
-    let Ok(rows) = D1Store(db)
-        .proposals(Some(ProposalStatus::Pending), 50)
-        .await
-    else {
-        return;
-    };
-    let batch: Vec<&ProposalRow> = rows
-        .iter()
-        .filter(|r| r.created_at >= started.timestamp_millis())
-        .collect();
-    let Some(best) = batch.iter().min_by_key(|r| (r.rank, r.id)) else {
-        return;
-    };
-    let event = sas_core::alerts::AlertEvent::ProposalsBatch {
-        trading_date: best.trade_date.clone(),
-        count: u32::try_from(batch.len()).unwrap_or(u32::MAX),
-        best_id: batch.iter().map(|r| r.id).min().unwrap_or(best.id),
-        best_summary: trade_summary(best),
-    };
-    enqueue(db, cfg, &event).await;
-}
-
-/// The approval and, when the bridge took the order, the submission alerts.
-async fn approval_alerts(db: &D1Database, cfg: &Config, row: &ProposalRow, actor: &str) {
+/// The submission alert, when the bridge took the order (the approval's
+/// own alert was written in the approval's batch).
+async fn approval_alerts(db: &D1Database, cfg: &Config, row: &ProposalRow, _actor: &str) {
     let summary = trade_summary(row);
-    enqueue(
-        db,
-        cfg,
-        &sas_core::alerts::AlertEvent::Approved {
-            proposal_id: row.id,
-            summary: summary.clone(),
-            actor: actor.to_owned(),
-        },
-    )
-    .await;
     if row.order_status == Some(approvals::OrderState::Submitted) {
         enqueue(
             db,

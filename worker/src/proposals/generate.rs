@@ -82,6 +82,20 @@ pub trait GenerationStore {
         at_ms: i64,
         actor: &str,
     ) -> Result<usize, StoreError>;
+    /// [`Self::insert_proposals`] with the "new proposals" alert's
+    /// statements appended to the SAME batch
+    /// ([`crate::alerts::service::new_proposals_statements`]). A store
+    /// without an outbox (the tests' fakes) stores the proposals only.
+    async fn insert_proposals_with_alert(
+        &self,
+        new: &[NewProposal],
+        at_ms: i64,
+        actor: &str,
+        alert: &[crate::alerts::Statement],
+    ) -> Result<usize, StoreError> {
+        let _ = alert;
+        self.insert_proposals(new, at_ms, actor).await
+    }
 }
 
 /// The chain generation needs: the broker's expiry list first (no market
@@ -312,8 +326,14 @@ pub async fn generate(
     if new.is_empty() {
         return Ok(());
     }
+    let records: Vec<&ProposalRecord> = new.iter().map(|n| &n.record).collect();
+    let alert = crate::alerts::service::new_proposals_statements(
+        &cfg.alerts,
+        &records,
+        at.timestamp_millis(),
+    );
     let created = store
-        .insert_proposals(&new, at.timestamp_millis(), actor)
+        .insert_proposals_with_alert(&new, at.timestamp_millis(), actor, &alert)
         .await
         .map_err(store_err)?;
     summary.created += created;

@@ -418,8 +418,9 @@ pub struct StepReport {
 
 /// One run of the follower (the 15-minute cron, after the chain step):
 /// takes up new rejected/expired proposals, then marks the followed trades
-/// from the chain snapshots stored since their last step. Each trade's
-/// progress is written alone (a failure leaves it for the next run).
+/// (the least recently looked at first) from the chain snapshots stored
+/// since their last step. Each trade's progress is written alone (a failure
+/// leaves it for the next run); `followed` counts the trades that changed.
 pub async fn follow_step(
     store: &impl ShadowStore,
     policy: &MarkPolicy,
@@ -530,12 +531,14 @@ pub async fn follow_step(
         let next = shadow_follow(&spec.proposal, &progress, &marks, policy, exits)
             .unwrap_or_else(|_| progress.clone());
         let status = status_after(&spec, &next, now);
-        if next == progress && status == "following" {
-            continue;
-        }
+        // Written even when unchanged: `updated_at` moves it to the back of
+        // the queue, so trades without new chains never starve the others.
         store
             .update_shadow(&update_of(row.proposal_id, status, &next, now))
             .await?;
+        if next == progress && status == "following" {
+            continue;
+        }
         report.followed += 1;
         match status {
             "closed" => report.closed += 1,

@@ -309,3 +309,32 @@ fn unreadable_proposals_are_invalid_and_expired_legs_end_the_trade() {
         Some(true)
     );
 }
+
+#[test]
+fn trades_without_new_chains_do_not_starve_the_others() {
+    let p = proposal();
+    let s = MemoryShadow::default();
+    let n = i64::from(shadow::MAX_FOLLOW_PER_RUN) + 5;
+    for id in 1..=n {
+        s.proposals
+            .borrow_mut()
+            .push(candidate(id, "rejected", &p, t0()));
+    }
+    // No chains at all: every run looks at the least recently looked at.
+    for m in 1..=3 {
+        step(&s, t0() + Duration::minutes(m));
+    }
+    let rows = s.shadows.borrow();
+    assert_eq!(rows.len(), n as usize);
+    let last = ms(t0() + Duration::minutes(3));
+    let late: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.updated_at == last)
+        .map(|r| r.proposal_id)
+        .collect();
+    assert!(
+        late.contains(&n),
+        "the last trade was never looked at: {late:?}"
+    );
+    assert!(rows.iter().all(|r| r.status == "following"));
+}
