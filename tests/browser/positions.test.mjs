@@ -173,7 +173,10 @@ describe('position pages in a real browser against the local stack', { timeout: 
         const mine = api.find((p) => p.id === pos[name].id);
         const shown = (await card.getByTestId('position-unrealized').textContent()).replace('Unrealized at mid: ', '');
         const expected = mine.mark.unrealized_mid;
-        assert.ok(shown.includes(Math.abs(expected).toLocaleString('en-US', { maximumFractionDigits: 0 })), `${shown} vs ${expected}`);
+        // The page's money format (web/src/format.ts): cents under $100, whole dollars above.
+        const digits = Math.abs(expected) < 100 ? 2 : 0;
+        const amount = Math.abs(expected).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+        assert.ok(shown.includes(amount), `${shown} vs ${expected}`);
         assert.notEqual((await card.getByTestId('position-mark-time').textContent()).trim(), 'not yet');
         // Progress toward take profit / stop loss / time exit (from the detail).
         await card.getByTestId('progress-take-profit').waitFor();
