@@ -107,4 +107,9 @@ pub struct HealthBody {
     pub server_version: Option<i32>,
     /// Seconds since the last market-data tick, when one arrived.
     pub last_tick_age_seconds: Option<f64>,
+    /// IB's daily reset window (`HH:MM-HH:MM`, US Eastern time), when the
+    /// broker has one: new orders are refused inside it. Absent in sim mode
+    /// and from older bridges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_window_et: Option<String>,
 }

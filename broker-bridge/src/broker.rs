@@ -189,6 +189,18 @@ pub trait Broker: Send + Sync + 'static {
         None
     }
 
+    /// IB's daily reset window as configured (`HH:MM-HH:MM`, US Eastern
+    /// time), shown in `/health`; `None` (the default) when there is none.
+    fn reset_window_et(&self) -> Option<String> {
+        None
+    }
+
+    /// Reconnections of the broker session after the first connection (0,
+    /// the default, for brokers without a session), for `/metrics`.
+    fn reconnects(&self) -> u64 {
+        0
+    }
+
     /// Session health. Must answer quickly without network I/O.
     async fn status(&self) -> BrokerStatus;
 

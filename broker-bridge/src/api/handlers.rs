@@ -52,6 +52,7 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
         reason: status.reason,
         server_version: status.server_version,
         last_tick_age_seconds: status.last_tick_age.map(|d| d.as_secs_f64()),
+        reset_window_et: state.broker().reset_window_et(),
     };
     (code, Json(body)).into_response()
 }
@@ -440,6 +441,7 @@ pub(super) async fn sim_control(
 
 /// `GET /metrics`: Prometheus text format.
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
+    crate::metrics::refresh_broker(state.metrics(), state.broker().as_ref()).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -1111,6 +1111,17 @@ impl Broker for IbBroker {
         BrokerMode::Ib
     }
 
+    fn reset_window_et(&self) -> Option<String> {
+        self.inner
+            .cfg
+            .reset_window_et
+            .map(|(start, end)| format!("{}-{}", start.format("%H:%M"), end.format("%H:%M")))
+    }
+
+    fn reconnects(&self) -> u64 {
+        self.inner.metrics.reconnects.get()
+    }
+
     async fn status(&self) -> BrokerStatus {
         let h = lock(&self.inner.health).clone();
         let age = lock(&self.inner.last_tick).map(|t| t.elapsed());
