@@ -95,18 +95,19 @@ export function useSession(): Session {
   return useContext(SessionContext);
 }
 
-function useGet<T>(path: string | null, refetchInterval: number, auth = true) {
+function useGet<T>(path: string | null, refetchInterval: number, auth = true, enabled = true) {
   const { token } = useSession();
   return useQuery<T, Error>({
     queryKey: ['api', path, auth ? token : null],
     queryFn: ({ signal }) => getJson<T>(path ?? '', auth ? token : null, signal),
-    enabled: path !== null,
+    enabled: enabled && path !== null,
     refetchInterval,
   });
 }
 
-export const useHealth = () => useGet<Health>('/health', MARKET_REFRESH_MS, false);
-export const useLatestQuotes = () => useGet<LatestQuotes>('/market/latest', MARKET_REFRESH_MS);
+/** `enabled: false` defers a secondary read (Today loads its trading data first). */
+export const useHealth = (enabled = true) => useGet<Health>('/health', MARKET_REFRESH_MS, false, enabled);
+export const useLatestQuotes = (enabled = true) => useGet<LatestQuotes>('/market/latest', MARKET_REFRESH_MS, true, enabled);
 export const useOpportunities = () => useGet<Opportunities>('/search/opportunities?limit=10', MARKET_REFRESH_MS);
 export const useRuns = (limit = 10) => useGet<IngestRuns>(`/ingest/runs?limit=${limit}`, MARKET_REFRESH_MS);
 export const useKillSwitch = () => useGet<KillSwitch>('/kill-switch', MARKET_REFRESH_MS);
@@ -195,7 +196,8 @@ export const usePosition = (id: string) =>
 export const useOrders = (limit = 50) => useGet<{ orders: PositionOrder[] }>(`/orders?limit=${limit}`, POSITIONS_REFRESH_MS);
 export const usePnl = (days = 30) => useGet<Pnl>(`/pnl?days=${days}`, POSITIONS_REFRESH_MS);
 export const useReconciliation = () => useGet<Reconciliation>('/reconciliation', POSITIONS_REFRESH_MS);
-export const useMonitorRuns = (limit = 1) => useGet<{ runs: MonitorRun[] }>(`/monitor/runs?limit=${limit}`, POSITIONS_REFRESH_MS);
+export const useMonitorRuns = (limit = 1, enabled = true) =>
+  useGet<{ runs: MonitorRun[] }>(`/monitor/runs?limit=${limit}`, POSITIONS_REFRESH_MS, true, enabled);
 
 function invalidatePositions(client: ReturnType<typeof useQueryClient>) {
   return client.invalidateQueries({

@@ -116,12 +116,15 @@ export function TodayPage() {
   const pnl = usePnl(7);
   const positions = usePositions(null);
   const pending = useProposals('pending');
-  const health = useHealth();
-  const runs = useMonitorRuns(1);
+  const risk = useRisk();
+  // The trading data first (state, P&L, proposals, positions); health, market-data types and the last
+  // monitor run once those answered (a local Worker serves requests one after another).
+  const primaryDone = risk.isFetched && pnl.isFetched && pending.isFetched && positions.isFetched;
+  const health = useHealth(primaryDone);
+  const runs = useMonitorRuns(1, primaryDone);
+  const quotes = useLatestQuotes(primaryDone);
   const noEngine = recon.error !== null && isMissingRoute(recon.error);
 
-  const risk = useRisk();
-  const quotes = useLatestQuotes();
   const r = risk.data ?? null;
   const killOn = r?.kill_switch_on ?? ks.data?.on ?? false;
   const drift = recon.data?.standing ? recon.data : null;
