@@ -22,6 +22,7 @@ fn now() -> DateTime<Utc> {
 
 fn regime(iv_rank: f64, spread: f64, trend: f64, term: f64) -> RegimeInputs {
     RegimeInputs {
+        iv_rank_days: None,
         iv_rank: Some(iv_rank),
         iv_rv_spread: Some(spread),
         skew_25d: Some(3.0),

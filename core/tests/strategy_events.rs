@@ -28,6 +28,7 @@ fn day(n: u64) -> NaiveDate {
 
 fn regime(iv_rank: f64, spread: f64, trend: f64) -> RegimeInputs {
     RegimeInputs {
+        iv_rank_days: None,
         iv_rank: Some(iv_rank),
         iv_rv_spread: Some(spread),
         skew_25d: Some(3.0),

@@ -9,6 +9,7 @@ use sas_core::strategy::{
 
 fn inputs(iv_rank: f64, spread: f64, trend: f64) -> RegimeInputs {
     RegimeInputs {
+        iv_rank_days: None,
         iv_rank: Some(iv_rank),
         iv_rv_spread: Some(spread),
         skew_25d: Some(2.0),
@@ -147,6 +148,7 @@ fn calendars_need_a_flat_term_structure() {
 fn missing_and_garbage_inputs_are_recorded_not_trusted() {
     let cfg = StrategyConfig::default();
     let i = RegimeInputs {
+        iv_rank_days: None,
         iv_rank: Some(f64::NAN),
         iv_rv_spread: Some(f64::INFINITY),
         skew_25d: None,

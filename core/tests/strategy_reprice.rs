@@ -27,6 +27,7 @@ fn chain(spot: f64) -> OptionChain {
 
 fn proposal() -> Proposal {
     let regime = RegimeInputs {
+        iv_rank_days: None,
         iv_rank: Some(78.0),
         iv_rv_spread: Some(6.0),
         skew_25d: Some(3.0),

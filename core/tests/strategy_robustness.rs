@@ -196,6 +196,7 @@ fn regime_strategy() -> impl Strategy<Value = RegimeInputs> {
         prop::option::of(prop_oneof![-1.5..1.5f64, Just(f64::NAN)]),
     )
         .prop_map(|(r, s, k, t, tr)| RegimeInputs {
+            iv_rank_days: None,
             iv_rank: r.map(|v| if v.is_finite() { v % 101.0 } else { v }),
             iv_rv_spread: s.map(|v| if v.is_finite() { v % 12.0 } else { v }),
             skew_25d: k,

@@ -107,6 +107,7 @@ fn regime_strategy() -> impl Strategy<Value = RegimeInputs> {
         -1.0..1.0f64,
     )
         .prop_map(|(r, s, k, t, tr)| RegimeInputs {
+            iv_rank_days: None,
             iv_rank: Some(r),
             iv_rv_spread: Some(s),
             skew_25d: Some(k),

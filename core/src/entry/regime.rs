@@ -16,6 +16,9 @@ pub const TREND_PCT_PER_DAY_AT_FULL: f64 = 0.25;
 pub struct VolSnapshot {
     pub atm_iv_30d: Option<f64>,
     pub iv_rank: Option<f64>,
+    /// Days the IV rank rests on (today included), when known.
+    #[serde(default)]
+    pub iv_rank_days: Option<u32>,
     pub rv_20d: Option<f64>,
     pub iv_rv_spread: Option<f64>,
     pub skew_25d_30d: Option<f64>,
@@ -30,6 +33,7 @@ impl VolSnapshot {
         Self {
             atm_iv_30d: a.atm_iv_30d,
             iv_rank: a.iv_rank.and_then(|r| r.iv_rank),
+            iv_rank_days: a.iv_rank.and_then(|r| u32::try_from(r.days).ok()),
             rv_20d: a.rv_20d,
             iv_rv_spread: a.iv_rv_spread,
             skew_25d_30d: a.skew_25d_30d,
@@ -45,6 +49,7 @@ impl VolSnapshot {
         let points = |v: Option<f64>| v.filter(|x| x.is_finite()).map(|x| x * 100.0);
         RegimeInputs {
             iv_rank: self.iv_rank.filter(|x| x.is_finite()),
+            iv_rank_days: self.iv_rank_days,
             iv_rv_spread: points(self.iv_rv_spread),
             skew_25d: points(self.skew_25d_30d),
             term_slope: points(self.term_slope_per_30d),

@@ -63,6 +63,11 @@ pub struct StrategyConfig {
     // --- regime thresholds ---
     /// IV rank (0-100) at or above which premium is sold. Default 50.
     pub sell_min_iv_rank: f64,
+    /// Fewest days (today included) an IV rank must rest on for the regime
+    /// rules to act on it; a rank on fewer days is cited, not used. A rank
+    /// whose day count is not given (`RegimeInputs::iv_rank_days: None`) is
+    /// used as is. Default 20 (the Worker's `IV_RANK_MIN_DAYS`).
+    pub iv_rank_min_days: u32,
     /// IV minus realized vol (vol points) needed to sell premium, when known. Default 0.
     pub sell_min_iv_rv_spread: f64,
     /// IV rank at or below which premium is bought. Default 30.
@@ -153,6 +158,7 @@ impl Default for StrategyConfig {
             min_volume: 10,
             max_leg_spread_fraction: 0.15,
             sell_min_iv_rank: 50.0,
+            iv_rank_min_days: 20,
             sell_min_iv_rv_spread: 0.0,
             buy_max_iv_rank: 30.0,
             buy_max_iv_rv_spread: -2.0,
@@ -214,6 +220,12 @@ impl StrategyConfig {
             2.0,
         );
         fraction("sell_min_iv_rank", self.sell_min_iv_rank, 0.0, 100.0);
+        fraction(
+            "iv_rank_min_days",
+            f64::from(self.iv_rank_min_days),
+            1.0,
+            252.0,
+        );
         fraction("buy_max_iv_rank", self.buy_max_iv_rank, 0.0, 100.0);
         fraction(
             "long_option_max_iv_rank",

@@ -6,7 +6,10 @@ use crate::score::OpportunityScore;
 
 use super::analysis::TradeMetrics;
 use super::exits::ExitPlan;
-use super::regime::{Direction, PremiumStance, RegimeDecision, RegimeInputs, SelectionRule};
+use super::regime::{
+    Direction, FactorEffect, PremiumStance, RegimeDecision, RegimeFactor, RegimeInputs,
+    SelectionRule,
+};
 use super::sizing::{SizingDecision, SizingLimit};
 use super::types::{Leg, LegAction, StrategyKind};
 
@@ -40,11 +43,23 @@ fn money(x: f64) -> String {
     }
 }
 
-/// The volatility half of the sentence ("IV rank 78 and IV 6.0 points over
-/// 20-day RV favour selling premium").
+/// The volatility half of the sentence ("IV rank 78 (over 252 days) and IV
+/// 6.0 points over 20-day RV favour selling premium"): the IV rank with the
+/// days it rests on, and whether it was too short a history to act on.
 pub fn volatility_clause(decision: &RegimeDecision, inputs: &RegimeInputs) -> String {
     let inp = inputs.sanitized();
-    let rank = inp.iv_rank.map(|r| format!("IV rank {r:.0}"));
+    let too_few = decision
+        .reasons
+        .iter()
+        .find(|r| r.factor == RegimeFactor::IvRank && r.effect == FactorEffect::TooFewDays)
+        .and_then(|r| r.threshold);
+    let rank = inp.iv_rank.map(|r| match (inp.iv_rank_days, too_few) {
+        (Some(d), Some(min)) => {
+            format!("IV rank {r:.0} (on only {d} days, under {min:.0}: not used)")
+        }
+        (Some(d), None) => format!("IV rank {r:.0} (over {d} days)"),
+        (None, _) => format!("IV rank {r:.0}"),
+    });
     let spread = inp.iv_rv_spread.map(|s| {
         if s >= 0.0 {
             format!("IV {s:.1} points over 20-day RV")

@@ -16,6 +16,11 @@ use super::types::StrategyKind;
 pub struct RegimeInputs {
     /// IV rank, 0-100 (where today's ATM IV sits in its 1-year range).
     pub iv_rank: Option<f64>,
+    /// Days the IV rank rests on (today included). Under
+    /// `StrategyConfig::iv_rank_min_days` the rank is cited but not acted
+    /// on; `None` = not given (the rank is used as is).
+    #[serde(default)]
+    pub iv_rank_days: Option<u32>,
     /// ATM implied vol minus 20-day realized vol, in vol points (6.0 = 6 points).
     pub iv_rv_spread: Option<f64>,
     /// 25-delta put IV minus 25-delta call IV, in vol points.
@@ -49,6 +54,7 @@ impl RegimeInputs {
         let points = |v: Option<f64>| v.map(|x| x * 100.0);
         Self {
             iv_rank: a.iv_rank.as_ref().and_then(|r| r.iv_rank),
+            iv_rank_days: a.iv_rank.as_ref().and_then(|r| u32::try_from(r.days).ok()),
             iv_rv_spread: points(a.iv_rv_spread),
             skew_25d: points(a.skew_25d_30d),
             term_slope: points(a.term_slope_per_30d),
@@ -67,6 +73,7 @@ impl RegimeInputs {
     pub fn sanitized(&self) -> Self {
         Self {
             iv_rank: finite(self.iv_rank).filter(|v| (0.0..=100.0).contains(v)),
+            iv_rank_days: self.iv_rank_days,
             iv_rv_spread: finite(self.iv_rv_spread),
             skew_25d: finite(self.skew_25d),
             term_slope: finite(self.term_slope),
@@ -155,6 +162,9 @@ pub enum FactorEffect {
     CalendarUnfriendly,
     /// The input was missing.
     Missing,
+    /// The IV rank rests on fewer days than `iv_rank_min_days`: cited
+    /// (`value`, `threshold` = the minimum), not acted on.
+    TooFewDays,
 }
 
 /// One factor's reading, the threshold it was compared with and its effect.
@@ -203,7 +213,16 @@ fn reason(
 pub fn select_regime(raw: &RegimeInputs, cfg: &StrategyConfig) -> RegimeDecision {
     use FactorEffect as E;
     use RegimeFactor as F;
-    let inp = raw.sanitized();
+    let sane = raw.sanitized();
+    // An IV rank on too short a history is cited, never acted on.
+    let short_rank = sane
+        .iv_rank
+        .zip(sane.iv_rank_days)
+        .filter(|(_, days)| *days < cfg.iv_rank_min_days);
+    let inp = RegimeInputs {
+        iv_rank: sane.iv_rank.filter(|_| short_rank.is_none()),
+        ..sane
+    };
     let mut reasons = Vec::new();
 
     // Volatility stance.
@@ -219,7 +238,15 @@ pub fn select_regime(raw: &RegimeInputs, cfg: &StrategyConfig) -> RegimeDecision
         PremiumStance::Neutral
     };
     reasons.push(match inp.iv_rank {
-        None => reason(F::IvRank, None, None, E::Missing),
+        None => match short_rank {
+            Some((r, _)) => reason(
+                F::IvRank,
+                Some(r),
+                Some(f64::from(cfg.iv_rank_min_days)),
+                E::TooFewDays,
+            ),
+            None => reason(F::IvRank, None, None, E::Missing),
+        },
         Some(r) if r >= cfg.sell_min_iv_rank => reason(
             F::IvRank,
             Some(r),
@@ -370,5 +397,69 @@ pub fn select_regime(raw: &RegimeInputs, cfg: &StrategyConfig) -> RegimeDecision
         rule,
         strategies,
         reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::rationale::volatility_clause;
+
+    fn rich(days: Option<u32>) -> RegimeInputs {
+        RegimeInputs {
+            iv_rank: Some(80.0),
+            iv_rank_days: days,
+            iv_rv_spread: Some(5.0),
+            trend: Some(0.0),
+            skew_25d: Some(1.0),
+            ..RegimeInputs::default()
+        }
+    }
+
+    #[test]
+    fn an_iv_rank_on_too_few_days_is_cited_not_acted_on() {
+        let cfg = StrategyConfig::default();
+        assert_eq!(cfg.iv_rank_min_days, 20);
+        for days in [Some(20), Some(252), None] {
+            let d = select_regime(&rich(days), &cfg);
+            assert_eq!(d.stance, PremiumStance::Sell, "{days:?}");
+            assert_eq!(d.strategies, vec![StrategyKind::IronCondor]);
+        }
+        for days in [1, 5, 19] {
+            let inputs = rich(Some(days));
+            let d = select_regime(&inputs, &cfg);
+            assert_ne!(d.stance, PremiumStance::Sell, "{days} days");
+            let r = d.reasons[0];
+            assert_eq!(r.factor, RegimeFactor::IvRank);
+            assert_eq!(r.effect, FactorEffect::TooFewDays);
+            assert_eq!((r.value, r.threshold), (Some(80.0), Some(20.0)));
+            let clause = volatility_clause(&d, &inputs);
+            assert!(
+                clause.contains(&format!(
+                    "IV rank 80 (on only {days} days, under 20: not used)"
+                )),
+                "{clause}"
+            );
+        }
+        // A low rank on a short history does not buy premium either.
+        let cheap = RegimeInputs {
+            iv_rank: Some(5.0),
+            iv_rank_days: Some(3),
+            iv_rv_spread: None,
+            trend: Some(0.0),
+            ..RegimeInputs::default()
+        };
+        assert_eq!(select_regime(&cheap, &cfg).rule, SelectionRule::NoEdge);
+    }
+
+    #[test]
+    fn the_rationale_cites_the_rank_and_its_days() {
+        let cfg = StrategyConfig::default();
+        let inputs = rich(Some(252));
+        let d = select_regime(&inputs, &cfg);
+        assert_eq!(
+            volatility_clause(&d, &inputs),
+            "IV rank 80 (over 252 days) and IV 5.0 points over 20-day RV favour selling premium"
+        );
     }
 }

@@ -15,9 +15,9 @@ use sas_core::strategy::{
 };
 
 use super::{
-    existing_trades, generation_chain_path, proposal_expiry, scores_from_ranking, strategy_config,
-    trade_date, vol_snapshot_from_metrics_json, ExistingRow, GenerateError, GenerationSummary,
-    MetricsRow, ProposalRecord, VolSnapshot, MAX_CANDIDATES_PER_RUN, MAX_METRICS_AGE_MINUTES,
+    existing_trades, generation_chain_path, proposal_expiry, scores_from_ranking, trade_date,
+    vol_snapshot_from_metrics_json, ExistingRow, GenerateError, GenerationSummary, MetricsRow,
+    ProposalRecord, VolSnapshot, MAX_CANDIDATES_PER_RUN, MAX_METRICS_AGE_MINUTES,
     OPEN_TRADE_LOOKBACK_DAYS,
 };
 use crate::bridge::{self, Bridge};
@@ -154,7 +154,7 @@ pub async fn generate(
 ) -> Result<(), GenerateError> {
     let store_err = |e: StoreError| GenerateError::Store(e.to_string());
     let limits = cfg.approval.limits;
-    let strategy_cfg = strategy_config(&limits);
+    let strategy_cfg = super::generation_config(cfg);
     let today = trade_date(at);
     let since = today - Duration::days(OPEN_TRADE_LOOKBACK_DAYS);
     let existing = store

@@ -149,6 +149,17 @@ impl ProposalStatus {
     }
 }
 
+/// Generation's strategy configuration: [`strategy_config`] with the IV rank
+/// acted on only when it rests on at least `IV_RANK_MIN_DAYS` days.
+pub fn generation_config(cfg: &crate::config::Config) -> StrategyConfig {
+    let base = strategy_config(&cfg.approval.limits);
+    StrategyConfig {
+        iv_rank_min_days: u32::try_from(cfg.iv_history.rank.min_days)
+            .unwrap_or(base.iv_rank_min_days),
+        ..base
+    }
+}
+
 /// Core's strategy configuration with the Worker's limits applied.
 pub fn strategy_config(limits: &ProposalLimits) -> StrategyConfig {
     let base = StrategyConfig::default();
@@ -198,6 +209,7 @@ struct StoredMetrics {
 #[derive(Deserialize)]
 struct StoredIvRank {
     iv_rank: Option<f64>,
+    days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -212,7 +224,8 @@ pub fn vol_snapshot_from_metrics_json(json: &str) -> Option<VolSnapshot> {
     let m: StoredMetrics = serde_json::from_str(json).ok()?;
     Some(VolSnapshot {
         atm_iv_30d: m.atm_iv_30d,
-        iv_rank: m.iv_rank.and_then(|r| r.iv_rank),
+        iv_rank: m.iv_rank.as_ref().and_then(|r| r.iv_rank),
+        iv_rank_days: m.iv_rank.as_ref().and_then(|r| r.days),
         rv_20d: m.rv_20d,
         iv_rv_spread: m.iv_rv_spread,
         skew_25d_30d: m.skew_25d_30d,
@@ -893,6 +906,7 @@ mod tests {
         .unwrap();
         let r = snap.regime_inputs();
         assert_eq!(r.iv_rank, Some(72.0));
+        assert_eq!(r.iv_rank_days, Some(200));
         assert!((r.iv_rv_spread.unwrap() - 6.0).abs() < 1e-9);
         assert!((r.skew_25d.unwrap() - 4.0).abs() < 1e-9);
         assert!((r.term_slope.unwrap() + 1.0).abs() < 1e-9);
