@@ -21,6 +21,7 @@ import { ROOT, randomToken, startStack } from '../lib/stack.mjs';
 const DAY = 86_400_000;
 
 function archiverBinary() {
+  if (process.env.SAS_ARCHIVER_BIN) return process.env.SAS_ARCHIVER_BIN;
   const targets = [process.env.CARGO_TARGET_DIR, path.join(ROOT, 'target')].filter(Boolean);
   for (const t of targets) {
     for (const profile of ['release', 'debug']) {
