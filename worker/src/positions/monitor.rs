@@ -276,13 +276,19 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 false
             });
 
-        // Round 2: fresh quotes of every open leg.
-        let quotes = self.read_quotes(&working).await;
+        // Round 2: fresh quotes of every open leg; the data-quality gate
+        // holds the exits of a symbol whose data is delayed or failing.
+        let (quotes, held) = self.read_quotes(&working, now).await;
 
         let mut totals: Vec<(Position, Option<Mark>)> = Vec::new();
         for w in &mut working {
-            let mark =
-                self.mark_and_evaluate(w, &quotes, &paused_by_drift, paused_all, now, report);
+            let data_hold = data_hold_of(&w.position, &held);
+            let pauses = Pauses {
+                by_drift: &paused_by_drift,
+                all: paused_all,
+                data: data_hold.as_ref(),
+            };
+            let mark = self.mark_and_evaluate(w, &quotes, &pauses, now, report);
             totals.push((w.position.clone(), mark.clone()));
             if !w.write.is_empty() {
                 report.rows_written += self.store.write_position(&w.write).await? as i64;
@@ -290,7 +296,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
             if w.state == PositionState::Open
                 && !paused_by_drift.contains(&w.row.key)
                 && w.row.exits_paused == 0
-                && (!paused_all || w.row.exit_reason.as_deref() == Some("manual"))
+                && ((!paused_all && data_hold.is_none())
+                    || w.row.exit_reason.as_deref() == Some("manual"))
             {
                 self.close_step(w, mark.as_ref(), now, report).await?;
             }
@@ -408,7 +415,11 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         })
     }
 
-    async fn read_quotes(&self, working: &[Working]) -> BTreeMap<ContractId, ContractQuote> {
+    async fn read_quotes(
+        &self,
+        working: &[Working],
+        now: DateTime<Utc>,
+    ) -> (BTreeMap<ContractId, ContractQuote>, HeldSymbols) {
         let mut by_symbol: BTreeMap<Symbol, BTreeSet<&ContractId>> = BTreeMap::new();
         for w in working.iter().filter(|w| w.state == PositionState::Open) {
             for l in w.position.open_legs() {
@@ -427,6 +438,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         }
         let timeout = self.cfg.bridge_timeout_ms;
         let mut quotes = BTreeMap::new();
+        let mut held = HeldSymbols::new();
+        let gate = crate::chains::quality_config();
         for chunk in paths.chunks(QUOTE_CONCURRENCY) {
             let answers = join_all(chunk.iter().map(|(symbol, path)| async move {
                 (
@@ -439,6 +452,10 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 match answer {
                     Ok(chain) => {
                         let chain: OptionChain = chain;
+                        let holds = sas_core::quality::feed_holds(&chain, now, &gate);
+                        if !holds.is_empty() {
+                            held.entry(chain.symbol.clone()).or_default().extend(holds);
+                        }
                         for q in quotes_of_chain(&chain) {
                             quotes.insert(q.contract.clone(), q);
                         }
@@ -450,7 +467,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 }
             }
         }
-        quotes
+        (quotes, held)
     }
 
     /// Rebuilds one position from its stored fills plus the broker's new
@@ -725,11 +742,11 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         &self,
         w: &mut Working,
         quotes: &BTreeMap<ContractId, ContractQuote>,
-        paused_by_drift: &BTreeSet<String>,
-        paused_all: bool,
+        pauses: &Pauses<'_>,
         now: DateTime<Utc>,
         report: &mut RunReport,
     ) -> Option<Mark> {
+        let (paused_by_drift, paused_all) = (pauses.by_drift, pauses.all);
         let now_ms = now.timestamp_millis();
         let mut exit_state: ExitState = serde_json::from_str(&w.row.exit_state).unwrap_or_default();
         let mut exit_reason: Option<String> = None;
@@ -746,6 +763,8 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 Some("trader")
             } else if paused_by_drift.contains(&w.row.key) {
                 Some("reconciliation_drift")
+            } else if pauses.data.is_some() {
+                Some("data_quality")
             } else if paused_all {
                 Some("all_exits_paused")
             } else {
@@ -769,7 +788,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
                 }
                 (_, false, Some(by)) => (
                     serde_json::json!({ "decision": "paused", "by": by,
-                        "mark_rejected": mark.as_ref().err() }),
+                        "mark_rejected": mark.as_ref().err(), "data_quality": pauses.data }),
                     None,
                 ),
                 (None, false, None) => (serde_json::json!({ "decision": "no_exit_plan" }), None),
@@ -1126,6 +1145,40 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
 /// Whether the exit state must be stored: stop and trailing confirmations
 /// always; the peak P&L only when the plan has a trailing stop (it is what
 /// arms it), so a rising market does not rewrite every position each minute.
+/// What pauses a position's exits this run besides the trader's own switch.
+struct Pauses<'a> {
+    /// Positions paused by a standing reconciliation drift (keys).
+    by_drift: &'a BTreeSet<String>,
+    /// The trader paused every automated exit.
+    all: bool,
+    /// The data-quality gate holds this position's underlying ([`data_hold_of`]).
+    data: Option<&'a serde_json::Value>,
+}
+
+/// Symbols the data-quality gate holds this run, with every reason.
+type HeldSymbols = BTreeMap<Symbol, Vec<sas_core::quality::HoldReason>>;
+
+/// Why the exits of `position` wait for its data (`{SYMBOL: {state,
+/// reasons}}` of its held underlyings: delayed, frozen, stale or without an
+/// underlying price), or `None` when its data may drive them.
+fn data_hold_of(position: &Position, held: &HeldSymbols) -> Option<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for leg in position.open_legs() {
+        let symbol = &leg.contract.symbol;
+        if let Some(reasons) = held.get(symbol) {
+            let state = sas_core::quality::SymbolVerdict::Hold {
+                reasons: reasons.clone(),
+            }
+            .feed_state();
+            out.insert(
+                symbol.to_string(),
+                serde_json::json!({ "state": state, "reasons": reasons }),
+            );
+        }
+    }
+    (!out.is_empty()).then_some(serde_json::Value::Object(out))
+}
+
 fn exit_state_changed(stored: &str, next: &ExitState, plan: Option<&ExitPlan>) -> bool {
     let Ok(before) = serde_json::from_str::<ExitState>(stored) else {
         return true;

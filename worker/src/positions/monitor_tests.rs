@@ -844,3 +844,35 @@ fn a_quiet_run_writes_only_the_marks_equity_and_run() {
     );
     assert!(r.rows_written <= 5, "{r:?}");
 }
+
+#[test]
+fn exits_wait_while_the_data_quality_gate_holds_the_symbol() {
+    let w = World::new(&[]);
+    w.approved_entry(2, 2);
+    w.run();
+    // At the stop twice, but the quotes are 400 s old (past the gate's 300 s).
+    w.broker.set(600, 8.9, 9.1);
+    w.broker.set(610, 6.4, 6.6);
+    w.broker.quote_age.set(400);
+    for _ in 0..3 {
+        w.advance(60);
+        let r = w.run();
+        assert!(r.exits_triggered.is_empty(), "{r:?}");
+    }
+    assert!(w.exit_posts().is_empty(), "no exit on stale data");
+    {
+        let t = w.store.0.borrow();
+        let d: serde_json::Value = serde_json::from_str(&t.marks.last().unwrap().decision).unwrap();
+        assert_eq!(d["decision"], "paused", "{d}");
+        assert_eq!(d["by"], "data_quality");
+        assert_eq!(d["data_quality"]["SPY"]["state"], "failing");
+        assert_eq!(d["data_quality"]["SPY"]["reasons"][0]["kind"], "stale");
+    }
+    // Fresh data again: the stop fires on the next two marks.
+    w.broker.quote_age.set(5);
+    w.advance(60);
+    w.run();
+    w.advance(60);
+    let r = w.run();
+    assert_eq!(r.exits_triggered, vec![(1, "stop_loss".to_owned())]);
+}
