@@ -11,8 +11,8 @@ use sas_core::market::{
     ChainExpiry, DataType, OptionChain, OptionQuote, OptionRight, Quote, SourceGreeks, Symbol,
 };
 use sas_core::quality::{
-    check_quote, check_short_leg, gate_chain, DropReason, ExerciseStyle, HoldReason, QualityConfig,
-    SymbolVerdict,
+    check_quote, check_short_leg, feed_holds, gate_chain, DropReason, ExerciseStyle, FeedState,
+    HoldReason, QualityConfig, SymbolVerdict,
 };
 use sas_core::strategy::synthetic::{synthetic_chain, SyntheticChainSpec};
 
@@ -491,6 +491,38 @@ proptest! {
         if r.verdict.may_propose() {
             prop_assert!(r.kept_contracts > 0);
             prop_assert!(r.dropped.total() as f64 <= cfg.max_drop_fraction * r.input_contracts as f64);
+        }
+    }
+
+    /// The state `/health` and the monitor show: never `live` for a delayed
+    /// or frozen chain (so such a symbol proposes nothing and its exits
+    /// wait); `delayed` when not-live data is the only problem; the monitor's
+    /// symbol-level check (`feed_holds`) holds exactly the non-live, stale,
+    /// future or spot-less chains, whatever its contracts.
+    #[test]
+    fn delayed_symbol_state_and_feed_holds(chain in arb_chain()) {
+        let cfg = QualityConfig::default();
+        let now = as_of();
+        let r = gate_chain(&chain, None, RATE, now, &cfg);
+        let state = r.verdict.feed_state();
+        prop_assert_eq!(state == FeedState::Live, r.verdict.may_propose());
+        let delayed = matches!(chain.data_type, DataType::Delayed | DataType::Frozen | DataType::DelayedFrozen);
+        if delayed {
+            prop_assert_ne!(state, FeedState::Live);
+        }
+        if state == FeedState::Delayed {
+            prop_assert!(delayed);
+        }
+        let holds = feed_holds(&chain, now, &cfg);
+        let age = (now - chain.as_of).num_seconds();
+        let bad_feed = delayed
+            || age > cfg.max_age_secs
+            || -age > cfg.max_future_secs
+            || !(chain.spot.is_finite() && chain.spot > 0.0);
+        prop_assert_eq!(!holds.is_empty(), bad_feed, "{:?}", holds);
+        if delayed {
+            let named = holds.iter().any(|h| matches!(h, HoldReason::NotLive { .. }));
+            prop_assert!(named);
         }
     }
 }
