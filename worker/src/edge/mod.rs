@@ -441,6 +441,19 @@ async fn health(db: Option<&D1Database>, cfg: Option<&Config>) -> Response {
             serde_json::to_value(a).unwrap_or_default(),
         );
     }
+    // The data-quality gate's states (counts and since; no symbol names).
+    if let (Some(obj), Some(db), Some(cfg)) = (body.as_object_mut(), db, cfg) {
+        let rows: Vec<crate::chains::SymbolQualityRow> =
+            d1::rows(db, crate::chains::SELECT_SYMBOL_QUALITY, &[])
+                .await
+                .unwrap_or_default();
+        let names: Vec<&str> = cfg.watchlist.iter().map(|s| s.as_str()).collect();
+        let q = crate::chains::view::data_quality_health(&rows, &names);
+        obj.insert(
+            "data_quality".into(),
+            serde_json::to_value(q).unwrap_or_default(),
+        );
+    }
     json_response(200, &body)
 }
 
