@@ -78,6 +78,7 @@ struct StoredMetrics {
 #[derive(Debug, Default, Deserialize)]
 struct StoredRank {
     iv_rank: Option<f64>,
+    days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,12 +88,18 @@ struct StoredMomentum {
 
 /// Regime inputs from the stored metrics, in core's units (the same
 /// conversion as `RegimeInputs::from_chain_analytics`: decimal vol → points,
-/// trend = slope / `TREND_FULL_SCALE_PCT_PER_DAY` clamped to ±1).
+/// trend = slope / `TREND_FULL_SCALE_PCT_PER_DAY` clamped to ±1, the IV
+/// rank's days from `iv_rank.days`).
 pub fn regime_from_metrics_json(json: &str) -> Result<RegimeInputs, String> {
     let m: StoredMetrics = serde_json::from_str(json).map_err(|e| format!("metrics_json: {e}"))?;
     let points = |v: Option<f64>| v.map(|x| x * 100.0);
     Ok(RegimeInputs {
-        iv_rank: m.iv_rank.and_then(|r| r.iv_rank),
+        iv_rank: m.iv_rank.as_ref().and_then(|r| r.iv_rank),
+        iv_rank_days: m
+            .iv_rank
+            .as_ref()
+            .and_then(|r| r.days)
+            .and_then(|d| u32::try_from(d).ok()),
         iv_rv_spread: points(m.iv_rv_spread),
         skew_25d: points(m.skew_25d_30d),
         term_slope: points(m.term_slope_per_30d),
@@ -249,9 +256,10 @@ mod tests {
             symbol: sym.into(),
             ts_ms: ms,
             spot: 100.0,
-            metrics_json: r#"{"iv_rank":{"iv_rank":72.0},"iv_rv_spread":0.06,"skew_25d_30d":0.04,
+            metrics_json:
+                r#"{"iv_rank":{"iv_rank":72.0,"days":200},"iv_rv_spread":0.06,"skew_25d_30d":0.04,
                 "term_slope_per_30d":-0.01,"momentum":{"trend_20d_pct_per_day":-0.05}}"#
-                .into(),
+                    .into(),
             factors_json: r#"{"realized_vol":0.3,"range_pct":null,"volume_ratio":null,
                 "volume_zscore":null,"momentum_pct":1.5,"iv_rank":72.0}"#
                 .into(),
@@ -292,6 +300,7 @@ mod tests {
         assert_eq!(q[0].open_interest, Some(900));
         assert_eq!(s.factors.momentum_pct, Some(1.5));
         assert_eq!(s.regime.iv_rank, Some(72.0));
+        assert_eq!(s.regime.iv_rank_days, Some(200));
         assert!((s.regime.iv_rv_spread.unwrap() - 6.0).abs() < 1e-9);
         assert!((s.regime.trend.unwrap() + 0.1).abs() < 1e-9);
         let reasons: Vec<(&str, &str)> = bad
