@@ -110,6 +110,12 @@ impl Sqlite {
         }
     }
 
+    /// One batch: the statements in one transaction, like `D1Database::batch`.
+    pub fn batch(&self, statements: &[String]) {
+        let body: Vec<String> = statements.iter().map(|s| format!("{s};")).collect();
+        self.exec(&format!("BEGIN;\n{}\nCOMMIT;", body.join("\n")));
+    }
+
     /// Runs one statement and returns `changes()`: the rows it wrote.
     pub fn exec_changes(&self, sql: &str) -> i64 {
         let rows = self.select(&format!("{sql};\nSELECT changes() AS n"));

@@ -5,11 +5,6 @@
 //! renamed on either side fails here, not in production).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use serde::de::DeserializeOwned;
 
 use super::model::*;
@@ -20,6 +15,7 @@ use crate::positions::model::{
     ReconciliationRow, SELECT_RECONCILIATION,
 };
 use crate::settings::{KillSwitchRow, SELECT_KILL_SWITCH};
+use crate::test_sqlite::{quote, Sqlite};
 
 /// A literal parameter.
 #[derive(Clone)]
@@ -31,107 +27,36 @@ enum P {
 }
 
 fn inline(sql: &str, params: &[P]) -> String {
-    let mut out = String::new();
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '?' {
-            out.push(c);
-            continue;
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-            digits.push(*d);
-            chars.next();
-        }
-        let i: usize = digits.parse().unwrap();
-        out.push_str(&match &params[i - 1] {
+    let literals: Vec<String> = params
+        .iter()
+        .map(|p| match p {
             P::I(n) => n.to_string(),
-            P::T(s) => format!("'{}'", s.replace('\'', "''")),
-            P::S(s) => format!("'{}'", s.replace('\'', "''")),
+            P::T(s) => quote(s),
+            P::S(s) => quote(s),
             P::Null => "NULL".into(),
-        });
-    }
-    out
+        })
+        .collect();
+    crate::test_sqlite::inline(sql, &literals)
 }
 
-struct Db {
-    dir: PathBuf,
-    file: PathBuf,
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+/// The shared real-SQLite database, read with this file's parameters.
+struct Db(Sqlite);
 
 impl Db {
     fn migrated() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "sas-risk-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = Db {
-            file: dir.join("d1.sqlite"),
-            dir,
-        };
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/d1");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-            .collect();
-        files.sort();
-        assert!(files.iter().any(|f| f.ends_with("0008_risk.sql")));
-        for f in files {
-            db.exec(&std::fs::read_to_string(&f).unwrap());
-        }
-        db
-    }
-
-    fn run(&self, args: &[&str], script: &str) -> String {
-        let mut child = Command::new("sqlite3")
-            .args(args)
-            .arg(&self.file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the sqlite3 shell is needed by these tests (apt-get install sqlite3)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!(".bail on\n{script}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && err.is_empty(),
-            "sqlite3: {err}\n{script}"
-        );
-        String::from_utf8(out.stdout).unwrap()
+        Db(Sqlite::migrated())
     }
 
     fn exec(&self, script: &str) {
-        self.run(&[], script);
+        self.0.exec(script);
     }
 
-    /// One batch: the statements in one transaction, like `D1Database::batch`.
     fn batch(&self, statements: &[String]) {
-        let body: Vec<String> = statements.iter().map(|s| format!("{s};")).collect();
-        self.exec(&format!("BEGIN;\n{}\nCOMMIT;", body.join("\n")));
+        self.0.batch(statements);
     }
 
     fn select<T: DeserializeOwned>(&self, sql: &str, params: &[P]) -> Vec<T> {
-        let out = self.run(&["-json"], &format!("{};", inline(sql, params)));
-        if out.trim().is_empty() {
-            return Vec::new();
-        }
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+        self.0.select_as(&inline(sql, params))
     }
 }
 
