@@ -2,7 +2,10 @@
 // webhook channel) gets exactly the expected messages for a scripted day —
 // new proposals, an approval and its submission, a fill, a take-profit exit,
 // a bridge outage (one alert, then one "resolved"), a halt — with the first
-// delivery refused and retried, and no duplicates after a Worker restart.
+// delivery refused and retried, and no duplicates after a Worker restart;
+// the bridge's /metrics counts the orders by state and the fills, and the
+// watch raises nothing that did not happen (sim: no reset window, no
+// delayed data, no rejected or stuck order).
 // Run after scripts/build: node --test tests/e2e/alerts.test.mjs
 
 import assert from 'node:assert/strict';
@@ -119,6 +122,16 @@ describe('alerts reach the trader once each, through a refused first delivery an
     const exit = receiver.state.received.find((m) => m.body.kind === 'exit');
     assert.match(exit.body.body, /take_profit/);
 
+    // The bridge's /metrics: orders by state, fills, reconnects (the entry
+    // and the closing order filled; the sim broker never reconnects), read
+    // before the bridge restarts below (its counters are per process).
+    const bm = await fetch(`${stack.bridgeUrl}/metrics`, { headers: { authorization: `Bearer ${stack.bridgeToken}` } });
+    const bridgeMetrics = await bm.text();
+    const sample = (re) => Number((bridgeMetrics.match(re) ?? [])[1]);
+    assert.ok(sample(/^bridge_fills_total (\d+)$/m) >= 2, bridgeMetrics);
+    assert.ok(sample(/^bridge_orders\{state="filled"\} (\d+)$/m) >= 2, bridgeMetrics);
+    assert.equal(sample(/^bridge_broker_reconnects_total (\d+)$/m), 0);
+
     // Bridge outage: one alert, still one after more failing runs, then one "resolved".
     await stack.stopBridge();
     await stack.fireMonitor();
@@ -167,5 +180,9 @@ describe('alerts reach the trader once each, through a refused first delivery an
     assert.match(metrics.text, /^sas_bridge_up 1$/m);
     const health = await stack.api('/health', { auth: false });
     assert.ok(!health.text.includes('/hook'), 'the webhook URL is not in /health');
+    // The sim bridge has no IB reset window (so no reset-window or re-login alert).
+    const bh = await (await fetch(`${stack.bridgeUrl}/health`)).json();
+    assert.equal(bh.reset_window_et, undefined);
+    assert.ok(!kinds().some((k) => ['ib_reset_window', 'relogin_due', 'ib_degraded', 'data_delayed', 'order_rejected', 'order_stuck'].includes(k)), JSON.stringify(kinds()));
   });
 });
