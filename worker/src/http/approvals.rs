@@ -52,14 +52,6 @@ fn not_found(path: &str) -> ApiError {
     )
 }
 
-fn method_not_allowed(path: &str, allowed: &str) -> ApiError {
-    ApiError::new(
-        405,
-        "method_not_allowed",
-        format!("{} only accepts {allowed}", truncate(path, 64)),
-    )
-}
-
 /// Parses a proposal id from a path segment (positive integer).
 pub fn parse_id(raw: &str) -> Option<i64> {
     if raw.is_empty() || raw.len() > 15 || !raw.bytes().all(|b| b.is_ascii_digit()) {
@@ -91,7 +83,7 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
         if method == allowed {
             Ok(())
         } else {
-            Err(method_not_allowed(path, allowed))
+            Err(ApiError::method_not_allowed(path, allowed))
         }
     };
     let route = match segments.as_slice() {
@@ -141,7 +133,7 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
         ["kill-switch"] => match method {
             "GET" => ApprovalRoute::KillSwitchGet,
             "POST" => ApprovalRoute::KillSwitchSet,
-            _ => return Err(method_not_allowed(path, "GET or POST")),
+            _ => return Err(ApiError::method_not_allowed(path, "GET or POST")),
         },
         _ => return Err(not_found(path)),
     };

@@ -49,6 +49,22 @@ impl ApiError {
             "the service is not configured correctly; see the Worker logs",
         )
     }
+    /// 405 `method_not_allowed`: `path` (cut to 64 characters) only accepts `allowed`.
+    pub fn method_not_allowed(path: &str, allowed: &str) -> Self {
+        Self::new(
+            405,
+            "method_not_allowed",
+            format!("{} only accepts {allowed}", crate::config::truncate(path, 64)),
+        )
+    }
+    /// `Ok` when `method` is `allowed`, else [`ApiError::method_not_allowed`].
+    pub fn require_method(method: &str, allowed: &str, path: &str) -> Result<(), Self> {
+        if method == allowed {
+            Ok(())
+        } else {
+            Err(Self::method_not_allowed(path, allowed))
+        }
+    }
     /// 500 with no detail (the cause is logged).
     pub fn internal() -> Self {
         Self::new(500, "internal", "internal error")

@@ -131,13 +131,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<ExportRout
         )
     })?;
     let allowed = if ack { "POST" } else { "GET" };
-    if method != allowed {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            format!("{} only accepts {allowed}", truncate(trimmed, 64)),
-        ));
-    }
+    ApiError::require_method(method, allowed, trimmed)?;
     let mut q = Query::parse(query.unwrap_or(""))?;
     let route = if ack {
         ExportRoute::Ack { table }

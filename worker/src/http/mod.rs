@@ -271,13 +271,7 @@ pub fn route(method: &str, path: &str, query: Option<&str>) -> Result<Route, Api
             ))
         }
     };
-    if method != allowed {
-        return Err(ApiError::new(
-            405,
-            "method_not_allowed",
-            format!("{} only accepts {allowed}", truncate(path, 64)),
-        ));
-    }
+    ApiError::require_method(method, allowed, path)?;
     let mut q = Query::parse(query.unwrap_or(""))?;
     let route = build(&mut q)?;
     q.reject_unused()?;

@@ -86,17 +86,7 @@ pub fn route(
 
 fn route_inner(method: &str, path: &str, query: &str) -> Result<PositionRoute, ApiError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let want = |allowed: &str| {
-        if method == allowed {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                format!("{} only accepts {allowed}", truncate(path, 64)),
-            ))
-        }
-    };
+    let want = |allowed: &str| ApiError::require_method(method, allowed, path);
     let mut q = Query::parse(query)?;
     let route = match segments.as_slice() {
         ["positions"] => {

@@ -18,7 +18,7 @@ use sas_core::risk::HaltCause;
 use serde::Deserialize;
 
 use super::approvals::{checked_text, parse_json_body, Reply};
-use super::error::{truncate, ApiError, Query};
+use super::error::{ApiError, Query};
 use crate::risk::service::TargetState;
 use crate::risk::{RiskError, MAX_PERFORMANCE_DAYS};
 
@@ -84,17 +84,7 @@ fn date(q: &mut Query, name: &'static str) -> Result<Option<NaiveDate>, ApiError
 }
 
 fn route_inner(method: &str, path: &str, query: &str) -> Result<RiskRoute, ApiError> {
-    let want = |allowed: &str| {
-        if method == allowed {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                405,
-                "method_not_allowed",
-                format!("{} only accepts {allowed}", truncate(path, 64)),
-            ))
-        }
-    };
+    let want = |allowed: &str| ApiError::require_method(method, allowed, path);
     let mut q = Query::parse(query)?;
     let route = match (path, method) {
         ("/risk", _) => want("GET").map(|()| RiskRoute::Overview)?,
