@@ -54,7 +54,10 @@ impl ApiError {
         Self::new(
             405,
             "method_not_allowed",
-            format!("{} only accepts {allowed}", crate::config::truncate(path, 64)),
+            format!(
+                "{} only accepts {allowed}",
+                crate::config::truncate(path, 64)
+            ),
         )
     }
     /// `Ok` when `method` is `allowed`, else [`ApiError::method_not_allowed`].
