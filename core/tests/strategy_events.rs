@@ -94,13 +94,13 @@ fn an_event_between_two_expiries_moves_the_trade_to_the_nearer_one() {
     // credit spread; earnings on day 30 leave only the 14 and 28 DTE ones,
     // outside the DTE window, so nothing; on day 50 the 42-DTE trade stays.
     let r = regime(78.0, 6.0, 0.45);
-    let (p, _) = generate(150.0, r.clone(), None);
+    let (p, _) = generate(150.0, r, None);
     assert_eq!(p.len(), 1);
     let base = last_expiry(&p[0]);
     let on = |d: NaiveDate| EventCalendar::new(vec![d], vec![]);
-    let (p, s) = generate(150.0, r.clone(), Some(on(base)));
+    let (p, s) = generate(150.0, r, Some(on(base)));
     assert!(p.iter().all(|p| last_expiry(p) < base), "{p:?} {s:?}");
-    let (p, _) = generate(150.0, r.clone(), Some(on(base.succ_opt().unwrap())));
+    let (p, _) = generate(150.0, r, Some(on(base.succ_opt().unwrap())));
     assert_eq!(p.len(), 1);
     assert_eq!(last_expiry(&p[0]), base);
     // An ex-dividend date on the trade date itself is inside every trade.
@@ -121,7 +121,7 @@ fn past_events_do_not_block() {
     let past = today().pred_opt().unwrap();
     let cal = EventCalendar::new(vec![past], vec![past]);
     for r in regimes() {
-        let (with, _) = generate(150.0, r.clone(), Some(cal.clone()));
+        let (with, _) = generate(150.0, r, Some(cal.clone()));
         let (without, _) = generate(150.0, r, None);
         assert_eq!(with, without);
     }
@@ -141,7 +141,7 @@ proptest! {
             earnings.iter().map(|n| day(*n)).collect(),
             ex_div.iter().map(|n| day(*n)).collect(),
         );
-        let (props, skips) = generate(spot, regimes()[r].clone(), Some(cal.clone()));
+        let (props, skips) = generate(spot, regimes()[r], Some(cal.clone()));
         for p in &props {
             let to = last_expiry(p);
             prop_assert!(event_in(&cal, to).is_none(), "{:?} spans {:?}", p.legs, cal);
@@ -159,8 +159,8 @@ proptest! {
             }
         }
         // An empty calendar never blocks what no calendar allows.
-        let (a, _) = generate(spot, regimes()[r].clone(), Some(EventCalendar::default()));
-        let (b, _) = generate(spot, regimes()[r].clone(), None);
+        let (a, _) = generate(spot, regimes()[r], Some(EventCalendar::default()));
+        let (b, _) = generate(spot, regimes()[r], None);
         prop_assert_eq!(a, b);
     }
 }
