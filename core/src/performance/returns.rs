@@ -105,6 +105,7 @@ pub fn sortino(r: &[f64]) -> Option<f64> {
 
 /// The deepest fall from a running peak of daily equity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Drawdown {
     /// Fraction of the peak (0.1 = 10 %).
     pub depth: f64,
@@ -167,6 +168,7 @@ pub fn calmar(days: &[DailyEquity]) -> Option<f64> {
 
 /// Every equity figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EquityFigures {
     pub days: usize,
     pub daily_returns: Vec<f64>,

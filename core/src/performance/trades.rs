@@ -70,6 +70,7 @@ pub fn driving_factor(score: &OpportunityScore) -> Option<String> {
 
 /// Figures of a set of closed trades.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TradeStats {
     pub trades: u32,
     pub wins: u32,

@@ -36,6 +36,7 @@ use crate::money::Money;
 /// What new trades may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum TradingMode {
     Active,
     /// Only trades that lower exposure.
@@ -47,6 +48,7 @@ pub enum TradingMode {
 /// Why trading is halted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HaltCause {
     KillSwitch,
     DailyLoss,
@@ -72,6 +74,7 @@ impl HaltCause {
 /// Who changed the state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Actor {
     Rule,
     Trader(String),
@@ -79,6 +82,7 @@ pub enum Actor {
 
 /// Who, why and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Stamp {
     pub by: Actor,
     pub reason: String,
@@ -87,6 +91,7 @@ pub struct Stamp {
 
 /// An active halt cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ActiveHalt {
     pub cause: HaltCause,
     pub stamp: Stamp,
@@ -104,6 +109,7 @@ pub struct ActiveHalt {
 
 /// One underlying in cooldown after a stop-out streak.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Cooldown {
     pub symbol: Symbol,
     pub stamp: Stamp,
@@ -112,6 +118,7 @@ pub struct Cooldown {
 
 /// The persisted trading state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TradingState {
     /// Active halt causes, one per cause, in cause order.
     pub halts: Vec<ActiveHalt>,
@@ -177,6 +184,7 @@ pub struct Observation {
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "subject", content = "value")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RiskSubject"))]
 pub enum Subject {
     Halt(HaltCause),
     Cooldown(Symbol),
@@ -186,6 +194,7 @@ pub enum Subject {
 
 /// One change with who/why/when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RiskChange"))]
 pub struct Change {
     pub subject: Subject,
     /// true = raised/set, false = cleared.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 /// The trading state as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct StateView {
     pub mode: TradingMode,
     pub state: TradingState,
@@ -21,6 +22,7 @@ pub struct StateView {
 
 /// A trader's change (`POST /risk/state`) or an evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct StateChange {
     pub state: StateView,
     /// Every change with who/why/when (empty: nothing changed).
@@ -29,6 +31,7 @@ pub struct StateChange {
 
 /// One limit with its current use.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct LimitUse {
     pub name: &'static str,
     pub unit: &'static str,
@@ -64,6 +67,7 @@ impl LimitUse {
 
 /// `GET /risk`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RiskOverview {
     /// As stored (what the approvals' SQL guard reads).
     pub stored: StateView,
@@ -105,6 +109,7 @@ pub struct RiskVerdict {
 
 /// A strategy and its switch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct StrategyView {
     pub strategy: &'static str,
     pub enabled: bool,
@@ -115,6 +120,7 @@ pub struct StrategyView {
 
 /// `PUT /strategies`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct StrategyChange {
     pub strategy: StrategyView,
     pub changed: bool,
@@ -122,6 +128,7 @@ pub struct StrategyChange {
 
 /// `GET /performance`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct PerformanceView {
     pub from: i64,
     pub to: i64,
