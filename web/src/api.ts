@@ -30,6 +30,28 @@ import type {
   RankedOpportunity,
   ReconciliationView,
   Runs,
+  ActiveHalt,
+  Actor,
+  Cooldown,
+  Drawdown,
+  EquityFigures,
+  HaltCause,
+  LimitUse,
+  PerformanceView,
+  RiskChange,
+  RiskOverview as GeneratedRiskOverview,
+  RiskSubject,
+  ShadowTotals,
+  ShadowTradeView,
+  ShadowView,
+  Stamp,
+  StateChange,
+  StateView as GeneratedStateView,
+  StrategyChange,
+  StrategyView,
+  TradeStats,
+  TradingMode,
+  TradingState,
 } from './generated/index.ts';
 
 // The response shapes come from the Worker's Rust view types (ts-rs, generated
@@ -318,183 +340,32 @@ export type Reconciliation = Omit<ReconciliationView, 'drifts'> & { drifts: Drif
 export type MonitorRun = MonitorRunView;
 
 // ---- Risk engine, strategies, performance (GET /risk, /strategies, /performance) ----
-// No Rust view type of these derives ts-rs yet (worker/src/risk/view.rs, core's
-// TradingState / EquityFigures / TradeStats): hand-written from those structs.
+// Generated from worker/src/risk/view.rs and core's risk state / performance
+// figures (TradingState, EquityFigures, TradeStats, ...).
 
-export type TradingMode = 'active' | 'reducing' | 'halted';
+export type { ActiveHalt, Actor, Cooldown, Drawdown, EquityFigures, HaltCause, LimitUse, RiskChange, RiskSubject, Stamp, StrategyView, TradeStats, TradingMode, TradingState };
 
-/** Who changed the state: a rule, or the trader by name. */
-export type Actor = { kind: 'rule' } | { kind: 'trader'; name: string };
-
-export interface Stamp {
-  by: Actor;
-  reason: string;
-  at: string;
-}
-
-export interface ActiveHalt {
-  cause: string;
-  stamp: Stamp;
-  session: string;
-  until: string | null;
-  sticky?: boolean;
-}
-
-export interface Cooldown {
-  symbol: string;
-  stamp: Stamp;
-  until: string;
-}
-
-export interface TradingState {
-  halts: ActiveHalt[];
-  reducing: Stamp | null;
-  exits_paused: Stamp | null;
-  cooldowns: Cooldown[];
-  session: string | null;
-  high_water_mark: number | null;
-}
-
-export interface RiskChange {
-  subject: { subject: string; value?: string };
-  raised: boolean;
-  stamp: Stamp;
-}
-
-export interface StateView {
-  mode: TradingMode;
-  state: TradingState;
-  version: number;
-  evaluated_at: number | null;
-  updated_at: number;
-  updated_by: string;
-}
-
-export interface LimitUse {
-  name: string;
-  unit: string;
-  limit: number | null;
-  used: number | null;
-  reached: boolean | null;
-}
+/** The trading state as stored (`version` guards the approvals' SQL). */
+export type StateView = GeneratedStateView;
 
 /** `GET /risk`: the stored state, the rules applied to the data now, every limit with its use. */
-export interface RiskOverview {
-  stored: StateView;
-  now: TradingState;
-  now_mode: TradingMode;
-  pending_changes: RiskChange[];
-  kill_switch_on: boolean;
-  limits: LimitUse[];
+export type RiskOverview = GeneratedRiskOverview;
+
+/** `POST /risk/state`, `POST /risk/exits`: the state after the change and every change made. */
+export type RiskStateChange = StateChange;
+
+/** `GET /strategies`. */
+export interface StrategyList {
+  strategies: StrategyView[];
 }
 
-export interface RiskStateChange {
-  state: StateView;
-  changes: RiskChange[];
-}
+/** `PUT /strategies`. */
+export type StrategySetResult = StrategyChange;
 
-export interface StrategyView {
-  strategy: string;
-  enabled: boolean;
-  reason: string | null;
-  updated_at: number | null;
-  updated_by: string | null;
-}
-
-export interface Drawdown {
-  depth: number;
-  peak: string;
-  trough: string;
-  recovered: string | null;
-  duration_days: number;
-}
-
-export interface EquityFigures {
-  days: number;
-  daily_returns: number[];
-  total_return: number | null;
-  annualized_return: number | null;
-  sharpe: number | null;
-  sortino: number | null;
-  max_drawdown: Drawdown | null;
-  calmar: number | null;
-}
-
-/** Money fields are micro-dollars (core `Money`). */
-export interface TradeStats {
-  trades: number;
-  wins: number;
-  losses: number;
-  net_pnl: number;
-  gross_wins: number;
-  gross_losses: number;
-  win_rate: number | null;
-  profit_factor: number | null;
-  expectancy: number | null;
-  average_win: number | null;
-  average_loss: number | null;
-  average_holding_hours: number | null;
-  commissions: number;
-  commissions_share: number | null;
-  entry_slippage: number;
-  entry_slippage_trades: number;
-  exit_slippage: number;
-  exit_slippage_trades: number;
-}
-
-/** `GET /performance?from=&to=`. */
-export interface Performance {
-  from: number;
-  to: number;
-  equity: EquityFigures;
-  trades: TradeStats;
-  attribution: Record<string, Record<string, TradeStats>>;
-  unreadable: number[];
-  truncated: boolean;
-  conventions: string;
-}
+/** `GET /performance?from=&to=`. Money fields of `TradeStats` are micro-dollars (core `Money`). */
+export type Performance = PerformanceView;
 
 /** One rejected or expired proposal followed as if filled (`GET /performance/shadow`; docs/performance.md). */
-export interface ShadowTrade {
-  proposal_id: number;
-  key: string;
-  symbol: string;
-  strategy: string;
-  decision: string;
-  decided_at: number;
-  units: number;
-  entry_mid: number | null;
-  status: string;
-  mark_at: number | null;
-  value_mid: number | null;
-  value_natural: number | null;
-  pnl_mid: number | null;
-  pnl_natural: number | null;
-  exit_reason: string | null;
-  marks_used: number;
-  marks_refused: number;
-  invalid_reason: string | null;
-  updated_at: number;
-}
-
-export interface ShadowTotals {
-  trades: number;
-  with_pnl: number;
-  following: number;
-  closed: number;
-  ended: number;
-  invalid: number;
-  pnl_mid: number | null;
-  pnl_natural: number | null;
-  rejected_pnl_mid: number | null;
-  expired_pnl_mid: number | null;
-}
-
-export interface Shadow {
-  from: number;
-  to: number;
-  trades: ShadowTrade[];
-  total: ShadowTotals;
-  truncated: boolean;
-  conventions: string;
-}
+export type ShadowTrade = ShadowTradeView;
+export type { ShadowTotals };
+export type Shadow = ShadowView;

@@ -23,7 +23,8 @@ import {
   type Shadow,
   type RiskOverview,
   type RiskStateChange,
-  type StrategyView,
+  type StrategyList,
+  type StrategySetResult,
   type TradingMode,
   type AuditEntry,
   type Health,
@@ -250,7 +251,7 @@ export function useAcknowledgeDrift() {
 export const RISK_ROUTES = ['/risk', '/strategies', '/performance'];
 
 export const useRisk = () => useGet<RiskOverview>('/risk', POSITIONS_REFRESH_MS);
-export const useStrategies = () => useGet<{ strategies: StrategyView[] }>('/strategies', MARKET_REFRESH_MS);
+export const useStrategies = () => useGet<StrategyList>('/strategies', MARKET_REFRESH_MS);
 export const usePerformance = (from: string, to: string) =>
   useGet<Performance>(`/performance?from=${from}&to=${to}`, MARKET_REFRESH_MS);
 /** `GET /performance/shadow?from=&to=` (an older Worker answers 501: not built). */
@@ -280,8 +281,8 @@ export function useSetTradingState() {
 export function useSetStrategy() {
   const { token } = useSession();
   const client = useQueryClient();
-  return useMutation<{ strategy: StrategyView; changed: boolean }, ApiError, { strategy: string; enabled: boolean; reason: string }>({
-    mutationFn: (body) => putJson<{ strategy: StrategyView; changed: boolean }>('/strategies', token, body),
+  return useMutation<StrategySetResult, ApiError, { strategy: string; enabled: boolean; reason: string }>({
+    mutationFn: (body) => putJson<StrategySetResult>('/strategies', token, body),
     onSettled: () => invalidateRisk(client),
   });
 }

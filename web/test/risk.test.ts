@@ -38,7 +38,7 @@ test('limit values in their unit', () => {
 test('state reasons: every halt, reducing, paused exits and cooldown with who and when', () => {
   const state: TradingState = {
     halts: [
-      { cause: 'kill_switch', stamp: { by: { kind: 'trader', name: 'ana' }, reason: 'FOMC', at: '2026-12-01T14:00:00Z' }, session: '2026-12-01', until: null },
+      { cause: 'kill_switch', stamp: { by: { kind: 'trader', name: 'ana' }, reason: 'FOMC', at: '2026-12-01T14:00:00Z' }, session: '2026-12-01', until: null, sticky: false },
       { cause: 'daily_loss', stamp: { by: { kind: 'rule' }, reason: 'lost 3.2%', at: '2026-12-01T15:00:00Z' }, session: '2026-12-01', until: null, sticky: true },
     ],
     reducing: { by: { kind: 'trader', name: 'ana' }, reason: 'vol', at: '2026-12-01T13:00:00Z' },
@@ -46,6 +46,8 @@ test('state reasons: every halt, reducing, paused exits and cooldown with who an
     cooldowns: [{ symbol: 'SPY', stamp: { by: { kind: 'rule' }, reason: '2 stops', at: '2026-12-01T16:00:00Z' }, until: '2026-12-01T18:00:00Z' }],
     session: '2026-12-01',
     high_water_mark: 100_000_000_000,
+    stops_reset_at: null,
+    stops_reset_by_symbol: {},
   };
   const reasons = stateReasons(state);
   assert.deepEqual(
