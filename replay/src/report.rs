@@ -202,6 +202,44 @@ fn run_table(out: &mut String, title: &str, r: &RunReport) {
     }
 }
 
+/// One figure of a run, formatted.
+type Figure = fn(&RunReport) -> String;
+
+/// One column per configuration and entry mode.
+fn side_by_side(out: &mut String, rep: &Report) {
+    let mut cols: Vec<(String, &RunReport)> = Vec::new();
+    for c in &rep.configs {
+        cols.push((format!("{} scorer", c.name), &c.scored));
+        cols.push((format!("{} baseline", c.name), &c.baseline));
+    }
+    let _ = write!(out, "\n{:<18}", "");
+    for (name, _) in &cols {
+        let _ = write!(out, " {name:>26}");
+    }
+    let _ = writeln!(out);
+    let rows: [(&str, Figure); 8] = [
+        ("closed trades", |r| r.overall.trades.to_string()),
+        ("win rate", |r| pct(r.overall.win_rate)),
+        ("net P&L $", |r| {
+            format!("{:.2}", r.overall.net_pnl.dollars())
+        }),
+        ("expectancy $/tr", |r| f(r.overall.expectancy, 2)),
+        ("profit factor", |r| f(r.overall.profit_factor, 2)),
+        ("total return", |r| pct(r.equity.total_return)),
+        ("Sharpe", |r| f(r.equity.sharpe, 2)),
+        ("max drawdown", |r| {
+            pct(r.equity.max_drawdown.as_ref().map(|d| d.depth))
+        }),
+    ];
+    for (label, get) in rows {
+        let _ = write!(out, "{label:<18}");
+        for (_, r) in &cols {
+            let _ = write!(out, " {:>26}", get(r));
+        }
+        let _ = writeln!(out);
+    }
+}
+
 /// The human-readable table (stdout).
 #[must_use]
 pub fn table(rep: &Report) -> String {
@@ -247,6 +285,7 @@ pub fn table(rep: &Report) -> String {
             rep.gaps.unusable.len()
         );
     }
+    side_by_side(&mut out, rep);
     for c in &rep.configs {
         let _ = writeln!(out, "\n== config {} ==", c.name);
         run_table(&mut out, "scorer", &c.scored);

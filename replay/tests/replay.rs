@@ -118,6 +118,21 @@ async fn replay_over_a_seeded_archive() {
 
 fn gaps_are_reported(r: &Report) {
     assert_eq!(r.gaps.missing_days, vec![d(SKIPPED_DAY)]);
+    let text = sas_replay::report::table(r);
+    assert!(
+        text.contains(&format!(
+            "MISSING sessions (not invented, left out): {SKIPPED_DAY}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("MISSING QQQ on: {SKIPPED_QQQ}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("default scorer") && text.contains("momentum_only baseline"),
+        "{text}"
+    );
     let want: BTreeMap<String, Vec<NaiveDate>> =
         BTreeMap::from([("QQQ".to_string(), vec![d(SKIPPED_QQQ)])]);
     assert_eq!(r.gaps.missing_symbol_days, want);
@@ -182,6 +197,12 @@ fn scorer_and_baseline(r: &Report) {
             "scorer NOT ahead"
         }));
     }
+    // Both baselines share the seed and ignore the weights (the only
+    // difference between the two configurations): the same trades.
+    assert_eq!(
+        serde_json::to_string(&r.configs[0].baseline.trades).unwrap(),
+        serde_json::to_string(&r.configs[1].baseline.trades).unwrap()
+    );
     // Only momentum drives the momentum-only configuration's picks.
     let m = &r.configs[1].scored;
     assert!(m
