@@ -265,14 +265,18 @@ impl FakeExport {
         Self { state, url }
     }
 
+    /// Adds rows to `table`, kept in export-key order as the Worker serves
+    /// them (whatever order they are pushed in).
     pub fn push(&self, table: &str, rows: impl IntoIterator<Item = Value>) {
-        self.state
-            .lock()
-            .unwrap()
-            .rows
-            .entry(table.to_string())
-            .or_default()
-            .extend(rows);
+        let spec = tables::by_name(table).expect("an exported table");
+        let mut state = self.state.lock().unwrap();
+        let all = state.rows.entry(table.to_string()).or_default();
+        all.extend(rows);
+        all.sort_by(|a, b| {
+            spec.key_of(a)
+                .partial_cmp(&spec.key_of(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
 
     /// The cursor of the `n`-th row (1-based) of `table`, as the Worker
