@@ -372,7 +372,7 @@ mod tests {
         let broker = SimBroker::new(
             SimBrokerConfig {
                 seed: 42,
-                universe: crate::startup::sim_universe(&[]),
+                universe: vec![sas_core::market::Symbol::parse("AAPL").unwrap()],
                 starting_cash: 100_000.0,
                 account_id: "SIM-TEST".into(),
             },

@@ -3,6 +3,11 @@
 
 use serde::Deserialize;
 
+/// The archive export's settle window (ms): a row keyed by a time is
+/// exported only once older than this, so no writer may store a row whose key
+/// time is already older (`export::model::SETTLE_MS`, `ingest::MAX_QUOTE_AGE_MS`).
+pub const ARCHIVE_SETTLE_MS: i64 = 30 * 60 * 1000;
+
 /// Inserts every row of the JSON array bound as `?1` (see
 /// [`crate::ingest::rows_json`]) in one statement; rows already stored for the
 /// same `(symbol, ts)` are kept as they are.

@@ -25,17 +25,40 @@ pub mod watch;
 
 pub use model::*;
 
+/// What an alert says of one proposal. Proposals and approvals build it from
+/// their rows, so alerts never depend on them.
+#[derive(Debug, Clone, Copy)]
+pub struct ProposalDigest<'a> {
+    pub symbol: &'a str,
+    pub strategy: &'a str,
+    /// As approved or proposed.
+    pub contracts: i64,
+    pub total_max_loss: f64,
+    pub rationale: &'a str,
+}
+
 /// One summary line of a proposal for alerts (`SPY put_credit_spread x2
-/// (max loss $500): <rationale>`), with `contracts` as approved or proposed.
-pub fn proposal_summary(row: &crate::proposals::ProposalRow, contracts: i64) -> String {
+/// (max loss $500): <rationale>`).
+pub fn proposal_summary(p: &ProposalDigest<'_>) -> String {
     format!(
         "{} {} x{} (max loss ${:.0}): {}",
-        row.symbol,
-        row.strategy,
-        contracts,
-        row.total_max_loss,
-        crate::config::truncate(&row.rationale, 300)
+        p.symbol,
+        p.strategy,
+        p.contracts,
+        p.total_max_loss,
+        crate::config::truncate(p.rationale, 300)
     )
+}
+
+/// A proposal a generation run stores, as the "new proposals" alert reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewProposalDigest<'a> {
+    pub digest: ProposalDigest<'a>,
+    /// Lower is better: the alert names the best one.
+    pub rank: u32,
+    pub trade_date: &'a str,
+    pub idempotency_key: &'a str,
+    pub created_at: i64,
 }
 
 #[cfg(test)]

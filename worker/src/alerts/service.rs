@@ -103,30 +103,26 @@ pub fn event_statements(
 /// ([`super::model::INSERT_ALERT_IF_NEW_PROPOSAL`]).
 pub fn new_proposals_statements(
     cfg: &AlertsConfig,
-    records: &[&crate::proposals::ProposalRecord],
+    records: &[super::NewProposalDigest<'_>],
     at_ms: i64,
 ) -> Vec<Statement> {
     let Some(best) = records.iter().min_by_key(|r| r.rank) else {
         return Vec::new();
     };
     let event = AlertEvent::ProposalsBatch {
-        trading_date: best.trade_date.clone(),
+        trading_date: best.trade_date.to_owned(),
         batch: at_ms.to_string(),
         count: u32::try_from(records.len()).unwrap_or(u32::MAX),
         best_id: None,
-        best_summary: format!(
-            "{} {} x{} (max loss ${:.0}): {}",
-            best.symbol,
-            best.strategy,
-            best.contracts,
-            best.total_max_loss,
-            crate::config::truncate(&best.rationale, 300)
-        ),
+        best_summary: super::proposal_summary(&best.digest),
     };
     let Some(alert) = event.to_alert(at_ms, &cfg.settings) else {
         return Vec::new();
     };
-    let keys: Vec<String> = records.iter().map(|r| r.idempotency_key.clone()).collect();
+    let keys: Vec<String> = records
+        .iter()
+        .map(|r| r.idempotency_key.to_owned())
+        .collect();
     super::model::new_proposals_statements(
         &alert,
         &cfg.channel_kinds(),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// Rows keyed by a time are exported only once older than this (ms): rows
 /// are never written with a key time older than the settle window.
-pub const SETTLE_MS: i64 = 30 * 60 * 1000;
+pub const SETTLE_MS: i64 = crate::store::ARCHIVE_SETTLE_MS;
 /// Default `limit` of a page.
 pub const DEFAULT_LIMIT: u32 = 1000;
 /// Largest `limit` (larger values are clamped).

@@ -248,12 +248,12 @@ pub fn rows_json(quotes: &[Quote]) -> String {
 }
 
 /// How old a quote may be when it is written (ms): a little under the
-/// archive export's settle window ([`crate::export::model::SETTLE_MS`]). The
+/// archive export's settle window ([`crate::store::ARCHIVE_SETTLE_MS`]). The
 /// export hands a market-data row to the archiver once its time is older than
 /// that window and then moves its cursor past it, so a row written later with
 /// an older time would never be archived, and pruning would delete it. The
 /// margin covers the time between reading the clock and the batch committing.
-pub const MAX_QUOTE_AGE_MS: i64 = crate::export::model::SETTLE_MS - 5 * 60 * 1000;
+pub const MAX_QUOTE_AGE_MS: i64 = crate::store::ARCHIVE_SETTLE_MS - 5 * 60 * 1000;
 
 /// Moves every quote stamped more than [`MAX_QUOTE_AGE_MS`] before `now` into
 /// the failures, with the reason: such a quote is stale for trading and would

@@ -326,7 +326,22 @@ pub async fn generate(
     if new.is_empty() {
         return Ok(());
     }
-    let records: Vec<&ProposalRecord> = new.iter().map(|n| &n.record).collect();
+    let records: Vec<crate::alerts::NewProposalDigest<'_>> = new
+        .iter()
+        .map(|n| crate::alerts::NewProposalDigest {
+            digest: crate::alerts::ProposalDigest {
+                symbol: &n.record.symbol,
+                strategy: &n.record.strategy,
+                contracts: i64::from(n.record.contracts),
+                total_max_loss: n.record.total_max_loss,
+                rationale: &n.record.rationale,
+            },
+            rank: n.record.rank,
+            trade_date: &n.record.trade_date,
+            idempotency_key: &n.record.idempotency_key,
+            created_at: n.record.created_at,
+        })
+        .collect();
     let alert = crate::alerts::service::new_proposals_statements(
         &cfg.alerts,
         &records,
