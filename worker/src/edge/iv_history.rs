@@ -17,8 +17,8 @@ use crate::edge::{d1, error_response, json_response, now};
 use crate::http::iv_history::{quality_error, QualityRoute};
 use crate::iv_history::model::{
     bars_json, source_code, BackfillWrite, CoverageRow, FetchKind, SeriesRow, StateWrite,
-    APPEND_OWN_IV, SELECT_COVERAGE, SELECT_SERIES, UPSERT_IB_BARS, UPSERT_STATE_FAILURE,
-    UPSERT_STATE_SUCCESS,
+    StoredQualityRow, APPEND_OWN_IV, SELECT_COVERAGE, SELECT_SERIES, SELECT_STORED_QUALITY,
+    UPSERT_IB_BARS, UPSERT_STATE_FAILURE, UPSERT_STATE_SUCCESS,
 };
 use crate::iv_history::service;
 use crate::iv_history::store::IvHistoryStore;
@@ -151,6 +151,17 @@ impl IvHistoryStore for D1IvHistory<'_> {
         d1::rows(self.0, store::SELECT_LATEST, &[d1::text(symbols_json)])
             .await
             .map_err(d1_err)
+    }
+
+    async fn stored_quality(
+        &self,
+        symbol: &str,
+    ) -> StdResult<Option<StoredQualityRow>, StoreError> {
+        let rows: Vec<StoredQualityRow> =
+            d1::rows(self.0, SELECT_STORED_QUALITY, &[d1::text(symbol)])
+                .await
+                .map_err(d1_err)?;
+        Ok(rows.into_iter().next())
     }
 }
 

@@ -8,7 +8,9 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 
-use super::model::{source_code, BackfillWrite, CoverageRow, FetchKind, SeriesRow, StateWrite};
+use super::model::{
+    source_code, BackfillWrite, CoverageRow, FetchKind, SeriesRow, StateWrite, StoredQualityRow,
+};
 use super::store::IvHistoryStore;
 use crate::bridge::{Bridge, BridgeAnswer, BridgeFailure};
 use crate::store::{LatestRow, StoreError};
@@ -44,6 +46,8 @@ pub struct MemoryIvStore {
     pub own_daily: RefCell<BTreeMap<(String, String), f64>>,
     /// `market_data`'s newest rows.
     pub quotes: RefCell<Vec<LatestRow>>,
+    /// `symbol_quality` by symbol (written by the chain step).
+    pub quality: RefCell<BTreeMap<String, StoredQualityRow>>,
     /// The next `save_fetch` batch fails (nothing of it is applied).
     pub fail_next_batch: Cell<bool>,
     /// Every read fails.
@@ -242,6 +246,11 @@ impl IvHistoryStore for MemoryIvStore {
             .filter(|q| symbols.contains(&q.symbol))
             .cloned()
             .collect())
+    }
+
+    async fn stored_quality(&self, symbol: &str) -> Result<Option<StoredQualityRow>, StoreError> {
+        self.read()?;
+        Ok(self.quality.borrow().get(symbol).cloned())
     }
 }
 

@@ -403,3 +403,90 @@ pub fn own_and_ib(rows: &[SeriesRow]) -> (DatedIv, DatedIv) {
     }
     (own, ib)
 }
+
+/// The chain step's stored gate verdict of one symbol
+/// (`migrations/d1/0013_symbol_quality.sql`, one upserted row per symbol):
+/// `?1` symbol. `since_ms` is when the current state began: the upsert keeps
+/// it while the state stays the same, so it is the first check of the
+/// current unbroken run of that state (no history of rows is scanned).
+pub const SELECT_STORED_QUALITY: &str = "SELECT state, since_ms, checked_ms, reasons_json, \
+dropped_json, input_contracts, kept_contracts FROM symbol_quality WHERE symbol = ?1";
+
+/// A row of [`SELECT_STORED_QUALITY`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredQualityRow {
+    pub state: String,
+    pub since_ms: i64,
+    pub checked_ms: i64,
+    pub reasons_json: String,
+    pub dropped_json: String,
+    pub input_contracts: i64,
+    pub kept_contracts: i64,
+}
+
+/// What the chain step last stored about a symbol's data, in the
+/// `/symbols/{symbol}/quality` report (`stored`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct StoredQuality {
+    /// `live`, `delayed`, `failing`, or `unknown` (not yet checked: no
+    /// chain-step run has stored this symbol).
+    pub state: String,
+    /// When the current state began (RFC 3339): the first check of its
+    /// unbroken run. `None` when unknown.
+    pub since: Option<String>,
+    pub since_ms: Option<i64>,
+    /// The latest check (RFC 3339).
+    pub checked_at: Option<String>,
+    pub checked_ms: Option<i64>,
+    /// Whole seconds the state has held at the time of the report (0 for a
+    /// `since` in the future, which a skewed clock could give).
+    pub held_secs: Option<i64>,
+    /// The hold reasons of the latest check (empty when live).
+    pub reasons: Vec<serde_json::Value>,
+    /// Contracts dropped by reason at the latest check.
+    pub dropped: std::collections::BTreeMap<String, i64>,
+    pub input_contracts: i64,
+    pub kept_contracts: i64,
+    /// Human-readable note (`not yet checked` when unknown).
+    pub note: Option<String>,
+}
+
+fn rfc3339_ms(ms: i64) -> Option<String> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+}
+
+/// The report's `stored` part from the symbol's row (`None`: never
+/// checked) at `now_ms`. Pure. A state the table's CHECK would refuse, or
+/// unreadable JSON, is shown as stored / empty rather than failing the
+/// report.
+pub fn stored_quality(row: Option<&StoredQualityRow>, now_ms: i64) -> StoredQuality {
+    let Some(r) = row else {
+        return StoredQuality {
+            state: "unknown".to_owned(),
+            since: None,
+            since_ms: None,
+            checked_at: None,
+            checked_ms: None,
+            held_secs: None,
+            reasons: Vec::new(),
+            dropped: std::collections::BTreeMap::new(),
+            input_contracts: 0,
+            kept_contracts: 0,
+            note: Some("not yet checked".to_owned()),
+        };
+    };
+    StoredQuality {
+        state: r.state.clone(),
+        since: rfc3339_ms(r.since_ms),
+        since_ms: Some(r.since_ms),
+        checked_at: rfc3339_ms(r.checked_ms),
+        checked_ms: Some(r.checked_ms),
+        held_secs: Some(now_ms.saturating_sub(r.since_ms).max(0) / 1000),
+        reasons: serde_json::from_str(&r.reasons_json).unwrap_or_default(),
+        dropped: serde_json::from_str(&r.dropped_json).unwrap_or_default(),
+        input_contracts: r.input_contracts,
+        kept_contracts: r.kept_contracts,
+        note: None,
+    }
+}

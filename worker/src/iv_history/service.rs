@@ -23,8 +23,9 @@ use sas_core::quality::{
 use serde::Serialize;
 
 use super::model::{
-    after_failure, iv_path, own_and_ib, parse_answer, plan, rank_series, BackfillWrite,
-    CoverageRow, FetchKind, SeriesRow, SeriesSource, BACKFILL_DAYS, OWN_APPEND_DAYS,
+    after_failure, iv_path, own_and_ib, parse_answer, plan, rank_series, stored_quality,
+    BackfillWrite, CoverageRow, FetchKind, SeriesRow, SeriesSource, StoredQuality, BACKFILL_DAYS,
+    OWN_APPEND_DAYS,
 };
 use super::store::IvHistoryStore;
 use super::IvHistoryError;
@@ -286,6 +287,10 @@ pub struct QualityReport {
     /// Why the chain could not be checked.
     pub chain_error: Option<String>,
     pub iv_history: Coverage,
+    /// What the chain step last stored (`symbol_quality`): the state,
+    /// since when it has held, its reasons and counts; `unknown` before
+    /// the first check.
+    pub stored: StoredQuality,
 }
 
 fn stored_quote(row: &crate::store::LatestRow, symbol: &Symbol) -> Option<Quote> {
@@ -380,6 +385,8 @@ pub async fn quality(
             ..CoverageRow::default()
         });
     let rank = rank(store, symbol, today, None, &iv_cfg.rank).await?;
+    let stored = store.stored_quality(symbol.as_str()).await?;
+    let stored = stored_quality(stored.as_ref(), now.timestamp_millis());
     let (verdict, may_propose) = match (&quote_check, &chain_check) {
         (Some(q), Some(c)) => {
             let clear = q.failed.is_none() && q.live_enough && c.verdict.may_propose();
@@ -407,5 +414,6 @@ pub async fn quality(
             next_attempt_at: cov.next_attempt_at,
             rank,
         },
+        stored,
     })
 }

@@ -2,7 +2,7 @@
 //! constant of [`super::model`] (or one batch of them), executed over D1 by
 //! `edge::iv_history` and by [`super::memory`] in the native tests.
 
-use super::model::{BackfillWrite, CoverageRow, SeriesRow, StateWrite};
+use super::model::{BackfillWrite, CoverageRow, SeriesRow, StateWrite, StoredQualityRow};
 use crate::store::{LatestRow, StoreError};
 
 /// The IV-history store.
@@ -37,4 +37,6 @@ pub trait IvHistoryStore {
     ) -> Result<Vec<SeriesRow>, StoreError>;
     /// [`crate::store::SELECT_LATEST`] for the JSON array `symbols_json`.
     async fn latest_quotes(&self, symbols_json: &str) -> Result<Vec<LatestRow>, StoreError>;
+    /// [`super::model::SELECT_STORED_QUALITY`] for `symbol` (`None`: no row).
+    async fn stored_quality(&self, symbol: &str) -> Result<Option<StoredQualityRow>, StoreError>;
 }

@@ -591,6 +591,64 @@ fn quality_is_clear_for_live_clean_data_and_reports_the_iv_history() {
     assert_eq!(rep.iv_history.status, "complete");
     assert_eq!(rep.iv_history.ib_days, 260);
     assert_eq!(rep.iv_history.rank.unwrap().rank.days, 252);
+    assert_eq!(rep.stored.state, "unknown", "no chain step has stored SPY");
+    assert_eq!(rep.stored.note.as_deref(), Some("not yet checked"));
+    assert_eq!((rep.stored.since_ms, rep.stored.held_secs), (None, None));
+}
+
+#[test]
+fn quality_reports_the_stored_state_and_since_when_it_has_held() {
+    use super::model::StoredQualityRow;
+    let (store, bridge) = (MemoryIvStore::default(), FakeBridge::default());
+    stored_quote(&store, "delayed");
+    bridge.on("/chain?symbol=SPY&", ok(chain(DataType::Delayed)));
+    let since = monday().timestamp_millis() - 3 * 3_600_000;
+    store.quality.borrow_mut().insert(
+        "SPY".into(),
+        StoredQualityRow {
+            state: "delayed".into(),
+            since_ms: since,
+            checked_ms: monday().timestamp_millis() - 60_000,
+            reasons_json: r#"[{"kind":"not_live","data_type":"delayed"}]"#.into(),
+            dropped_json: r#"{"wide_spread":2}"#.into(),
+            input_contracts: 8,
+            kept_contracts: 6,
+        },
+    );
+    let rep = block_on(quality(
+        &store,
+        &bridge,
+        &config(),
+        &cfg(2),
+        &sym("SPY"),
+        monday(),
+    ))
+    .unwrap();
+    let s = &rep.stored;
+    assert_eq!(s.state, "delayed");
+    assert_eq!(s.since_ms, Some(since));
+    assert_eq!(s.held_secs, Some(3 * 3600), "held three hours");
+    assert_eq!(s.since.as_deref(), Some("2026-11-23T13:00:00+00:00"));
+    assert_eq!(s.reasons[0]["kind"], "not_live");
+    assert_eq!(s.dropped.get("wide_spread"), Some(&2));
+    assert_eq!((s.input_contracts, s.kept_contracts), (8, 6));
+    assert_eq!(s.note, None);
+    let body = serde_json::to_value(&rep).unwrap();
+    assert_eq!(body["stored"]["state"], "delayed");
+    assert_eq!(body["stored"]["since_ms"], since);
+
+    store.fail_reads.set(true);
+    assert!(matches!(
+        block_on(quality(
+            &store,
+            &bridge,
+            &config(),
+            &cfg(2),
+            &sym("SPY"),
+            monday()
+        )),
+        Err(IvHistoryError::Store(_))
+    ));
 }
 
 #[test]
@@ -816,5 +874,72 @@ VALUES ('{symbol}', '{d}', 0, 100.0, {iv}, '{{}}', '{{}}');"
             ],
             "IB's close when stored, else SAS's own; today left out"
         );
+    }
+
+    /// The chain step's upsert (`chains::UPSERT_SYMBOL_QUALITY`) then this
+    /// feature's read: `since_ms` stays at the first check of an unbroken
+    /// run of one state and moves when the state changes.
+    #[test]
+    fn the_stored_state_reads_back_with_since_when_it_has_held() {
+        let db = Db::migrated();
+        let read = |symbol: &str| -> Vec<StoredQualityRow> {
+            db.select_as(&inline(SELECT_STORED_QUALITY, &[&q(symbol)]))
+        };
+        assert!(read("SPY").is_empty(), "never checked: no row");
+        let upsert = |state: &str, at: &str, reasons: &str, dropped: &str, kept: &str| {
+            db.exec(&inline(
+                crate::chains::UPSERT_SYMBOL_QUALITY,
+                &[
+                    &q("SPY"),
+                    &q(state),
+                    at,
+                    &q(reasons),
+                    &q(dropped),
+                    "8",
+                    kept,
+                ],
+            ));
+        };
+        upsert("live", "1000", "[]", "{}", "8");
+        upsert("live", "2000", "[]", "{}", "8");
+        let rows = read("SPY");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].state.as_str(), rows[0].since_ms, rows[0].checked_ms),
+            ("live", 1000, 2000)
+        );
+        upsert(
+            "delayed",
+            "3000",
+            r#"[{"kind":"not_live"}]"#,
+            r#"{"wide_spread":2}"#,
+            "6",
+        );
+        upsert(
+            "delayed",
+            "4000",
+            r#"[{"kind":"not_live"}]"#,
+            r#"{"wide_spread":2}"#,
+            "6",
+        );
+        let row = read("SPY").remove(0);
+        assert_eq!(
+            (row.state.as_str(), row.since_ms, row.checked_ms),
+            ("delayed", 3000, 4000),
+            "since: the first delayed check"
+        );
+        let view = stored_quality(Some(&row), 9000);
+        assert_eq!(view.held_secs, Some(6));
+        assert_eq!(view.reasons[0]["kind"], "not_live");
+        assert_eq!(view.dropped.get("wide_spread"), Some(&2));
+        assert_eq!((view.input_contracts, view.kept_contracts), (8, 6));
+        upsert("live", "5000", "[]", "{}", "8");
+        let row = read("SPY").remove(0);
+        assert_eq!(
+            (row.state.as_str(), row.since_ms),
+            ("live", 5000),
+            "back to live: since moves"
+        );
+        assert!(read("QQQ").is_empty());
     }
 }
