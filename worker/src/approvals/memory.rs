@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::store::{Approval, ApprovalStore, OrderStateChange, ResendClaim, StoreError};
-use super::{KillSwitchRow, OrderState, ResolveRow};
+use super::{KillSwitchRow, OrderState, ResolveRow, RiskCheckRow};
 use crate::audit::store::AuditStore;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::proposals::{ProposalRecord, ProposalRow, ProposalStatus};
@@ -42,7 +42,7 @@ pub struct MemoryStore {
     /// A standing reconciliation drift (the position monitor's).
     pub drift: std::cell::Cell<bool>,
     /// Risk verdicts stored with approvals that won (`risk_checks`).
-    pub risk_checks: RefCell<Vec<(i64, String)>>,
+    pub risk_checks: RefCell<Vec<RiskCheckRow>>,
     /// Alert statements stored with approvals that won (the outbox rows
     /// `INSERT_ALERT_IF_CHANGED` writes after the audit row).
     pub alerts: RefCell<Vec<crate::alerts::Statement>>,
@@ -189,9 +189,13 @@ impl ApprovalStore for MemoryStore {
             },
         );
         if changed {
-            self.risk_checks
-                .borrow_mut()
-                .push((a.id, a.risk_report.to_owned()));
+            self.risk_checks.borrow_mut().push(RiskCheckRow {
+                proposal_id: a.id,
+                at: a.at_ms,
+                actor: a.actor.to_owned(),
+                approved: 1,
+                report: a.risk_report.to_owned(),
+            });
             self.alerts.borrow_mut().extend(a.alert.iter().cloned());
         }
         Ok(self.audit_if(changed, audit))
@@ -294,9 +298,13 @@ impl ApprovalStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let won = self.set_order_state(c, audit).await?;
         if won {
-            self.risk_checks
-                .borrow_mut()
-                .push((c.id, risk_report.to_owned()));
+            self.risk_checks.borrow_mut().push(RiskCheckRow {
+                proposal_id: c.id,
+                at: c.at_ms,
+                actor: audit.actor.clone(),
+                approved: 0,
+                report: risk_report.to_owned(),
+            });
         }
         Ok(won)
     }
@@ -331,6 +339,25 @@ impl ApprovalStore for MemoryStore {
     /// `SELECT_ORDERS_TO_RESOLVE`: approved with an order request, and
     /// `unknown` / `submit_failed`, or `submitting` not updated since
     /// `?1 - ?2`; oldest `order_updated_at` first (NULL first), at most `?3`.
+    /// `WHERE proposal_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2`.
+    async fn risk_checks(
+        &self,
+        proposal_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RiskCheckRow>, StoreError> {
+        let mut rows: Vec<RiskCheckRow> = self
+            .risk_checks
+            .borrow()
+            .iter()
+            .rev()
+            .filter(|r| r.proposal_id == proposal_id)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.at));
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
+
     async fn orders_to_resolve(
         &self,
         at_ms: i64,

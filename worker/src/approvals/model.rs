@@ -1079,3 +1079,99 @@ mod tests {
         assert_eq!(b, serde_json::json!({"halted": true, "reason": "drill"}));
     }
 }
+
+// ---------------------------------------------------------------------------
+// The stored pre-trade checks of a proposal (read path)
+// ---------------------------------------------------------------------------
+
+/// The pre-trade reports stored for proposal `?1` (`risk_checks`: the
+/// approval's, and a refused resend's), newest first, at most `?2`.
+pub const SELECT_RISK_CHECKS_OF_PROPOSAL: &str = "SELECT proposal_id, at, actor, approved, report \
+FROM risk_checks WHERE proposal_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2";
+
+/// Most stored reports one proposal detail lists.
+pub const RISK_CHECKS_PER_PROPOSAL: u32 = 20;
+
+/// One `risk_checks` row ([`SELECT_RISK_CHECKS_OF_PROPOSAL`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RiskCheckRow {
+    pub proposal_id: i64,
+    pub at: i64,
+    pub actor: String,
+    /// 0 | 1.
+    pub approved: i64,
+    /// The risk engine's verdict JSON (`crate::risk::view::RiskVerdict`).
+    pub report: String,
+}
+
+impl RiskCheckRow {
+    /// The typed view; an unparsable report is flagged, never an error.
+    pub fn view(&self) -> crate::risk::view::StoredRiskCheck {
+        crate::risk::view::StoredRiskCheck::from_stored(
+            self.at,
+            &self.actor,
+            self.approved != 0,
+            &self.report,
+        )
+    }
+}
+
+#[cfg(test)]
+mod risk_checks_sql_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::test_sqlite::{inline, quote, Sqlite};
+
+    fn insert(db: &Sqlite, proposal: i64, at: i64, approved: i64, report: &str) {
+        db.exec(&format!(
+            "{};",
+            inline(
+                crate::risk::model::INSERT_RISK_CHECK,
+                &[
+                    proposal.to_string(),
+                    at.to_string(),
+                    quote("api_token"),
+                    approved.to_string(),
+                    quote(report),
+                ],
+            )
+        ));
+    }
+
+    #[test]
+    fn the_stored_checks_of_a_proposal_read_newest_first_on_sqlite() {
+        let db = Sqlite::migrated();
+        let report = r#"{"approved":true,"contracts":2,"mode":"active","checks":[{"check":"max_loss_per_trade","inputs":[{"name":"max_loss","value":412.0}],"limit":500.0,"used":412.0,"verdict":{"verdict":"pass"}},{"check":"buying_power","inputs":[],"limit":null,"used":null,"verdict":{"verdict":"refuse","reason":"no net liquidation"}}],"refusals":[]}"#;
+        insert(&db, 7, 1_000, 1, report);
+        insert(&db, 7, 2_000, 0, "not json");
+        insert(&db, 8, 3_000, 1, report);
+        let rows: Vec<RiskCheckRow> = db.select_as(&inline(
+            SELECT_RISK_CHECKS_OF_PROPOSAL,
+            &["7".into(), RISK_CHECKS_PER_PROPOSAL.to_string()],
+        ));
+        assert_eq!(rows.len(), 2, "only proposal 7's");
+        assert_eq!(rows[0].at, 2_000, "newest first");
+        let unreadable = rows[0].view();
+        assert!(unreadable.unreadable);
+        assert!(!unreadable.approved);
+        assert!(unreadable.checks.is_empty());
+        let v = rows[1].view();
+        assert!(!v.unreadable);
+        assert!(v.approved);
+        assert_eq!(v.actor, "api_token");
+        assert_eq!(v.contracts, Some(2));
+        assert_eq!(v.checks.len(), 2);
+        assert_eq!(v.checks[0].name, "max_loss_per_trade");
+        assert_eq!(v.checks[0].limit, Some(500.0));
+        assert_eq!(v.checks[0].used, Some(412.0));
+        assert_eq!(v.checks[0].verdict, "pass");
+        assert_eq!(v.checks[0].inputs[0].name, "max_loss");
+        assert_eq!(v.checks[1].verdict, "refuse");
+        assert_eq!(v.checks[1].reason.as_deref(), Some("no net liquidation"));
+        let limited: Vec<RiskCheckRow> = db.select_as(&inline(
+            SELECT_RISK_CHECKS_OF_PROPOSAL,
+            &["7".into(), "1".into()],
+        ));
+        assert_eq!(limited.len(), 1);
+    }
+}

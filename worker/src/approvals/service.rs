@@ -754,6 +754,22 @@ impl<S: ApprovalStore, B: Bridge, R: crate::risk::store::RiskStore> Deps<'_, S, 
         self.load(id).await
     }
 
+    /// `GET /proposals/{id}`: the proposal (as [`Self::get`]) and the
+    /// pre-trade checks stored with its approval (and a refused resend),
+    /// newest first; a report that does not parse is flagged `unreadable`.
+    pub async fn detail(
+        &self,
+        id: i64,
+    ) -> Result<(ProposalRow, Vec<crate::risk::view::StoredRiskCheck>), ApprovalError> {
+        let row = self.get(id).await?;
+        let checks = self
+            .store
+            .risk_checks(id, super::RISK_CHECKS_PER_PROPOSAL)
+            .await
+            .map_err(store_err("risk checks"))?;
+        Ok((row, checks.iter().map(super::RiskCheckRow::view).collect()))
+    }
+
     async fn load(&self, id: i64) -> Result<ProposalRow, ApprovalError> {
         self.store
             .proposal(id)

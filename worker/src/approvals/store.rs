@@ -112,6 +112,13 @@ pub trait ApprovalStore: SettingsStore + AuditStore {
         c: &ResendClaim<'_>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+    /// [`super::SELECT_RISK_CHECKS_OF_PROPOSAL`]: the stored pre-trade
+    /// reports of one proposal, newest first.
+    async fn risk_checks(
+        &self,
+        proposal_id: i64,
+        limit: u32,
+    ) -> Result<Vec<super::RiskCheckRow>, StoreError>;
     /// [`super::SELECT_ORDERS_TO_RESOLVE`].
     async fn orders_to_resolve(
         &self,

@@ -669,9 +669,38 @@ fn an_approval_stores_the_risk_verdict_it_passed() {
     w.approve().unwrap();
     let checks = w.store.risk_checks.borrow();
     assert_eq!(checks.len(), 1);
-    let v: serde_json::Value = serde_json::from_str(&checks[0].1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&checks[0].report).unwrap();
     assert_eq!(v["approved"], true);
     assert!(v["checks"].as_array().unwrap().len() >= 5);
+    drop(checks);
+    // The detail serves it back, typed: every check with limit, use, verdict.
+    let (row, stored) = w.run(async |d| d.detail(ID).await).unwrap();
+    assert_eq!(row.status, ProposalStatus::Approved);
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].approved && !stored[0].unreadable);
+    assert_eq!(stored[0].actor, "token:test");
+    assert_eq!(stored[0].at, row.decided_at.unwrap());
+    assert!(stored[0].checks.len() >= 5);
+    assert!(stored[0].checks.iter().all(|c| c.verdict == "pass"));
+    assert!(stored[0]
+        .checks
+        .iter()
+        .any(|c| c.limit.is_some() && c.used.is_some()));
+    // A stored report that does not parse is shown flagged, not an error.
+    w.store.risk_checks.borrow_mut().push(super::RiskCheckRow {
+        proposal_id: ID,
+        at: row.decided_at.unwrap() + 1,
+        actor: "cron".into(),
+        approved: 0,
+        report: "{".into(),
+    });
+    let (_, stored) = w.run(async |d| d.detail(ID).await).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored[0].unreadable && stored[0].checks.is_empty(),
+        "newest first"
+    );
+    assert!(!stored[1].unreadable);
 }
 
 #[test]
@@ -701,7 +730,7 @@ fn a_resend_refused_by_the_risk_engine_is_abandoned_with_its_verdict_never_sent(
     assert_eq!(w.audit_of("order_abandoned"), 1);
     let checks = w.store.risk_checks.borrow();
     assert_eq!(checks.len(), 2, "the approval's verdict and the resend's");
-    let v: serde_json::Value = serde_json::from_str(&checks[1].1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&checks[1].report).unwrap();
     assert_eq!(v["approved"], false);
     assert!(!v["refusals"].as_array().unwrap().is_empty());
     // Final: a later run leaves it alone.

@@ -363,6 +363,20 @@ impl ApprovalStore for D1Store<'_> {
         .await
     }
 
+    async fn risk_checks(
+        &self,
+        proposal_id: i64,
+        limit: u32,
+    ) -> Result<Vec<approvals::RiskCheckRow>, StoreError> {
+        d1::rows(
+            self.0,
+            approvals::SELECT_RISK_CHECKS_OF_PROPOSAL,
+            &[d1::int(proposal_id), d1::uint(limit)],
+        )
+        .await
+        .map_err(d1_err)
+    }
+
     async fn orders_to_resolve(
         &self,
         at_ms: i64,
@@ -756,8 +770,14 @@ pub async fn handle(
             ),
             Err(e) => err(e),
         },
-        ApprovalRoute::Get { id } => match deps.get(id).await {
-            Ok(row) => reply(approvals_view::proposal_reply(&row, true)),
+        ApprovalRoute::Get { id } => match deps.detail(id).await {
+            Ok((row, risk_checks)) => json_response(
+                200,
+                &crate::risk::view::ProposalDetailView {
+                    proposal: proposals::ProposalView::from_row(&row, true),
+                    risk_checks,
+                },
+            ),
             Err(e) => err(e),
         },
         ApprovalRoute::Approve { id } => match read_body(req).await {

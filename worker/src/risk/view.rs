@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sas_core::performance::{EquityFigures, TradeStats};
 use sas_core::risk::{Change, CheckInput, TradingMode, TradingState, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The trading state as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,7 +84,7 @@ pub struct RiskOverview {
 }
 
 /// One pre-trade check: inputs, limit, use with the trade, verdict.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckLine {
     pub check: String,
     pub inputs: Vec<CheckInput>,
@@ -94,8 +94,8 @@ pub struct CheckLine {
 }
 
 /// Every check of an approval; approved only when all passed. Stored with
-/// the approval (`risk_checks.report`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// the approval (`risk_checks.report`), read back by [`StoredRiskCheck`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskVerdict {
     pub approved: bool,
     /// Contracts checked (the re-priced size).
@@ -105,6 +105,110 @@ pub struct RiskVerdict {
     pub checks: Vec<CheckLine>,
     /// `check: reason` of every refusal.
     pub refusals: Vec<String>,
+}
+
+/// One input of a stored check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct StoredCheckInput {
+    pub name: String,
+    pub value: Option<f64>,
+}
+
+/// One check of a stored report ([`CheckLine`] as the API shows it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct StoredCheckLine {
+    /// The check (`max_loss_per_trade`, `buying_power`, ...).
+    pub name: String,
+    pub inputs: Vec<StoredCheckInput>,
+    pub limit: Option<f64>,
+    /// The use with the trade.
+    pub used: Option<f64>,
+    /// `pass` or `refuse`.
+    pub verdict: String,
+    /// Why it refused (`None` when it passed).
+    pub reason: Option<String>,
+}
+
+/// One stored pre-trade report of a proposal (`risk_checks` row), as
+/// `GET /proposals/{id}` lists them in `risk_checks`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct StoredRiskCheck {
+    /// When the checks ran (Unix ms).
+    pub at: i64,
+    pub actor: String,
+    /// The approval (or resend) passed every check.
+    pub approved: bool,
+    /// The stored report does not parse: `checks` is empty.
+    pub unreadable: bool,
+    /// Contracts checked (the re-priced size); `None` when unreadable.
+    pub contracts: Option<u32>,
+    pub checks: Vec<StoredCheckLine>,
+    /// `check: reason` of every refusal.
+    pub refusals: Vec<String>,
+}
+
+impl StoredRiskCheck {
+    /// A stored row (`report`: [`RiskVerdict`] JSON). A report that does not
+    /// parse is kept, flagged `unreadable`, never an error.
+    pub fn from_stored(at: i64, actor: &str, approved: bool, report: &str) -> Self {
+        match serde_json::from_str::<RiskVerdict>(report) {
+            Ok(v) => StoredRiskCheck {
+                at,
+                actor: actor.to_owned(),
+                approved,
+                unreadable: false,
+                contracts: Some(v.contracts),
+                checks: v
+                    .checks
+                    .into_iter()
+                    .map(|c| {
+                        let (verdict, reason) = match c.verdict {
+                            Verdict::Pass => ("pass", None),
+                            Verdict::Refuse(r) => ("refuse", Some(r)),
+                        };
+                        StoredCheckLine {
+                            name: c.check,
+                            inputs: c
+                                .inputs
+                                .into_iter()
+                                .map(|i| StoredCheckInput {
+                                    name: i.name,
+                                    value: i.value,
+                                })
+                                .collect(),
+                            limit: c.limit,
+                            used: c.used,
+                            verdict: verdict.to_owned(),
+                            reason,
+                        }
+                    })
+                    .collect(),
+                refusals: v.refusals,
+            },
+            Err(_) => StoredRiskCheck {
+                at,
+                actor: actor.to_owned(),
+                approved,
+                unreadable: true,
+                contracts: None,
+                checks: Vec::new(),
+                refusals: Vec::new(),
+            },
+        }
+    }
+}
+
+/// `GET /proposals/{id}`: the proposal with the pre-trade checks stored
+/// with its approval (and a refused resend), newest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ProposalDetailView {
+    #[serde(flatten)]
+    pub proposal: crate::proposals::ProposalView,
+    pub risk_checks: Vec<StoredRiskCheck>,
 }
 
 /// A strategy and its switch.
