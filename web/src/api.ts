@@ -26,6 +26,7 @@ import type {
   PositionView as GeneratedPositionView,
   ProposalOrderView,
   ProposalView,
+  StoredRiskCheck,
   RankedOpportunities,
   RankedOpportunity,
   ReconciliationView,
@@ -59,7 +60,7 @@ import type {
 // the Worker passes through as free-form JSON (`JsonValue` there) are narrowed
 // here to what the pages read.
 
-export type { ContractId, EquityPoint, PnlDay };
+export type { ContractId, EquityPoint, PnlDay, StoredRiskCheck };
 
 /** Overall health as answered by `GET /health` (no authentication). */
 export type Health = GeneratedHealth;
@@ -152,6 +153,8 @@ export interface ProposalDetail extends Proposal {
     regime?: { rule?: string; stance?: string; direction?: string; reasons?: Array<Record<string, unknown>> };
   } | null;
   payoff_curve?: PayoffPoint[];
+  /** The pre-trade checks stored with the approval (and a refused resend), newest first. */
+  risk_checks?: StoredRiskCheck[];
 }
 
 /** 200 answer of `POST /proposals/{id}/approve`. */

@@ -8,6 +8,8 @@ import { riskCheckLines } from '../messages';
 import { isMissingRoute, useAudit, useProposal, useRisk } from '../queries';
 import { useNow } from '../useNow';
 import { statusTone } from './ProposalsPage';
+import type { StoredRiskCheck } from '../api';
+import { checkedAt, checkUse, checkVerdict, storedCheckTitle } from '../storedChecks';
 
 // uPlot is only needed here: its own chunk keeps the initial JS small.
 const PayoffChart = lazy(() => import('../components/PayoffChart'));
@@ -179,32 +181,75 @@ export function ProposalDetailPage() {
         </dl>
       </section>
 
-      <RiskChecks id={p.id} pending={status === 'pending'} />
+      <RiskChecks id={p.id} pending={status === 'pending'} stored={p.risk_checks ?? []} />
     </>
   );
 }
 
 /**
- * The limits the approval's pre-trade checks apply, with their use on the book now
- * (`GET /risk`). The verdict of a decided approval is stored by the Worker
- * (`risk_checks`) but not served by its API yet; a refusal shows its checks in place.
+ * The risk section. A pending proposal: the limits the approval's pre-trade checks
+ * apply, with their use on the book now (`GET /risk`). A decided one: the checks
+ * stored with its approval (and a refused resend), each limit with its use then,
+ * its verdict, when and by whom (`risk_checks` of `GET /proposals/{id}`).
+ * Refused approval attempts come from the audit log either way.
  */
-function RiskChecks({ id, pending }: { id: string; pending: boolean }) {
+function RiskChecks({ id, pending, stored }: { id: string; pending: boolean; stored: StoredRiskCheck[] }) {
   const risk = useRisk();
   const now = useNow();
   // Refused attempts keep their verdict in the audit log (`approval_refused`, `details.risk`).
   const audit = useAudit(id, 50);
   const refused = (audit.data?.entries ?? []).filter((e) => e.action === 'approval_refused' && e.details && e.details.risk);
-  if (risk.error && isMissingRoute(risk.error)) return null;
+  const riskMissing = risk.error !== null && risk.error !== undefined && isMissingRoute(risk.error);
+  if (riskMissing && stored.length === 0) return null;
   return (
     <section className="panel" aria-labelledby="risk-checks-heading" data-testid="proposal-risk">
       <h2 id="risk-checks-heading">Risk checks</h2>
       <p className="small">
         {pending
           ? 'Approving re-prices the trade and checks it against every limit below on the book as it is then; a refusal lists each check with its use of the limit.'
-          : 'This proposal was decided; the limits below are their use on the book now (the verdict stored with the approval is not served by the API yet).'}{' '}
-        Trading state: <strong data-testid="proposal-risk-mode">{risk.data?.now_mode ?? '…'}</strong>.
+          : stored.length > 0
+            ? 'The checks below are the ones stored with the decision: each limit with its use at that time.'
+            : 'No pre-trade checks are stored with this proposal (only an approval stores them).'}{' '}
+        {riskMissing ? null : (
+          <>
+            Trading state now: <strong data-testid="proposal-risk-mode">{risk.data?.now_mode ?? '…'}</strong>.
+          </>
+        )}
       </p>
+      {stored.map((c, i) => (
+        <div key={`${c.at}-${i}`} data-testid="stored-risk-check" data-approved={String(c.approved)} data-unreadable={String(c.unreadable)}>
+          <h3 className="small">
+            {storedCheckTitle(c)} · <span data-testid="stored-risk-check-when">{formatTime(checkedAt(c.at), now)}</span> ·{' '}
+            <span data-testid="stored-risk-check-actor">{c.actor}</span>
+            {c.contracts !== null ? ` · ${c.contracts} contract${c.contracts === 1 ? '' : 's'}` : ''}
+          </h3>
+          {c.unreadable ? (
+            <p className="muted small">The stored report could not be read.</p>
+          ) : (
+            <div className="table-scroll">
+              <table className="data-table" data-testid="stored-risk-check-table">
+                <caption className="muted small">Each limit with its use at {c.approved ? 'approval' : 'the resend'} and the verdict.</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Check</th>
+                    <th scope="col" className="num">Use of limit</th>
+                    <th scope="col">Verdict</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {c.checks.map((line) => (
+                    <tr key={line.name} data-testid="stored-check-row" data-check={line.name} data-verdict={line.verdict}>
+                      <th scope="row">{humanize(line.name)}</th>
+                      <td className="num" data-label="Use of limit">{checkUse(line)}</td>
+                      <td data-label="Verdict">{checkVerdict(line)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </div>
+      ))}
       {refused.length > 0 ? (
         <div data-testid="risk-attempts">
           <h3 className="small">Refused approval attempts</h3>
@@ -224,7 +269,12 @@ function RiskChecks({ id, pending }: { id: string; pending: boolean }) {
           </ul>
         </div>
       ) : null}
-      {risk.data ? <LimitsTable limits={risk.data.limits} /> : <p className="muted">Loading…</p>}
+      {pending && !riskMissing ? (
+        <>
+          <h3 className="small">Limit use now</h3>
+          {risk.data ? <LimitsTable limits={risk.data.limits} /> : <p className="muted">Loading…</p>}
+        </>
+      ) : null}
     </section>
   );
 }
