@@ -55,12 +55,6 @@ pub const DAILY_METRICS_RETENTION_DAYS: i64 = 800;
 
 pub use crate::config::chains::*;
 
-/// The data-quality gate's thresholds (`sas_core::quality`'s defaults, the
-/// same as `GET /symbols/{s}/quality`).
-pub fn quality_config() -> sas_core::quality::QualityConfig {
-    sas_core::quality::QualityConfig::default()
-}
-
 /// Bridge path of one symbol's chain.
 pub fn chain_path(symbol: &Symbol, window: &ChainWindow) -> String {
     format!(

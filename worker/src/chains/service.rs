@@ -222,13 +222,7 @@ async fn one_symbol(
     };
     // The data-quality gate before the analytics: failing contracts are
     // dropped (counted by reason), the symbol's verdict is stored with it.
-    let gated = gate_chain(
-        &chain,
-        None,
-        cfg.chains.risk_free_rate,
-        now(),
-        &super::quality_config(),
-    );
+    let gated = gate_chain(&chain, None, cfg.chains.risk_free_rate, now(), &cfg.quality);
     let gate = SymbolGate::of(&gated);
     let analysis = analyze_symbol(&gated.chain, &bars, &iv_history, cfg.chains.risk_free_rate);
     let mut statements = super::symbol_statements(

@@ -10,6 +10,7 @@ pub mod events;
 pub mod iv_history;
 pub mod origins;
 pub mod positions;
+pub mod quality;
 pub mod risk;
 
 /// At most `max` characters of `s` (for echoing user input in messages).
@@ -97,6 +98,9 @@ pub struct Config {
     pub events: events::EventsConfig,
     /// The Postgres archive: `ARCHIVE_TOKEN`, the hold cap (see [`crate::export`]).
     pub archive: archive::ArchiveConfig,
+    /// The data-quality gate's thresholds, one value for every place the
+    /// gate runs (see [`quality`]).
+    pub quality: sas_core::quality::QualityConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -119,6 +123,7 @@ impl std::fmt::Debug for Config {
             .field("iv_history", &self.iv_history)
             .field("events", &self.events)
             .field("archive", &self.archive)
+            .field("quality", &self.quality)
             .finish()
     }
 }
@@ -189,6 +194,7 @@ impl Config {
         let risk = risk::WorkerRiskConfig::from_lookup(&get, &mut errors);
         let iv_history = iv_history::IvHistoryConfig::from_lookup(&get, &mut errors);
         let events = events::EventsConfig::from_lookup(&get, &mut errors);
+        let quality = quality::from_lookup(&get, &mut errors);
         let archive =
             archive::ArchiveConfig::from_lookup(&get, &[&api_token, &bridge_token], &mut errors);
         let production = approval.production;
@@ -232,6 +238,7 @@ impl Config {
                 iv_history,
                 events,
                 archive,
+                quality,
             })
         } else {
             Err(ConfigErrors(errors))

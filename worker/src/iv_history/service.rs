@@ -17,9 +17,7 @@ use sas_core::analytics::iv_history::{
     IvSeriesDiff,
 };
 use sas_core::market::{DataType, Quote, Symbol};
-use sas_core::quality::{
-    check_quote, data_type_ok, gate_chain, DropCounts, QualityConfig, SymbolVerdict,
-};
+use sas_core::quality::{check_quote, data_type_ok, gate_chain, DropCounts, SymbolVerdict};
 use serde::Serialize;
 
 use super::model::{
@@ -323,7 +321,7 @@ pub async fn quality(
     if !cfg.watchlist.contains(symbol) {
         return Err(IvHistoryError::UnknownSymbol(symbol.to_string()));
     }
-    let gate = QualityConfig::default();
+    let gate = cfg.quality;
     let list = list_json(std::slice::from_ref(symbol));
     // The quote and the chain as the bridge serves them now (the same
     // instant); the newest stored quote only when the bridge gives none.

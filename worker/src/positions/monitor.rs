@@ -439,7 +439,7 @@ impl<S: PositionStore, B: Bridge> Monitor<'_, S, B> {
         let timeout = self.cfg.bridge_timeout_ms;
         let mut quotes = BTreeMap::new();
         let mut held = HeldSymbols::new();
-        let gate = crate::chains::quality_config();
+        let gate = self.cfg.quality;
         for chunk in paths.chunks(QUOTE_CONCURRENCY) {
             let answers = join_all(chunk.iter().map(|(symbol, path)| async move {
                 (

@@ -239,7 +239,9 @@ pub async fn generate(
         };
         // The data-quality gate: a symbol whose data is delayed or failing
         // proposes nothing; otherwise only the contracts that passed are used.
-        let chain = match super::gate_for_generation(&chain, strategy_cfg.risk_free_rate, at) {
+        let gated =
+            super::gate_for_generation(&chain, strategy_cfg.risk_free_rate, at, &cfg.quality);
+        let chain = match gated {
             Ok(kept) => kept,
             Err(skip) => {
                 summary.skipped.push(skip);

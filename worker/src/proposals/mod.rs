@@ -48,13 +48,14 @@ pub fn generation_chain_path(symbol: &Symbol, expiries: &[NaiveDate]) -> String 
 /// at `at`: `Ok` with only the contracts that passed when the symbol is
 /// clear, else `Err` with the skip entry for the run summary (the symbol,
 /// its state `delayed`/`failing` and every hold reason). A symbol held here
-/// proposes nothing.
+/// proposes nothing. `gate`: the configured thresholds (`Config::quality`).
 pub fn gate_for_generation(
     chain: &sas_core::market::OptionChain,
     rate: f64,
     at: DateTime<Utc>,
+    gate: &sas_core::quality::QualityConfig,
 ) -> Result<sas_core::market::OptionChain, serde_json::Value> {
-    let q = sas_core::quality::gate_chain(chain, None, rate, at, &crate::chains::quality_config());
+    let q = sas_core::quality::gate_chain(chain, None, rate, at, gate);
     if q.verdict.may_propose() {
         return Ok(q.chain);
     }
