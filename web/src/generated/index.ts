@@ -59,6 +59,7 @@ export type { StateChange } from './StateChange.ts';
 export type { StateView } from './StateView.ts';
 export type { StoredCheckInput } from './StoredCheckInput.ts';
 export type { StoredCheckLine } from './StoredCheckLine.ts';
+export type { StoredQuality } from './StoredQuality.ts';
 export type { StoredRiskCheck } from './StoredRiskCheck.ts';
 export type { StrategyChange } from './StrategyChange.ts';
 export type { StrategyView } from './StrategyView.ts';
