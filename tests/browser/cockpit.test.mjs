@@ -128,6 +128,25 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       const after = await stack.api(`/proposals/${p.id}`);
       assert.equal(after.json.status, 'approved');
       assert.equal(after.json.order.status, 'submitted');
+      // The detail then shows the checks the approval passed, as the API stores them.
+      const stored = after.json.risk_checks;
+      assert.equal(stored.length, 1, JSON.stringify(stored));
+      assert.equal(stored[0].approved, true);
+      assert.equal(stored[0].unreadable, false);
+      assert.ok(stored[0].checks.length >= 5, JSON.stringify(stored[0]));
+      assert.ok(stored[0].checks.every((c) => c.verdict === 'pass'), JSON.stringify(stored[0].checks));
+      await page.reload();
+      const block = page.getByTestId('stored-risk-check').first();
+      await block.waitFor({ timeout: 15_000 });
+      assert.equal(await block.getAttribute('data-approved'), 'true');
+      assert.equal(await block.getByTestId('stored-risk-check-actor').textContent(), stored[0].actor);
+      const rows = block.getByTestId('stored-check-row');
+      assert.equal(await rows.count(), stored[0].checks.length);
+      for (const [i, c] of stored[0].checks.entries()) {
+        assert.equal(await rows.nth(i).getAttribute('data-check'), c.name);
+        assert.equal(await rows.nth(i).getAttribute('data-verdict'), c.verdict);
+      }
+      assert.equal(await page.getByTestId('risk-limits').count(), 0, 'a decided proposal shows no limit use of today');
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
