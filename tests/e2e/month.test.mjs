@@ -1,7 +1,8 @@
 // End-to-end (issue 14): on the first cron after a fresh start, IV rank is
 // known for every watchlist symbol (the IV history backfill runs before the
 // chain step), the data-quality gate finds every simulated symbol live
-// (symbol_quality, /health's data_quality), and every proposal's rationale
+// (symbol_quality, /health's data_quality, /symbols/SPY/quality's stored
+// state and since when), and every proposal's rationale
 // cites the IV rank it used with the days it rests on. The simulated MONTH
 // (credit spreads and iron condors as well as debit trades) is driven
 // natively through the same gate, analytics and strategy engine
@@ -60,6 +61,20 @@ describe('first cron after a fresh start: IV rank, the gate, the rationale', () 
       health.text,
     );
     for (const s of WATCHLIST) assert.ok(!health.text.includes(`"${s}"`), 'no symbol names on the public /health');
+
+    // One symbol's stored state on /symbols/{s}/quality: live, since this run.
+    const spy = quality.find((q) => q.symbol === 'SPY');
+    const report = await stack.api('/symbols/SPY/quality');
+    assert.equal(report.status, 200, report.text);
+    const stored = report.json.stored;
+    assert.equal(stored.state, 'live', report.text);
+    assert.equal(stored.since_ms, spy.since_ms);
+    assert.equal(Date.parse(stored.since), spy.since_ms);
+    assert.equal(stored.checked_ms, spy.checked_ms);
+    assert.deepEqual(stored.reasons, []);
+    assert.ok(stored.held_secs >= 0 && stored.kept_contracts > 0, report.text);
+    assert.equal(stored.note, null);
+    console.log(`SPY stored quality: ${stored.state} since ${stored.since} (${stored.kept_contracts}/${stored.input_contracts} contracts kept)`);
 
     // Proposals of this run cite the IV rank they used and its days.
     const proposals = await stack.api('/proposals?limit=50');
