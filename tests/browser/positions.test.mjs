@@ -321,6 +321,8 @@ describe('position pages in a real browser against the local stack', { timeout: 
     const { context, page, errors } = await open(PHONE, '/today');
     try {
       await page.getByTestId('pnl-open-mid').waitFor();
+      // The state comes from GET /risk, which may answer after the P&L: wait for it.
+      await page.locator('[data-testid=trading-state]:not([data-state=""])').waitFor();
       assert.equal(await page.getByTestId('trading-state').getAttribute('data-state'), 'active');
       const today = pnl.by_day[pnl.by_day.length - 1];
       assert.ok(today && today.positions_closed >= 1, JSON.stringify(pnl.by_day));
@@ -329,6 +331,8 @@ describe('position pages in a real browser against the local stack', { timeout: 
         `${realized} vs ${today.realized}`);
       assert.equal((await page.getByTestId('pnl-open-positions').textContent()).trim().split(' ')[0], String(pnl.open_positions));
       const pending = (await stack.api('/proposals?status=pending')).json.proposals.length;
+      // Pending proposals load beside the P&L, not with it: wait for the count.
+      await page.waitForFunction(() => /^\d+$/.test(document.querySelector('[data-testid=today-pending]')?.textContent?.trim() ?? ''));
       assert.equal((await page.getByTestId('today-pending').textContent()).trim(), String(pending));
       await page.getByTestId('monitor-run').waitFor();
       await page.getByTestId('health-bridge').waitFor();
