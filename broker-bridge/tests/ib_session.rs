@@ -150,6 +150,20 @@ async fn gateway_restart_reconnects_and_streams_resume() {
         waited < downtime + Duration::from_secs(10),
         "took {waited:?}"
     );
+    // Asked before the new session's ticks arrive (the gateway answers the
+    // resubscription late), the bridge waits for them: it never serves the
+    // quote it held before the gap as the quote of now.
+    gw.controls.set_response_delay(Duration::from_millis(300));
+    let fresh = b
+        .quotes(std::slice::from_ref(&spy))
+        .await
+        .remove(0)
+        .unwrap();
+    assert!(
+        fresh.timestamp > first.timestamp,
+        "served the pre-restart quote: {fresh:?}"
+    );
+    gw.controls.set_response_delay(Duration::ZERO);
     // The stream resubscribes by itself (no new quote request needed).
     tokio::time::timeout(Duration::from_secs(5), async {
         while gw.controls.market_data_lines() == 0 {

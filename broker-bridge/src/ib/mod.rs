@@ -790,6 +790,8 @@ impl Inner {
         let mut rx = stream.state.clone();
         let deadline = tokio::time::Instant::now() + self.cfg.quote_timeout;
         loop {
+            // No session, no quote: a gap fails fast rather than waiting.
+            self.client()?;
             {
                 let st = rx.borrow_and_update();
                 if let Some(e) = &st.error {
@@ -972,6 +974,10 @@ async fn run_quote_stream(
         if permission.is_some() {
             return;
         }
+        // The subscription ended (session lost, or IB asked to resubscribe):
+        // what it held is from before the gap and must not be served as the
+        // quote of now; `quote` waits for the next subscription's ticks.
+        tx.send_modify(|s| *s = QuoteState::default());
         if inner.client().is_err() && generation.changed().await.is_err() {
             return;
         }
