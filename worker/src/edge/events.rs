@@ -9,7 +9,7 @@ use std::result::Result as StdResult;
 use chrono::NaiveDate;
 use sas_core::market::Symbol;
 use sas_core::strategy::EventCalendar;
-use worker::{console_error, console_log, D1Database, D1Type, Request, Response};
+use worker::{console_error, D1Database, D1Type, Request, Response};
 
 use super::proposals::FetchBridge;
 use super::{d1, error_response, json_response, now, read_body};
@@ -200,21 +200,12 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
     )
     .await;
     let ms = (now() - started).num_milliseconds();
-    match report {
-        Ok(r) if r.fetches.is_empty() && r.deferred.is_empty() => {}
-        Ok(r) => {
-            let line = serde_json::json!({ "event": "events_dividends", "ms": ms, "report": r });
-            if r.fetches.iter().any(|f| f.error.is_some()) {
-                console_error!("{line}");
-            } else {
-                console_log!("{line}");
-            }
-        }
-        Err(e) => console_error!(
-            "{}",
-            serde_json::json!({ "event": "events_dividends", "ms": ms, "error": e.to_string() })
-        ),
+    if matches!(&report, Ok(r) if r.fetches.is_empty() && r.deferred.is_empty()) {
+        return; // nothing was due: no line
     }
+    super::log_step("events_dividends", ms, &report, |r| {
+        r.fetches.iter().any(|f| f.error.is_some())
+    });
 }
 
 /// The event calendars of `symbols` from `from` on, for generation.

@@ -8,7 +8,7 @@
 
 use std::result::Result as StdResult;
 
-use worker::{console_error, console_log, D1Database, Response};
+use worker::{console_error, D1Database, Response};
 
 use super::proposals::FetchBridge;
 use crate::config::iv_history::IvHistoryConfig;
@@ -180,20 +180,9 @@ pub async fn cron_step(db: &D1Database, cfg: &Config, iv_cfg: &IvHistoryConfig) 
     )
     .await;
     let ms = (now() - started).num_milliseconds();
-    match report {
-        Ok(r) => {
-            let line = serde_json::json!({ "event": "iv_history", "ms": ms, "report": r });
-            if r.fetches.iter().any(|f| f.error.is_some()) {
-                console_error!("{line}");
-            } else {
-                console_log!("{line}");
-            }
-        }
-        Err(e) => console_error!(
-            "{}",
-            serde_json::json!({ "event": "iv_history", "ms": ms, "error": e.to_string() })
-        ),
-    }
+    super::log_step("iv_history", ms, &report, |r| {
+        r.fetches.iter().any(|f| f.error.is_some())
+    });
 }
 
 /// `GET /symbols/{symbol}/quality`: 200 with the report, 404 for a symbol

@@ -39,6 +39,30 @@ const DB_BINDING: &str = "DB";
 /// Bound on the bridge check of `/health`, in milliseconds.
 const HEALTH_BRIDGE_TIMEOUT_MS: u32 = 2_000;
 
+/// Logs a cron step's outcome as one JSON line (`wrangler tail`): its report,
+/// as an error line when `failed(report)`, or the step's error.
+pub(crate) fn log_step<R: Serialize, E: std::fmt::Display>(
+    event: &str,
+    ms: i64,
+    outcome: &std::result::Result<R, E>,
+    failed: impl Fn(&R) -> bool,
+) {
+    match outcome {
+        Ok(r) => {
+            let line = serde_json::json!({ "event": event, "ms": ms, "report": r });
+            if failed(r) {
+                console_error!("{line}");
+            } else {
+                console_log!("{line}");
+            }
+        }
+        Err(e) => console_error!(
+            "{}",
+            serde_json::json!({ "event": event, "ms": ms, "error": e.to_string() })
+        ),
+    }
+}
+
 /// The current time from the Workers clock.
 pub fn now() -> DateTime<Utc> {
     let ms = i64::try_from(worker::Date::now().as_millis()).unwrap_or(0);

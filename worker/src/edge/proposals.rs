@@ -101,6 +101,20 @@ fn d1_err(e: worker::Error) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// The parameters of [`approvals::SET_ORDER_STATE`] for one change.
+fn order_state_params<'a>(c: &'a OrderStateChange<'_>) -> [worker::D1Type<'a>; 8] {
+    [
+        d1::int(c.id),
+        d1::text(c.to.as_str()),
+        d1::opt_text(c.order_id),
+        d1::opt_text(c.broker_status),
+        d1::opt_text(c.reason),
+        d1::uint(u32::from(c.sent)),
+        d1::millis(c.at_ms),
+        d1::text(c.from.as_str()),
+    ]
+}
+
 pub(super) fn audit_statement(
     db: &D1Database,
     sql: &str,
@@ -284,16 +298,7 @@ impl ApprovalStore for D1Store<'_> {
     ) -> Result<bool, StoreError> {
         self.conditional(
             approvals::SET_ORDER_STATE,
-            &[
-                d1::int(c.id),
-                d1::text(c.to.as_str()),
-                d1::opt_text(c.order_id),
-                d1::opt_text(c.broker_status),
-                d1::opt_text(c.reason),
-                d1::uint(u32::from(c.sent)),
-                d1::millis(c.at_ms),
-                d1::text(c.from.as_str()),
-            ],
+            &order_state_params(c),
             audit_entry,
         )
         .await
@@ -307,21 +312,8 @@ impl ApprovalStore for D1Store<'_> {
     ) -> Result<bool, StoreError> {
         let db = self.0;
         let statements = vec![
-            d1::statement(
-                db,
-                approvals::SET_ORDER_STATE,
-                &[
-                    d1::int(c.id),
-                    d1::text(c.to.as_str()),
-                    d1::opt_text(c.order_id),
-                    d1::opt_text(c.broker_status),
-                    d1::opt_text(c.reason),
-                    d1::uint(u32::from(c.sent)),
-                    d1::millis(c.at_ms),
-                    d1::text(c.from.as_str()),
-                ],
-            )
-            .map_err(d1_err)?,
+            d1::statement(db, approvals::SET_ORDER_STATE, &order_state_params(c))
+                .map_err(d1_err)?,
             d1::statement(
                 db,
                 crate::risk::model::INSERT_RISK_CHECK_IF_CHANGED,
