@@ -49,5 +49,5 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    edge::scheduled(env, &event.cron()).await;
+    edge::scheduled(env, &event.cron(), event.schedule()).await;
 }

@@ -38,6 +38,18 @@ pub enum MarketHoursMode {
     Ignore,
 }
 
+/// The clock a cron run goes by (`CRON_CLOCK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CronClock {
+    /// The wall clock (the default; the only choice in production).
+    Wall,
+    /// The scheduled event's time, moving on with the wall clock: a
+    /// simulated month driven through the real crons against the simulated
+    /// bridge on a settable clock (`docs/sim-market.md`). Refused when
+    /// `ENVIRONMENT=production`.
+    Scheduled,
+}
+
 /// Longest accepted Access service-token client id, in characters.
 pub const MAX_CLIENT_ID_LEN: usize = 256;
 
@@ -78,6 +90,8 @@ pub struct Config {
     pub watchlist: Vec<Symbol>,
     /// Market-hours gating of the cron.
     pub market_hours_mode: MarketHoursMode,
+    /// The clock the crons go by.
+    pub cron_clock: CronClock,
     /// Bound on each bridge call, in milliseconds.
     pub bridge_timeout_ms: u32,
     /// Days of market data kept in D1.
@@ -198,6 +212,21 @@ impl Config {
         let archive =
             archive::ArchiveConfig::from_lookup(&get, &[&api_token, &bridge_token], &mut errors);
         let production = approval.production;
+        let cron_clock = match get("CRON_CLOCK").as_deref() {
+            None | Some("wall") => CronClock::Wall,
+            Some("scheduled") if production => {
+                errors.push(
+                    "CRON_CLOCK=scheduled is for simulated runs and is refused when ENVIRONMENT=production"
+                        .to_owned(),
+                );
+                CronClock::Wall
+            }
+            Some("scheduled") => CronClock::Scheduled,
+            Some(_) => {
+                errors.push("CRON_CLOCK must be \"wall\" or \"scheduled\"".to_owned());
+                CronClock::Wall
+            }
+        };
         let bridge_url = match validate_bridge_url(
             get("BRIDGE_URL").as_deref().unwrap_or(DEFAULT_BRIDGE_URL),
             production,
@@ -228,6 +257,7 @@ impl Config {
                 api_token,
                 watchlist,
                 market_hours_mode,
+                cron_clock,
                 bridge_timeout_ms,
                 retention_days,
                 approval,
@@ -398,7 +428,40 @@ mod tests {
         assert_eq!(cfg.market_hours_mode, MarketHoursMode::Enforce);
         assert_eq!(cfg.bridge_timeout_ms, DEFAULT_BRIDGE_TIMEOUT_MS);
         assert_eq!(cfg.retention_days, 10);
+        assert_eq!(cfg.cron_clock, CronClock::Wall);
         assert!(!format!("{cfg:?}").contains(TOKEN_A));
+    }
+
+    #[test]
+    fn the_scheduled_cron_clock_is_refused_in_production_and_allowed_elsewhere() {
+        let secrets = [("API_TOKEN", TOKEN_A), ("BRIDGE_TOKEN", TOKEN_B)];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = secrets.to_vec();
+            v.extend_from_slice(extra);
+            Config::from_lookup(lookup(&v))
+        };
+        // Unset ENVIRONMENT is production.
+        let errs = with(&[("CRON_CLOCK", "scheduled")])
+            .unwrap_err()
+            .to_string();
+        assert!(errs.contains("CRON_CLOCK=scheduled"), "{errs}");
+        let errs = with(&[("CRON_CLOCK", "scheduled"), ("ENVIRONMENT", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errs.contains("refused when ENVIRONMENT=production"),
+            "{errs}"
+        );
+        let errs = with(&[("CRON_CLOCK", "later"), ("ENVIRONMENT", "test")])
+            .unwrap_err()
+            .to_string();
+        assert!(errs.contains("CRON_CLOCK must be"), "{errs}");
+        for env in ["development", "test"] {
+            let cfg = with(&[("CRON_CLOCK", "scheduled"), ("ENVIRONMENT", env)]).unwrap();
+            assert_eq!(cfg.cron_clock, CronClock::Scheduled);
+        }
+        let cfg = with(&[("CRON_CLOCK", "wall"), ("ENVIRONMENT", "test")]).unwrap();
+        assert_eq!(cfg.cron_clock, CronClock::Wall);
     }
 
     #[test]

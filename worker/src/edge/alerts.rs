@@ -293,8 +293,14 @@ impl AlertSender for FetchAlertSender {
 
 /// The cron step: observe the conditions the run computed, deliver what is
 /// due, prune old alerts. Failures are logged; the run goes on.
-pub async fn cron(db: &D1Database, cfg: &AlertsConfig, observations: &[ConditionObservation]) {
+pub async fn cron(
+    db: &D1Database,
+    cfg: &AlertsConfig,
+    observations: &[ConditionObservation],
+    clock: super::RunClock,
+) {
     let store = D1Alerts(db);
+    let now = move || clock.now();
     for obs in observations {
         if let Err(e) = service::observe_condition(&store, cfg, obs).await {
             log_error("observe condition", &e);
@@ -429,15 +435,15 @@ fn log_watch(step: &str, report: &watch::WatchReport) {
 /// The every-minute watch (order rejected or stuck, IB degraded, the reset
 /// window, the weekly re-login, the daily summary); runs whether the
 /// market is open or not.
-pub async fn watch_minute(db: &D1Database, cfg: &crate::config::Config) {
+pub async fn watch_minute(db: &D1Database, cfg: &crate::config::Config, clock: super::RunClock) {
     let source = EdgeWatch { db, cfg };
-    let report = watch::watch_minute(&D1Alerts(db), &source, &cfg.alerts, now()).await;
+    let report = watch::watch_minute(&D1Alerts(db), &source, &cfg.alerts, clock.now()).await;
     log_watch("alerts_watch", &report);
 }
 
 /// The ingestion cron's watch (data delayed per symbol, archive behind).
-pub async fn watch_ingest(db: &D1Database, cfg: &crate::config::Config) {
+pub async fn watch_ingest(db: &D1Database, cfg: &crate::config::Config, clock: super::RunClock) {
     let source = EdgeWatch { db, cfg };
-    let report = watch::watch_ingest(&D1Alerts(db), &source, &cfg.alerts, now()).await;
+    let report = watch::watch_ingest(&D1Alerts(db), &source, &cfg.alerts, clock.now()).await;
     log_watch("alerts_watch_ingest", &report);
 }

@@ -188,7 +188,7 @@ pub async fn handle(
 /// The dividend step of the 15-minute cron: at most
 /// `EVENTS_DIVIDENDS_PER_RUN` bridge reads. Logs one JSON line; never fails
 /// the run.
-pub async fn cron_step(db: &D1Database, cfg: &Config) {
+pub async fn cron_step(db: &D1Database, cfg: &Config, clock: super::RunClock) {
     let started = now();
     let report = service::cron_step(
         &D1Events(db),
@@ -196,7 +196,7 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
         &cfg.watchlist,
         &cfg.events,
         cfg.bridge_timeout_ms,
-        started,
+        clock.now(),
     )
     .await;
     let ms = (now() - started).num_milliseconds();

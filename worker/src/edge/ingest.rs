@@ -89,13 +89,14 @@ pub async fn run(
     db: &D1Database,
     cfg: &Config,
     trigger: Trigger,
-    started: DateTime<Utc>,
+    clock: super::RunClock,
 ) -> Result<IngestRun, StoreError> {
     let runs = D1Runs {
         db,
         gate: crate::export::prune_gate(cfg),
     };
-    service::run(&runs, &FetchBridge(cfg), cfg, trigger, started, &now).await
+    let now = move || clock.now();
+    service::run(&runs, &FetchBridge(cfg), cfg, trigger, clock.now(), &now).await
 }
 
 fn log_run(run: &IngestRun) {

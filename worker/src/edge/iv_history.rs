@@ -168,7 +168,12 @@ impl IvHistoryStore for D1IvHistory<'_> {
 /// The IV-history step of the 15-minute cron: SAS's own closes copied, then
 /// at most `IV_BACKFILL_PER_RUN` bridge requests. Logs one JSON line; never
 /// fails the run.
-pub async fn cron_step(db: &D1Database, cfg: &Config, iv_cfg: &IvHistoryConfig) {
+pub async fn cron_step(
+    db: &D1Database,
+    cfg: &Config,
+    iv_cfg: &IvHistoryConfig,
+    clock: super::RunClock,
+) {
     let started = now();
     let report = service::cron_step(
         &D1IvHistory(db),
@@ -176,7 +181,7 @@ pub async fn cron_step(db: &D1Database, cfg: &Config, iv_cfg: &IvHistoryConfig) 
         &cfg.watchlist,
         iv_cfg,
         cfg.bridge_timeout_ms,
-        started,
+        clock.now(),
     )
     .await;
     let ms = (now() - started).num_milliseconds();

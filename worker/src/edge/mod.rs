@@ -69,6 +69,55 @@ pub fn now() -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
+/// The clock of one cron run: the time the run is for, moving on with the
+/// wall clock from there. Under `CRON_CLOCK=wall` (the default, and the only
+/// choice in production) that is the wall clock itself; under
+/// `CRON_CLOCK=scheduled` (development and tests, with the simulated bridge
+/// on a settable clock) it starts at the scheduled event's time, so a
+/// simulated month can be driven through the real crons
+/// (`/cdn-cgi/local/scheduled?cron=…&time=<ms>`). Durations in the log
+/// lines stay wall-clock durations either way.
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    at: DateTime<Utc>,
+    wall: DateTime<Utc>,
+}
+
+impl RunClock {
+    /// A run on the wall clock.
+    pub fn wall() -> Self {
+        let n = now();
+        Self { at: n, wall: n }
+    }
+
+    /// A run for the scheduled event's time (`scheduled_ms`, ms since the
+    /// epoch) when `cfg` says so, otherwise on the wall clock. A time the
+    /// runtime cannot give (not finite, out of range) is the wall clock.
+    pub fn for_event(clock: crate::config::CronClock, scheduled_ms: f64) -> Self {
+        let wall = now();
+        let at = match clock {
+            crate::config::CronClock::Wall => None,
+            crate::config::CronClock::Scheduled => Some(scheduled_ms)
+                .filter(|ms| ms.is_finite())
+                .and_then(|ms| DateTime::<Utc>::from_timestamp_millis(ms as i64)),
+        };
+        Self {
+            at: at.unwrap_or(wall),
+            wall,
+        }
+    }
+
+    /// Now, on this run's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.at + (now() - self.wall)
+    }
+
+    /// Whether the run's time differs from the wall clock.
+    pub fn shifted(&self) -> bool {
+        self.at != self.wall
+    }
+}
+
 fn load_config(env: &Env) -> Result<Config, ConfigErrors> {
     Config::from_lookup(|name| env.var(name).ok().map(|v| v.to_string()))
 }
@@ -289,7 +338,7 @@ async fn protected(
             db,
             cfg,
             started,
-            ingest::run(db, cfg, Trigger::Manual, started).await,
+            ingest::run(db, cfg, Trigger::Manual, RunClock::wall()).await,
         )
         .await
         {
@@ -484,16 +533,30 @@ async fn health(db: Option<&D1Database>, cfg: Option<&Config>) -> Response {
 /// Runs a cron: the position monitor for its schedule (`* * * * *`,
 /// every minute), otherwise one ingestion (recorded in D1 whatever happens)
 /// followed by the proposals step.
-pub async fn scheduled(env: Env, cron: &str) {
+pub async fn scheduled(env: Env, cron: &str, scheduled_ms: f64) {
     if cron == crate::config::positions::DEFAULT_MONITOR_CRON {
-        return monitor_cron(env).await;
+        return monitor_cron(env, scheduled_ms).await;
     }
-    ingest_cron(env).await;
+    ingest_cron(env, scheduled_ms).await;
+}
+
+/// The run's clock from the configuration (the wall clock when the
+/// configuration is invalid: such a run only records its failure).
+fn run_clock(cfg: Option<&Config>, scheduled_ms: f64) -> RunClock {
+    let clock = cfg.map_or(crate::config::CronClock::Wall, |c| c.cron_clock);
+    let run = RunClock::for_event(clock, scheduled_ms);
+    if run.shifted() {
+        console_log!(
+            "{}",
+            serde_json::json!({ "event": "cron_clock", "scheduled": run.now().to_rfc3339() })
+        );
+    }
+    run
 }
 
 /// The position monitor's cron: during NYSE hours unless market hours are
 /// ignored (development, tests); the run is recorded in `monitor_runs`.
-async fn monitor_cron(env: Env) {
+async fn monitor_cron(env: Env, scheduled_ms: f64) {
     let (db, cfg) = match (env.d1(DB_BINDING), load_config(&env)) {
         (Ok(db), Ok(cfg)) => (db, cfg),
         (Err(e), _) => {
@@ -508,20 +571,21 @@ async fn monitor_cron(env: Env) {
             return;
         }
     };
+    let clock = run_clock(Some(&cfg), scheduled_ms);
     // Alerts no single write reports (orders, IB, the clock), market open
     // or not; outside the session the due alerts are delivered here too.
-    alerts::watch_minute(&db, &cfg).await;
+    alerts::watch_minute(&db, &cfg, clock).await;
     if cfg.market_hours_mode == crate::config::MarketHoursMode::Enforce
-        && !sas_core::calendar::MarketCalendar::is_open(now())
+        && !sas_core::calendar::MarketCalendar::is_open(clock.now())
     {
-        alerts::cron(&db, &cfg.alerts, &[]).await;
+        alerts::cron(&db, &cfg.alerts, &[], clock).await;
         return;
     }
-    let report = positions::monitor(&db, &cfg).await;
+    let report = positions::monitor(&db, &cfg, clock).await;
     // The trading state follows every run, a failed one included (a bridge
     // that stays down and marks that go stale are halts). Errors are logged.
-    let _ = risk::evaluate(&db, &cfg.risk).await;
-    let at_ms = now().timestamp_millis();
+    let _ = risk::evaluate(&db, &cfg.risk, clock).await;
+    let at_ms = clock.now().timestamp_millis();
     let mut observations = Vec::new();
     if report.status != "skipped" {
         let bridge_down = report.status == "failed"
@@ -546,11 +610,11 @@ async fn monitor_cron(env: Env) {
     if let Some(halt) = proposals::halt_observation(&db, at_ms).await {
         observations.push(halt);
     }
-    alerts::cron(&db, &cfg.alerts, &observations).await;
+    alerts::cron(&db, &cfg.alerts, &observations, clock).await;
 }
 
 /// Observes "ingestion failing N runs in a row" and delivers due alerts.
-async fn ingest_alerts(db: &D1Database, cfg: &Config) {
+async fn ingest_alerts(db: &D1Database, cfg: &Config, clock: RunClock) {
     let threshold = cfg.alerts.ingest_failures.max(1);
     let runs = d1::runs(db, threshold + 1).await.unwrap_or_default();
     let failures = runs
@@ -565,15 +629,15 @@ async fn ingest_alerts(db: &D1Database, cfg: &Config) {
         u32::try_from(failures).unwrap_or(u32::MAX),
         threshold,
         &last_error,
-        now().timestamp_millis(),
+        clock.now().timestamp_millis(),
     );
-    alerts::watch_ingest(db, cfg).await;
-    alerts::cron(db, &cfg.alerts, &[observation]).await;
+    alerts::watch_ingest(db, cfg, clock).await;
+    alerts::cron(db, &cfg.alerts, &[observation], clock).await;
 }
 
 /// Runs the ingestion cron: one ingestion, recorded in D1 whatever happens.
-async fn ingest_cron(env: Env) {
-    let started = now();
+async fn ingest_cron(env: Env, scheduled_ms: f64) {
+    let wall_started = now();
     let db = match env.d1(DB_BINDING) {
         Ok(db) => db,
         Err(e) => {
@@ -586,20 +650,22 @@ async fn ingest_cron(env: Env) {
     };
     let result = match load_config(&env) {
         Ok(cfg) => {
-            let run = ingest::run(&db, &cfg, Trigger::Cron, started).await;
+            let clock = run_clock(Some(&cfg), scheduled_ms);
+            let started = clock.now();
+            let run = ingest::run(&db, &cfg, Trigger::Cron, clock).await;
             // IB's IV history: backfill a few symbols, append closes (before
             // the chain step, so it ranks against the year just fetched).
-            iv_history::cron_step(&db, &cfg, &cfg.iv_history).await;
+            iv_history::cron_step(&db, &cfg, &cfg.iv_history, clock).await;
             // Events: the next ex-dividend dates of a few symbols a run
             // (before generation, which avoids spanning them).
-            events::cron_step(&db, &cfg).await;
+            events::cron_step(&db, &cfg, clock).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
             let run = chains::enrich(&db, &cfg, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
-            proposals::cron_step(&db, &cfg).await;
+            proposals::cron_step(&db, &cfg, clock).await;
             // Shadow P&L: follow rejected/expired proposals on the new chains.
-            risk::shadow_step(&db, &cfg).await;
-            ingest_alerts(&db, &cfg).await;
+            risk::shadow_step(&db, &cfg, clock).await;
+            ingest_alerts(&db, &cfg, clock).await;
             run
         }
         Err(errors) => {
@@ -607,7 +673,7 @@ async fn ingest_cron(env: Env) {
             ingest::record_failure(
                 &db,
                 Trigger::Cron,
-                started,
+                wall_started,
                 "worker configuration is invalid",
             )
             .await
@@ -621,7 +687,7 @@ async fn ingest_cron(env: Env) {
     } else {
         console_log!(
             "{}",
-            serde_json::json!({ "event": "cron_done", "ms": (now() - started).num_milliseconds() })
+            serde_json::json!({ "event": "cron_done", "ms": (now() - wall_started).num_milliseconds() })
         );
     }
 }

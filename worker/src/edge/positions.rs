@@ -524,14 +524,15 @@ pub async fn drift_observation(
 }
 
 /// One run of the position monitor (the every-minute cron).
-pub async fn monitor(db: &D1Database, cfg: &Config) -> RunReport {
+pub async fn monitor(db: &D1Database, cfg: &Config, clock: super::RunClock) -> RunReport {
     let store = D1Positions(db, &cfg.alerts, cfg.archive.prune_gate());
     let bridge = FetchBridge(cfg);
+    let run_now = move || clock.now();
     let m = Monitor {
         store: &store,
         bridge: &bridge,
         cfg,
-        now: &now,
+        now: &run_now,
         log: &log,
     };
     let started = now();

@@ -593,12 +593,23 @@ fn deps<'a>(
     risk: &'a super::risk::D1Risk<'a>,
     cfg: &'a Config,
 ) -> Deps<'a> {
+    deps_at(store, fetch, risk, cfg, &clock)
+}
+
+/// [`deps`] on a given clock (a cron run's).
+fn deps_at<'a>(
+    store: &'a D1Store<'a>,
+    fetch: &'a FetchBridge<'a>,
+    risk: &'a super::risk::D1Risk<'a>,
+    cfg: &'a Config,
+    now: approvals_service::Clock<'a>,
+) -> Deps<'a> {
     approvals_service::Deps {
         store,
         bridge: fetch,
         risk,
         cfg,
-        now: &clock,
+        now,
         log: &workflow_log,
     }
 }
@@ -609,12 +620,14 @@ fn deps<'a>(
 
 /// The proposals part of the 15-minute cron: expire, resolve orders,
 /// generate. Never fails the cron: problems are logged.
-pub async fn cron_step(db: &D1Database, cfg: &Config) {
+pub async fn cron_step(db: &D1Database, cfg: &Config, clock: super::RunClock) {
     let store = D1Store(db);
     let fetch = FetchBridge(cfg);
     let risk = super::risk::D1Risk(db);
-    let deps = deps(&store, &fetch, &risk, cfg);
-    let started = now();
+    let run_now = move || clock.now();
+    let deps = deps_at(&store, &fetch, &risk, cfg, &run_now);
+    let wall_started = now();
+    let started = clock.now();
     let mut summary = GenerationSummary {
         considered: 0,
         created: 0,
@@ -662,7 +675,7 @@ pub async fn cron_step(db: &D1Database, cfg: &Config) {
             }
         }
     }
-    summary.ms = (now() - started).num_milliseconds();
+    summary.ms = (now() - wall_started).num_milliseconds();
     log(
         "proposals_cron",
         serde_json::to_value(&summary).unwrap_or_default(),

@@ -317,9 +317,10 @@ impl ShadowStore for D1Risk<'_> {
 
 /// The shadow follower's step of the 15-minute cron (after the chain and
 /// proposal steps): logged, never fails the run.
-pub async fn shadow_step(db: &D1Database, cfg: &crate::config::Config) {
+pub async fn shadow_step(db: &D1Database, cfg: &crate::config::Config, clock: super::RunClock) {
     let store = D1Risk(db);
-    match shadow::follow_step(&store, &cfg.positions.mark, &cfg.positions.exits, now()).await {
+    let at = clock.now();
+    match shadow::follow_step(&store, &cfg.positions.mark, &cfg.positions.exits, at).await {
         Ok(r) => console_log!(
             "{}",
             serde_json::json!({ "event": "shadow_step", "report": r })
@@ -335,9 +336,13 @@ pub async fn shadow_step(db: &D1Database, cfg: &crate::config::Config) {
 /// after the monitor stored its equity snapshot and reconciliation). Logged;
 /// a failure leaves the stored state as it was and approvals evaluate afresh
 /// anyway.
-pub async fn evaluate(db: &D1Database, cfg: &WorkerRiskConfig) -> Result<StateChange, RiskError> {
+pub async fn evaluate(
+    db: &D1Database,
+    cfg: &WorkerRiskConfig,
+    clock: super::RunClock,
+) -> Result<StateChange, RiskError> {
     let store = D1Risk(db);
-    let result = service::evaluate_and_store(&store, cfg, now()).await;
+    let result = service::evaluate_and_store(&store, cfg, clock.now()).await;
     match &result {
         Ok(c) if !c.changes.is_empty() => console_log!(
             "{}",
