@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use sas_core::market::{DailyBar, Symbol};
 
-use crate::daily::{daily_walk, PathDay};
+use crate::daily::{sessions_before, PathDay};
 use crate::market::SimMarket;
 use crate::SimError;
 
@@ -14,12 +14,15 @@ pub const MAX_IV_HISTORY_DAYS: u32 = 365;
 
 impl SimMarket {
     /// `days` daily bars (NYSE trading days only: no weekends or exchange
-    /// holidays; oldest first) ending at the last trading day before `today`, whose close is the symbol's start price, so the
-    /// history joins the simulated session.
+    /// holidays; oldest first) ending at the last trading day before
+    /// `today`.
     ///
-    /// The series is a deterministic function of (seed, symbol, `today`):
-    /// a shorter request is a suffix of a longer one. Daily volatility follows
-    /// a calm/stressed regime with persistence; OHLC are consistent
+    /// Every bar is a session of one path per (seed, symbol), walked
+    /// forward from the first session of 2015 (see `docs/sim-market.md`):
+    /// the bar of a date is the same whatever `today` it is asked from, a
+    /// shorter request is a suffix of a longer one, and a market started on
+    /// `today` starts at the last bar's close. Daily volatility follows the
+    /// volatility model's state; OHLC are consistent
     /// (`low <= min(open, close)`, `high >= max(open, close)`), prices in cents.
     pub fn daily_history(
         &self,
@@ -44,8 +47,8 @@ impl SimMarket {
     /// ([`SimMarket::model_iv`]'s term structure) at that day's volatility
     /// state, the same state that drove the day's bar in
     /// [`SimMarket::daily_history`]; so implied and realized volatility move
-    /// together, implied a little above. Deterministic in (seed, symbol,
-    /// `today`).
+    /// together, implied a little above. The close of a date is the same
+    /// whatever `today` it is asked from.
     pub fn iv_history(
         &self,
         symbol: &Symbol,
@@ -74,10 +77,9 @@ impl SimMarket {
 
     fn daily_path(&self, symbol: &Symbol, today: NaiveDate) -> Result<Vec<PathDay>, SimError> {
         let params = self.params(symbol)?;
-        Ok(daily_walk(
+        Ok(sessions_before(
             self.config().seed,
             params,
-            self.rate(),
             today,
             MAX_HISTORY_DAYS as usize,
         ))
@@ -119,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn ends_before_today_on_trading_days_with_anchor_close() {
+    fn ends_before_today_on_trading_days_at_the_market_start() {
         let m = market(1);
         let bars = m.daily_history(&spy(), 730, today()).unwrap();
         assert_eq!(bars.len(), 730);
@@ -127,7 +129,8 @@ mod tests {
             bars.last().unwrap().date,
             NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
         );
-        assert_eq!(bars.last().unwrap().close, 670.0);
+        // The intraday path starts at the last close before its start.
+        assert_eq!(bars.last().unwrap().close, m.spot(&spy()).unwrap());
         assert!(bars.iter().all(|b| is_trading_day(b.date)));
         assert!(bars.windows(2).all(|w| w[0].date < w[1].date));
         // 730 sessions: about 2.9 calendar years.

@@ -20,8 +20,8 @@ use crate::SimError;
 pub const TRADING_SECONDS_PER_YEAR: f64 = 252.0 * 6.5 * 3600.0;
 
 use crate::vol::{
-    LOG_VOL_MAX, LOG_VOL_MIN, STRESS_ONSET_PER_YEAR, STRESS_RELIEF_PER_YEAR, VOL_MEAN_REVERSION,
-    VOL_OF_VOL, VOL_PRICE_CORRELATION,
+    VolState, LOG_VOL_MAX, LOG_VOL_MIN, STRESS_ONSET_PER_YEAR, STRESS_RELIEF_PER_YEAR,
+    VOL_MEAN_REVERSION, VOL_OF_VOL, VOL_PRICE_CORRELATION,
 };
 /// Volatility multiplier while stressed.
 pub const STRESS_VOL_MULTIPLIER: f64 = crate::vol::STRESS_VOL_MULTIPLIER;
@@ -73,14 +73,17 @@ impl SymbolState {
     fn new(config: &SimConfig, params: SymbolParams) -> Self {
         let seed = config.seed;
         let key = fnv1a(params.symbol.as_str());
-        // The intraday path starts where the daily history ends: the
-        // volatility state of the last session before the start (one model
-        // for history, path and surface; see docs/sim-market.md).
-        let start =
-            crate::daily::last_session_state(seed, &params, config.rate, config.start.date_naive());
+        // The intraday path starts where the daily history ends: the close
+        // and the volatility state of the last session before the start
+        // (one model for history, path and surface; see
+        // docs/sim-market.md).
+        let (price, start) = crate::daily::last_session(seed, &params, config.start.date_naive())
+            .map_or((params.start_price, VolState::default()), |d| {
+                (d.bar.close, d.state)
+            });
         let (log_vol, stressed) = (start.log_vol, start.stressed);
         Self {
-            price: params.start_price,
+            price,
             key,
             log_vol,
             stressed,

@@ -10,7 +10,9 @@ use crate::seed::{fnv1a, tag, unit};
 pub struct SymbolParams {
     /// The symbol.
     pub symbol: Symbol,
-    /// Price at step 0 (and the last daily close before the simulation starts).
+    /// The level the daily path's log price reverts to (and its close on
+    /// the session before the 2015 epoch); the market starts at the last
+    /// session's close, which is anywhere in the band around it.
     pub start_price: f64,
     /// Long-run annualized volatility in the calm regime (0.15 = 15 %).
     pub annual_vol: f64,
@@ -87,6 +89,16 @@ impl SymbolParams {
             weeklies: false,
             skew: 0.07,
         }
+    }
+
+    /// Standard deviation of `ln(close / start_price)` over the daily
+    /// path's stationary distribution: the log price reverts to
+    /// `ln(start_price)` with a one-year half-life, so the price stays
+    /// within `start_price · e^(±3 sd)` 99.7 % of the time (SPY about
+    /// ±0.48, TSLA about ±1.76; see `docs/sim-market.md`).
+    #[must_use]
+    pub fn log_price_sd(&self) -> f64 {
+        crate::daily::stationary_log_price_sd(self.annual_vol)
     }
 
     /// Symbols of the built-in table.

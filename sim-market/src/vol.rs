@@ -97,6 +97,15 @@ pub(crate) fn mean_vol_multiplier() -> f64 {
     (0.5 * sd * sd).exp() * (p * STRESS_VOL_MULTIPLIER + (1.0 - p))
 }
 
+/// Root-mean-square volatility over the base, √E[multiplier²] of the
+/// stationary process (about 1.25): what sets the spread of the daily
+/// path's log price around its anchor.
+pub(crate) fn rms_vol_multiplier() -> f64 {
+    let sd = VOL_OF_VOL / (2.0 * VOL_MEAN_REVERSION).sqrt();
+    let p = STRESS_ONSET_PER_YEAR / (STRESS_ONSET_PER_YEAR + STRESS_RELIEF_PER_YEAR);
+    ((2.0 * sd * sd).exp() * (p * STRESS_VOL_MULTIPLIER.powi(2) + (1.0 - p))).sqrt()
+}
+
 /// At-the-money implied volatility for tenor `t_years` when the underlying's
 /// instantaneous volatility is `spot_vol`: the expected volatility to expiry
 /// of a factor mean-reverting at [`TERM_STRUCTURE_SPEED`] towards
