@@ -341,9 +341,17 @@ export async function startStack(opts = {}) {
     return { status: res.status, headers: res.headers, json, text };
   };
 
-  /** Fires the cron once through /__scheduled; resolves with the newest run record. */
-  const fireCron = async () => {
-    const res = await fetch(`${workerUrl}/__scheduled?cron=${encodeURIComponent(CRON)}`, {
+  /**
+   * Fires the cron once; resolves with the newest run record. With `time`
+   * (a Date or ms since the epoch) the event carries that scheduled time
+   * (Miniflare's `/cdn-cgi/local/scheduled?…&time=`; the Worker goes by it
+   * only under CRON_CLOCK=scheduled), otherwise through /__scheduled.
+   */
+  const fireCron = async ({ time } = {}) => {
+    const url = time === undefined
+      ? `${workerUrl}/__scheduled?cron=${encodeURIComponent(CRON)}`
+      : `${workerUrl}/cdn-cgi/local/scheduled?cron=${encodeURIComponent(CRON)}&time=${Number(time)}`;
+    const res = await fetch(url, {
       signal: AbortSignal.timeout(60_000),
     });
     const text = await res.text();

@@ -12,7 +12,7 @@ use crate::chains::{
     self, ChainRunUpdate, IvHistoryRow, SqlStatement, SqlValue, StatementMeta, StoredBarsRow,
 };
 use crate::config::Config;
-use crate::edge::{d1, now};
+use crate::edge::d1;
 use crate::ingest::IngestRun;
 use crate::store::StoreError;
 
@@ -121,10 +121,12 @@ fn log_error(line: serde_json::Value) {
 pub async fn enrich(
     db: &D1Database,
     cfg: &Config,
+    clock: super::RunClock,
     started: DateTime<Utc>,
     run: StdResult<IngestRun, StoreError>,
 ) -> StdResult<IngestRun, StoreError> {
     let run = run?;
+    let now = move || clock.now();
     let outcome = service::enrich(
         &D1Chains(db),
         &FetchBridge(cfg),

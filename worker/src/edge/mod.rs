@@ -337,6 +337,7 @@ async fn protected(
         Route::IngestMarket => match chains::enrich(
             db,
             cfg,
+            RunClock::wall(),
             started,
             ingest::run(db, cfg, Trigger::Manual, RunClock::wall()).await,
         )
@@ -660,7 +661,7 @@ async fn ingest_cron(env: Env, scheduled_ms: f64) {
             // (before generation, which avoids spanning them).
             events::cron_step(&db, &cfg, clock).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
-            let run = chains::enrich(&db, &cfg, started, run).await;
+            let run = chains::enrich(&db, &cfg, clock, started, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
             proposals::cron_step(&db, &cfg, clock).await;
             // Shadow P&L: follow rejected/expired proposals on the new chains.
