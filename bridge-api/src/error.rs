@@ -103,6 +103,9 @@ error_codes! {
     OrderWindowClosed = "order_window_closed" => 409,
     /// The bridge-side halt is on; nothing was sent.
     TradingHalted = "trading_halted" => 409,
+    /// `POST /sim/clock` refused: the simulated clock only moves forward,
+    /// and a jump that rebuilds the market needs flat option books.
+    SimClockRefused = "sim_clock_refused" => 409,
     /// Body over 64 KiB.
     BodyTooLarge = "body_too_large" => 413,
     /// A JSON body without `Content-Type: application/json`.

@@ -112,4 +112,9 @@ pub struct HealthBody {
     /// and from older bridges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_window_et: Option<String>,
+    /// The simulated broker's clock, when it is not the wall clock
+    /// (`--sim-start`, `POST /sim/clock`). Absent otherwise, in IB mode and
+    /// from older bridges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_time: Option<DateTime<Utc>>,
 }

@@ -1,8 +1,10 @@
-//! `POST /sim/control`: test controls of the simulated broker (only under
-//! `--broker sim`; the route does not exist in IB mode). Moves an
-//! underlying, widens spreads, or changes how resting orders fill, so tests
-//! can drive exits deterministically.
+//! `POST /sim/control` and `POST /sim/clock`: test controls of the
+//! simulated broker (only under `--broker sim`; the routes do not exist in
+//! IB mode). Moves an underlying, widens spreads, changes how resting orders
+//! fill, or moves the simulated clock forward, so tests can drive exits and
+//! whole simulated days deterministically.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::market::Quote;
@@ -51,4 +53,24 @@ pub struct SimControlOutcome {
     pub fill: FillMode,
     /// Quote of `symbol` after the change.
     pub quote: Option<Quote>,
+}
+
+/// `POST /sim/clock` body: move the simulated clock forward to `at` (RFC
+/// 3339), from where it runs on with the wall clock. Simulated broker only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimClockRequest {
+    /// The simulated time to move to; not before the current simulated time.
+    pub at: DateTime<Utc>,
+}
+
+/// `POST /sim/clock` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimClockOutcome {
+    /// The simulated time after the change (`at`, or the current simulated
+    /// time when `at` named the current second: nothing changed).
+    pub simulated_time: DateTime<Utc>,
+    /// Whether the market was rebuilt at `at` (a jump of more than one
+    /// hour) rather than stepped there second by second.
+    pub rebuilt: bool,
 }

@@ -16,15 +16,64 @@ use sas_bridge_api::chain::ChainContract;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
 use sas_bridge_api::market::{DividendsBody, IvBar};
 use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
-use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
+use sas_bridge_api::sim::{SimClockOutcome, SimControlOutcome, SimControlRequest};
 
-/// Test controls of the simulated broker (`POST /sim/control`). Only the
-/// simulated broker has them; the route exists only when
-/// [`Broker::sim_control`] returns one.
+/// Test controls of the simulated broker (`POST /sim/control`,
+/// `POST /sim/clock`). Only the simulated broker has them; the routes exist
+/// only when [`Broker::sim_control`] returns one.
 pub trait SimControl: Send + Sync {
     /// Applies a control: moves an underlying, widens its spreads, sets the
     /// fill mode. A refused request changes nothing.
     fn apply(&self, request: &SimControlRequest) -> Result<SimControlOutcome, BrokerError>;
+
+    /// Moves the simulated clock forward to `at`, from where it runs on with
+    /// the wall clock. A refused request changes nothing.
+    fn set_clock(&self, at: DateTime<Utc>) -> Result<SimClockOutcome, SimClockError>;
+}
+
+/// Why the simulated clock was not moved (`POST /sim/clock`); mapped to
+/// HTTP in `crate::api::error`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimClockError {
+    /// `at` is before the current simulated time. HTTP 409 `sim_clock_refused`.
+    #[error(
+        "the simulated clock only moves forward: {at} is before the current simulated time {now}"
+    )]
+    Backwards {
+        /// The requested time.
+        at: DateTime<Utc>,
+        /// The simulated time when the request arrived.
+        now: DateTime<Utc>,
+    },
+    /// A jump of more than an hour rebuilds the market; working orders and
+    /// option positions cannot be carried through it (their fills and
+    /// settlements depend on the path skipped). HTTP 409 `sim_clock_refused`.
+    #[error(
+        "a clock jump needs flat option books: a jump of more than {max_step_minutes} minutes \
+         rebuilds the market, which cannot fill working orders or settle options along the \
+         way; {books}. Cancel or close them first, or move the clock in steps of at most \
+         {max_step_minutes} minutes"
+    )]
+    BooksNotFlat {
+        /// The longest jump that steps the market (minutes).
+        max_step_minutes: i64,
+        /// What is open, e.g. `working orders 3, 7; option positions SPY ...`.
+        books: String,
+    },
+    /// `at` is outside the years the simulated market covers. HTTP 400
+    /// `invalid_request`.
+    #[error("at {at} is outside the simulated market's years ({first} to {last})")]
+    OutOfRange {
+        /// The requested time.
+        at: DateTime<Utc>,
+        /// First year covered.
+        first: i32,
+        /// Last year covered.
+        last: i32,
+    },
+    /// The market could not be rebuilt. HTTP 500 `internal`.
+    #[error("the simulated market could not be rebuilt: {0}")]
+    Internal(String),
 }
 
 /// A check a broker makes right before it sends a new order, after it took
@@ -192,6 +241,12 @@ pub trait Broker: Send + Sync + 'static {
     /// IB's daily reset window as configured (`HH:MM-HH:MM`, US Eastern
     /// time), shown in `/health`; `None` (the default) when there is none.
     fn reset_window_et(&self) -> Option<String> {
+        None
+    }
+
+    /// The simulated clock's now when it is not the wall clock (shown in
+    /// `/health`); `None` (the default) for real brokers.
+    fn simulated_time(&self) -> Option<DateTime<Utc>> {
         None
     }
 

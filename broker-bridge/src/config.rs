@@ -91,6 +91,13 @@ pub struct Cli {
     /// Unset: the books live in memory only.
     #[arg(long = "sim-state", env = "SIM_STATE_FILE", value_name = "PATH")]
     pub sim_state: Option<String>,
+    /// Simulated time at start, RFC 3339 (for example
+    /// `2026-11-02T14:30:00Z`; `--broker sim` only, years 2000-2099): the
+    /// simulated clock starts there instead of now and runs on with the wall
+    /// clock. An existing `--sim-state` file keeps its own clock. Unset: the
+    /// wall clock.
+    #[arg(long = "sim-start", env = "SIM_START", value_name = "RFC3339")]
+    pub sim_start: Option<String>,
     /// Log format: `text` or `json` (env LOG_FORMAT).
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -170,6 +177,8 @@ pub struct BridgeConfig {
     pub halt_file: Option<std::path::PathBuf>,
     /// Where the simulated broker keeps its books (`None`: in memory only).
     pub sim_state_file: Option<std::path::PathBuf>,
+    /// Simulated time at start (`None`: the wall clock).
+    pub sim_start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Every configuration problem found, one line each.
@@ -219,6 +228,14 @@ impl BridgeConfig {
         if sim_state_file.is_some() && broker == Some(BrokerMode::Ib) {
             errs.push(
                 "--sim-state (SIM_STATE_FILE) only applies to --broker sim; IB keeps the account itself"
+                    .to_string(),
+            );
+        }
+
+        let sim_start = parse_sim_start(cli.sim_start.as_deref(), &mut errs);
+        if sim_start.is_some() && broker == Some(BrokerMode::Ib) {
+            errs.push(
+                "--sim-start (SIM_START) only applies to --broker sim; IB runs on the real clock"
                     .to_string(),
             );
         }
@@ -384,6 +401,7 @@ impl BridgeConfig {
                 log_format,
                 halt_file,
                 sim_state_file,
+                sim_start,
             }),
             _ => Err(ConfigErrors(errs)),
         }
@@ -421,6 +439,32 @@ fn file_in_existing_dir(
         errs.push(format!("{label} {} is a directory", path.display()));
     }
     Some(path)
+}
+
+/// Parses `--sim-start`: `None` when unset; a value that is empty, not RFC
+/// 3339 or outside the simulated market's years pushes one message.
+fn parse_sim_start(
+    raw: Option<&str>,
+    errs: &mut Vec<String>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = raw?.trim();
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(t) if crate::sim::sim_time_in_range(t.to_utc()) => Some(t.to_utc()),
+        Ok(_) => {
+            errs.push(format!(
+                "--sim-start (SIM_START) must lie in the years {}-{}, got {text:?}",
+                crate::sim::SIM_FIRST_YEAR,
+                crate::sim::SIM_LAST_YEAR
+            ));
+            None
+        }
+        Err(_) => {
+            errs.push(format!(
+                "--sim-start (SIM_START) must be an RFC 3339 time such as 2026-11-02T14:30:00Z, got {text:?}"
+            ));
+            None
+        }
+    }
 }
 
 /// Parses a duration in milliseconds in `1..=max`; a bad value pushes one
@@ -531,6 +575,53 @@ mod tests {
         assert_eq!(
             empty.0,
             vec!["--sim-state (SIM_STATE_FILE) is set but empty".to_string()]
+        );
+    }
+
+    #[test]
+    fn sim_start_is_rfc3339_in_range_and_only_for_the_sim() {
+        let ok = BridgeConfig::from_cli(
+            &cli(&["--sim-start", "2026-11-02T09:30:00-05:00"]),
+            Some(TOKEN),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.sim_start.map(|t| t.to_rfc3339()),
+            Some("2026-11-02T14:30:00+00:00".to_string())
+        );
+        assert!(BridgeConfig::from_cli(&cli(&[]), Some(TOKEN))
+            .unwrap()
+            .sim_start
+            .is_none());
+        let errs = BridgeConfig::from_cli(
+            &cli(&["--sim-start", "2026-11-02", "--seed", "x"]),
+            Some(TOKEN),
+        )
+        .unwrap_err()
+        .0;
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with("--sim-start (SIM_START) must be an RFC 3339 time"),
+            "{errs:?}"
+        );
+        let far =
+            BridgeConfig::from_cli(&cli(&["--sim-start", "2150-01-01T00:00:00Z"]), Some(TOKEN))
+                .unwrap_err();
+        assert!(
+            far.0[0].contains("must lie in the years 2000-2099"),
+            "{far}"
+        );
+        let ib = BridgeConfig::from_cli(
+            &cli(&["--broker", "ib", "--sim-start", "2026-11-02T14:30:00Z"]),
+            Some(TOKEN),
+        )
+        .unwrap_err();
+        assert_eq!(
+            ib.0,
+            vec![
+                "--sim-start (SIM_START) only applies to --broker sim; IB runs on the real clock"
+                    .to_string()
+            ]
         );
     }
 

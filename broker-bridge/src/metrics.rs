@@ -375,6 +375,7 @@ mod tests {
                 universe: vec![sas_core::market::Symbol::parse("AAPL").unwrap()],
                 starting_cash: 100_000.0,
                 account_id: "SIM-TEST".into(),
+                start: None,
             },
             clock,
         )

@@ -3,7 +3,10 @@
 //!
 //! Wall-clock time maps onto simulated steps (one step per second from the
 //! moment the broker was built), so quotes move in real time and the path is
-//! a pure function of the seed and the elapsed seconds.
+//! a pure function of the seed and the elapsed seconds. The simulated clock
+//! is the wall clock plus an offset: zero by default, set by `--sim-start`
+//! and moved forward by `POST /sim/clock` ([`SimBroker::set_clock`], in
+//! `sim/jump.rs`).
 //!
 //! With a state file ([`SimBroker::open`], `--sim-state`), the books (cash,
 //! holdings, orders, executions, id counters, fill mode, the test controls)
@@ -20,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use sas_core::market::{
     Account, ChainExpiry, ChainWindow, DailyBar, DataType, OptionChain, OptionRight, Quote, Symbol,
 };
@@ -30,7 +33,7 @@ use sas_sim_market::matching::{combo_fill_price, single_fill_price, ComboLegMark
 use sas_sim_market::{SimConfig, SimError, SimMarket, SymbolOverride};
 use serde::{Deserialize, Serialize};
 
-use crate::broker::{Broker, BrokerError, BrokerStatus, SimControl};
+use crate::broker::{Broker, BrokerError, BrokerStatus, SimClockError, SimControl};
 use crate::clock::Clock;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::chain::ChainContract;
@@ -40,7 +43,20 @@ use sas_bridge_api::orders::{
     Execution, Instrument, Order, OrderAction, OrderRequest, OrderStatus, PlaceOrderOutcome,
     TimeInForce,
 };
-use sas_bridge_api::sim::{FillMode, SimControlOutcome, SimControlRequest};
+use sas_bridge_api::sim::{FillMode, SimClockOutcome, SimControlOutcome, SimControlRequest};
+
+mod jump;
+
+/// First year the simulated clock may read (`--sim-start`, `POST /sim/clock`).
+pub const SIM_FIRST_YEAR: i32 = 2000;
+/// Last year the simulated clock may read.
+pub const SIM_LAST_YEAR: i32 = 2099;
+
+/// Whether `t` lies in the years the simulated clock may read.
+#[must_use]
+pub fn sim_time_in_range(t: DateTime<Utc>) -> bool {
+    (SIM_FIRST_YEAR..=SIM_LAST_YEAR).contains(&t.year())
+}
 
 /// Commission per option contract.
 pub const OPTION_COMMISSION_PER_CONTRACT: f64 = 0.65;
@@ -58,6 +74,10 @@ pub struct SimBrokerConfig {
     pub starting_cash: f64,
     /// Account id reported by `/account`.
     pub account_id: String,
+    /// Simulated time at start (`--sim-start`); `None`: the wall clock's
+    /// now. The simulated clock then runs on with the wall clock. A state
+    /// file that exists keeps its own clock instead.
+    pub start: Option<DateTime<Utc>>,
 }
 
 /// A holding in the paper account.
@@ -122,6 +142,8 @@ struct SimState {
     seed: u64,
     /// How marketable orders fill (`POST /sim/control`).
     fill_mode: FillMode,
+    /// Simulated time minus wall-clock time (`--sim-start`, `POST /sim/clock`).
+    clock_offset: TimeDelta,
     /// The books changed since they were last written to the state file.
     changed: bool,
     /// Where the books are kept (`None`: in memory only).
@@ -157,7 +179,14 @@ struct SavedBooks<'a> {
     next_exec_id: u64,
     fill_mode: FillMode,
     overrides: Vec<SavedOverride>,
+    /// Simulated time minus wall-clock time, in milliseconds (`--sim-start`,
+    /// `POST /sim/clock`); 0 (absent in older files): the wall clock.
+    #[serde(default)]
+    clock_offset_ms: i64,
 }
+
+/// Largest clock offset a state file may hold (about 200 years).
+const MAX_CLOCK_OFFSET_MS: i64 = 200 * 366 * 86_400_000;
 
 /// One symbol's test controls in the state file.
 #[derive(Serialize, Deserialize)]
@@ -265,9 +294,19 @@ fn cents(x: f64) -> f64 {
 }
 
 impl SimBroker {
-    /// Builds the broker; the simulated clock starts at `clock.now()`.
+    /// Builds the broker; the simulated clock starts at `config.start`, or
+    /// at `clock.now()` without one, and runs on with `clock`.
     pub fn new(config: SimBrokerConfig, clock: Arc<dyn Clock>) -> Result<Self, BrokerError> {
-        let start = clock.now();
+        let wall = clock.now();
+        let start = config.start.unwrap_or(wall);
+        if !sim_time_in_range(start) {
+            return Err(BrokerError::InvalidRequest {
+                field: "start",
+                message: format!(
+                    "{start} is outside the simulated market's years ({SIM_FIRST_YEAR} to {SIM_LAST_YEAR})"
+                ),
+            });
+        }
         let market = SimMarket::new(SimConfig::new(config.seed, config.universe, start))
             .map_err(sim_error)?;
         Ok(Self {
@@ -285,11 +324,12 @@ impl SimBroker {
                 next_exec_id: 1,
                 seed: config.seed,
                 fill_mode: FillMode::Full,
+                clock_offset: start - wall,
                 changed: false,
                 store: None,
             }),
             clock,
-            since: start,
+            since: wall,
         })
     }
 
@@ -310,6 +350,7 @@ impl SimBroker {
     ) -> Result<Self, SimStateError> {
         let shown = path.display().to_string();
         let universe = config.universe.clone();
+        let sim_start = config.start;
         let broker = Self::new(config, clock)?;
         let mut st = broker.state.lock().unwrap_or_else(PoisonError::into_inner);
         match std::fs::read(&path) {
@@ -338,8 +379,16 @@ impl SimBroker {
                     orders = st.orders.len(),
                     working = st.working.len(),
                     executions = st.executions.len(),
+                    clock_offset_ms = st.clock_offset.num_milliseconds(),
                     "sim books restored from the state file"
                 );
+                if let Some(start) = sim_start {
+                    tracing::warn!(
+                        file = %shown,
+                        sim_start = %start,
+                        "--sim-start applies only to a new state file: the simulated clock continues from the file"
+                    );
+                }
             }
         }
         // Written at once: pins the market start for the next restart and
@@ -358,7 +407,8 @@ impl SimBroker {
         });
         // Catch up with the time the bridge was down (working orders fill at
         // the step they became marketable, day orders expire at the close).
-        st.sync(broker.clock.now());
+        let now = broker.sim_now(&st);
+        st.sync(now);
         st.save_if_changed();
         drop(st);
         Ok(broker)
@@ -380,10 +430,16 @@ impl SimBroker {
             .now()
     }
 
+    /// The simulated clock's now: the wall clock plus the offset.
+    fn sim_now(&self, st: &SimState) -> DateTime<Utc> {
+        let wall = self.clock.now();
+        wall.checked_add_signed(st.clock_offset).unwrap_or(wall)
+    }
+
     /// Locks the state and brings the market and working orders up to now.
     fn synced(&self) -> (MutexGuard<'_, SimState>, DateTime<Utc>) {
-        let now = self.clock.now();
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = self.sim_now(&st);
         st.sync(now);
         st.save_if_changed();
         (st, now)
@@ -446,6 +502,7 @@ impl SimState {
                     spread_multiplier: o.spread_multiplier,
                 })
                 .collect(),
+            clock_offset_ms: self.clock_offset.num_milliseconds(),
         };
         serde_json::to_vec(&saved)
     }
@@ -506,6 +563,18 @@ impl SimState {
         }
         if !saved.cash.is_finite() {
             return Err("cash is not a finite number".to_string());
+        }
+        if saved.clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS {
+            return Err(format!(
+                "clock_offset_ms {} is more than 200 years",
+                saved.clock_offset_ms
+            ));
+        }
+        if !sim_time_in_range(saved.market_start) {
+            return Err(format!(
+                "market_start {} is outside the simulated market's years ({SIM_FIRST_YEAR} to {SIM_LAST_YEAR})",
+                saved.market_start
+            ));
         }
         let mut market = SimMarket::new(SimConfig::new(self.seed, universe, saved.market_start))
             .map_err(|e| e.to_string())?;
@@ -601,6 +670,7 @@ impl SimState {
         self.next_order_id = saved.next_order_id;
         self.next_exec_id = saved.next_exec_id;
         self.fill_mode = saved.fill_mode;
+        self.clock_offset = TimeDelta::milliseconds(saved.clock_offset_ms);
         Ok(())
     }
 
@@ -1041,6 +1111,10 @@ impl SimControl for SimBroker {
             quote,
         })
     }
+
+    fn set_clock(&self, at: DateTime<Utc>) -> Result<SimClockOutcome, SimClockError> {
+        SimBroker::set_clock(self, at)
+    }
 }
 
 #[async_trait]
@@ -1051,6 +1125,11 @@ impl Broker for SimBroker {
 
     fn sim_control(&self) -> Option<&dyn SimControl> {
         Some(self)
+    }
+
+    fn simulated_time(&self) -> Option<DateTime<Utc>> {
+        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (st.clock_offset != TimeDelta::zero()).then(|| self.sim_now(&st))
     }
 
     async fn status(&self) -> BrokerStatus {

@@ -55,6 +55,7 @@ pub async fn build_gated_broker(
                 universe: sim_universe(&config.watchlist),
                 starting_cash: config.sim_cash,
                 account_id: "SIM-PAPER".to_string(),
+                start: config.sim_start,
             };
             let broker = match &config.sim_state_file {
                 Some(path) => SimBroker::open(sim_config, Arc::new(SystemClock), path.clone())

@@ -49,6 +49,7 @@ fn harness() -> Harness {
             universe: sim_universe(&cfg.watchlist),
             starting_cash: 100_000.0,
             account_id: "SIM-TEST".into(),
+            start: None,
         },
         clock.clone(),
     )
@@ -988,6 +989,7 @@ async fn ticker_keeps_the_market_current_and_stops_with_the_broker() {
                 universe: vec![Symbol::parse("TSLA").unwrap()],
                 starting_cash: 100_000.0,
                 account_id: "SIM-TICK".into(),
+                start: None,
             },
             clock.clone(),
         )
@@ -1239,7 +1241,7 @@ async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit
 }
 
 #[tokio::test]
-async fn control_route_is_absent_in_ib_mode() {
+async fn control_and_clock_routes_are_absent_in_ib_mode() {
     let cfg = config();
     let app = router(AppState::new(
         Arc::new(StuckBroker),
@@ -1248,6 +1250,8 @@ async fn control_route_is_absent_in_ib_mode() {
         Duration::from_millis(50),
     ));
     let (s, b) = post(&app, "/sim/control", r#"{"symbol":"SPY","move_pct":-3.0}"#).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
+    let (s, b) = post(&app, "/sim/clock", r#"{"at":"2030-01-02T15:00:00Z"}"#).await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "not_found");
     // In sim mode the same request is served.
     let h = harness();

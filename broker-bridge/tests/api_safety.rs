@@ -39,6 +39,7 @@ fn state() -> AppState {
             universe: sim_universe(&cfg.watchlist),
             starting_cash: 100_000.0,
             account_id: "SIM-TEST".into(),
+            start: None,
         },
         clock,
     )

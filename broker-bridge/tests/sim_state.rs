@@ -36,6 +36,7 @@ fn sim_config(seed: u64) -> SimBrokerConfig {
         universe: sim_universe(&cfg.watchlist),
         starting_cash: 100_000.0,
         account_id: "SIM-TEST".into(),
+        start: None,
     }
 }
 

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use sas_bridge_api::error::{ErrorBody, ErrorCode};
 use sas_core::CoreError;
 
-use crate::broker::BrokerError;
+use crate::broker::{BrokerError, SimClockError};
 use crate::halt::HaltError;
 use sas_bridge_api::chain::ChainSelectionError;
 
@@ -106,6 +106,23 @@ impl From<HaltError> for ApiError {
             ErrorCode::HaltNotPersisted,
             "the halt file could not be written: a halt still applies until restart, a resume was not made",
         )
+    }
+}
+
+impl From<SimClockError> for ApiError {
+    fn from(e: SimClockError) -> Self {
+        match &e {
+            SimClockError::Backwards { .. } | SimClockError::BooksNotFlat { .. } => {
+                Self::of(ErrorCode::SimClockRefused, e.to_string())
+            }
+            SimClockError::OutOfRange { .. } => {
+                Self::bad_request(ErrorCode::InvalidRequest, e.to_string())
+            }
+            SimClockError::Internal(detail) => {
+                tracing::error!(detail = %detail, "simulated clock change failed");
+                Self::of(ErrorCode::Internal, "internal error")
+            }
+        }
     }
 }
 

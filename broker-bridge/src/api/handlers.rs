@@ -15,7 +15,7 @@ use sas_bridge_api::market::{
     MAX_IV_HISTORY_DAYS,
 };
 use sas_bridge_api::orders::{ExecutionsBody, ExecutionsQuery, OrderRequest, OrdersBody};
-use sas_bridge_api::sim::SimControlRequest;
+use sas_bridge_api::sim::{SimClockRequest, SimControlRequest};
 use sas_core::market::{parse_symbol_list, Symbol, MAX_SYMBOLS_PER_REQUEST};
 use serde::Deserialize;
 
@@ -53,6 +53,7 @@ pub(super) async fn health(State(state): State<AppState>) -> Response {
         server_version: status.server_version,
         last_tick_age_seconds: status.last_tick_age.map(|d| d.as_secs_f64()),
         reset_window_et: state.broker().reset_window_et(),
+        simulated_time: state.broker().simulated_time(),
     };
     (code, Json(body)).into_response()
 }
@@ -436,6 +437,31 @@ pub(super) async fn sim_control(
         .sim_control()
         .ok_or_else(ApiError::route_not_found)?;
     let outcome = control.apply(&request)?;
+    Ok(Json(outcome).into_response())
+}
+
+/// `POST /sim/clock` (simulated broker only): moves the simulated clock
+/// forward. A long jump rebuilds the market, which takes a moment of CPU:
+/// it runs off the async workers.
+pub(super) async fn sim_clock(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<SimClockRequest>,
+) -> Result<Response, ApiError> {
+    if state.broker().sim_control().is_none() {
+        return Err(ApiError::route_not_found());
+    }
+    let broker = state.broker().clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        broker
+            .sim_control()
+            .map(|control| control.set_clock(request.at))
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "simulated clock change panicked");
+        ApiError::of(ErrorCode::Internal, "internal error")
+    })?
+    .ok_or_else(ApiError::route_not_found)??;
     Ok(Json(outcome).into_response())
 }
 

@@ -175,9 +175,12 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/cancel", post(handlers::cancel_order))
         .route("/executions", get(handlers::executions))
         .route("/metrics", get(handlers::metrics));
-    // Test controls exist only with the simulated broker (404 in IB mode).
+    // Test controls and the settable clock exist only with the simulated
+    // broker (404 in IB mode).
     if state.broker().sim_control().is_some() {
-        protected = protected.route("/sim/control", post(handlers::sim_control));
+        protected = protected
+            .route("/sim/control", post(handlers::sim_control))
+            .route("/sim/clock", post(handlers::sim_clock));
     }
     let protected = protected.route_layer(middleware::from_fn_with_state(
         state.clone(),

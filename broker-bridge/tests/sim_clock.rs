@@ -1,0 +1,579 @@
+//! The simulated clock: `--sim-start` and `POST /sim/clock`, in-process
+//! through the router (`oneshot`) with a `ManualClock` as the wall clock.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use broker_bridge::api::{router, AppState};
+use broker_bridge::clock::{Clock as _, ManualClock};
+use broker_bridge::config::{BridgeConfig, Cli};
+use broker_bridge::metrics::Metrics;
+use broker_bridge::sim::{SimBroker, SimBrokerConfig};
+use broker_bridge::startup::sim_universe;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use clap::Parser;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-token-0123456789-abcdefghijklmnop";
+
+fn bridge_config() -> BridgeConfig {
+    let cli = Cli::try_parse_from(["broker-bridge"]).unwrap();
+    BridgeConfig::from_cli(&cli, Some(TOKEN)).unwrap()
+}
+
+fn sim_config(start: Option<DateTime<Utc>>) -> SimBrokerConfig {
+    SimBrokerConfig {
+        seed: 42,
+        universe: sim_universe(&bridge_config().watchlist),
+        starting_cash: 100_000.0,
+        account_id: "SIM-TEST".into(),
+        start,
+    }
+}
+
+fn app(broker: SimBroker) -> Router {
+    let cfg = bridge_config();
+    router(AppState::new(
+        Arc::new(broker),
+        &cfg.token,
+        Metrics::new(),
+        cfg.request_timeout,
+    ))
+}
+
+/// The wall clock: Wednesday 2026-12-02 06:00 UTC, far from the simulated times.
+fn wall() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 2, 6, 0, 0).unwrap(),
+    ))
+}
+
+/// `--sim-start`: Friday 2026-11-20 15:00 UTC, inside the simulated session.
+fn sim_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap()
+}
+
+fn started(clock: &Arc<ManualClock>) -> Router {
+    app(SimBroker::new(sim_config(Some(sim_start())), clock.clone()).unwrap())
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "sas-sim-clock-{}-{name}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    auth: bool,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if auth {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+    }
+    if let Some(ct) = content_type {
+        req = req.header(header::CONTENT_TYPE, ct);
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+async fn get(app: &Router, uri: &str) -> Value {
+    let (s, v) = send(app, Method::GET, uri, true, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+    v
+}
+
+async fn post(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
+    send(
+        app,
+        Method::POST,
+        uri,
+        true,
+        Some("application/json"),
+        Some(body),
+    )
+    .await
+}
+
+async fn set_clock(app: &Router, at: DateTime<Utc>) -> (StatusCode, Value) {
+    post(app, "/sim/clock", &json!({ "at": at }).to_string()).await
+}
+
+fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
+    assert_eq!(status, want, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
+fn ts(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+fn order(key: &str, symbol: &str, action: &str, qty: u32, limit: f64) -> String {
+    json!({
+        "idempotency_key": key,
+        "legs": [{"instrument": {"type": "stock", "symbol": symbol}, "action": action}],
+        "quantity": qty,
+        "limit_price": limit,
+        "tif": "gtc",
+    })
+    .to_string()
+}
+
+fn cents(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[tokio::test]
+async fn sim_start_sets_the_simulated_clock_which_runs_on_with_the_wall_clock() {
+    let clock = wall();
+    let app = started(&clock);
+    let q = get(&app, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), sim_start(), "{q}");
+    clock.advance(TimeDelta::seconds(90));
+    let q = get(&app, "/quote?symbol=SPY").await;
+    assert_eq!(
+        ts(&q["timestamp"]),
+        sim_start() + TimeDelta::seconds(90),
+        "{q}"
+    );
+    let acct = get(&app, "/account").await;
+    assert_eq!(ts(&acct["as_of"]), sim_start() + TimeDelta::seconds(90));
+    // The market is the one a bridge started at that time would show.
+    let reference = app_at_wall(sim_start() + TimeDelta::seconds(90));
+    assert_eq!(q, get(&reference, "/quote?symbol=SPY").await);
+    // /health says the clock is not the wall clock.
+    let (s, h) = send(&app, Method::GET, "/health", false, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        ts(&h["simulated_time"]),
+        sim_start() + TimeDelta::seconds(90),
+        "{h}"
+    );
+}
+
+/// A bridge whose wall clock reads `t` (no offset), started 90 s before.
+fn app_at_wall(t: DateTime<Utc>) -> Router {
+    let clock = Arc::new(ManualClock::new(t - TimeDelta::seconds(90)));
+    let broker = SimBroker::new(sim_config(None), clock.clone()).unwrap();
+    clock.advance(TimeDelta::seconds(90));
+    app(broker)
+}
+
+#[tokio::test]
+async fn a_long_jump_rebuilds_the_market_at_the_new_time_with_the_controls_on_top() {
+    let clock = wall();
+    let bridge = started(&clock);
+    // A test control that must survive the rebuild.
+    let (s, c) = post(
+        &bridge,
+        "/sim/control",
+        r#"{"symbol":"QQQ","spread_multiplier":3.0}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    // Monday 2026-11-23 15:30 UTC: a weekend later.
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 15, 30, 0).unwrap();
+    let (s, body) = set_clock(&bridge, at).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"simulated_time": "2026-11-23T15:30:00Z", "rebuilt": true})
+    );
+    let q = get(&bridge, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), at, "{q}");
+    let chain = get(&bridge, "/chain?symbol=SPY&min_dte=0&max_dte=10&strikes=4").await;
+    assert_eq!(ts(&chain["as_of"]), at, "{chain}");
+    assert!(
+        chain["expiries"][0]["expiry"].as_str().unwrap() >= "2026-11-23",
+        "{chain}"
+    );
+    // The market stands where a bridge started at `at` has it ...
+    let fresh = app(SimBroker::new(sim_config(Some(at)), wall()).unwrap());
+    assert_eq!(q, get(&fresh, "/quote?symbol=SPY").await);
+    // ... with the spread control restored on top.
+    let (_, c) = post(
+        &fresh,
+        "/sim/control",
+        r#"{"symbol":"QQQ","spread_multiplier":3.0}"#,
+    )
+    .await;
+    assert_eq!(get(&bridge, "/quote?symbol=QQQ").await, c["quote"]);
+    // It runs on with the wall clock from there.
+    clock.advance(TimeDelta::seconds(30));
+    let q = get(&bridge, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), at + TimeDelta::seconds(30));
+}
+
+#[tokio::test]
+async fn the_clock_never_moves_back_and_the_current_second_is_a_no_op() {
+    let clock = wall();
+    let app = started(&clock);
+    clock.advance(TimeDelta::milliseconds(10_500));
+    let now = sim_start() + TimeDelta::milliseconds(10_500);
+    let (s, b) = set_clock(&app, sim_start()).await;
+    assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("only moves forward"),
+        "{b}"
+    );
+    // The current simulated second (as quotes show it) changes nothing.
+    let shown = sim_start() + TimeDelta::seconds(10);
+    for at in [shown, now] {
+        let (s, b) = set_clock(&app, at).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(ts(&b["simulated_time"]), now, "{b}");
+        assert_eq!(b["rebuilt"], false);
+    }
+    let q = get(&app, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), shown);
+    // After a jump forward, the time before it is refused too.
+    let at = now + TimeDelta::hours(5);
+    assert_eq!(set_clock(&app, at).await.0, StatusCode::OK);
+    let (s, b) = set_clock(&app, at - TimeDelta::seconds(1)).await;
+    assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
+    let q = get(&app, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), at);
+}
+
+#[tokio::test]
+async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_order() {
+    // Two bridges at the same simulated time: one jumps, the other's wall
+    // clock runs the same 50 minutes. A resting buy limit at the lowest ask
+    // of the hour must fill in both, at the same step and price.
+    let jumping_clock = wall();
+    let jumping = started(&jumping_clock);
+    let ticking_clock = Arc::new(ManualClock::new(sim_start()));
+    let ticking = app(SimBroker::new(sim_config(None), ticking_clock.clone()).unwrap());
+    // The hour's path, read minute by minute from a third bridge.
+    let probe_clock = Arc::new(ManualClock::new(sim_start()));
+    let probe = app(SimBroker::new(sim_config(None), probe_clock.clone()).unwrap());
+    let first_ask = get(&probe, "/quote?symbol=TSLA").await["ask"]
+        .as_f64()
+        .unwrap();
+    let mut low = f64::MAX;
+    for _ in 0..50 {
+        probe_clock.advance(TimeDelta::minutes(1));
+        low = low.min(
+            get(&probe, "/quote?symbol=TSLA").await["ask"]
+                .as_f64()
+                .unwrap(),
+        );
+    }
+    let limit = cents(low);
+    assert!(
+        limit < first_ask,
+        "the path must dip: {limit} vs {first_ask}"
+    );
+    let body = order("tsla-dip", "TSLA", "buy", 3, limit);
+    for app in [&jumping, &ticking] {
+        let (s, placed) = post(app, "/orders", &body).await;
+        assert_eq!(s, StatusCode::CREATED, "{placed}");
+        assert_eq!(placed["order"]["status"], "submitted", "{placed}");
+    }
+    let at = sim_start() + TimeDelta::minutes(50);
+    let (s, b) = set_clock(&jumping, at).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["rebuilt"], false, "{b}");
+    ticking_clock.advance(TimeDelta::minutes(50));
+    let jumped = get(&jumping, "/executions").await;
+    let ticked = get(&ticking, "/executions").await;
+    assert_eq!(
+        jumped["executions"].as_array().unwrap().len(),
+        1,
+        "{jumped}"
+    );
+    assert_eq!(jumped, ticked);
+    let fill_time = ts(&jumped["executions"][0]["time"]);
+    assert!(fill_time > sim_start() && fill_time <= at, "{jumped}");
+    assert!(jumped["executions"][0]["price"].as_f64().unwrap() <= limit);
+    assert_eq!(
+        get(&jumping, "/orders/by-key/tsla-dip").await["status"],
+        "filled"
+    );
+    assert_eq!(
+        get(&jumping, "/quote?symbol=TSLA").await,
+        get(&ticking, "/quote?symbol=TSLA").await
+    );
+}
+
+#[tokio::test]
+async fn a_short_jump_expires_day_orders_at_the_close() {
+    let clock = wall();
+    let app = started(&clock);
+    let bid = get(&app, "/quote?symbol=AAPL").await["bid"]
+        .as_f64()
+        .unwrap();
+    let far = json!({
+        "idempotency_key": "aapl-day",
+        "legs": [{"instrument": {"type": "stock", "symbol": "AAPL"}, "action": "buy"}],
+        "quantity": 1, "limit_price": cents(bid * 0.5), "tif": "day",
+    })
+    .to_string();
+    assert_eq!(post(&app, "/orders", &far).await.0, StatusCode::CREATED);
+    // 20:30 UTC, then 21:30 UTC: the second jump crosses the 21:00 close.
+    let at = Utc.with_ymd_and_hms(2026, 11, 20, 20, 30, 0).unwrap();
+    let (s, b) = set_clock(&app, at).await;
+    // 5.5 hours with a working order: a rebuild is refused.
+    assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
+    // In hour steps it goes through.
+    let mut t = sim_start();
+    while t < at + TimeDelta::hours(1) {
+        t += TimeDelta::hours(1);
+        let (s, b) = set_clock(&app, t).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["rebuilt"], false);
+    }
+    let o = get(&app, "/orders/by-key/aapl-day").await;
+    assert_eq!(o["status"], "expired", "{o}");
+    assert_eq!(
+        ts(&o["updated_at"]),
+        Utc.with_ymd_and_hms(2026, 11, 20, 21, 0, 0).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
+    let clock = wall();
+    let app = started(&clock);
+    let at = sim_start() + TimeDelta::days(3);
+    // A working order.
+    let bid = get(&app, "/quote?symbol=AAPL").await["bid"]
+        .as_f64()
+        .unwrap();
+    let (s, placed) = post(
+        &app,
+        "/orders",
+        &order("aapl-low", "AAPL", "buy", 1, cents(bid * 0.5)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{placed}");
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    let before = get(&app, "/quote?symbol=SPY").await;
+    let (s, b) = set_clock(&app, at).await;
+    assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
+    let msg = b["message"].as_str().unwrap();
+    assert!(
+        msg.contains("a clock jump needs flat option books"),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("working orders {id}")), "{msg}");
+    // Nothing changed.
+    assert_eq!(get(&app, "/quote?symbol=SPY").await, before);
+    assert_eq!(
+        get(&app, &format!("/orders/{id}")).await["status"],
+        "submitted"
+    );
+    let (s, _) = post(&app, &format!("/orders/{id}/cancel"), "").await;
+    assert_eq!(s, StatusCode::OK);
+
+    // An option position.
+    let chain = get(&app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=4").await;
+    let expiry = chain["expiries"][0]["expiry"].as_str().unwrap().to_string();
+    let call = chain["expiries"][0]["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["right"] == "C")
+        .unwrap()
+        .clone();
+    let buy = |action: &str, key: &str, limit: f64| {
+        json!({
+            "idempotency_key": key,
+            "legs": [{"instrument": {"type": "option", "symbol": "SPY", "expiry": expiry, "strike": call["strike"], "right": "C"}, "action": action}],
+            "quantity": 1, "limit_price": limit,
+        })
+        .to_string()
+    };
+    let (s, placed) = post(
+        &app,
+        "/orders",
+        &buy("buy", "spy-call", call["ask"].as_f64().unwrap()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{placed}");
+    assert_eq!(placed["order"]["status"], "filled", "{placed}");
+    let (s, b) = set_clock(&app, at).await;
+    assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("option positions SPY"),
+        "{b}"
+    );
+    // A short jump is fine (the market steps there).
+    let (s, b) = set_clock(&app, sim_start() + TimeDelta::minutes(30)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // Closed, with a stock holding kept: the jump goes through.
+    let now = get(&app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=40").await;
+    let bid = now["expiries"][0]["contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["strike"] == call["strike"] && c["right"] == "C")
+        .unwrap()["bid"]
+        .as_f64()
+        .unwrap();
+    let (s, sold) = post(&app, "/orders", &buy("sell", "spy-call-close", bid)).await;
+    assert_eq!(sold["order"]["status"], "filled", "{s} {sold}");
+    let ask = get(&app, "/quote?symbol=AAPL").await["ask"]
+        .as_f64()
+        .unwrap();
+    let (_, stock) = post(&app, "/orders", &order("aapl-hold", "AAPL", "buy", 5, ask)).await;
+    assert_eq!(stock["order"]["status"], "filled", "{stock}");
+    let (s, b) = set_clock(&app, at).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["rebuilt"], true);
+    let pos = get(&app, "/positions").await;
+    assert_eq!(pos["positions"].as_array().unwrap().len(), 1, "{pos}");
+    assert_eq!(pos["positions"][0]["instrument"]["symbol"], "AAPL");
+    assert_eq!(pos["positions"][0]["quantity"], 5.0);
+}
+
+#[tokio::test]
+async fn the_offset_survives_a_restart_with_the_state_file() {
+    let dir = temp_dir("restart");
+    let file = dir.join("sim.json");
+    let clock = wall();
+    let open = |start: Option<DateTime<Utc>>, clock: &Arc<ManualClock>, file: &Path| {
+        app(SimBroker::open(sim_config(start), clock.clone(), file.to_path_buf()).unwrap())
+    };
+    let first = open(Some(sim_start()), &clock, &file);
+    let at = sim_start() + TimeDelta::days(1);
+    assert_eq!(set_clock(&first, at).await.0, StatusCode::OK);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(ts(&saved["market_start"]), at, "{saved}");
+    drop(first);
+    // Down for 2 minutes of wall time; restarted with another --sim-start,
+    // which the existing file overrides.
+    clock.advance(TimeDelta::minutes(2));
+    let second = open(Some(sim_start()), &clock, &file);
+    let q = get(&second, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), at + TimeDelta::minutes(2), "{q}");
+    // Without --sim-start as well.
+    drop(second);
+    let third = open(None, &clock, &file);
+    assert_eq!(
+        ts(&get(&third, "/quote?symbol=SPY").await["timestamp"]),
+        at + TimeDelta::minutes(2)
+    );
+    drop(third);
+
+    // A file from before the clock (no clock_offset_ms) runs on wall time.
+    let old = dir.join("old.json");
+    let mut body: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    body.as_object_mut()
+        .unwrap()
+        .remove("clock_offset_ms")
+        .unwrap();
+    body["market_start"] = json!(clock.now() - TimeDelta::seconds(5));
+    body["market_step"] = json!(0);
+    std::fs::write(&old, body.to_string()).unwrap();
+    let legacy = open(None, &clock, &old);
+    assert_eq!(
+        ts(&get(&legacy, "/quote?symbol=SPY").await["timestamp"]),
+        clock.now()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn malformed_clock_requests_get_json_4xx() {
+    let app = started(&wall());
+    let cases: [(&str, StatusCode, &str); 8] = [
+        ("", StatusCode::BAD_REQUEST, "invalid_body"),
+        ("{}", StatusCode::BAD_REQUEST, "invalid_body"),
+        (
+            r#"{"at":"tomorrow"}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            r#"{"at":1764000000}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            r#"{"at":"2026-11-21"}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            r#"{"at":"2026-11-23T15:30:00Z","rebuild":true}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (r#"[1,2"#, StatusCode::BAD_REQUEST, "invalid_body"),
+        (
+            r#"{"at":"2150-01-01T00:00:00Z"}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+    ];
+    for (body, want, code) in cases {
+        let (s, b) = post(&app, "/sim/clock", body).await;
+        assert_error(s, &b, want, code);
+    }
+    let (s, b) = send(
+        &app,
+        Method::POST,
+        "/sim/clock",
+        true,
+        None,
+        Some(r#"{"at":"2026-11-23T15:30:00Z"}"#),
+    )
+    .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let (s, b) = send(
+        &app,
+        Method::POST,
+        "/sim/clock",
+        false,
+        Some("application/json"),
+        Some(r#"{"at":"2026-11-23T15:30:00Z"}"#),
+    )
+    .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (s, b) = send(&app, Method::GET, "/sim/clock", true, None, None).await;
+    assert_error(s, &b, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    // None of it moved the clock; an offset-carrying RFC 3339 time works.
+    let q = get(&app, "/quote?symbol=SPY").await;
+    assert_eq!(ts(&q["timestamp"]), sim_start());
+    let (s, b) = post(&app, "/sim/clock", r#"{"at":"2026-11-20T10:30:00-05:00"}"#).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["simulated_time"], "2026-11-20T15:30:00Z");
+}
