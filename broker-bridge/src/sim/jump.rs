@@ -115,3 +115,123 @@ impl SimState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+    use sas_core::market::Symbol;
+
+    use super::*;
+    use crate::broker::Broker;
+    use crate::clock::ManualClock;
+    use crate::sim::SimBrokerConfig;
+
+    fn t(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
+    }
+
+    /// A broker whose simulated clock starts at Friday 2026-11-20 15:00 UTC
+    /// while the wall clock reads 2026-11-30 09:00.
+    fn broker() -> (SimBroker, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(t(30, 9, 0)));
+        let broker = SimBroker::new(
+            SimBrokerConfig {
+                seed: 7,
+                universe: vec![
+                    Symbol::parse("SPY").unwrap(),
+                    Symbol::parse("AAPL").unwrap(),
+                ],
+                starting_cash: 100_000.0,
+                account_id: "SIM-UNIT".into(),
+                start: Some(t(20, 15, 0)),
+            },
+            clock.clone(),
+        )
+        .unwrap();
+        (broker, clock)
+    }
+
+    #[test]
+    fn the_offset_follows_the_wall_clock_and_a_jump_resets_it() {
+        let (broker, clock) = broker();
+        assert_eq!(broker.simulated_time(), t(20, 15, 0));
+        assert_eq!(Broker::simulated_time(&broker), Some(t(20, 15, 0)));
+        clock.advance(TimeDelta::minutes(7));
+        broker.tick();
+        assert_eq!(broker.simulated_time(), t(20, 15, 7));
+        // Stepped: the same market, 20 minutes on.
+        let out = broker.set_clock(t(20, 15, 27)).unwrap();
+        assert_eq!(
+            out,
+            SimClockOutcome {
+                simulated_time: t(20, 15, 27),
+                rebuilt: false
+            }
+        );
+        let st = broker.state.lock().unwrap();
+        assert_eq!(st.market.config().start, t(20, 15, 0));
+        assert_eq!(st.market.step_index(), 27 * 60);
+        assert_eq!(st.clock_offset, t(20, 15, 27) - t(30, 9, 7));
+        drop(st);
+        // Rebuilt: a new market whose step 0 is `at`.
+        let out = broker.set_clock(t(23, 15, 0)).unwrap();
+        assert!(out.rebuilt);
+        let st = broker.state.lock().unwrap();
+        assert_eq!(
+            (st.market.config().start, st.market.step_index()),
+            (t(23, 15, 0), 0)
+        );
+        drop(st);
+        clock.advance(TimeDelta::seconds(5));
+        broker.tick();
+        assert_eq!(
+            broker.simulated_time(),
+            t(23, 15, 0) + TimeDelta::seconds(5)
+        );
+    }
+
+    #[test]
+    fn a_refused_jump_changes_nothing() {
+        let (broker, _clock) = broker();
+        let before = |b: &SimBroker| {
+            let st = b.state.lock().unwrap();
+            (
+                st.market.config().start,
+                st.market.step_index(),
+                st.clock_offset,
+            )
+        };
+        let was = before(&broker);
+        assert!(matches!(
+            broker.set_clock(t(20, 14, 59)),
+            Err(SimClockError::Backwards { .. })
+        ));
+        assert!(matches!(
+            broker.set_clock(Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap()),
+            Err(SimClockError::OutOfRange { .. })
+        ));
+        // An option held: no rebuild.
+        broker.state.lock().unwrap().holdings.insert(
+            "opt".into(),
+            super::super::Holding {
+                instrument: Instrument::Option {
+                    symbol: Symbol::parse("SPY").unwrap(),
+                    expiry: chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+                    strike: 600.0,
+                    right: sas_core::market::OptionRight::Put,
+                },
+                quantity: -1.0,
+                avg_cost: 2.0,
+            },
+        );
+        let err = broker.set_clock(t(21, 15, 0)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("option positions SPY 2026-12-18 600 P x -1"),
+            "{err}"
+        );
+        assert_eq!(before(&broker), was);
+    }
+}
