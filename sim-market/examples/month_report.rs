@@ -1,7 +1,8 @@
 //! A simulated month through the data-quality gate, the analytics and the
 //! strategy engine (see `month/mod.rs`): the gate's verdicts, the IV rank
 //! the regime rules saw, the rules they picked and the proposals by
-//! strategy. `cargo run -p sas-sim-market --example month_report [seed]`.
+//! strategy. `cargo run -p sas-sim-market --example month_report [seed] [strikes] [max_dte]`
+//! (default 40 strikes, 7-60 DTE; the Worker asks for 20 strikes by default).
 
 #[path = "month/mod.rs"]
 mod month;
@@ -11,7 +12,22 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let r = match month::run(seed) {
+    let arg = |i: usize, default: u32| {
+        std::env::args()
+            .nth(i)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let window = sas_core::market::ChainWindow {
+        min_dte: month::WINDOW.min_dte,
+        max_dte: arg(3, month::WINDOW.max_dte),
+        strikes: arg(2, month::WINDOW.strikes),
+    };
+    println!(
+        "chain window: {}-{} DTE, {} strikes",
+        window.min_dte, window.max_dte, window.strikes
+    );
+    let r = match month::run_with(seed, window) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
@@ -50,6 +66,18 @@ fn main() {
             100.0 * c as f64 / r.ranks.len().max(1) as f64
         );
     }
+    println!("25-delta put-minus-call skew (vol points), per symbol: min / median / max");
+    for (sym, v) in &r.skews {
+        let mut v = v.clone();
+        v.sort_by(f64::total_cmp);
+        if let (Some(lo), Some(hi)) = (v.first(), v.last()) {
+            println!(
+                "  {sym:<6} {lo:>5.1} / {:>5.1} / {hi:>5.1}  ({} days)",
+                v[v.len() / 2],
+                v.len()
+            );
+        }
+    }
     println!("regime rule by symbol-day:");
     for (rule, c) in &r.by_rule {
         println!("  {rule:<28} {c:>4}");
@@ -65,5 +93,9 @@ fn main() {
     );
     for (k, c) in &r.by_strategy {
         println!("  {k:<26} {c:>4}");
+    }
+    println!("skipped candidates by reason:");
+    for (k, c) in &r.skipped {
+        println!("  {c:>4}  {k}");
     }
 }

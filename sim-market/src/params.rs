@@ -29,31 +29,49 @@ pub struct SymbolParams {
     pub skew: f64,
 }
 
-/// Built-in table: (symbol, price, vol, dividend yield, ADV, spread cents, skew).
-/// Levels are rounded late-2025 figures; good enough for a simulator.
+/// Built-in table: (symbol, price, vol, dividend yield, ADV, spread cents,
+/// 25-delta skew in vol points). Levels are rounded late-2025 figures; good
+/// enough for a simulator. The last column is the 25-delta put-minus-call
+/// skew at the symbol's mean implied volatility, as markets show it: about
+/// 6 vol points for the index ETFs, about 3 for large single stocks
+/// (TSLA's flatter, a bank's a little steeper); the surface's skew
+/// parameter is derived from it ([`skew_for_points`]). In the surface the
+/// skew in vol points scales with the ATM level, so it steepens when
+/// volatility is high.
 const TABLE: &[(&str, f64, f64, f64, u64, u32, f64)] = &[
-    ("AAPL", 270.0, 0.25, 0.004, 50_000_000, 1, 0.10),
-    ("MSFT", 510.0, 0.22, 0.007, 20_000_000, 2, 0.10),
-    ("NVDA", 185.0, 0.45, 0.0003, 180_000_000, 1, 0.08),
-    ("AMZN", 230.0, 0.30, 0.0, 40_000_000, 1, 0.09),
-    ("GOOGL", 280.0, 0.28, 0.003, 30_000_000, 1, 0.09),
-    ("META", 640.0, 0.35, 0.003, 12_000_000, 3, 0.09),
-    ("TSLA", 430.0, 0.55, 0.0, 90_000_000, 2, 0.05),
-    ("SPY", 670.0, 0.15, 0.012, 70_000_000, 1, 0.16),
-    ("QQQ", 610.0, 0.19, 0.005, 45_000_000, 1, 0.15),
-    ("IWM", 245.0, 0.21, 0.011, 30_000_000, 1, 0.13),
-    ("DIA", 470.0, 0.15, 0.016, 4_000_000, 2, 0.15),
-    ("AMD", 240.0, 0.50, 0.0, 60_000_000, 1, 0.07),
-    ("NFLX", 1_100.0, 0.35, 0.0, 4_000_000, 5, 0.08),
-    ("JPM", 300.0, 0.22, 0.019, 9_000_000, 2, 0.10),
+    ("AAPL", 270.0, 0.25, 0.004, 50_000_000, 1, 3.0),
+    ("MSFT", 510.0, 0.22, 0.007, 20_000_000, 2, 3.0),
+    ("NVDA", 185.0, 0.45, 0.0003, 180_000_000, 1, 3.0),
+    ("AMZN", 230.0, 0.30, 0.0, 40_000_000, 1, 3.0),
+    ("GOOGL", 280.0, 0.28, 0.003, 30_000_000, 1, 3.0),
+    ("META", 640.0, 0.35, 0.003, 12_000_000, 3, 3.0),
+    ("TSLA", 430.0, 0.55, 0.0, 90_000_000, 2, 2.5),
+    ("SPY", 670.0, 0.15, 0.012, 70_000_000, 1, 6.5),
+    ("QQQ", 610.0, 0.19, 0.005, 45_000_000, 1, 6.0),
+    ("IWM", 245.0, 0.21, 0.011, 30_000_000, 1, 5.5),
+    ("DIA", 470.0, 0.15, 0.016, 4_000_000, 2, 6.0),
+    ("AMD", 240.0, 0.50, 0.0, 60_000_000, 1, 3.0),
+    ("NFLX", 1_100.0, 0.35, 0.0, 4_000_000, 5, 3.0),
+    ("JPM", 300.0, 0.22, 0.019, 9_000_000, 2, 3.5),
 ];
+
+/// The surface's skew parameter that gives a 25-delta put-minus-call skew
+/// of `points` vol points at the mean 30-day ATM IV of a symbol with base
+/// volatility `annual_vol` (the 25-delta strikes sit about ±0.67 standard
+/// deviations from the forward, so the skew is `≈ 1.35 · skew · IV_atm`).
+#[must_use]
+pub fn skew_for_points(points: f64, annual_vol: f64) -> f64 {
+    let mean_atm = crate::vol::IMPLIED_PREMIUM * crate::vol::mean_vol_multiplier() * annual_vol;
+    let skew = points / 100.0 / (1.35 * mean_atm.max(1e-6));
+    (skew * 1_000.0).round() / 1_000.0
+}
 
 impl SymbolParams {
     /// Parameters from the built-in table, or `None` for a symbol it lacks.
     #[must_use]
     pub fn builtin(symbol: &Symbol) -> Option<Self> {
         TABLE.iter().find(|row| row.0 == symbol.as_str()).map(
-            |&(_, price, vol, q, adv, spread, skew)| Self {
+            |&(_, price, vol, q, adv, spread, skew_points)| Self {
                 symbol: symbol.clone(),
                 start_price: price,
                 annual_vol: vol,
@@ -61,7 +79,7 @@ impl SymbolParams {
                 avg_daily_volume: adv,
                 base_spread_cents: spread,
                 weeklies: true,
-                skew,
+                skew: skew_for_points(skew_points, vol),
             },
         )
     }
@@ -79,15 +97,16 @@ impl SymbolParams {
         // Log-uniform price between $15 and $300.
         let start_price = (15.0_f64.ln() + u(1) * (300.0_f64 / 15.0).ln()).exp();
         let start_price = (start_price * 100.0).round() / 100.0;
+        let annual_vol = 0.25 + 0.35 * u(2);
         Self {
             symbol: symbol.clone(),
             start_price,
-            annual_vol: 0.25 + 0.35 * u(2),
+            annual_vol,
             dividend_yield: if u(3) < 0.5 { 0.0 } else { 0.03 * u(4) },
             avg_daily_volume: 1_000_000 + (9_000_000.0 * u(5)) as u64,
             base_spread_cents: 2 + (u(6) * 4.0) as u32,
             weeklies: false,
-            skew: 0.07,
+            skew: skew_for_points(3.0, annual_vol),
         }
     }
 
@@ -118,6 +137,13 @@ mod tests {
         assert!((0.10..0.20).contains(&spy.annual_vol));
         assert!(tsla.annual_vol > 0.45);
         assert!(spy.dividend_yield > 0.0);
+        // 6.5 vol points at SPY's mean IV, 2.5 at TSLA's: ≈ 1.35 · skew · IV.
+        let mean_iv = |p: &SymbolParams| {
+            crate::vol::IMPLIED_PREMIUM * crate::vol::mean_vol_multiplier() * p.annual_vol
+        };
+        assert!((1.35 * spy.skew * mean_iv(&spy) * 100.0 - 6.5).abs() < 0.05);
+        assert!((1.35 * tsla.skew * mean_iv(&tsla) * 100.0 - 2.5).abs() < 0.05);
+        assert!(spy.skew > 5.0 * tsla.skew);
         for s in sas_core::market::DEFAULT_WATCHLIST {
             assert!(
                 SymbolParams::builtin(&Symbol::parse(s).unwrap()).is_some(),
