@@ -15,7 +15,7 @@ use sas_bridge_api::market::{
     DividendsBody, ExpiriesBody, HistoryBody, IvHistoryBody, OptionChain, Quote, QuotesBody,
 };
 use sas_bridge_api::orders::{ExecutionsBody, Order, OrderRequest, OrdersBody, PlaceOrderOutcome};
-use sas_bridge_api::sim::{SimControlOutcome, SimControlRequest};
+use sas_bridge_api::sim::{SimClockOutcome, SimClockRequest, SimControlOutcome, SimControlRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -46,6 +46,8 @@ type Check = fn(&str);
 const BODIES: &[(&str, Check)] = &[
     // GET /health
     ("health.json", round_trip::<HealthBody>),
+    // GET /health of a simulated broker whose clock was set (`simulated_time`)
+    ("health_sim_clock.json", round_trip::<HealthBody>),
     // GET /account
     ("account.json", round_trip::<Account>),
     // GET /positions
@@ -83,9 +85,13 @@ const BODIES: &[(&str, Check)] = &[
     // POST /sim/control request and answer (simulated broker only)
     ("sim_control_request.json", round_trip::<SimControlRequest>),
     ("sim_control.json", round_trip::<SimControlOutcome>),
+    // POST /sim/clock request and answer (simulated broker only)
+    ("sim_clock_request.json", round_trip::<SimClockRequest>),
+    ("sim_clock.json", round_trip::<SimClockOutcome>),
     // Error bodies
     ("error_trading_halted.json", round_trip::<ErrorBody>),
     ("error_order_not_found.json", round_trip::<ErrorBody>),
+    ("error_sim_clock_refused.json", round_trip::<ErrorBody>),
 ];
 
 #[test]

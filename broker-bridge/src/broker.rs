@@ -31,13 +31,20 @@ pub trait SimControl: Send + Sync {
     fn set_clock(&self, at: DateTime<Utc>) -> Result<SimClockOutcome, SimClockError>;
 }
 
+/// A time as the wire writes it (RFC 3339, `Z`, fractions only when present).
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// Why the simulated clock was not moved (`POST /sim/clock`); mapped to
 /// HTTP in `crate::api::error`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SimClockError {
     /// `at` is before the current simulated time. HTTP 409 `sim_clock_refused`.
     #[error(
-        "the simulated clock only moves forward: {at} is before the current simulated time {now}"
+        "the simulated clock only moves forward: {} is before the current simulated time {}",
+        rfc3339(*.at),
+        rfc3339(*.now)
     )]
     Backwards {
         /// The requested time.
@@ -62,7 +69,10 @@ pub enum SimClockError {
     },
     /// `at` is outside the years the simulated market covers. HTTP 400
     /// `invalid_request`.
-    #[error("at {at} is outside the simulated market's years ({first} to {last})")]
+    #[error(
+        "at {} is outside the simulated market's years ({first} to {last})",
+        rfc3339(*.at)
+    )]
     OutOfRange {
         /// The requested time.
         at: DateTime<Utc>,
