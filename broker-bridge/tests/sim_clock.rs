@@ -265,33 +265,36 @@ async fn the_clock_never_moves_back_and_the_current_second_is_a_no_op() {
 #[tokio::test]
 async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_order() {
     // Two bridges at the same simulated time: one jumps, the other's wall
-    // clock runs the same 50 minutes. A resting buy limit at the lowest ask
-    // of the hour must fill in both, at the same step and price.
+    // clock runs the same 50 minutes. A resting limit at the best price the
+    // path offers in that time (a buy at the lowest ask when it dips, else
+    // a sell at the highest bid) must fill in both, at the same step and
+    // price.
     let jumping_clock = wall();
     let jumping = started(&jumping_clock);
     let ticking_clock = Arc::new(ManualClock::new(sim_start()));
     let ticking = app(SimBroker::new(sim_config(None), ticking_clock.clone()).unwrap());
-    // The hour's path, read minute by minute from a third bridge.
+    // The path, read minute by minute from a third bridge.
     let probe_clock = Arc::new(ManualClock::new(sim_start()));
     let probe = app(SimBroker::new(sim_config(None), probe_clock.clone()).unwrap());
-    let first_ask = get(&probe, "/quote?symbol=TSLA").await["ask"]
-        .as_f64()
-        .unwrap();
-    let mut low = f64::MAX;
+    let side = |q: &Value, f: &str| q[f].as_f64().unwrap();
+    let first = get(&probe, "/quote?symbol=TSLA").await;
+    let (mut low_ask, mut high_bid) = (f64::MAX, f64::MIN);
     for _ in 0..50 {
         probe_clock.advance(TimeDelta::minutes(1));
-        low = low.min(
-            get(&probe, "/quote?symbol=TSLA").await["ask"]
-                .as_f64()
-                .unwrap(),
-        );
+        let q = get(&probe, "/quote?symbol=TSLA").await;
+        low_ask = low_ask.min(side(&q, "ask"));
+        high_bid = high_bid.max(side(&q, "bid"));
     }
-    let limit = cents(low);
+    let (action, limit) = if cents(low_ask) < side(&first, "ask") {
+        ("buy", cents(low_ask))
+    } else {
+        ("sell", cents(high_bid))
+    };
     assert!(
-        limit < first_ask,
-        "the path must dip: {limit} vs {first_ask}"
+        limit < side(&first, "ask") || limit > side(&first, "bid"),
+        "{first} {low_ask} {high_bid}"
     );
-    let body = order("tsla-dip", "TSLA", "buy", 3, limit);
+    let body = order("tsla-limit", "TSLA", action, 3, limit);
     for app in [&jumping, &ticking] {
         let (s, placed) = post(app, "/orders", &body).await;
         assert_eq!(s, StatusCode::CREATED, "{placed}");
@@ -312,9 +315,17 @@ async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_o
     assert_eq!(jumped, ticked);
     let fill_time = ts(&jumped["executions"][0]["time"]);
     assert!(fill_time > sim_start() && fill_time <= at, "{jumped}");
-    assert!(jumped["executions"][0]["price"].as_f64().unwrap() <= limit);
+    let price = jumped["executions"][0]["price"].as_f64().unwrap();
+    assert!(
+        if action == "buy" {
+            price <= limit
+        } else {
+            price >= limit
+        },
+        "{action} at {price}, limit {limit}"
+    );
     assert_eq!(
-        get(&jumping, "/orders/by-key/tsla-dip").await["status"],
+        get(&jumping, "/orders/by-key/tsla-limit").await["status"],
         "filled"
     );
     assert_eq!(
