@@ -53,7 +53,8 @@ fn a_simulated_month_proposes_every_family_with_the_iv_rank_cited() {
         // Iron condors need a sell stance, a 20-day trend under 0.0625 %/day
         // and a put skew under 6 points: a few symbol-days a month. Seed 1
         // (the bridge's default, the end-to-end month's) has them; seed 2's
-        // neutral days are a $950 META whose far wings the gate drops.
+        // neutral days are a META near $1000 whose wings fall outside the
+        // gated chain.
         if seed == 1 {
             assert!(
                 count("iron_condor") >= 1,
