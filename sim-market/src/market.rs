@@ -411,6 +411,17 @@ impl SimMarket {
         Ok(())
     }
 
+    /// Close of the last session before the market's start date: where
+    /// the intraday path started (the daily path's close; see
+    /// [`SimMarket::daily_history`]). What a quote's "previous close" is.
+    pub fn previous_close(&self, symbol: &Symbol) -> Result<f64, SimError> {
+        let params = self.params(symbol)?;
+        Ok(
+            crate::daily::last_session(self.config.seed, params, self.config.start.date_naive())
+                .map_or(params.start_price, |d| d.bar.close),
+        )
+    }
+
     /// Current annualized volatility of the underlying (base × stochastic
     /// factor × regime multiplier).
     pub fn current_vol(&self, symbol: &Symbol) -> Result<f64, SimError> {

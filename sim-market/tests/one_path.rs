@@ -105,6 +105,7 @@ fn a_market_starts_at_the_previous_session_close() {
                     let last = later.daily_history(&s, 1, d).unwrap()[0].clone();
                     assert_eq!(last.date, previous_trading_day(d));
                     assert_eq!(m.spot(&s).unwrap(), last.close, "{s} seed {seed} {d}");
+                    assert_eq!(m.previous_close(&s).unwrap(), last.close);
                 }
             }
             // Same day, same starting volatility state.
