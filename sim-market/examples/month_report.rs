@@ -94,6 +94,9 @@ fn main() {
     for (k, c) in &r.by_strategy {
         println!("  {k:<26} {c:>4}");
     }
+    for (day, sym) in &r.condors {
+        println!("  iron condor on {sym} {day}");
+    }
     println!("skipped candidates by reason:");
     for (k, c) in &r.skipped {
         println!("  {c:>4}  {k}");

@@ -43,6 +43,8 @@ pub struct MonthReport {
     pub skipped: BTreeMap<String, usize>,
     /// Proposals by strategy.
     pub by_strategy: BTreeMap<&'static str, usize>,
+    /// Every iron condor proposed: session and symbol.
+    pub condors: Vec<(NaiveDate, String)>,
     /// Every proposal's rationale.
     pub rationales: Vec<String>,
 }
@@ -158,6 +160,9 @@ pub fn run_with(seed: u64, window: ChainWindow) -> Result<MonthReport, String> {
             *out.skipped.entry(k.message).or_insert(0) += 1;
         }
         for p in made {
+            if p.strategy.as_str() == "iron_condor" {
+                out.condors.push((today, p.symbol.as_str().to_string()));
+            }
             *out.by_strategy.entry(p.strategy.as_str()).or_insert(0) += 1;
             out.rationales.push(p.rationale);
         }
