@@ -48,7 +48,8 @@ impl MarketSource for SimSource {
     fn quote(&mut self, symbol: &Symbol) -> Option<UnderlyingQuote> {
         let m = self.market.as_ref()?;
         let q = m.quote(symbol).ok()?;
-        let prev_close = m.params(symbol).ok()?.start_price;
+        // IB's close tick: the last session's close on the simulator's daily path.
+        let prev_close = m.previous_close(symbol).ok()?;
         // The simulator has no book depth; sizes are a stable function of the step.
         let lot = 100 * (1 + m.step_index() % 7);
         Some(UnderlyingQuote {
@@ -128,5 +129,26 @@ impl MarketSource for SimSource {
         let today = self.now().date_naive();
         let m = self.market.as_ref()?;
         m.dividends(symbol, today).ok().map(|d| d.ib_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_close_tick_is_the_last_sessions_close_on_the_daily_path() {
+        let mut source = SimSource::new(1);
+        let spy = Symbol::parse("SPY").unwrap();
+        let quote = source.quote(&spy).unwrap();
+        let bars = source.daily_bars(&spy, 5);
+        let last = bars.last().unwrap();
+        assert!(
+            (quote.prev_close - last.close).abs() < 0.011,
+            "close tick {} vs the last bar {last:?}",
+            quote.prev_close
+        );
+        // The market starts there: the quote is near it, whatever start_price was.
+        assert!((quote.last / quote.prev_close - 1.0).abs() < 0.05);
     }
 }
