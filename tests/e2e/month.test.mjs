@@ -198,5 +198,7 @@ describe('a fresh start, then a simulated month through the real crons', () => {
     console.log(`IV above RV on ${ivOverRv} of ${both} symbol-days`);
     assert.ok(ivOverRv > both / 2, 'implied usually a little above realized');
     console.log(`proposals: ${proposals.length} ${JSON.stringify(byStrategy)}`);
+    const condors = await stack.d1("SELECT symbol, trade_date FROM proposals WHERE strategy = 'iron_condor' ORDER BY id");
+    console.log(`iron condors: ${condors.map((c) => `${c.symbol} ${c.trade_date}`).join(', ')}`);
   });
 });
