@@ -28,9 +28,7 @@ use crate::seed::{fnv1a, tag, unit, SplitMix};
 use crate::vol::{session_iv, VolState};
 
 const TRADING_DAYS_PER_YEAR: f64 = 252.0;
-/// Half-life of the log price's reversion to `ln(start_price)`, in years of
-/// sessions.
-pub(crate) const PRICE_HALF_LIFE_YEARS: f64 = 1.0;
+use crate::model::PRICE_HALF_LIFE_YEARS;
 /// Most (seed, symbol) paths the cache keeps before it starts over.
 const CACHE_PATHS: usize = 64;
 
@@ -277,16 +275,6 @@ impl Walk {
 /// (exact Ornstein-Uhlenbeck discretization).
 fn price_keep() -> f64 {
     (-std::f64::consts::LN_2 / (PRICE_HALF_LIFE_YEARS * TRADING_DAYS_PER_YEAR)).exp()
-}
-
-/// Standard deviation of `ln(close / start_price)` in the path's
-/// stationary distribution for a symbol of base volatility `annual_vol`:
-/// the root-mean-square volatility of the model over √(2κ), κ the price's
-/// reversion speed per year.
-#[must_use]
-pub(crate) fn stationary_log_price_sd(annual_vol: f64) -> f64 {
-    let kappa = std::f64::consts::LN_2 / PRICE_HALF_LIFE_YEARS;
-    annual_vol * crate::vol::rms_vol_multiplier() / (2.0 * kappa).sqrt()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

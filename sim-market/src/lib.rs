@@ -24,6 +24,7 @@ pub mod error;
 pub mod history;
 pub mod market;
 pub mod matching;
+mod model;
 pub mod params;
 mod seed;
 mod vol;

@@ -61,7 +61,7 @@ const TABLE: &[(&str, f64, f64, f64, u64, u32, f64)] = &[
 /// deviations from the forward, so the skew is `≈ 1.35 · skew · IV_atm`).
 #[must_use]
 pub fn skew_for_points(points: f64, annual_vol: f64) -> f64 {
-    let mean_atm = crate::vol::IMPLIED_PREMIUM * crate::vol::mean_vol_multiplier() * annual_vol;
+    let mean_atm = crate::model::IMPLIED_PREMIUM * crate::model::mean_vol_multiplier() * annual_vol;
     let skew = points / 100.0 / (1.35 * mean_atm.max(1e-6));
     (skew * 1_000.0).round() / 1_000.0
 }
@@ -117,7 +117,7 @@ impl SymbolParams {
     /// ±0.48, TSLA about ±1.76; see `docs/sim-market.md`).
     #[must_use]
     pub fn log_price_sd(&self) -> f64 {
-        crate::daily::stationary_log_price_sd(self.annual_vol)
+        crate::model::stationary_log_price_sd(self.annual_vol)
     }
 
     /// Symbols of the built-in table.
@@ -139,7 +139,7 @@ mod tests {
         assert!(spy.dividend_yield > 0.0);
         // 6.5 vol points at SPY's mean IV, 2.5 at TSLA's: ≈ 1.35 · skew · IV.
         let mean_iv = |p: &SymbolParams| {
-            crate::vol::IMPLIED_PREMIUM * crate::vol::mean_vol_multiplier() * p.annual_vol
+            crate::model::IMPLIED_PREMIUM * crate::model::mean_vol_multiplier() * p.annual_vol
         };
         assert!((1.35 * spy.skew * mean_iv(&spy) * 100.0 - 6.5).abs() < 0.05);
         assert!((1.35 * tsla.skew * mean_iv(&tsla) * 100.0 - 2.5).abs() < 0.05);
