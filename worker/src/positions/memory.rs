@@ -30,6 +30,8 @@ pub struct Tables {
     pub events: Vec<sas_core::alerts::AlertEvent>,
     /// Makes every write fail (a D1 outage).
     pub fail_writes: bool,
+    /// The trader's pause of every exit (`POST /risk/exits`).
+    pub all_exits_paused: bool,
 }
 
 /// The store.
@@ -549,6 +551,10 @@ impl PositionStore for MemoryPositions {
         p.exit_requested_by = Some(actor.to_owned());
         t.audit.push(audit.clone());
         Ok(true)
+    }
+
+    async fn exits_paused_globally(&self) -> Result<bool, StoreError> {
+        Ok(self.0.borrow().all_exits_paused)
     }
 
     async fn set_exits_paused(

@@ -876,3 +876,36 @@ fn exits_wait_while_the_data_quality_gate_holds_the_symbol() {
     let r = w.run();
     assert_eq!(r.exits_triggered, vec![(1, "stop_loss".to_owned())]);
 }
+
+#[test]
+fn every_exit_paused_is_evaluated_and_shown_never_sent_and_the_traders_close_still_goes() {
+    let w = World::new(&[]);
+    w.approved_entry(2, 2);
+    w.run();
+    w.store.0.borrow_mut().all_exits_paused = true;
+    // At the stop for three marks: evaluated, shown as what it would do.
+    w.broker.set(600, 8.9, 9.1);
+    w.broker.set(610, 6.4, 6.6);
+    for _ in 0..3 {
+        w.advance(60);
+        let r = w.run();
+        assert!(r.exits_triggered.is_empty(), "{r:?}");
+    }
+    assert!(w.exit_posts().is_empty(), "no exit is sent while paused");
+    {
+        let t = w.store.0.borrow();
+        let d: serde_json::Value = serde_json::from_str(&t.marks.last().unwrap().decision).unwrap();
+        assert_eq!(d["decision"], "paused", "{d}");
+        assert_eq!(d["by"], "all_exits_paused");
+        assert_eq!(d["would"]["decision"], "exit", "{d}");
+        assert_eq!(d["would"]["reason"], "stop_loss", "{d}");
+    }
+    assert_eq!(w.position().status, "open");
+    // The trader's own close runs while every automated exit is paused.
+    block_on(service::request_close(&w.store, 1, "api_token", None, 0)).unwrap();
+    w.advance(60);
+    w.run();
+    let posts = w.exit_posts();
+    assert_eq!(posts.len(), 1, "the trader's close goes out");
+    assert_eq!(posts[0].idempotency_key, format!("{KEY}:x0"));
+}
