@@ -11,13 +11,9 @@ use axum::Router;
 use broker_bridge::api::{router, AppState};
 use broker_bridge::broker::{Broker, BrokerError, BrokerStatus};
 use broker_bridge::clock::ManualClock;
-use broker_bridge::config::{BridgeConfig, Cli};
 use broker_bridge::metrics::Metrics;
 use broker_bridge::sim::{SimBroker, SimBrokerConfig};
-use broker_bridge::startup::sim_universe;
 use chrono::{TimeDelta, TimeZone, Utc};
-use clap::Parser;
-use http_body_util::BodyExt;
 use sas_bridge_api::account::Position;
 use sas_bridge_api::health::{BrokerMode, ConnectionState};
 use sas_bridge_api::orders::{Execution, Order, OrderRequest, PlaceOrderOutcome};
@@ -25,91 +21,24 @@ use sas_core::market::{Account, ChainWindow, DailyBar, DataType, OptionChain, Qu
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-const TOKEN: &str = "test-token-0123456789-abcdefghijklmnop";
+mod api_support;
+
+use api_support::{
+    assert_error, bridge_config, first_call, get, post, send, session_clock, sim_app, TOKEN,
+};
 
 struct Harness {
     app: Router,
     clock: Arc<ManualClock>,
 }
 
-fn config() -> BridgeConfig {
-    let cli = Cli::try_parse_from(["broker-bridge"]).unwrap();
-    BridgeConfig::from_cli(&cli, Some(TOKEN)).unwrap()
-}
-
 fn harness() -> Harness {
     // Friday 2026-11-20 15:00 UTC: inside the simulated session.
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap(),
-    ));
-    let cfg = config();
-    let broker = SimBroker::new(
-        SimBrokerConfig {
-            seed: 42,
-            universe: sim_universe(&cfg.watchlist),
-            starting_cash: 100_000.0,
-            account_id: "SIM-TEST".into(),
-            start: None,
-        },
-        clock.clone(),
-    )
-    .unwrap();
-    let state = AppState::new(
-        Arc::new(broker),
-        &cfg.token,
-        Metrics::new(),
-        cfg.request_timeout,
-    );
+    let clock = session_clock();
     Harness {
-        app: router(state),
+        app: sim_app(&clock),
         clock,
     }
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    auth: Option<&str>,
-    body: Option<&str>,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(token) = auth {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string()))
-            .unwrap(),
-        None => req.body(Body::empty()).unwrap(),
-    };
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value, headers)
-}
-
-async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
-    let (s, v, _) = send(app, Method::GET, uri, Some(TOKEN), None).await;
-    (s, v)
-}
-
-async fn post(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
-    let (s, v, _) = send(app, Method::POST, uri, Some(TOKEN), Some(body)).await;
-    (s, v)
-}
-
-fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, code: &str) {
-    assert_eq!(status, want_status, "{body}");
-    assert_eq!(body["error"], code, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }
 
 #[tokio::test]
@@ -738,7 +667,7 @@ impl Broker for StuckBroker {
 
 #[tokio::test]
 async fn broker_errors_map_to_status_codes_and_timeouts() {
-    let cfg = config();
+    let cfg = bridge_config();
     let state = AppState::new(
         Arc::new(StuckBroker),
         &cfg.token,
@@ -882,13 +811,7 @@ async fn expiring_options_cash_settle_at_intrinsic() {
     let (_, chain) = get(&h.app, "/chain?symbol=SPY&min_dte=0&max_dte=0&strikes=30").await;
     let expiry = &chain["expiries"][0];
     assert_eq!(expiry["expiry"], "2026-11-20");
-    let call = expiry["contracts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["right"] == "C")
-        .unwrap()
-        .clone();
+    let call = first_call(&expiry["contracts"]);
     let strike = call["strike"].as_f64().unwrap();
     let ask = call["ask"].as_f64().unwrap();
     let body = json!({
@@ -1245,7 +1168,7 @@ async fn control_route_moves_the_underlying_and_widens_spreads_so_a_resting_exit
 
 #[tokio::test]
 async fn control_and_clock_routes_are_absent_in_ib_mode() {
-    let cfg = config();
+    let cfg = bridge_config();
     let app = router(AppState::new(
         Arc::new(StuckBroker),
         &cfg.token,

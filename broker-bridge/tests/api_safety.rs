@@ -3,88 +3,12 @@
 //! idempotency key, and the paced chain selections.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use broker_bridge::api::{router, AppState};
-use broker_bridge::clock::ManualClock;
-use broker_bridge::config::{BridgeConfig, Cli};
-use broker_bridge::metrics::Metrics;
-use broker_bridge::sim::{SimBroker, SimBrokerConfig};
-use broker_bridge::startup::sim_universe;
-use chrono::{TimeZone, Utc};
-use clap::Parser;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+mod api_support;
 
-const TOKEN: &str = "test-token-0123456789-abcdefghijklmnop";
-
-fn config() -> BridgeConfig {
-    let cli = Cli::try_parse_from(["broker-bridge"]).unwrap();
-    BridgeConfig::from_cli(&cli, Some(TOKEN)).unwrap()
-}
-
-fn state() -> AppState {
-    // Friday 2026-11-20 15:00 UTC: inside the simulated session.
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap(),
-    ));
-    let cfg = config();
-    let broker = SimBroker::new(
-        SimBrokerConfig {
-            seed: 42,
-            universe: sim_universe(&cfg.watchlist),
-            starting_cash: 100_000.0,
-            account_id: "SIM-TEST".into(),
-            start: None,
-        },
-        clock,
-    )
-    .unwrap();
-    AppState::new(
-        Arc::new(broker),
-        &cfg.token,
-        Metrics::new(),
-        cfg.request_timeout,
-    )
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    auth: bool,
-    body: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if auth {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
-    }
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string()))
-            .unwrap(),
-        None => req.body(Body::empty()).unwrap(),
-    };
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value)
-}
-
-async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
-    send(app, Method::GET, uri, true, None).await
-}
-
-async fn post(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
-    send(app, Method::POST, uri, true, Some(body)).await
-}
+use api_support::{get, post, send, session_clock, sim_app, TOKEN};
 
 fn resting_order(key: &str) -> String {
     json!({
@@ -99,7 +23,7 @@ fn resting_order(key: &str) -> String {
 
 #[tokio::test]
 async fn halt_blocks_direct_post_orders() {
-    let app = router(state());
+    let app = sim_app(&session_clock());
     let (s, body) = get(&app, "/halt").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(
@@ -129,11 +53,11 @@ async fn halt_blocks_direct_post_orders() {
     assert_eq!(s, StatusCode::OK);
 
     // Unauthenticated or non-JSON changes are refused.
-    let (s, _) = send(
+    let (s, _, _) = send(
         &app,
         Method::POST,
         "/halt",
-        false,
+        None,
         Some(r#"{"halted":false,"reason":"x"}"#),
     )
     .await;
@@ -148,7 +72,7 @@ async fn halt_blocks_direct_post_orders() {
 
 #[tokio::test]
 async fn halt_keeps_cancels_working() {
-    let app = router(state());
+    let app = sim_app(&session_clock());
     let (s, placed) = post(&app, "/orders", &resting_order("exit-1")).await;
     assert_eq!(s, StatusCode::CREATED, "{placed}");
     let id = placed["order"]["id"].as_str().unwrap().to_string();
@@ -161,7 +85,7 @@ async fn halt_keeps_cancels_working() {
 
 #[tokio::test]
 async fn unknown_fields_inside_order_legs_are_refused() {
-    let app = router(state());
+    let app = sim_app(&session_clock());
     let in_leg = json!({
         "idempotency_key": "strict-1",
         "legs": [{"instrument": {"type": "stock", "symbol": "AAPL"}, "action": "buy", "stop": 1}],
@@ -188,11 +112,18 @@ async fn unknown_fields_inside_order_legs_are_refused() {
 
 #[tokio::test]
 async fn metric_labels_stay_bounded_for_made_up_methods_and_paths() {
-    let app = router(state());
+    let app = sim_app(&session_clock());
     for i in 0..20 {
         let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
-        let _ = send(&app, method.clone(), "/quotes", false, None).await;
-        let _ = send(&app, method, &format!("/no/such/path/{i}"), true, None).await;
+        let _ = send(&app, method.clone(), "/quotes", None, None).await;
+        let _ = send(
+            &app,
+            method,
+            &format!("/no/such/path/{i}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
     }
     let (s, text) = get(&app, "/metrics").await;
     assert_eq!(s, StatusCode::OK);
@@ -204,7 +135,7 @@ async fn metric_labels_stay_bounded_for_made_up_methods_and_paths() {
 
 #[tokio::test]
 async fn order_by_key_answers_the_order_or_404() {
-    let app = router(state());
+    let app = sim_app(&session_clock());
     let (s, placed) = post(&app, "/orders", &resting_order("by-key-1")).await;
     assert_eq!(s, StatusCode::CREATED, "{placed}");
     let (s, body) = get(&app, "/orders/by-key/by-key-1").await;
@@ -219,7 +150,7 @@ async fn order_by_key_answers_the_order_or_404() {
 
 #[tokio::test]
 async fn chain_selections_by_expiries_and_contracts_fit_the_pacing() {
-    let app = router(state());
+    let app = sim_app(&session_clock());
     let (s, listing) = get(&app, "/chain/expiries?symbol=SPY").await;
     assert_eq!(s, StatusCode::OK, "{listing}");
     assert_eq!(listing["symbol"], "SPY");

@@ -2,50 +2,22 @@
 //! through the router (`oneshot`) with a `ManualClock` as the wall clock.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use broker_bridge::api::{router, AppState};
 use broker_bridge::clock::{Clock as _, ManualClock};
-use broker_bridge::config::{BridgeConfig, Cli};
-use broker_bridge::metrics::Metrics;
-use broker_bridge::sim::{SimBroker, SimBrokerConfig};
-use broker_bridge::startup::sim_universe;
+use broker_bridge::sim::SimBroker;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use clap::Parser;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const TOKEN: &str = "test-token-0123456789-abcdefghijklmnop";
+mod api_support;
 
-fn bridge_config() -> BridgeConfig {
-    let cli = Cli::try_parse_from(["broker-bridge"]).unwrap();
-    BridgeConfig::from_cli(&cli, Some(TOKEN)).unwrap()
-}
-
-fn sim_config(start: Option<DateTime<Utc>>) -> SimBrokerConfig {
-    SimBrokerConfig {
-        seed: 42,
-        universe: sim_universe(&bridge_config().watchlist),
-        starting_cash: 100_000.0,
-        account_id: "SIM-TEST".into(),
-        start,
-    }
-}
-
-fn app(broker: SimBroker) -> Router {
-    let cfg = bridge_config();
-    router(AppState::new(
-        Arc::new(broker),
-        &cfg.token,
-        Metrics::new(),
-        cfg.request_timeout,
-    ))
-}
+use api_support::{
+    app, assert_error, call, first_call, get_ok, post, request, send, session_start, sim_config,
+    temp_dir, TOKEN,
+};
 
 /// The wall clock: Wednesday 2026-12-02 06:00 UTC, far from the simulated times.
 fn wall() -> Arc<ManualClock> {
@@ -56,78 +28,15 @@ fn wall() -> Arc<ManualClock> {
 
 /// `--sim-start`: Friday 2026-11-20 15:00 UTC, inside the simulated session.
 fn sim_start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap()
+    session_start()
 }
 
 fn started(clock: &Arc<ManualClock>) -> Router {
-    app(SimBroker::new(sim_config(Some(sim_start())), clock.clone()).unwrap())
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "sas-sim-clock-{}-{name}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    auth: bool,
-    content_type: Option<&str>,
-    body: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if auth {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
-    }
-    if let Some(ct) = content_type {
-        req = req.header(header::CONTENT_TYPE, ct);
-    }
-    let req = req
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value)
-}
-
-async fn get(app: &Router, uri: &str) -> Value {
-    let (s, v) = send(app, Method::GET, uri, true, None, None).await;
-    assert_eq!(s, StatusCode::OK, "{uri}: {v}");
-    v
-}
-
-async fn post(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
-    send(
-        app,
-        Method::POST,
-        uri,
-        true,
-        Some("application/json"),
-        Some(body),
-    )
-    .await
+    app(SimBroker::new(sim_config(42, Some(sim_start())), clock.clone()).unwrap())
 }
 
 async fn set_clock(app: &Router, at: DateTime<Utc>) -> (StatusCode, Value) {
     post(app, "/sim/clock", &json!({ "at": at }).to_string()).await
-}
-
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
-    assert_eq!(status, want, "{body}");
-    assert_eq!(body["error"], code, "{body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
 }
 
 fn ts(v: &Value) -> DateTime<Utc> {
@@ -153,22 +62,22 @@ fn cents(x: f64) -> f64 {
 async fn sim_start_sets_the_simulated_clock_which_runs_on_with_the_wall_clock() {
     let clock = wall();
     let app = started(&clock);
-    let q = get(&app, "/quote?symbol=SPY").await;
+    let q = get_ok(&app, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), sim_start(), "{q}");
     clock.advance(TimeDelta::seconds(90));
-    let q = get(&app, "/quote?symbol=SPY").await;
+    let q = get_ok(&app, "/quote?symbol=SPY").await;
     assert_eq!(
         ts(&q["timestamp"]),
         sim_start() + TimeDelta::seconds(90),
         "{q}"
     );
-    let acct = get(&app, "/account").await;
+    let acct = get_ok(&app, "/account").await;
     assert_eq!(ts(&acct["as_of"]), sim_start() + TimeDelta::seconds(90));
     // The market is the one a bridge started at that time would show.
     let reference = app_at_wall(sim_start() + TimeDelta::seconds(90));
-    assert_eq!(q, get(&reference, "/quote?symbol=SPY").await);
+    assert_eq!(q, get_ok(&reference, "/quote?symbol=SPY").await);
     // /health says the clock is not the wall clock.
-    let (s, h) = send(&app, Method::GET, "/health", false, None, None).await;
+    let (s, h, _) = send(&app, Method::GET, "/health", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         ts(&h["simulated_time"]),
@@ -180,7 +89,7 @@ async fn sim_start_sets_the_simulated_clock_which_runs_on_with_the_wall_clock() 
 /// A bridge whose wall clock reads `t` (no offset), started 90 s before.
 fn app_at_wall(t: DateTime<Utc>) -> Router {
     let clock = Arc::new(ManualClock::new(t - TimeDelta::seconds(90)));
-    let broker = SimBroker::new(sim_config(None), clock.clone()).unwrap();
+    let broker = SimBroker::new(sim_config(42, None), clock.clone()).unwrap();
     clock.advance(TimeDelta::seconds(90));
     app(broker)
 }
@@ -205,17 +114,17 @@ async fn a_long_jump_rebuilds_the_market_at_the_new_time_with_the_controls_on_to
         body,
         json!({"simulated_time": "2026-11-23T15:30:00Z", "rebuilt": true})
     );
-    let q = get(&bridge, "/quote?symbol=SPY").await;
+    let q = get_ok(&bridge, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), at, "{q}");
-    let chain = get(&bridge, "/chain?symbol=SPY&min_dte=0&max_dte=10&strikes=4").await;
+    let chain = get_ok(&bridge, "/chain?symbol=SPY&min_dte=0&max_dte=10&strikes=4").await;
     assert_eq!(ts(&chain["as_of"]), at, "{chain}");
     assert!(
         chain["expiries"][0]["expiry"].as_str().unwrap() >= "2026-11-23",
         "{chain}"
     );
     // The market stands where a bridge started at `at` has it ...
-    let fresh = app(SimBroker::new(sim_config(Some(at)), wall()).unwrap());
-    assert_eq!(q, get(&fresh, "/quote?symbol=SPY").await);
+    let fresh = app(SimBroker::new(sim_config(42, Some(at)), wall()).unwrap());
+    assert_eq!(q, get_ok(&fresh, "/quote?symbol=SPY").await);
     // ... with the spread control restored on top.
     let (_, c) = post(
         &fresh,
@@ -223,10 +132,10 @@ async fn a_long_jump_rebuilds_the_market_at_the_new_time_with_the_controls_on_to
         r#"{"symbol":"QQQ","spread_multiplier":3.0}"#,
     )
     .await;
-    assert_eq!(get(&bridge, "/quote?symbol=QQQ").await, c["quote"]);
+    assert_eq!(get_ok(&bridge, "/quote?symbol=QQQ").await, c["quote"]);
     // It runs on with the wall clock from there.
     clock.advance(TimeDelta::seconds(30));
-    let q = get(&bridge, "/quote?symbol=SPY").await;
+    let q = get_ok(&bridge, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), at + TimeDelta::seconds(30));
 }
 
@@ -251,14 +160,14 @@ async fn the_clock_never_moves_back_and_the_current_second_is_a_no_op() {
         assert_eq!(ts(&b["simulated_time"]), now, "{b}");
         assert_eq!(b["rebuilt"], false);
     }
-    let q = get(&app, "/quote?symbol=SPY").await;
+    let q = get_ok(&app, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), shown);
     // After a jump forward, the time before it is refused too.
     let at = now + TimeDelta::hours(5);
     assert_eq!(set_clock(&app, at).await.0, StatusCode::OK);
     let (s, b) = set_clock(&app, at - TimeDelta::seconds(1)).await;
     assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
-    let q = get(&app, "/quote?symbol=SPY").await;
+    let q = get_ok(&app, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), at);
 }
 
@@ -272,16 +181,16 @@ async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_o
     let jumping_clock = wall();
     let jumping = started(&jumping_clock);
     let ticking_clock = Arc::new(ManualClock::new(sim_start()));
-    let ticking = app(SimBroker::new(sim_config(None), ticking_clock.clone()).unwrap());
+    let ticking = app(SimBroker::new(sim_config(42, None), ticking_clock.clone()).unwrap());
     // The path, read minute by minute from a third bridge.
     let probe_clock = Arc::new(ManualClock::new(sim_start()));
-    let probe = app(SimBroker::new(sim_config(None), probe_clock.clone()).unwrap());
+    let probe = app(SimBroker::new(sim_config(42, None), probe_clock.clone()).unwrap());
     let side = |q: &Value, f: &str| q[f].as_f64().unwrap();
-    let first = get(&probe, "/quote?symbol=TSLA").await;
+    let first = get_ok(&probe, "/quote?symbol=TSLA").await;
     let (mut low_ask, mut high_bid) = (f64::MAX, f64::MIN);
     for _ in 0..50 {
         probe_clock.advance(TimeDelta::minutes(1));
-        let q = get(&probe, "/quote?symbol=TSLA").await;
+        let q = get_ok(&probe, "/quote?symbol=TSLA").await;
         low_ask = low_ask.min(side(&q, "ask"));
         high_bid = high_bid.max(side(&q, "bid"));
     }
@@ -305,8 +214,8 @@ async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_o
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["rebuilt"], false, "{b}");
     ticking_clock.advance(TimeDelta::minutes(50));
-    let jumped = get(&jumping, "/executions").await;
-    let ticked = get(&ticking, "/executions").await;
+    let jumped = get_ok(&jumping, "/executions").await;
+    let ticked = get_ok(&ticking, "/executions").await;
     assert_eq!(
         jumped["executions"].as_array().unwrap().len(),
         1,
@@ -325,12 +234,12 @@ async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_o
         "{action} at {price}, limit {limit}"
     );
     assert_eq!(
-        get(&jumping, "/orders/by-key/tsla-limit").await["status"],
+        get_ok(&jumping, "/orders/by-key/tsla-limit").await["status"],
         "filled"
     );
     assert_eq!(
-        get(&jumping, "/quote?symbol=TSLA").await,
-        get(&ticking, "/quote?symbol=TSLA").await
+        get_ok(&jumping, "/quote?symbol=TSLA").await,
+        get_ok(&ticking, "/quote?symbol=TSLA").await
     );
 }
 
@@ -338,7 +247,7 @@ async fn a_short_jump_steps_the_market_like_the_wall_clock_and_fills_a_working_o
 async fn a_short_jump_expires_day_orders_at_the_close() {
     let clock = wall();
     let app = started(&clock);
-    let bid = get(&app, "/quote?symbol=AAPL").await["bid"]
+    let bid = get_ok(&app, "/quote?symbol=AAPL").await["bid"]
         .as_f64()
         .unwrap();
     let far = json!({
@@ -361,7 +270,7 @@ async fn a_short_jump_expires_day_orders_at_the_close() {
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["rebuilt"], false);
     }
-    let o = get(&app, "/orders/by-key/aapl-day").await;
+    let o = get_ok(&app, "/orders/by-key/aapl-day").await;
     assert_eq!(o["status"], "expired", "{o}");
     assert_eq!(
         ts(&o["updated_at"]),
@@ -375,7 +284,7 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
     let app = started(&clock);
     let at = sim_start() + TimeDelta::days(3);
     // A working order.
-    let bid = get(&app, "/quote?symbol=AAPL").await["bid"]
+    let bid = get_ok(&app, "/quote?symbol=AAPL").await["bid"]
         .as_f64()
         .unwrap();
     let (s, placed) = post(
@@ -386,7 +295,7 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{placed}");
     let id = placed["order"]["id"].as_str().unwrap().to_string();
-    let before = get(&app, "/quote?symbol=SPY").await;
+    let before = get_ok(&app, "/quote?symbol=SPY").await;
     let (s, b) = set_clock(&app, at).await;
     assert_error(s, &b, StatusCode::CONFLICT, "sim_clock_refused");
     let msg = b["message"].as_str().unwrap();
@@ -396,24 +305,18 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
     );
     assert!(msg.contains(&format!("working orders {id}")), "{msg}");
     // Nothing changed.
-    assert_eq!(get(&app, "/quote?symbol=SPY").await, before);
+    assert_eq!(get_ok(&app, "/quote?symbol=SPY").await, before);
     assert_eq!(
-        get(&app, &format!("/orders/{id}")).await["status"],
+        get_ok(&app, &format!("/orders/{id}")).await["status"],
         "submitted"
     );
     let (s, _) = post(&app, &format!("/orders/{id}/cancel"), "").await;
     assert_eq!(s, StatusCode::OK);
 
     // An option position.
-    let chain = get(&app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=4").await;
+    let chain = get_ok(&app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=4").await;
     let expiry = chain["expiries"][0]["expiry"].as_str().unwrap().to_string();
-    let call = chain["expiries"][0]["contracts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["right"] == "C")
-        .unwrap()
-        .clone();
+    let call = first_call(&chain["expiries"][0]["contracts"]);
     let buy = |action: &str, key: &str, limit: f64| {
         json!({
             "idempotency_key": key,
@@ -443,7 +346,7 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
     let (s, b) = set_clock(&app, sim_start() + TimeDelta::minutes(30)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     // Closed, with a stock holding kept: the jump goes through.
-    let now = get(&app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=40").await;
+    let now = get_ok(&app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=40").await;
     let bid = now["expiries"][0]["contracts"]
         .as_array()
         .unwrap()
@@ -454,7 +357,7 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
         .unwrap();
     let (s, sold) = post(&app, "/orders", &buy("sell", "spy-call-close", bid)).await;
     assert_eq!(sold["order"]["status"], "filled", "{s} {sold}");
-    let ask = get(&app, "/quote?symbol=AAPL").await["ask"]
+    let ask = get_ok(&app, "/quote?symbol=AAPL").await["ask"]
         .as_f64()
         .unwrap();
     let (_, stock) = post(&app, "/orders", &order("aapl-hold", "AAPL", "buy", 5, ask)).await;
@@ -462,7 +365,7 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
     let (s, b) = set_clock(&app, at).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["rebuilt"], true);
-    let pos = get(&app, "/positions").await;
+    let pos = get_ok(&app, "/positions").await;
     assert_eq!(pos["positions"].as_array().unwrap().len(), 1, "{pos}");
     assert_eq!(pos["positions"][0]["instrument"]["symbol"], "AAPL");
     assert_eq!(pos["positions"][0]["quantity"], 5.0);
@@ -470,11 +373,11 @@ async fn a_long_jump_is_refused_while_orders_work_or_options_are_held() {
 
 #[tokio::test]
 async fn the_offset_survives_a_restart_with_the_state_file() {
-    let dir = temp_dir("restart");
+    let dir = temp_dir("sim-clock", "restart");
     let file = dir.join("sim.json");
     let clock = wall();
     let open = |start: Option<DateTime<Utc>>, clock: &Arc<ManualClock>, file: &Path| {
-        app(SimBroker::open(sim_config(start), clock.clone(), file.to_path_buf()).unwrap())
+        app(SimBroker::open(sim_config(42, start), clock.clone(), file.to_path_buf()).unwrap())
     };
     let first = open(Some(sim_start()), &clock, &file);
     let at = sim_start() + TimeDelta::days(1);
@@ -486,13 +389,13 @@ async fn the_offset_survives_a_restart_with_the_state_file() {
     // which the existing file overrides.
     clock.advance(TimeDelta::minutes(2));
     let second = open(Some(sim_start()), &clock, &file);
-    let q = get(&second, "/quote?symbol=SPY").await;
+    let q = get_ok(&second, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), at + TimeDelta::minutes(2), "{q}");
     // Without --sim-start as well.
     drop(second);
     let third = open(None, &clock, &file);
     assert_eq!(
-        ts(&get(&third, "/quote?symbol=SPY").await["timestamp"]),
+        ts(&get_ok(&third, "/quote?symbol=SPY").await["timestamp"]),
         at + TimeDelta::minutes(2)
     );
     drop(third);
@@ -509,7 +412,7 @@ async fn the_offset_survives_a_restart_with_the_state_file() {
     std::fs::write(&old, body.to_string()).unwrap();
     let legacy = open(None, &clock, &old);
     assert_eq!(
-        ts(&get(&legacy, "/quote?symbol=SPY").await["timestamp"]),
+        ts(&get_ok(&legacy, "/quote?symbol=SPY").await["timestamp"]),
         clock.now()
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -552,13 +455,15 @@ async fn malformed_clock_requests_get_json_4xx() {
         let (s, b) = post(&app, "/sim/clock", body).await;
         assert_error(s, &b, want, code);
     }
-    let (s, b) = send(
+    let (s, b, _) = call(
         &app,
-        Method::POST,
-        "/sim/clock",
-        true,
-        None,
-        Some(r#"{"at":"2026-11-23T15:30:00Z"}"#),
+        request(
+            Method::POST,
+            "/sim/clock",
+            Some(TOKEN),
+            None,
+            Some(r#"{"at":"2026-11-23T15:30:00Z"}"#),
+        ),
     )
     .await;
     assert_error(
@@ -567,20 +472,19 @@ async fn malformed_clock_requests_get_json_4xx() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
     );
-    let (s, b) = send(
+    let (s, b, _) = send(
         &app,
         Method::POST,
         "/sim/clock",
-        false,
-        Some("application/json"),
+        None,
         Some(r#"{"at":"2026-11-23T15:30:00Z"}"#),
     )
     .await;
     assert_error(s, &b, StatusCode::UNAUTHORIZED, "unauthorized");
-    let (s, b) = send(&app, Method::GET, "/sim/clock", true, None, None).await;
+    let (s, b, _) = send(&app, Method::GET, "/sim/clock", Some(TOKEN), None).await;
     assert_error(s, &b, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     // None of it moved the clock; an offset-carrying RFC 3339 time works.
-    let q = get(&app, "/quote?symbol=SPY").await;
+    let q = get_ok(&app, "/quote?symbol=SPY").await;
     assert_eq!(ts(&q["timestamp"]), sim_start());
     let (s, b) = post(&app, "/sim/clock", r#"{"at":"2026-11-20T10:30:00-05:00"}"#).await;
     assert_eq!(s, StatusCode::OK, "{b}");

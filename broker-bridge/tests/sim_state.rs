@@ -4,108 +4,30 @@
 //! both must answer every route identically.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::Router;
-use broker_bridge::api::{router, AppState};
 use broker_bridge::clock::ManualClock;
-use broker_bridge::config::{BridgeConfig, Cli};
-use broker_bridge::metrics::Metrics;
-use broker_bridge::sim::{SimBroker, SimBrokerConfig};
-use broker_bridge::startup::sim_universe;
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use clap::Parser;
-use http_body_util::BodyExt;
+use broker_bridge::sim::SimBroker;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const TOKEN: &str = "test-token-0123456789-abcdefghijklmnop";
+mod api_support;
 
-fn bridge_config() -> BridgeConfig {
-    let cli = Cli::try_parse_from(["broker-bridge"]).unwrap();
-    BridgeConfig::from_cli(&cli, Some(TOKEN)).unwrap()
-}
-
-fn sim_config(seed: u64) -> SimBrokerConfig {
-    let cfg = bridge_config();
-    SimBrokerConfig {
-        seed,
-        universe: sim_universe(&cfg.watchlist),
-        starting_cash: 100_000.0,
-        account_id: "SIM-TEST".into(),
-        start: None,
-    }
-}
-
-fn app(broker: SimBroker) -> Router {
-    let cfg = bridge_config();
-    let state = AppState::new(
-        Arc::new(broker),
-        &cfg.token,
-        Metrics::new(),
-        cfg.request_timeout,
-    );
-    router(state)
-}
+use api_support::{
+    app, get_ok, post, session_clock, session_start, sim_app, sim_config, temp_dir, TOKEN,
+};
 
 /// A bridge with its books in `file`.
 fn persisted(file: &Path, clock: &Arc<ManualClock>) -> Router {
-    app(SimBroker::open(sim_config(42), clock.clone(), file.to_path_buf()).unwrap())
+    app(SimBroker::open(sim_config(42, None), clock.clone(), file.to_path_buf()).unwrap())
 }
 
 /// The reference bridge: books in memory only, never restarted.
 fn reference(clock: &Arc<ManualClock>) -> Router {
-    app(SimBroker::new(sim_config(42), clock.clone()).unwrap())
-}
-
-fn clock() -> Arc<ManualClock> {
-    // Friday 2026-11-20 15:00 UTC: inside the simulated session.
-    Arc::new(ManualClock::new(start()))
-}
-
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 20, 15, 0, 0).unwrap()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "sas-sim-state-{}-{name}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn send(app: &Router, method: Method, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string()))
-            .unwrap(),
-        None => req.body(Body::empty()).unwrap(),
-    };
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap())
-}
-
-async fn get(app: &Router, uri: &str) -> Value {
-    let (s, v) = send(app, Method::GET, uri, None).await;
-    assert_eq!(s, StatusCode::OK, "{uri}: {v}");
-    v
-}
-
-async fn post(app: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
-    send(app, Method::POST, uri, Some(body)).await
+    sim_app(clock)
 }
 
 /// Sends the same POST to both bridges; they must answer the same.
@@ -119,15 +41,15 @@ async fn post_both(a: &Router, b: &Router, uri: &str, body: &str) -> (StatusCode
 /// Everything a restart must keep, as the routes answer it.
 async fn books(app: &Router) -> Value {
     json!({
-        "open_orders": get(app, "/orders").await,
-        "order_1": get(app, "/orders/1").await,
-        "order_2": get(app, "/orders/by-key/exit-spy").await,
-        "executions": get(app, "/executions").await,
-        "positions": get(app, "/positions").await,
-        "account": get(app, "/account").await,
-        "spy": get(app, "/quote?symbol=SPY").await,
-        "aapl": get(app, "/quote?symbol=AAPL").await,
-        "spy_chain": get(app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await,
+        "open_orders": get_ok(app, "/orders").await,
+        "order_1": get_ok(app, "/orders/1").await,
+        "order_2": get_ok(app, "/orders/by-key/exit-spy").await,
+        "executions": get_ok(app, "/executions").await,
+        "positions": get_ok(app, "/positions").await,
+        "account": get_ok(app, "/account").await,
+        "spy": get_ok(app, "/quote?symbol=SPY").await,
+        "aapl": get_ok(app, "/quote?symbol=AAPL").await,
+        "spy_chain": get_ok(app, "/chain?symbol=SPY&min_dte=20&max_dte=40&strikes=2").await,
     })
 }
 
@@ -148,15 +70,15 @@ fn round_cents(x: f64) -> f64 {
 
 #[tokio::test]
 async fn a_restart_with_the_state_file_keeps_orders_fills_positions_account_and_controls() {
-    let dir = temp_dir("restart");
+    let dir = temp_dir("sim-state", "restart");
     let file = dir.join("sim.json");
-    let clock = clock();
+    let clock = session_clock();
     let reference = reference(&clock);
     let first = persisted(&file, &clock);
     assert!(file.exists(), "the file is written at start");
 
     // One order that fills at once.
-    let ask = get(&first, "/quote?symbol=AAPL").await["ask"]
+    let ask = get_ok(&first, "/quote?symbol=AAPL").await["ask"]
         .as_f64()
         .unwrap();
     let aapl = stock_order("buy-aapl", "AAPL", "buy", 10, round_cents(ask + 1.0), "gtc");
@@ -168,7 +90,7 @@ async fn a_restart_with_the_state_file_keeps_orders_fills_positions_account_and_
     // One that rests: marketable, but nothing fills in mode `none`.
     clock.advance(TimeDelta::seconds(10));
     post_both(&first, &reference, "/sim/control", r#"{"fill":"none"}"#).await;
-    let spy_ask = get(&first, "/quote?symbol=SPY").await["ask"]
+    let spy_ask = get_ok(&first, "/quote?symbol=SPY").await["ask"]
         .as_f64()
         .unwrap();
     let spy_limit = round_cents(spy_ask * 1.01);
@@ -227,7 +149,7 @@ async fn a_restart_with_the_state_file_keeps_orders_fills_positions_account_and_
         assert_eq!(dup["duplicate"], true);
         assert_eq!(dup["order"]["id"], id);
     }
-    assert_eq!(get(&second, "/orders").await, before["open_orders"]);
+    assert_eq!(get_ok(&second, "/orders").await, before["open_orders"]);
     let (s, conflict) = post(
         &second,
         "/orders",
@@ -238,25 +160,25 @@ async fn a_restart_with_the_state_file_keeps_orders_fills_positions_account_and_
 
     // The fill mode `none` and the controls still apply, later too.
     clock.advance(TimeDelta::seconds(30));
-    let resting = get(&second, "/orders/2").await;
+    let resting = get_ok(&second, "/orders/2").await;
     assert_eq!(resting["status"], "submitted", "{resting}");
     assert_eq!(
-        get(&second, "/quote?symbol=SPY").await,
-        get(&reference, "/quote?symbol=SPY").await
+        get_ok(&second, "/quote?symbol=SPY").await,
+        get_ok(&reference, "/quote?symbol=SPY").await
     );
 
     // The working order keeps working: it fills once the mode allows.
     let (_, full) = post_both(&second, &reference, "/sim/control", r#"{"fill":"full"}"#).await;
     assert_eq!(full["fill"], "full");
-    let filled = get(&second, "/orders/2").await;
+    let filled = get_ok(&second, "/orders/2").await;
     assert_eq!(filled["status"], "filled", "{filled}");
-    assert_eq!(filled, get(&reference, "/orders/2").await);
-    let fills = get(&second, "/executions?key=exit-spy").await;
+    assert_eq!(filled, get_ok(&reference, "/orders/2").await);
+    let fills = get_ok(&second, "/executions?key=exit-spy").await;
     assert_eq!(fills["executions"][0]["exec_id"], "sim-exec-2", "{fills}");
 
     // New ids continue after the restored counters.
     clock.advance(TimeDelta::seconds(5));
-    let ask = get(&second, "/quote?symbol=AAPL").await["ask"]
+    let ask = get_ok(&second, "/quote?symbol=AAPL").await["ask"]
         .as_f64()
         .unwrap();
     let more = stock_order(
@@ -294,12 +216,12 @@ async fn a_restart_with_the_state_file_keeps_orders_fills_positions_account_and_
 
 #[tokio::test]
 async fn working_orders_fill_while_the_bridge_is_down_at_the_step_they_became_marketable() {
-    let dir = temp_dir("downtime");
+    let dir = temp_dir("sim-state", "downtime");
     let file = dir.join("sim.json");
-    let clock = clock();
+    let clock = session_clock();
     let reference = reference(&clock);
     let first = persisted(&file, &clock);
-    let bid = get(&first, "/quote?symbol=TSLA").await["bid"]
+    let bid = get_ok(&first, "/quote?symbol=TSLA").await["bid"]
         .as_f64()
         .unwrap();
     let limit = round_cents(bid * 1.001);
@@ -311,35 +233,35 @@ async fn working_orders_fill_while_the_bridge_is_down_at_the_step_they_became_ma
     // Five hours down, then a new bridge from the file.
     clock.advance(TimeDelta::hours(5));
     let second = persisted(&file, &clock);
-    let ex = get(&second, "/executions").await;
+    let ex = get_ok(&second, "/executions").await;
     let fill = &ex["executions"][0];
     assert_eq!(fill["quantity"], 3, "{ex}");
     assert!(fill["price"].as_f64().unwrap() >= limit, "{fill}");
     let at: DateTime<Utc> = serde_json::from_value(fill["time"].clone()).unwrap();
     assert!(
-        at > start() && at < start() + TimeDelta::hours(5),
+        at > session_start() && at < session_start() + TimeDelta::hours(5),
         "filled at {at}, not at a step during the downtime"
     );
     // Exactly as a bridge that never went down.
-    assert_eq!(ex, get(&reference, "/executions").await);
+    assert_eq!(ex, get_ok(&reference, "/executions").await);
     assert_eq!(
-        get(&second, "/positions").await,
-        get(&reference, "/positions").await
+        get_ok(&second, "/positions").await,
+        get_ok(&reference, "/positions").await
     );
     // The catch-up itself was written: a restart right now agrees.
     drop(second);
     let third = persisted(&file, &clock);
-    assert_eq!(get(&third, "/executions").await, ex);
+    assert_eq!(get_ok(&third, "/executions").await, ex);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
 async fn a_cancel_survives_a_restart() {
-    let dir = temp_dir("cancel");
+    let dir = temp_dir("sim-state", "cancel");
     let file = dir.join("sim.json");
-    let clock = clock();
+    let clock = session_clock();
     let first = persisted(&file, &clock);
-    let bid = get(&first, "/quote?symbol=AAPL").await["bid"]
+    let bid = get_ok(&first, "/quote?symbol=AAPL").await["bid"]
         .as_f64()
         .unwrap();
     let body = stock_order("low", "AAPL", "buy", 1, round_cents(bid * 0.8), "gtc");
@@ -349,17 +271,17 @@ async fn a_cancel_survives_a_restart() {
     assert_eq!(s, StatusCode::OK, "{cancelled}");
     drop(first);
     let second = persisted(&file, &clock);
-    assert_eq!(get(&second, "/orders").await, json!({"orders": []}));
-    assert_eq!(get(&second, "/orders/1").await, cancelled);
+    assert_eq!(get_ok(&second, "/orders").await, json!({"orders": []}));
+    assert_eq!(get_ok(&second, "/orders/1").await, cancelled);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_corrupt_state_file_refuses_to_start_and_is_left_as_it_is() {
-    let dir = temp_dir("corrupt");
+    let dir = temp_dir("sim-state", "corrupt");
     let file = dir.join("sim.json");
     std::fs::write(&file, b"{\"version\":1,\"seed\":").unwrap();
-    let Err(err) = SimBroker::open(sim_config(42), clock(), file.clone()) else {
+    let Err(err) = SimBroker::open(sim_config(42, None), session_clock(), file.clone()) else {
         panic!("a corrupt state file must not start");
     };
     let msg = err.to_string();
@@ -392,11 +314,11 @@ fn a_corrupt_state_file_refuses_to_start_and_is_left_as_it_is() {
 
 #[tokio::test]
 async fn a_state_file_from_another_seed_refuses_to_start() {
-    let dir = temp_dir("seed");
+    let dir = temp_dir("sim-state", "seed");
     let file = dir.join("sim.json");
-    drop(persisted(&file, &clock()));
+    drop(persisted(&file, &session_clock()));
     let written = std::fs::read(&file).unwrap();
-    let Err(err) = SimBroker::open(sim_config(7), clock(), file.clone()) else {
+    let Err(err) = SimBroker::open(sim_config(7, None), session_clock(), file.clone()) else {
         panic!("another seed must not start");
     };
     let msg = err.to_string();
@@ -410,8 +332,10 @@ async fn a_state_file_from_another_seed_refuses_to_start() {
 
 #[test]
 fn an_unwritable_state_file_refuses_to_start() {
-    let file = temp_dir("unwritable").join("missing").join("sim.json");
-    let Err(err) = SimBroker::open(sim_config(42), clock(), file.clone()) else {
+    let file = temp_dir("sim-state", "unwritable")
+        .join("missing")
+        .join("sim.json");
+    let Err(err) = SimBroker::open(sim_config(42, None), session_clock(), file.clone()) else {
         panic!("a state file that cannot be written must not start");
     };
     assert!(err.to_string().contains("cannot be written"), "{err}");
