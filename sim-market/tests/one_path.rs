@@ -7,24 +7,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
-use sas_core::market::{ChainWindow, DailyBar, Symbol, DEFAULT_WATCHLIST};
+use sas_core::market::{ChainWindow, DailyBar, Symbol};
 use sas_sim_market::calendar::previous_trading_day;
 use sas_sim_market::{SimConfig, SimMarket};
 
-fn watchlist() -> Vec<Symbol> {
-    DEFAULT_WATCHLIST
-        .iter()
-        .map(|s| Symbol::parse(s).unwrap())
-        .collect()
-}
+mod support;
+
+use support::{market, watchlist};
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-fn market(seed: u64, day: NaiveDate, hour: u32) -> SimMarket {
-    let start = Utc.from_utc_datetime(&day.and_hms_opt(hour, 0, 0).unwrap());
-    SimMarket::new(SimConfig::new(seed, watchlist(), start)).unwrap()
 }
 
 /// Asserts that two histories agree on every date they share, and that they

@@ -4,23 +4,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate};
 use sas_core::analytics::iv_history::{iv_rank_from_history, IvRankConfig};
-use sas_core::market::{Symbol, DEFAULT_WATCHLIST};
+use sas_core::market::Symbol;
 use sas_sim_market::calendar::is_trading_day;
-use sas_sim_market::{SimConfig, SimMarket};
+use sas_sim_market::SimMarket;
 
-fn watchlist() -> Vec<Symbol> {
-    DEFAULT_WATCHLIST
-        .iter()
-        .map(|s| Symbol::parse(s).unwrap())
-        .collect()
-}
+mod support;
 
-fn market(seed: u64, day: NaiveDate) -> SimMarket {
-    let start = Utc.from_utc_datetime(&day.and_hms_opt(15, 0, 0).unwrap());
-    SimMarket::new(SimConfig::new(seed, watchlist(), start)).unwrap()
-}
+use support::{market, watchlist};
 
 fn first_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
@@ -53,7 +45,7 @@ fn realized_20d(m: &SimMarket, s: &Symbol, today: NaiveDate) -> f64 {
 fn iv_history_ends_at_the_surface_30_day_atm_of_the_same_state() {
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     for seed in [1, 2, 3] {
-        let m = market(seed, day);
+        let m = market(seed, day, 15);
         for s in watchlist() {
             let last = m.iv_history(&s, 10, day).unwrap().last().unwrap().iv;
             let spot = m.spot(&s).unwrap();
@@ -72,7 +64,7 @@ fn iv_history_ends_at_the_surface_30_day_atm_of_the_same_state() {
 fn intraday_path_starts_from_the_last_session_volatility() {
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     for seed in 0..20 {
-        let m = market(seed, day);
+        let m = market(seed, day, 15);
         for s in watchlist() {
             let last = m.iv_history(&s, 10, day).unwrap().last().unwrap().iv;
             let vol = m.current_vol(&s).unwrap();
@@ -89,7 +81,7 @@ fn intraday_path_starts_from_the_last_session_volatility() {
 fn implied_is_usually_a_little_above_realized() {
     let (mut iv_sum, mut rv_sum, mut above, mut n) = (0.0, 0.0, 0, 0);
     for seed in 1..=3 {
-        let m = market(seed, first_day());
+        let m = market(seed, first_day(), 15);
         for today in month() {
             for s in watchlist() {
                 let iv = m.iv_history(&s, 5, today).unwrap().last().unwrap().iv;
@@ -116,7 +108,7 @@ fn iv_rank_spreads_over_its_range_across_the_watchlist() {
     let mut quintiles = [0usize; 5];
     let mut total = 0;
     for seed in 1..=2 {
-        let m = market(seed, first_day());
+        let m = market(seed, first_day(), 15);
         for today in month() {
             for s in watchlist() {
                 let series: Vec<(NaiveDate, f64)> = m
@@ -145,14 +137,14 @@ fn iv_rank_spreads_over_its_range_across_the_watchlist() {
 fn iv_history_is_seeded_a_suffix_and_spikes_with_stress() {
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     let s = Symbol::parse("SPY").unwrap();
-    let a = market(5, day).iv_history(&s, 365, day).unwrap();
-    let b = market(5, day).iv_history(&s, 365, day).unwrap();
+    let a = market(5, day, 15).iv_history(&s, 365, day).unwrap();
+    let b = market(5, day, 15).iv_history(&s, 365, day).unwrap();
     assert_eq!(a, b);
-    let short = market(5, day).iv_history(&s, 30, day).unwrap();
+    let short = market(5, day, 15).iv_history(&s, 30, day).unwrap();
     assert_eq!(short[..], a[a.len() - short.len()..]);
-    assert_ne!(a, market(6, day).iv_history(&s, 365, day).unwrap());
+    assert_ne!(a, market(6, day, 15).iv_history(&s, 365, day).unwrap());
     assert!(short.first().unwrap().date >= day - Duration::days(30));
-    assert!(market(5, day).iv_history(&s, 366, day).is_err());
+    assert!(market(5, day, 15).iv_history(&s, 366, day).is_err());
     // Occasional spikes: the year's top is well above its median.
     let mut v: Vec<f64> = a.iter().map(|c| c.iv).collect();
     v.sort_by(f64::total_cmp);
