@@ -263,7 +263,7 @@ describe('trading cockpit in a real browser against the local stack', { timeout:
       await item.getByTestId('strategy-confirm-button').click();
       await page.waitForFunction(() => document.querySelector('[data-testid=strategy][data-strategy=iron_condor]')?.getAttribute('data-enabled') === 'true');
 
-      // The audit log filtered by kind (in the browser) shows only that kind.
+      // The audit log filtered by kind (by the Worker: GET /audit?action=) shows only that kind.
       await page.locator('[data-testid=audit-entry]').first().waitFor();
       const audit = (await stack.api('/audit?limit=200')).json.entries;
       const kind = audit.find((e) => e.action !== 'proposal_created')?.action ?? 'proposal_created';

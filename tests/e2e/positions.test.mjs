@@ -310,6 +310,28 @@ describe('position engine: a trading week on the simulated market', () => {
       'exit_order_created', 'order_state_changed', 'order_cancel_requested', 'drift_detected', 'drift_acknowledged']) {
       assert.ok(actions.has(a), `audit lacks ${a}: ${[...actions].join(', ')}`);
     }
+    // The Worker's filters: one position's entries (its own and those naming
+    // it), one kind, and the next page by `before`.
+    const all = (await stack.api('/audit?limit=500')).json.entries;
+    const id = String(trades.a.id);
+    const mine = (await stack.api(`/audit?limit=500&position=${id}`)).json.entries;
+    assert.ok(mine.length > 0 && mine.length < all.length, `${mine.length} of ${all.length}`);
+    for (const e of mine) {
+      const own = e.entity === 'position' && e.entity_id === id;
+      const named = String(e.details?.position_id ?? '') === id;
+      assert.ok(own || named, JSON.stringify(e));
+    }
+    const expected = all.filter((e) => (e.entity === 'position' && e.entity_id === id) || String(e.details?.position_id ?? '') === id);
+    assert.deepEqual(mine.map((e) => e.id), expected.map((e) => e.id));
+    assert.ok(mine.some((e) => e.action === 'exit_triggered'), 'its exit is in its entries');
+    const kind = (await stack.api('/audit?limit=500&action=exit_triggered')).json;
+    assert.ok(kind.entries.length >= 3 && kind.entries.every((e) => e.action === 'exit_triggered'));
+    assert.ok(kind.actions.includes('drift_acknowledged'));
+    assert.equal((await stack.api('/audit?action=not_a_kind')).status, 400);
+    const page1 = (await stack.api('/audit?limit=5')).json;
+    assert.equal(page1.next_before, page1.entries[4].id);
+    const page2 = (await stack.api(`/audit?limit=5&before=${page1.next_before}`)).json;
+    assert.deepEqual(page2.entries.map((e) => e.id), all.slice(5, 10).map((e) => e.id));
     const runs = (await stack.api('/monitor/runs?limit=200')).json.runs;
     assert.ok(runs.every((r) => r.status === 'ok'));
     const ms = runs.map((r) => r.ms).filter((x) => typeof x === 'number');

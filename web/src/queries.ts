@@ -13,6 +13,7 @@ import {
 } from '@tanstack/react-query';
 import { createContext, useContext } from 'react';
 import type { ChainSnapshot, SymbolMetrics } from './market';
+import { auditPath, type AuditFilter } from './risk';
 import {
   ApiError,
   getJson,
@@ -116,12 +117,9 @@ export const useProposals = (status: 'pending' | null, limit = 100) =>
   useGet<Proposals>(status ? `/proposals?status=${status}&limit=${limit}` : `/proposals?limit=${limit}`, PROPOSALS_REFRESH_MS);
 export const useProposal = (id: string) =>
   useGet<ProposalDetail>(`/proposals/${encodeURIComponent(id)}`, PROPOSALS_REFRESH_MS);
-/** The Worker filters the audit log by proposal only; position and kind filters are applied in the browser. */
-export const useAudit = (proposal: string, limit = 100) =>
-  useGet<{ entries: AuditEntry[] }>(
-    proposal.trim() === '' ? `/audit?limit=${limit}` : `/audit?limit=${limit}&proposal=${encodeURIComponent(proposal.trim())}`,
-    MARKET_REFRESH_MS,
-  );
+/** The audit log, filtered by the Worker (proposal, position, kind; `before` pages back). */
+export const useAudit = (filter: Partial<AuditFilter>, limit = 100) =>
+  useGet<{ entries: AuditEntry[]; next_before: number | null; actions: string[] }>(auditPath(filter, limit), MARKET_REFRESH_MS);
 
 export const useSymbolChain = (symbol: string) =>
   useGet<ChainSnapshot>(`/symbols/${encodeURIComponent(symbol)}/chain`, MARKET_REFRESH_MS);

@@ -1,7 +1,7 @@
 // Pure helpers of the risk, strategy and performance pages (no React, unit-tested).
 
 import { formatMoney, formatNumber, humanize } from './format.ts';
-import type { Actor, AuditEntry, LimitUse, TradingState } from './api.ts';
+import type { Actor, LimitUse, TradingState } from './api.ts';
 
 /** Plain words for a halt cause (core `HaltCause`). */
 export function haltCauseText(cause: string): string {
@@ -130,37 +130,28 @@ export function stateReasons(state: TradingState): StateReason[] {
   return out;
 }
 
-/** The audit log's kinds of entry, for the filter: `entity` plus `action`. */
+/** The audit log's filters, every one applied by the Worker (`GET /audit`). */
 export interface AuditFilter {
-  /** Applied by the Worker (`GET /audit?proposal=`). */
+  /** A proposal's own entries. */
   proposal: string;
-  /** Applied here: the Worker's audit API has no position filter. */
+  /** A position's own entries and those whose details name it (its orders and fills). */
   position: string;
-  /** Applied here: an action name ('' = all). */
+  /** One action ('' = all); the choices are the answer's `actions`. */
   action: string;
+  /** Entries older than this entry id (the next page), or null for the newest. */
+  before: number | null;
 }
 
-/**
- * Filters entries in the browser by position and action (the Worker filters by
- * proposal only). An entry belongs to a position when it is the position's own
- * entry (`entity = 'position'`) or its details name it (`position_id`).
- */
-export function filterAudit(entries: AuditEntry[], filter: Pick<AuditFilter, 'position' | 'action'>): AuditEntry[] {
-  const position = filter.position.trim();
-  return entries.filter((e) => {
-    if (filter.action !== '' && e.action !== filter.action) return false;
-    if (position !== '') {
-      const own = e.entity === 'position' && e.entity_id === position;
-      const named = e.details !== null && String(e.details.position_id ?? e.details.position ?? '') === position;
-      if (!own && !named) return false;
-    }
-    return true;
-  });
-}
-
-/** Distinct actions in the entries, sorted (the kind filter's options). */
-export function auditActions(entries: AuditEntry[]): string[] {
-  return [...new Set(entries.map((e) => e.action))].sort();
+/** `GET /audit`'s path for a filter: blank filters are left out, ids trimmed. */
+export function auditPath(filter: Partial<AuditFilter>, limit: number): string {
+  const q = new URLSearchParams({ limit: String(limit) });
+  const proposal = filter.proposal?.trim() ?? '';
+  const position = filter.position?.trim() ?? '';
+  if (proposal !== '') q.set('proposal', proposal);
+  if (position !== '') q.set('position', position);
+  if (filter.action) q.set('action', filter.action);
+  if (filter.before !== null && filter.before !== undefined) q.set('before', String(filter.before));
+  return `/audit?${q.toString()}`;
 }
 
 /** Micro-dollars (core `Money`) to dollars. */

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AuditEntry, TradingState } from '../src/api.ts';
+import type { TradingState } from '../src/api.ts';
 import {
   actorText,
-  auditActions,
   drawdownSeries,
-  filterAudit,
+  auditPath,
   formatLimitValue,
   fromMicros,
   haltCauseText,
@@ -63,22 +62,14 @@ test('state reasons: every halt, reducing, paused exits and cooldown with who an
   assert.equal(actorText(null), 'unknown');
 });
 
-function entry(id: number, action: string, entity: string, entityId: string | null, details: Record<string, unknown> | null = null): AuditEntry {
-  return { id, at: '2026-12-01T15:00:00Z', actor: 'x', action, entity, entity_id: entityId, from_state: null, to_state: null, details };
-}
-
-test('audit filters applied in the browser: position (own entries or named in details) and kind', () => {
-  const entries = [
-    entry(1, 'proposal_created', 'proposal', '7'),
-    entry(2, 'position_opened', 'position', '3'),
-    entry(3, 'order_refused', 'order', '9', { position: 3 }),
-    entry(4, 'position_opened', 'position', '4'),
-  ];
-  assert.deepEqual(filterAudit(entries, { position: '3', action: '' }).map((e) => e.id), [2, 3]);
-  assert.deepEqual(filterAudit(entries, { position: '', action: 'position_opened' }).map((e) => e.id), [2, 4]);
-  assert.deepEqual(filterAudit(entries, { position: '3', action: 'position_opened' }).map((e) => e.id), [2]);
-  assert.deepEqual(filterAudit(entries, { position: ' ', action: '' }).map((e) => e.id), [1, 2, 3, 4]);
-  assert.deepEqual(auditActions(entries), ['order_refused', 'position_opened', 'proposal_created']);
+test('audit filters become the Worker\'s query: blank ones left out, ids trimmed, a page cursor', () => {
+  assert.equal(auditPath({}, 200), '/audit?limit=200');
+  assert.equal(auditPath({ proposal: ' 7 ', position: '', action: '' }, 50), '/audit?limit=50&proposal=7');
+  assert.equal(
+    auditPath({ proposal: '', position: '3', action: 'exit_triggered', before: 120 }, 200),
+    '/audit?limit=200&position=3&action=exit_triggered&before=120',
+  );
+  assert.equal(auditPath({ position: ' ', before: null }, 10), '/audit?limit=10');
 });
 
 test('drawdown series below the running peak; money from micro-dollars', () => {

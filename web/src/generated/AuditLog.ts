@@ -4,4 +4,14 @@ import type { AuditView } from "./AuditView.ts";
 /**
  * `GET /audit` body.
  */
-export type AuditLog = { entries: Array<AuditView> };
+export type AuditLog = {
+  entries: Array<AuditView>;
+  /**
+   * `before` for the next (older) page, when this page is full.
+   */
+  next_before: number | null;
+  /**
+   * Every action the log can hold (the kind filter's choices).
+   */
+  actions: Array<string>;
+};

@@ -6,7 +6,7 @@ import { formatTime, humanize } from '../format';
 import { explainActionError } from '../messages';
 import type { TradingMode } from '../api';
 import { LimitsTable, modeTone, StateReasons } from '../components/RiskPanel';
-import { auditActions, filterAudit, haltCauseText } from '../risk';
+import { haltCauseText } from '../risk';
 import { isMissingRoute, useAudit, useKillSwitch, useRisk, useRuns, useSetAllExitsPaused, useSetKillSwitch, useSetStrategy, useSetTradingState, useStrategies } from '../queries';
 import { useNow } from '../useNow';
 
@@ -328,14 +328,17 @@ function AuditPanel({ now }: { now: number }) {
   const [position, setPosition] = useState('');
   const [action, setAction] = useState('');
   const [applied, setApplied] = useState({ proposal: '', position: '' });
+  // Older pages: the `before` cursors walked so far (the last is in force).
+  const [pages, setPages] = useState<number[]>([]);
   const proposalId = useId();
   const positionId = useId();
   const actionId = useId();
-  // The Worker filters by proposal only (`GET /audit?proposal=`); position and kind are filtered here, over the newest 200.
-  const audit = useAudit(applied.proposal, 200);
-  const all = audit.data?.entries ?? [];
-  const entries = filterAudit(all, { position: applied.position, action });
-  const actions = auditActions(all);
+  const before = pages.at(-1) ?? null;
+  // Every filter is applied by the Worker (`GET /audit?proposal=&position=&action=&before=`).
+  const audit = useAudit({ ...applied, action, before }, 200);
+  const entries = audit.data?.entries ?? [];
+  const actions = audit.data?.actions ?? (action ? [action] : []);
+  const nextBefore = audit.data?.next_before ?? null;
   return (
     <section className="panel" aria-labelledby="audit-heading" data-testid="audit">
       <h2 id="audit-heading">Audit log</h2>
@@ -344,6 +347,7 @@ function AuditPanel({ now }: { now: number }) {
         onSubmit={(e) => {
           e.preventDefault();
           setApplied({ proposal, position });
+          setPages([]);
         }}
       >
         <label htmlFor={proposalId}>Proposal id</label>
@@ -351,9 +355,17 @@ function AuditPanel({ now }: { now: number }) {
         <label htmlFor={positionId}>Position id</label>
         <input id={positionId} value={position} onChange={(e) => setPosition(e.target.value)} inputMode="numeric" placeholder="all" data-testid="audit-filter-position" />
         <label htmlFor={actionId}>Kind</label>
-        <select id={actionId} value={action} onChange={(e) => setAction(e.target.value)} data-testid="audit-filter-kind">
+        <select
+          id={actionId}
+          value={action}
+          onChange={(e) => {
+            setAction(e.target.value);
+            setPages([]);
+          }}
+          data-testid="audit-filter-kind"
+        >
           <option value="">all</option>
-          {[...new Set([...actions, ...(action ? [action] : [])])].map((a) => (
+          {actions.map((a) => (
             <option key={a} value={a}>
               {humanize(a)}
             </option>
@@ -361,9 +373,8 @@ function AuditPanel({ now }: { now: number }) {
         </select>
         <button type="submit">Filter</button>
       </form>
-      <p className="muted small">The proposal filter is applied by the Worker; position and kind filter the newest 200 entries in the browser.</p>
       {entries.length === 0 ? (
-        <p className="muted">{audit.isFetched ? 'No entries.' : 'Loading…'}</p>
+        <p className="muted">{audit.isFetched ? (audit.error ? 'Could not load.' : 'No entries.') : 'Loading…'}</p>
       ) : (
         <ul className="audit-list">
           {entries.map((e) => (
@@ -390,6 +401,20 @@ function AuditPanel({ now }: { now: number }) {
           ))}
         </ul>
       )}
+      {nextBefore !== null || pages.length > 0 ? (
+        <div className="actions">
+          {pages.length > 0 ? (
+            <button type="button" onClick={() => setPages([])} data-testid="audit-newest">
+              Newest
+            </button>
+          ) : null}
+          {nextBefore !== null ? (
+            <button type="button" onClick={() => setPages([...pages, nextBefore])} data-testid="audit-older">
+              Older entries
+            </button>
+          ) : null}
+        </div>
+      ) : null}
     </section>
   );
 }

@@ -197,8 +197,8 @@ function RiskChecks({ id, pending, stored }: { id: string; pending: boolean; sto
   const risk = useRisk();
   const now = useNow();
   // Refused attempts keep their verdict in the audit log (`approval_refused`, `details.risk`).
-  const audit = useAudit(id, 50);
-  const refused = (audit.data?.entries ?? []).filter((e) => e.action === 'approval_refused' && e.details && e.details.risk);
+  const audit = useAudit({ proposal: id, action: 'approval_refused' }, 50);
+  const refused = (audit.data?.entries ?? []).filter((e) => e.details && e.details.risk);
   const riskMissing = risk.error !== null && risk.error !== undefined && isMissingRoute(risk.error);
   if (riskMissing && stored.length === 0) return null;
   return (

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use super::store::{Approval, ApprovalStore, OrderStateChange, ResendClaim, StoreError};
 use super::{KillSwitchRow, OrderState, ResolveRow, RiskCheckRow};
 use crate::audit::store::AuditStore;
-use crate::audit::{AuditEntry, AuditRow};
+use crate::audit::{AuditEntry, AuditQuery, AuditRow};
 use crate::proposals::{ProposalRecord, ProposalRow, ProposalStatus};
 use crate::settings::store::SettingsStore;
 
@@ -435,21 +435,35 @@ impl AuditStore for MemoryStore {
         Ok(())
     }
 
-    /// `SELECT_AUDIT` / `SELECT_AUDIT_OF_PROPOSAL`: newest first.
-    async fn audit_log(
-        &self,
-        limit: u32,
-        proposal: Option<i64>,
-    ) -> Result<Vec<AuditRow>, StoreError> {
-        let id = proposal.map(|p| p.to_string());
+    /// `SELECT_AUDIT`: newest first, filtered as the SQL filters.
+    async fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let text = |v: Option<i64>| v.map(|n| n.to_string());
+        let (proposal, position) = (text(q.proposal), text(q.position));
         Ok(self
             .audit
             .borrow()
             .iter()
             .enumerate()
             .rev()
-            .filter(|(_, e)| id.is_none() || e.entity_id == id)
-            .take(limit as usize)
+            .filter(|(i, e)| {
+                let of = |entity: &str, id: &Option<String>| {
+                    id.is_none() || (e.entity == entity && &e.entity_id == id)
+                };
+                let names_position = position.is_some()
+                    && serde_json::from_str::<serde_json::Value>(&e.details_json())
+                        .ok()
+                        .and_then(|d| match &d["position_id"] {
+                            serde_json::Value::Number(n) => Some(n.to_string()),
+                            serde_json::Value::String(s) => Some(s.clone()),
+                            _ => None,
+                        })
+                        == position;
+                of("proposal", &proposal)
+                    && (of("position", &position) || names_position)
+                    && q.action.is_none_or(|a| a == e.action)
+                    && q.before.is_none_or(|b| (*i as i64 + 1) < b)
+            })
+            .take(q.limit as usize)
             .map(|(i, e)| AuditRow {
                 id: i as i64 + 1,
                 at: e.at,

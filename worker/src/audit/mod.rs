@@ -11,6 +11,9 @@ pub mod model;
 pub mod store;
 pub mod view;
 
+#[cfg(test)]
+mod sql_tests;
+
 pub use model::*;
 pub use view::*;
 
@@ -89,6 +92,42 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
+    /// Every action, in declaration order (the audit filter's kinds).
+    pub const ALL: [AuditAction; 27] = [
+        AuditAction::ProposalCreated,
+        AuditAction::ProposalApproved,
+        AuditAction::ProposalRejected,
+        AuditAction::ProposalExpired,
+        AuditAction::ApprovalRefused,
+        AuditAction::OrderSubmitted,
+        AuditAction::OrderSubmitFailed,
+        AuditAction::OrderUnknown,
+        AuditAction::OrderRejected,
+        AuditAction::OrderAbandoned,
+        AuditAction::OrderRetry,
+        AuditAction::KillSwitchChanged,
+        AuditAction::PositionTracked,
+        AuditAction::FillsRecorded,
+        AuditAction::PositionStateChanged,
+        AuditAction::ExitTriggered,
+        AuditAction::CloseRequested,
+        AuditAction::ExitsPauseChanged,
+        AuditAction::ExitOrderCreated,
+        AuditAction::OrderStateChanged,
+        AuditAction::OrderCancelRequested,
+        AuditAction::DriftDetected,
+        AuditAction::DriftCleared,
+        AuditAction::DriftAcknowledged,
+        AuditAction::RiskStateChanged,
+        AuditAction::StrategySwitched,
+        AuditAction::EventsChanged,
+    ];
+
+    /// The action stored as `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -134,6 +173,54 @@ pub fn actor_label(principal: &Principal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_is_listed_once_and_parses_back_from_its_stored_name() {
+        // A new variant fails to compile here until it is given its place
+        // in ALL (the exhaustive match), so the list cannot fall behind.
+        fn position(a: AuditAction) -> usize {
+            use AuditAction as A;
+            match a {
+                A::ProposalCreated => 0,
+                A::ProposalApproved => 1,
+                A::ProposalRejected => 2,
+                A::ProposalExpired => 3,
+                A::ApprovalRefused => 4,
+                A::OrderSubmitted => 5,
+                A::OrderSubmitFailed => 6,
+                A::OrderUnknown => 7,
+                A::OrderRejected => 8,
+                A::OrderAbandoned => 9,
+                A::OrderRetry => 10,
+                A::KillSwitchChanged => 11,
+                A::PositionTracked => 12,
+                A::FillsRecorded => 13,
+                A::PositionStateChanged => 14,
+                A::ExitTriggered => 15,
+                A::CloseRequested => 16,
+                A::ExitsPauseChanged => 17,
+                A::ExitOrderCreated => 18,
+                A::OrderStateChanged => 19,
+                A::OrderCancelRequested => 20,
+                A::DriftDetected => 21,
+                A::DriftCleared => 22,
+                A::DriftAcknowledged => 23,
+                A::RiskStateChanged => 24,
+                A::StrategySwitched => 25,
+                A::EventsChanged => 26,
+            }
+        }
+        for (i, a) in AuditAction::ALL.into_iter().enumerate() {
+            assert_eq!(position(a), i, "{a:?}");
+            assert_eq!(AuditAction::parse(a.as_str()), Some(a));
+            assert_eq!(
+                serde_json::to_value(a).unwrap(),
+                serde_json::Value::String(a.as_str().into())
+            );
+        }
+        assert_eq!(AuditAction::parse("proposal_created "), None);
+        assert_eq!(AuditAction::parse("nope"), None);
+    }
 
     #[test]
     fn actor_labels_name_the_principal() {

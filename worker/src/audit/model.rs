@@ -91,14 +91,25 @@ pub const INSERT_AUDIT_IF_CHANGED: &str = "INSERT INTO audit_log \
 (at, actor, action, entity, entity_id, from_state, to_state, details) \
 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() = 1";
 
-/// Newest entries first, `?1` = limit.
-pub const SELECT_AUDIT: &str = "SELECT id, at, actor, action, entity, entity_id, from_state, \
-to_state, details FROM audit_log ORDER BY id DESC LIMIT ?1";
+/// What `GET /audit` asks for: newest first, at most `limit`, only the
+/// entries of a proposal and/or of a position and/or of one action, and
+/// only those older than `before` (an entry id: the next page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub limit: u32,
+    pub proposal: Option<i64>,
+    /// A position's own entries, and every entry whose details name it
+    /// (`position_id`: its orders and fills).
+    pub position: Option<i64>,
+    pub action: Option<super::AuditAction>,
+    pub before: Option<i64>,
+}
 
-/// Newest entries of one proposal first (`?1` = id as text, `?2` = limit).
-pub const SELECT_AUDIT_OF_PROPOSAL: &str = "SELECT id, at, actor, action, entity, entity_id, \
-from_state, to_state, details FROM audit_log WHERE entity = 'proposal' AND entity_id = ?1 \
-ORDER BY id DESC LIMIT ?2";
+/// [`AuditQuery`] as SQL: `?1` limit, `?2` proposal id (text or NULL), `?3`
+/// position id (text or NULL), `?4` action (or NULL), `?5` before (or NULL).
+/// The audit log is one trader's (thousands of rows a year): a filter walks
+/// the newest rows by id until it has `limit`.
+pub const SELECT_AUDIT: &str = "SELECT id, at, actor, action, entity, entity_id, from_state, to_state, details FROM audit_log WHERE (?2 IS NULL OR (entity = 'proposal' AND entity_id = ?2)) AND (?3 IS NULL OR (entity = 'position' AND entity_id = ?3) OR (json_valid(details) AND CAST(json_extract(details, '$.position_id') AS TEXT) = ?3)) AND (?4 IS NULL OR action = ?4) AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?1";
 
 /// A stored audit row.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

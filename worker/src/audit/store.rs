@@ -1,6 +1,6 @@
 //! Where the audit log is appended to and read.
 
-use super::model::{AuditEntry, AuditRow};
+use super::model::{AuditEntry, AuditQuery, AuditRow};
 use crate::store::StoreError;
 
 /// The audit log's store (D1 in `edge::proposals`, the approvals' in-memory
@@ -10,10 +10,6 @@ use crate::store::StoreError;
 pub trait AuditStore {
     /// [`super::INSERT_AUDIT`] alone (a refusal that changes nothing).
     async fn append_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// [`super::SELECT_AUDIT`] / [`super::SELECT_AUDIT_OF_PROPOSAL`].
-    async fn audit_log(
-        &self,
-        limit: u32,
-        proposal: Option<i64>,
-    ) -> Result<Vec<AuditRow>, StoreError>;
+    /// [`super::SELECT_AUDIT`].
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
 }

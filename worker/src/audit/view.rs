@@ -24,6 +24,10 @@ pub struct AuditView {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct AuditLog {
     pub entries: Vec<AuditView>,
+    /// `before` for the next (older) page, when this page is full.
+    pub next_before: Option<i64>,
+    /// Every action the log can hold (the kind filter's choices).
+    pub actions: Vec<String>,
 }
 
 impl From<AuditRow> for AuditView {
@@ -49,9 +53,16 @@ pub fn iso_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `GET /audit` from the rows read (newest first).
-pub fn log_view(rows: Vec<AuditRow>) -> AuditLog {
+/// `GET /audit` from the rows read for `limit` (newest first).
+pub fn log_view(rows: Vec<AuditRow>, limit: u32) -> AuditLog {
+    let full = rows.len() >= limit as usize;
+    let next_before = rows.last().filter(|_| full).map(|r| r.id);
     AuditLog {
         entries: rows.into_iter().map(AuditView::from).collect(),
+        next_before,
+        actions: super::AuditAction::ALL
+            .iter()
+            .map(|a| a.as_str().to_owned())
+            .collect(),
     }
 }

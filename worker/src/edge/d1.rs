@@ -70,6 +70,11 @@ pub fn uint(n: u32) -> D1Type<'static> {
     D1Type::Real(f64::from(n))
 }
 
+/// An `i64` (see [`int`]), or NULL.
+pub fn opt_int(n: Option<i64>) -> D1Type<'static> {
+    n.map_or(D1Type::Null, int)
+}
+
 /// A text value, or NULL.
 pub fn opt_text(s: Option<&str>) -> D1Type<'_> {
     s.map_or(D1Type::Null, D1Type::Text)

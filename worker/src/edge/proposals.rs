@@ -438,22 +438,21 @@ impl AuditStore for D1Store<'_> {
         Ok(())
     }
 
-    async fn audit_log(
-        &self,
-        limit: u32,
-        proposal: Option<i64>,
-    ) -> Result<Vec<AuditRow>, StoreError> {
-        match proposal {
-            None => d1::rows(self.0, audit::SELECT_AUDIT, &[d1::uint(limit)]).await,
-            Some(id) => {
-                d1::rows(
-                    self.0,
-                    audit::SELECT_AUDIT_OF_PROPOSAL,
-                    &[d1::text(&id.to_string()), d1::uint(limit)],
-                )
-                .await
-            }
-        }
+    async fn audit_log(&self, q: &audit::AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let proposal = q.proposal.map(|n| n.to_string());
+        let position = q.position.map(|n| n.to_string());
+        d1::rows(
+            self.0,
+            audit::SELECT_AUDIT,
+            &[
+                d1::uint(q.limit),
+                d1::opt_text(proposal.as_deref()),
+                d1::opt_text(position.as_deref()),
+                d1::opt_text(q.action.map(audit::AuditAction::as_str)),
+                d1::opt_int(q.before),
+            ],
+        )
+        .await
         .map_err(d1_err)
     }
 }
@@ -808,8 +807,8 @@ pub async fn handle(
                 },
             },
         },
-        ApprovalRoute::Audit { limit, proposal } => match store.audit_log(limit, proposal).await {
-            Ok(rows) => json_response(200, &audit::view::log_view(rows)),
+        ApprovalRoute::Audit(q) => match store.audit_log(&q).await {
+            Ok(rows) => json_response(200, &audit::view::log_view(rows, q.limit)),
             Err(e) => reply(Reply::Internal(format!("audit log: {e}"))),
         },
         ApprovalRoute::KillSwitchGet => match store.kill_switch().await {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::error::{truncate, ApiError, Query};
 use crate::approvals::service::{is_price_move, ApprovalError, Approved};
 use crate::approvals::{BrokerCheckError, MAX_BODY_BYTES, MAX_REASON_CHARS};
-use crate::audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
+use crate::audit::{AuditAction, AuditQuery, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 use crate::proposals::{
     ProposalRow, ProposalStatus, ProposalView, DEFAULT_PROPOSALS_LIMIT, MAX_PROPOSALS_LIMIT,
 };
@@ -27,8 +27,8 @@ pub enum ApprovalRoute {
     Approve { id: i64 },
     /// `POST /proposals/{id}/reject`.
     Reject { id: i64 },
-    /// `GET /audit?limit=&proposal=`.
-    Audit { limit: u32, proposal: Option<i64> },
+    /// `GET /audit?limit=&proposal=&position=&action=&before=`.
+    Audit(AuditQuery),
     /// `GET /kill-switch`.
     KillSwitchGet,
     /// `POST /kill-switch`.
@@ -121,14 +121,35 @@ fn route_inner(method: &str, path: &str, query: &str) -> Result<ApprovalRoute, A
             want("GET")?;
             let mut q = Query::parse(query)?;
             let limit = q.bounded("limit", DEFAULT_AUDIT_LIMIT, 1, MAX_AUDIT_LIMIT)?;
-            let proposal = match q.take("proposal") {
+            let mut id_param = |name: &str, what: &str| -> Result<Option<i64>, ApiError> {
+                match q.take(name) {
+                    None => Ok(None),
+                    Some(raw) => parse_id(raw.trim()).map(Some).ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "query parameter '{name}' must be {what} (a positive integer)"
+                        ))
+                    }),
+                }
+            };
+            let proposal = id_param("proposal", "a proposal id")?;
+            let position = id_param("position", "a position id")?;
+            let before = id_param("before", "an audit entry id")?;
+            let action = match q.take("action") {
                 None => None,
-                Some(raw) => Some(parse_id(raw.trim()).ok_or_else(|| {
-                    ApiError::bad_request("query parameter 'proposal' must be a proposal id")
+                Some(raw) => Some(AuditAction::parse(raw.trim()).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "query parameter 'action' must be one of the audit log's actions (GET /audit lists them as 'actions')",
+                    )
                 })?),
             };
             q.reject_unused()?;
-            return Ok(ApprovalRoute::Audit { limit, proposal });
+            return Ok(ApprovalRoute::Audit(AuditQuery {
+                limit,
+                proposal,
+                position,
+                action,
+                before,
+            }));
         }
         ["kill-switch"] => match method {
             "GET" => ApprovalRoute::KillSwitchGet,
@@ -394,10 +415,27 @@ mod tests {
         );
         assert_eq!(
             ok("GET", "/audit", Some("limit=5&proposal=3")),
-            ApprovalRoute::Audit {
+            ApprovalRoute::Audit(AuditQuery {
                 limit: 5,
-                proposal: Some(3)
-            }
+                proposal: Some(3),
+                position: None,
+                action: None,
+                before: None,
+            })
+        );
+        assert_eq!(
+            ok(
+                "GET",
+                "/audit",
+                Some("position=4&action=exit_triggered&before=90")
+            ),
+            ApprovalRoute::Audit(AuditQuery {
+                limit: DEFAULT_AUDIT_LIMIT,
+                proposal: None,
+                position: Some(4),
+                action: Some(AuditAction::ExitTriggered),
+                before: Some(90),
+            })
         );
         assert_eq!(
             ok("POST", "/kill-switch", None),
@@ -433,7 +471,18 @@ mod tests {
             assert_eq!(err("GET", "/proposals", Some(q)).status, 400, "{q}");
         }
         assert_eq!(err("GET", "/audit", Some("limit=501")).status, 400);
-        assert_eq!(err("GET", "/audit", Some("proposal=x")).status, 400);
+        for q in [
+            "proposal=x",
+            "position=0",
+            "position=-2",
+            "before=x",
+            "action=nope",
+            "action=",
+            "kind=exit_triggered",
+        ] {
+            let e = err("GET", "/audit", Some(q));
+            assert_eq!(e.status, 400, "{q}");
+        }
         assert_eq!(err("GET", "/proposals/3", Some("x=1")).status, 400);
         assert!(is_protected_path("/proposals/3/approve"));
         assert!(is_protected_path("/audit/"));
