@@ -19,6 +19,8 @@ pub mod store;
 pub use model::*;
 
 #[cfg(test)]
+mod audit_sql_tests;
+#[cfg(test)]
 pub mod memory;
 #[cfg(test)]
 mod workflow_tests;

@@ -11,9 +11,6 @@ pub mod model;
 pub mod store;
 pub mod view;
 
-#[cfg(test)]
-mod sql_tests;
-
 pub use model::*;
 pub use view::*;
 

@@ -1,14 +1,14 @@
 //! `GET /audit`'s SQL on REAL SQLite (every D1 migration applied), checked
-//! against the in-memory store the workflow tests use: the same entries,
+//! against the approvals' in-memory audit store the workflow tests use: the same entries,
 //! every filter and their combinations, the same ids in the same order.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_executor::block_on;
 use serde_json::json;
 
-use super::store::AuditStore;
-use super::{AuditAction as A, AuditEntry, AuditQuery, INSERT_AUDIT, SELECT_AUDIT};
-use crate::approvals::memory::MemoryStore;
+use super::memory::MemoryStore;
+use crate::audit::store::AuditStore;
+use crate::audit::{AuditAction as A, AuditEntry, AuditQuery, INSERT_AUDIT, SELECT_AUDIT};
 use crate::test_sqlite::{inline, quote, Sqlite};
 
 fn entry(
