@@ -3,7 +3,6 @@
 
 use std::result::Result as StdResult;
 
-use chrono::{DateTime, Utc};
 use worker::{console_error, console_log, D1Database, D1Type, Result};
 
 use super::proposals::FetchBridge;
@@ -122,7 +121,6 @@ pub async fn enrich(
     db: &D1Database,
     cfg: &Config,
     clock: super::RunClock,
-    started: DateTime<Utc>,
     run: StdResult<IngestRun, StoreError>,
 ) -> StdResult<IngestRun, StoreError> {
     let run = run?;
@@ -131,7 +129,7 @@ pub async fn enrich(
         &D1Chains(db),
         &FetchBridge(cfg),
         cfg,
-        started,
+        clock.started(),
         &run,
         &now,
         &log_error,

@@ -96,7 +96,15 @@ pub async fn run(
         gate: crate::export::prune_gate(cfg),
     };
     let now = move || clock.now();
-    service::run(&runs, &FetchBridge(cfg), cfg, trigger, clock.now(), &now).await
+    service::run(
+        &runs,
+        &FetchBridge(cfg),
+        cfg,
+        trigger,
+        clock.started(),
+        &now,
+    )
+    .await
 }
 
 fn log_run(run: &IngestRun) {

@@ -91,7 +91,8 @@ impl RunClock {
     }
 
     /// A run for the scheduled event's time (`scheduled_ms`, ms since the
-    /// epoch) when `cfg` says so, otherwise on the wall clock. A time the
+    /// epoch) under [`crate::config::CronClock::Scheduled`], otherwise on
+    /// the wall clock. A time the
     /// runtime cannot give (not finite, out of range) is the wall clock.
     pub fn for_event(clock: crate::config::CronClock, scheduled_ms: f64) -> Self {
         let wall = now();
@@ -105,6 +106,11 @@ impl RunClock {
             at: at.unwrap_or(wall),
             wall,
         }
+    }
+
+    /// When the run started, on its clock (its run record's start).
+    pub fn started(&self) -> DateTime<Utc> {
+        self.at
     }
 
     /// Now, on this run's clock.
@@ -334,18 +340,14 @@ async fn protected(
         | Route::AlertsTest => error_response(&ApiError::internal()),
         Route::BrokerAccount => proxied(cfg, "/account").await,
         Route::BrokerQuote { symbol } => proxied(cfg, &format!("/quote?symbol={symbol}")).await,
-        Route::IngestMarket => match chains::enrich(
-            db,
-            cfg,
-            RunClock::wall(),
-            started,
-            ingest::run(db, cfg, Trigger::Manual, RunClock::wall()).await,
-        )
-        .await
-        {
-            Ok(run) => json_response(200, &run),
-            Err(e) => internal("manual ingest", &store_error(e)),
-        },
+        Route::IngestMarket => {
+            let clock = RunClock::wall();
+            let run = ingest::run(db, cfg, Trigger::Manual, clock).await;
+            match chains::enrich(db, cfg, clock, run).await {
+                Ok(run) => json_response(200, &run),
+                Err(e) => internal("manual ingest", &store_error(e)),
+            }
+        }
         Route::IngestRuns { limit } => match d1::runs(db, limit).await {
             Ok(runs) => json_response(200, &views::Runs { runs }),
             Err(e) => internal("ingest runs", &e),
@@ -541,11 +543,9 @@ pub async fn scheduled(env: Env, cron: &str, scheduled_ms: f64) {
     ingest_cron(env, scheduled_ms).await;
 }
 
-/// The run's clock from the configuration (the wall clock when the
-/// configuration is invalid: such a run only records its failure).
-fn run_clock(cfg: Option<&Config>, scheduled_ms: f64) -> RunClock {
-    let clock = cfg.map_or(crate::config::CronClock::Wall, |c| c.cron_clock);
-    let run = RunClock::for_event(clock, scheduled_ms);
+/// The run's clock as the configuration says (`CRON_CLOCK`).
+fn run_clock(cfg: &Config, scheduled_ms: f64) -> RunClock {
+    let run = RunClock::for_event(cfg.cron_clock, scheduled_ms);
     if run.shifted() {
         console_log!(
             "{}",
@@ -572,7 +572,7 @@ async fn monitor_cron(env: Env, scheduled_ms: f64) {
             return;
         }
     };
-    let clock = run_clock(Some(&cfg), scheduled_ms);
+    let clock = run_clock(&cfg, scheduled_ms);
     // Alerts no single write reports (orders, IB, the clock), market open
     // or not; outside the session the due alerts are delivered here too.
     alerts::watch_minute(&db, &cfg, clock).await;
@@ -651,8 +651,7 @@ async fn ingest_cron(env: Env, scheduled_ms: f64) {
     };
     let result = match load_config(&env) {
         Ok(cfg) => {
-            let clock = run_clock(Some(&cfg), scheduled_ms);
-            let started = clock.now();
+            let clock = run_clock(&cfg, scheduled_ms);
             let run = ingest::run(&db, &cfg, Trigger::Cron, clock).await;
             // IB's IV history: backfill a few symbols, append closes (before
             // the chain step, so it ranks against the year just fetched).
@@ -661,7 +660,7 @@ async fn ingest_cron(env: Env, scheduled_ms: f64) {
             // (before generation, which avoids spanning them).
             events::cron_step(&db, &cfg, clock).await;
             // Option chains and analytics (after quotes; not after a failed/skipped run).
-            let run = chains::enrich(&db, &cfg, clock, started, run).await;
+            let run = chains::enrich(&db, &cfg, clock, run).await;
             // Proposals: expire overdue, retry failed orders, generate.
             proposals::cron_step(&db, &cfg, clock).await;
             // Shadow P&L: follow rejected/expired proposals on the new chains.
