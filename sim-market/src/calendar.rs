@@ -26,6 +26,20 @@ pub fn previous_trading_day(d: NaiveDate) -> NaiveDate {
     x
 }
 
+/// The first trading day on or after `d`.
+#[must_use]
+pub fn trading_day_on_or_after(d: NaiveDate) -> NaiveDate {
+    let mut x = d;
+    // Never more than a handful of iterations (weekend + holiday).
+    for _ in 0..10 {
+        if is_trading_day(x) {
+            return x;
+        }
+        x += Duration::days(1);
+    }
+    x
+}
+
 /// The third Friday of a month (standard monthly option expiry before
 /// holiday adjustment).
 #[must_use]

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use chrono::{Datelike, Duration, NaiveDate};
 use sas_core::market::DailyBar;
 
-use crate::calendar::{is_trading_day, previous_trading_day};
+use crate::calendar::{previous_trading_day, trading_day_on_or_after};
 use crate::params::SymbolParams;
 use crate::seed::{fnv1a, tag, unit, SplitMix};
 use crate::vol::{session_iv, VolState};
@@ -327,11 +327,8 @@ impl Calendar {
             if last >= upto {
                 return;
             }
-            let mut d = last + Duration::days(1);
-            while !is_trading_day(d) {
-                d += Duration::days(1);
-            }
-            self.forward.push(d);
+            self.forward
+                .push(trading_day_on_or_after(last + Duration::days(1)));
         }
     }
 
@@ -357,10 +354,7 @@ impl Calendar {
 fn with_calendar<R>(f: impl FnOnce(&mut Calendar) -> R) -> R {
     static CALENDAR: OnceLock<Mutex<Calendar>> = OnceLock::new();
     let cal = CALENDAR.get_or_init(|| {
-        let mut first = epoch();
-        while !is_trading_day(first) {
-            first += Duration::days(1);
-        }
+        let first = trading_day_on_or_after(epoch());
         Mutex::new(Calendar {
             forward: vec![first],
             backward: vec![previous_trading_day(first)],

@@ -11,7 +11,7 @@
 use chrono::{Duration, NaiveDate};
 use sas_core::market::Symbol;
 
-use crate::calendar::is_trading_day;
+use crate::calendar::trading_day_on_or_after;
 use crate::market::SimMarket;
 use crate::seed::{fnv1a, unit};
 use crate::SimError;
@@ -59,17 +59,6 @@ fn cents(x: f64) -> String {
     s.to_string()
 }
 
-fn next_trading_day_on_or_after(d: NaiveDate) -> NaiveDate {
-    let mut x = d;
-    for _ in 0..10 {
-        if is_trading_day(x) {
-            return x;
-        }
-        x += Duration::days(1);
-    }
-    x
-}
-
 impl SimMarket {
     /// The quarterly amount of `symbol`'s dividend (0 for a non-payer).
     fn dividend_amount(&self, symbol: &Symbol) -> Result<f64, SimError> {
@@ -104,7 +93,7 @@ impl SimMarket {
         let mut k = k0;
         loop {
             let nominal = first + Duration::days(k * DIVIDEND_PERIOD_DAYS);
-            let ex = next_trading_day_on_or_after(nominal);
+            let ex = trading_day_on_or_after(nominal);
             if ex > to {
                 break;
             }
@@ -134,6 +123,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
+    use crate::calendar::is_trading_day;
     use crate::SimConfig;
 
     fn market(seed: u64) -> SimMarket {
